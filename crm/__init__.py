@@ -1,0 +1,148 @@
+"""Contacts CRM: the application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from crm.config import (
+    PROJECT_ROOT,
+    DefaultConfig,
+    apply_environment,
+    database_uri,
+    ensure_secret_key,
+)
+from crm.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config -> extensions -> auth -> admin -> cli."""
+    instance_path = Path(os.environ.get("CRM_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    if test_config and test_config.get("INSTANCE_PATH"):
+        instance_path = Path(test_config["INSTANCE_PATH"])
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    apply_environment(app.config)
+    if test_config:
+        app.config.update(test_config)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    ensure_secret_key(app.config, instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config, instance_path)
+
+    _init_database(app)
+    _init_auth(app)
+    _init_admin(app)
+    _init_errors(app)
+    from crm import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _init_database(app: Flask) -> None:
+    from crm import models
+    from crm.services import audit
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    audit.install([getattr(models, name) for name in models.__all__], db.session)
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(text("SELECT 1"))
+        return jsonify(status="ok")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite: enforce foreign keys, WAL for concurrent readers, wait when locked."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _init_auth(app: Flask) -> None:
+    from flask_login import current_user
+
+    from crm.auth.routes import bp
+    from crm.models import User
+    from crm.services import audit
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        try:
+            user = db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+        return user if user is not None and user.active else None
+
+    def actor() -> tuple[int | None, str | None]:
+        try:
+            if current_user and current_user.is_authenticated:
+                return current_user.id, current_user.email
+        except RuntimeError:  # outside a request
+            pass
+        return None, None
+
+    audit.set_actor_provider(actor)
+    app.register_blueprint(bp)
+
+    @app.get("/")
+    def root():
+        from flask import redirect, url_for
+
+        return redirect(url_for("admin.index"))
+
+
+def _init_admin(app: Flask) -> None:
+    from crm.admin import init_admin
+
+    init_admin(app)
+
+
+def _init_errors(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def page(code: int, title: str, message: str):
+        return render_template("errors/error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return page(400, "The form expired", "The page was open too long or was sent from "
+                    "elsewhere. Go back, reload the page and try again. Nothing was saved.")
+
+    for code, title, message in (
+        (400, "Bad request", "The request could not be understood."),
+        (403, "Not allowed", "You do not have permission to see this page or do this."),
+        (404, "Not found", "There is nothing here, or it is not yours to see."),
+        (405, "Not allowed", "This address does not accept that kind of request."),
+        (500, "Something went wrong", "The error was logged. Nothing was saved."),
+    ):
+        app.register_error_handler(
+            code, lambda exc, c=code, t=title, m=message: page(c, t, m)
+        )

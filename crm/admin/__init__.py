@@ -1,0 +1,32 @@
+"""Flask-Admin wiring: a new Admin and new views for every app (create_app runs per test)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from crm.admin.account import AccountView
+from crm.admin.audit import AuditView
+from crm.admin.base import DashboardView
+from crm.admin.contact import ContactView
+from crm.admin.lookups import AddressTypeView, PhoneTypeView, SocialPlatformView
+from crm.admin.users import RoleView, UserView
+
+
+def init_admin(app: Flask) -> Admin:
+    admin = Admin(
+        app,
+        name=app.config.get("CRM_NAME", "Contacts CRM"),
+        index_view=DashboardView(name="Home", url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
+    )
+    admin.add_view(ContactView())
+    admin.add_view(AccountView())
+    admin.add_view(PhoneTypeView())
+    admin.add_view(AddressTypeView())
+    admin.add_view(SocialPlatformView())
+    admin.add_view(UserView())
+    admin.add_view(RoleView())
+    admin.add_view(AuditView())
+    return admin

@@ -1,0 +1,122 @@
+"""The Accounts admin: companies and the contacts stored in each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from crm.admin.base import CrmModelView, CsrfTokenRule
+from crm.auth.permissions import can
+from crm.errors import DomainError, ValidationFailed
+from crm.extensions import db
+from crm.models import Account, Contact, User
+from crm.services import access
+from crm.services.accounts import delete_account, save_account
+
+
+def _contacts_link(view: Any, _context: Any, model: Account, _name: str) -> Markup:
+    count = getattr(model, "_contact_count", None)
+    return Markup('<a href="{}">{} contact(s)</a>').format(
+        view.get_url(".details_view", id=model.id), "?" if count is None else count
+    )
+
+
+class AccountView(CrmModelView):
+    permission_prefix = "account"
+    details_template = "admin/account_details.html"
+    column_list = ("name", "contacts", "website", "owner", "updated_at")
+    column_labels = {"contacts": "Contacts", "updated_at": "Updated"}
+    column_formatters = {"contacts": _contacts_link}
+    column_sortable_list = ("name", "updated_at")
+    column_default_sort = [("name", False), ("id", False)]
+    column_searchable_list = ("name",)
+    column_filters = ("name", "created_at", "updated_at")
+    column_details_list = ("name", "website", "owner", "notes", "created_at", "updated_at")
+    form_columns = ("name", "website", "owner", "notes")
+    form_create_rules = form_edit_rules = (CsrfTokenRule(), "name", "website", "owner", "notes")
+    form_args = {
+        "owner": {"allow_blank": True,
+                  "query_factory": lambda: db.session.scalars(
+                      select(User).where(User.active.is_(True)).order_by(User.full_name)
+                  ).all()},
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(Account, name="Accounts", endpoint="account", url="account", **kwargs)
+
+    def get_query(self):
+        # Hidden (B2C personal) accounts are not companies: they stay out of this list.
+        return super().get_query().filter(
+            access.account_visibility(current_user), Account.is_hidden.is_(False)
+        ).options(selectinload(Account.owner))
+
+    def get_count_query(self):
+        return super().get_count_query().filter(
+            access.account_visibility(current_user), Account.is_hidden.is_(False)
+        )
+
+    def get_list(self, *args: Any, **kwargs: Any):
+        count, rows = super().get_list(*args, **kwargs)
+        ids = [row.id for row in rows]
+        if ids:  # one grouped query for the page's contact counts, not one per row
+            counts = dict(db.session.execute(
+                select(Contact.account_id, func.count()).where(
+                    Contact.account_id.in_(ids), access.contact_visibility(current_user)
+                ).group_by(Contact.account_id)
+            ).all())
+            for row in rows:
+                row._contact_count = counts.get(row.id, 0)
+        return count, rows
+
+    def render(self, template: str, **kwargs: Any):
+        model = kwargs.get("model")
+        if template == self.details_template and model is not None:
+            kwargs["account_contacts"] = db.session.scalars(
+                access.visible_contacts(current_user)
+                .where(Contact.account_id == model.id)
+                .order_by(Contact.last_name, Contact.first_name)
+                .limit(500)
+            ).all()
+            kwargs["can_view_contacts"] = can(current_user, "contact.view")
+        return super().render(template, **kwargs)
+
+    def create_model(self, form: Any):
+        model = self.build_new_instance()
+        return model if self._save(form, model, is_new=True) else False
+
+    def update_model(self, form: Any, model: Account) -> bool:
+        return self._save(form, model, is_new=False)
+
+    def _save(self, form: Any, model: Account, *, is_new: bool) -> bool:
+        previous_owner_id = model.owner_id
+        try:
+            with db.session.no_autoflush:
+                form.populate_obj(model)
+                save_account(current_user, model, is_new=is_new,
+                             previous_owner_id=previous_owner_id)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            self.attach_errors(form, exc.errors)
+            flash("Nothing was saved: please correct the fields marked below.", "error")
+            return False
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True
+
+    def delete_model(self, model: Account) -> bool:
+        try:
+            delete_account(current_user, model)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True

@@ -1,0 +1,387 @@
+"""The Contacts admin: list, search, details and the sectioned edit form with inline rows."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import flash, g, request, url_for
+from flask_admin import expose
+from flask_admin.model.form import InlineFormAdmin
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField, SelectField
+from wtforms.validators import Optional
+
+from crm.admin.base import CrmModelView, CsrfTokenRule, GatedAjaxLoader, known_choice, section
+from crm.admin.fields import EnumRadioField, EnumSelectField, blank_choices
+from crm.errors import DomainError, StaleEditError, ValidationFailed
+from crm.extensions import db
+from crm.models import (
+    Account,
+    Address,
+    AddressType,
+    Contact,
+    ContactKind,
+    ContactPreference,
+    CustomerStatus,
+    Gender,
+    Phone,
+    PhoneType,
+    ProspectStatus,
+    SocialLink,
+    SocialPlatform,
+    User,
+)
+from crm.services import access, search
+from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
+from crm.services.validation import country_choices, language_choices, timezone_names
+
+LIST_SCOPES = {"active": "Active", "inactive": "Inactive", "all": "All"}
+
+
+def _lookup_choices(model: type):
+    def factory():
+        return db.session.scalars(
+            select(model).order_by(model.active.desc(), model.position, model.name)
+        ).all()
+
+    return factory
+
+
+def _lookup_label(item: Any) -> str:
+    return item.name if item.active else f"{item.name} (inactive)"
+
+
+class _TrackedInline(InlineFormAdmin):
+    """Remembers which form entry filled which row, to put service errors on its fields."""
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        g.setdefault("crm_inline_entries", {})[id(model)] = form
+
+
+class PhoneInline(_TrackedInline):
+    form_columns = ("id", "phone_type", "country_code", "number", "extension")
+    form_label = "Phone"
+    column_labels = {"country_code": "Country code", "phone_type": "Type"}
+    form_args = {
+        "phone_type": {"label": "Type", "query_factory": _lookup_choices(PhoneType),
+                       "get_label": _lookup_label, "allow_blank": False},
+        "country_code": {"label": "Country code",
+                         "description": "Calling code such as +44, or a country such as GB"},
+        "number": {"label": "Number"},
+        "extension": {"label": "Extension"},
+    }
+
+
+class AddressInline(_TrackedInline):
+    form_columns = ("id", "address_type", "street", "street2", "city", "region",
+                    "postal_code", "country", "latitude", "longitude")
+    form_label = "Address"
+    form_args = {
+        "address_type": {"label": "Type", "query_factory": _lookup_choices(AddressType),
+                         "get_label": _lookup_label, "allow_blank": False},
+        "street2": {"label": "Street (line 2)"},
+        "region": {"label": "Region / state"},
+        "latitude": {"description": "Filled in from the city when left empty"},
+    }
+    form_extra_fields = {
+        "country": SelectField("Country", choices=blank_choices(country_choices()),
+                               validators=[Optional()]),
+    }
+
+
+class SocialLinkInline(_TrackedInline):
+    form_columns = ("id", "platform", "handle")
+    form_label = "Social link"
+    form_args = {
+        "platform": {"label": "Platform", "query_factory": _lookup_choices(SocialPlatform),
+                     "get_label": _lookup_label, "allow_blank": False},
+        "handle": {"label": "Profile URL or handle"},
+    }
+
+
+def _name_link(view: Any, _context: Any, model: Contact, _name: str) -> Markup:
+    url = url_for(".details_view", id=model.id)
+    return Markup('<a href="{}">{}</a>').format(url, model.full_name)
+
+
+def _first_phone(_view: Any, _context: Any, model: Contact, _name: str) -> str:
+    return model.phones[0].display if model.phones else ""
+
+
+def _account_name(_view: Any, _context: Any, model: Contact, _name: str) -> str:
+    if model.account is None or model.account.is_hidden:
+        return ""
+    return model.account.name
+
+
+def _enum_label(_view: Any, _context: Any, model: Any, name: str) -> str:
+    value = getattr(model, name)
+    return getattr(value, "label", value) or ""
+
+
+class ContactView(CrmModelView):
+    permission_prefix = "contact"
+    list_template = "admin/contact_list.html"
+    details_template = "admin/contact_details.html"
+    create_template = "admin/contact_create.html"
+    edit_template = "admin/contact_edit.html"
+
+    column_list = ("last_name", "account", "email", "phones", "owner", "customer_status",
+                   "updated_at")
+    column_labels = {
+        "last_name": "Name", "account": "Account", "phones": "Phone",
+        "customer_status": "Customer status", "prospect_status": "Prospect status",
+        "email_secondary": "Secondary email", "email_marketing": "Accepts email marketing",
+        "do_not_email": "Do not send emails", "do_not_call": "Do not call",
+        "is_primary": "Primary contact", "linked_accounts": "Other accounts",
+        "kind": "Contact type", "job_title": "Job title", "updated_at": "Updated",
+        "created_at": "Created", "contact_preference": "Contact preference",
+        "other_contacts": "Other contacts", "title": "Title (Mr, Ms, Dr...)",
+    }
+    column_formatters = {
+        "last_name": _name_link,
+        "phones": _first_phone,
+        "account": _account_name,
+        "customer_status": _enum_label,
+    }
+    column_sortable_list = (
+        ("last_name", ("last_name", "first_name")),
+        "email",
+        "customer_status",
+        "updated_at",
+    )
+    column_default_sort = [("last_name", False), ("first_name", False), ("id", False)]
+    # Enables Flask-Admin's search box; the search itself is services.search.
+    column_searchable_list = ("last_name",)
+    column_filters = ("customer_status", "prospect_status", "kind", "email_marketing",
+                      "do_not_email", "do_not_call", "created_at", "updated_at")
+
+    column_details_list = (
+        "kind", "title", "first_name", "middle_name", "last_name", "account",
+        "linked_accounts", "owner", "is_primary", "customer_status", "prospect_status",
+        "birthday", "gender", "email", "email_secondary", "website", "email_marketing",
+        "do_not_email", "do_not_call", "contact_preference", "job_title", "department",
+        "manager", "certificate", "timezone", "language", "other_contacts", "notes",
+        "active", "created_at", "updated_at", "version",
+    )
+    column_formatters_detail = {
+        "kind": _enum_label, "customer_status": _enum_label, "prospect_status": _enum_label,
+        "gender": _enum_label, "contact_preference": _enum_label,
+        "account": lambda v, c, m, n: m.account.name if m.account else "",
+    }
+
+    form_columns = (
+        "expected_version", "kind", "first_name", "middle_name", "last_name", "title",
+        "account", "linked_accounts", "owner", "is_primary", "customer_status",
+        "prospect_status", "birthday", "gender", "email", "email_secondary", "website",
+        "email_marketing", "do_not_email", "do_not_call", "contact_preference", "active",
+        "phones", "addresses", "social_links", "job_title", "department", "manager",
+        "certificate", "timezone", "language", "other_contacts", "notes",
+    )
+    _profile = ("kind", "first_name", "middle_name", "last_name", "title", "account",
+                "linked_accounts", "owner", "is_primary", "customer_status", "prospect_status",
+                "birthday", "gender", "email", "email_secondary", "website", "email_marketing",
+                "do_not_email", "do_not_call", "contact_preference", "active")
+    form_create_rules = form_edit_rules = (
+        CsrfTokenRule("expected_version"),
+        section("Profile", *_profile),
+        section("Phones", "phones"),
+        section("Addresses", "addresses"),
+        section("Social media", "social_links"),
+        section("Working data", "job_title", "department", "manager", "certificate",
+                "timezone", "language", "other_contacts"),
+        section("Notes", "notes"),
+    )
+    form_extra_fields = {
+        "expected_version": HiddenField(),
+        "kind": EnumRadioField("Contact type", enum_cls=ContactKind, default="b2c"),
+        "customer_status": EnumSelectField("Customer status", enum_cls=CustomerStatus,
+                                           default="non_customer"),
+        "prospect_status": EnumSelectField("Prospect status", enum_cls=ProspectStatus,
+                                           default="non_prospect"),
+        "gender": EnumSelectField("Gender", enum_cls=Gender, allow_blank=True),
+        "contact_preference": EnumSelectField("Contact preference", enum_cls=ContactPreference,
+                                              default="any"),
+        "timezone": SelectField("Time zone", validators=[Optional()],
+                                choices=[("", "—"), *((t, t) for t in timezone_names())]),
+        "language": SelectField("Language", validators=[Optional()],
+                                choices=blank_choices(language_choices())),
+    }
+    form_args = {
+        "first_name": {"label": "First name"},
+        "last_name": {"label": "Last name"},
+        "middle_name": {"label": "Middle name"},
+        "email": {"label": "Primary email"},
+        "owner": {"label": "Contact owner", "allow_blank": True,
+                  "query_factory": lambda: db.session.scalars(
+                      select(User).where(User.active.is_(True)).order_by(User.full_name)
+                  ).all()},
+        "account": {"label": "Account", "validators": [known_choice]},
+        "manager": {"label": "Manager", "validators": [known_choice]},
+        "linked_accounts": {"label": "Other accounts"},
+        "website": {"description": "e.g. https://example.com"},
+        "other_contacts": {"description": "Other ways to reach the person (Skype, ...)"},
+    }
+    form_widget_args = {
+        "notes": {"rows": 6},
+        "other_contacts": {"rows": 3},
+    }
+    inline_models = (PhoneInline(Phone), AddressInline(Address), SocialLinkInline(SocialLink))
+
+    def __init__(self, **kwargs: Any):
+        self.form_ajax_refs = {
+            "account": GatedAjaxLoader(
+                "account", Account,
+                lambda: db.session.query(Account).filter(
+                    access.account_visibility(current_user), Account.is_hidden.is_(False)
+                ),
+                fields=("name",), order_by="name", placeholder="Type an account name",
+            ),
+            "linked_accounts": GatedAjaxLoader(
+                "linked_accounts", Account,
+                lambda: db.session.query(Account).filter(
+                    access.account_visibility(current_user), Account.is_hidden.is_(False)
+                ),
+                fields=("name",), order_by="name",
+            ),
+            "manager": GatedAjaxLoader(
+                "manager", Contact,
+                lambda: db.session.query(Contact).filter(
+                    access.contact_visibility(current_user)
+                ),
+                fields=("last_name", "first_name", "email"), order_by="last_name",
+                placeholder="Type a name",
+            ),
+        }
+        super().__init__(Contact, name="Contacts", endpoint="contact", url="contact",
+                         **kwargs)
+
+    # ---- what the user may see -------------------------------------------------------
+    def _list_scope(self) -> str | None:
+        return g.get("crm_contact_scope")
+
+    def _scoped(self, query):
+        query = query.filter(access.contact_visibility(current_user))
+        scope = self._list_scope()
+        if scope == "active":
+            query = query.filter(Contact.active.is_(True))
+        elif scope == "inactive":
+            query = query.filter(Contact.active.is_(False))
+        return query
+
+    def get_query(self):
+        return self._scoped(super().get_query()).options(
+            selectinload(Contact.account), selectinload(Contact.owner),
+            selectinload(Contact.phones).selectinload(Phone.phone_type),
+        )
+
+    def get_count_query(self):
+        return self._scoped(super().get_count_query())
+
+    def _apply_search(self, query, count_query, joins, count_joins, search_term):
+        clause = search.contact_search_clause(search_term)
+        if clause is not None:
+            query = query.filter(clause)
+            if count_query is not None:
+                count_query = count_query.filter(clause)
+        return query, count_query, joins, count_joins
+
+    def search_placeholder(self) -> str:
+        return "Part of a name or email"
+
+    @expose("/")
+    def index_view(self):
+        scope = request.args.get("show", "active")
+        g.crm_contact_scope = scope if scope in LIST_SCOPES else "active"
+        self._template_args["list_scopes"] = LIST_SCOPES
+        self._template_args["list_scope"] = g.crm_contact_scope
+        return super().index_view()
+
+    # ---- saving ----------------------------------------------------------------------
+    def on_form_prefill(self, form: Any, id: Any) -> None:
+        model = self.get_one(id)
+        if not form.expected_version.data:
+            form.expected_version.data = model.version
+
+    def edit_form(self, obj: Any = None):
+        form = super().edit_form(obj)
+        if request.method == "GET" and obj is not None:
+            form.expected_version.data = obj.version
+        return form
+
+    def create_model(self, form: Any):
+        model = self.build_new_instance()
+        return model if self._save(form, model, is_new=True) else False
+
+    def update_model(self, form: Any, model: Contact) -> bool:
+        return self._save(form, model, is_new=False)
+
+    def _save(self, form: Any, model: Contact, *, is_new: bool) -> bool:
+        previous_owner_id = model.owner_id
+        try:
+            expected = int(form.expected_version.data) if form.expected_version.data else None
+        except ValueError:
+            expected = -1
+        session = db.session
+        try:
+            with session.no_autoflush:
+                form.populate_obj(model)
+                if is_new:
+                    session.add(model)
+                apply_contact_rules(current_user, model, is_new=is_new,
+                                    previous_owner_id=previous_owner_id,
+                                    expected_version=expected)
+            session.commit()
+        except ValidationFailed as exc:
+            self._attach_errors(form, model, exc.errors)
+            session.rollback()
+            flash("Nothing was saved: please correct the fields marked below.", "error")
+            return False
+        except (StaleEditError, StaleDataError) as exc:
+            session.rollback()
+            message = exc.message if isinstance(exc, DomainError) else (
+                "Someone else saved this contact while you were editing it. Nothing was "
+                "saved: reload the page and make your changes again.")
+            form.expected_version.errors = [message]
+            flash(message, "error")
+            return False
+        except DomainError as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True
+
+    def _attach_errors(self, form: Any, contact: Contact, errors: dict[str, list[str]]) -> None:
+        entries = g.get("crm_inline_entries", {})
+        for key, messages in errors.items():
+            target = None
+            match = re.fullmatch(r"(phones|addresses|social_links)-(\d+)-(\w+)", key)
+            if match:
+                relation, index, field_name = match.groups()
+                rows = live_rows(getattr(contact, relation))
+                entry = entries.get(id(rows[int(index)])) if int(index) < len(rows) else None
+                target = getattr(entry, field_name, None) if entry is not None else None
+                if target is None:
+                    target = getattr(form, relation, None)
+            else:
+                target = getattr(form, key, None)
+            if target is None:
+                for message in messages:
+                    flash(message, "error")
+                continue
+            target.errors = [*list(target.errors or []), *messages]
+
+    def delete_model(self, model: Contact) -> bool:
+        try:
+            delete_contact(current_user, model)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True

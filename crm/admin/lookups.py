@@ -1,0 +1,79 @@
+"""List management: the lookup types list managers edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash
+from flask_login import current_user
+
+from crm.admin.base import CrmModelView
+from crm.auth.permissions import can
+from crm.errors import DomainError, ValidationFailed
+from crm.extensions import db
+from crm.models import AddressType, PhoneType, SocialPlatform
+from crm.services.lookups import delete_lookup, save_lookup
+
+
+class LookupView(CrmModelView):
+    """Everything is gated by lookup.manage (view, create, edit and delete alike)."""
+
+    permission_prefix = "lookup"
+    column_list = ("name", "active", "position")
+    column_sortable_list = ("name", "active", "position")
+    column_default_sort = [("position", False), ("name", False)]
+    column_searchable_list = ("name",)
+    form_columns = ("name", "active", "position")
+    can_view_details = False
+    column_descriptions = {"active": "Inactive types stay on existing records but are not offered"}
+
+    def _allowed(self, verb: str) -> bool:
+        return can(current_user, "lookup.manage")
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        try:
+            save_lookup(current_user, model)
+        except ValidationFailed as exc:
+            self.attach_errors(form, exc.errors)
+            raise
+
+    def delete_model(self, model: Any) -> bool:
+        try:
+            delete_lookup(current_user, model)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True
+
+
+class PhoneTypeView(LookupView):
+    def __init__(self, **kwargs: Any):
+        super().__init__(PhoneType, name="Phone types", endpoint="phone_type",
+                         url="phone-types", category="List management", **kwargs)
+
+
+class AddressTypeView(LookupView):
+    def __init__(self, **kwargs: Any):
+        super().__init__(AddressType, name="Address types", endpoint="address_type",
+                         url="address-types", category="List management", **kwargs)
+
+
+class SocialPlatformView(LookupView):
+    column_list = ("name", "hosts", "url_template", "active", "position")
+    form_columns = ("name", "hosts", "url_template", "handle_pattern", "active", "position")
+    column_labels = {"hosts": "Web domains", "url_template": "Profile URL pattern",
+                     "handle_pattern": "Handle pattern (regular expression)"}
+    form_args = {
+        "hosts": {"description": "Comma-separated domains a profile URL may be on, "
+                  "e.g. linkedin.com"},
+        "url_template": {"description": "How a handle becomes a URL, with {handle}, e.g. "
+                         "https://www.linkedin.com/in/{handle}"},
+        "handle_pattern": {"description": "Which handles are accepted, e.g. [A-Za-z0-9_-]{3,100}"},
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(SocialPlatform, name="Social media platforms",
+                         endpoint="social_platform", url="social-platforms",
+                         category="List management", **kwargs)

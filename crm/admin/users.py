@@ -1,0 +1,89 @@
+"""Users and roles, managed by crm_admin only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+from wtforms import PasswordField
+from wtforms.validators import Optional
+
+from crm.admin.base import CrmModelView, CsrfTokenRule
+from crm.auth.permissions import can
+from crm.errors import FieldError, ValidationFailed
+from crm.models import Role, User
+from crm.services import validation as v
+from crm.services.users import set_password
+
+
+class UserView(CrmModelView):
+    column_list = ("email", "full_name", "roles", "active", "last_login_at", "created_at")
+    column_labels = {"full_name": "Name", "last_login_at": "Last sign-in"}
+    column_sortable_list = ("email", "full_name", "active", "last_login_at", "created_at")
+    column_default_sort = [("email", False)]
+    column_searchable_list = ("email", "full_name")
+    column_filters = ("active",)
+    column_details_list = ("email", "full_name", "roles", "active", "last_login_at",
+                           "created_at")
+    form_columns = ("email", "full_name", "roles", "active", "new_password")
+    form_create_rules = form_edit_rules = (CsrfTokenRule(), "email", "full_name", "roles",
+                                           "active", "new_password")
+    form_extra_fields = {
+        "new_password": PasswordField(
+            "New password", validators=[Optional()],
+            description="At least 10 characters. Leave empty to keep the current password.",
+        ),
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(User, name="Users", endpoint="user", url="users",
+                         category="Administration", **kwargs)
+
+    def _allowed(self, verb: str) -> bool:
+        return can(current_user, "user.manage")
+
+    def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
+        errors: dict[str, list[str]] = {}
+        try:
+            model.email = v.clean_email(model.email) or ""
+            if not model.email:
+                raise FieldError("An email is required.")
+        except FieldError as exc:
+            errors["email"] = [str(exc)]
+        password = form.new_password.data
+        if is_created and not password:
+            errors["new_password"] = ["Set a password for the new user."]
+        elif password:
+            try:
+                set_password(model, password)
+            except FieldError as exc:
+                errors["new_password"] = [str(exc)]
+        if model is current_user and not model.active:
+            errors["active"] = ["You cannot deactivate your own account."]
+        if model is current_user and "crm_admin" not in {r.name for r in model.roles}:
+            errors["roles"] = ["You cannot remove your own crm_admin role."]
+        if errors:
+            self.attach_errors(form, errors)
+            raise ValidationFailed(errors)
+
+    def delete_model(self, model: User) -> bool:
+        if model is current_user:
+            from flask import flash
+
+            flash("You cannot delete your own account.", "error")
+            return False
+        return super().delete_model(model)
+
+
+class RoleView(CrmModelView):
+    """Roles are fixed (the permission table names them): shown, not edited."""
+
+    column_list = ("name", "description")
+    can_view_details = False
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(Role, name="Roles", endpoint="role", url="roles",
+                         category="Administration", **kwargs)
+
+    def _allowed(self, verb: str) -> bool:
+        return verb == "view" and can(current_user, "user.manage")

@@ -1,0 +1,62 @@
+"""The one policy of who may do what: `can(user, action)`.
+
+Roles are additive: a user holding several roles may do what any of them may.
+Which *records* a user may see is decided by `crm.services.access`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER = (
+    "crm_admin",
+    "crm_manager",
+    "crm_sales",
+    "crm_marketeer",
+    "crm_list_manager",
+)
+CONTACT_ROLES = frozenset({ADMIN, MANAGER, SALES, MARKETEER})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "contact.view": CONTACT_ROLES,
+    "contact.create": CONTACT_ROLES,
+    "contact.edit": CONTACT_ROLES,
+    "contact.delete": frozenset({ADMIN, MANAGER}),
+    "contact.export": frozenset({ADMIN, MANAGER, MARKETEER}),
+    # Giving a contact (or account) to another owner; sales may not give contacts away.
+    "contact.transfer": frozenset({ADMIN, MANAGER}),
+    "account.view": CONTACT_ROLES,
+    "account.create": CONTACT_ROLES,
+    "account.edit": CONTACT_ROLES,
+    "account.delete": frozenset({ADMIN, MANAGER}),
+    "lookup.manage": frozenset({ADMIN, LIST_MANAGER}),
+    "user.manage": frozenset({ADMIN}),
+    "audit.view": frozenset({ADMIN}),
+}
+
+
+class Actor(Protocol):
+    """What the policy needs of a user (crm.models.User, or Flask-Login's anonymous user)."""
+
+    is_authenticated: bool
+    is_active: bool
+
+
+def roles_of(user: Actor | None) -> set[str]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return set()
+    if not getattr(user, "is_active", False):
+        return set()
+    return set(getattr(user, "role_names", set()))
+
+
+def can(user: Actor | None, action: str, obj: object | None = None) -> bool:
+    """May `user` do `action` (on `obj`)? Unknown actions are refused."""
+    allowed = PERMISSIONS.get(action)
+    if allowed is None:
+        raise KeyError(f"Unknown permission {action!r}")
+    return bool(roles_of(user) & allowed)
+
+
+def any_permission(user: Actor | None, *actions: str) -> bool:
+    return any(can(user, action) for action in actions)

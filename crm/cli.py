@@ -1,0 +1,101 @@
+"""`flask --app app crm ...` commands: thin wrappers over the services."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from crm.errors import ValidationFailed
+from crm.extensions import db
+from crm.models import ROLE_NAMES, Contact, User
+
+crm_cli = AppGroup("crm", help="Contacts CRM administration commands.")
+
+
+def _fail(exc: ValidationFailed) -> None:
+    for field, messages in exc.errors.items():
+        for message in messages:
+            click.echo(f"error: {field}: {message}", err=True)
+    db.session.rollback()
+    sys.exit(2)
+
+
+@crm_cli.command("create-user")
+@click.argument("email")
+@click.option("--role", "roles", multiple=True, type=click.Choice(sorted(ROLE_NAMES)),
+              help="Role to give (repeat for several).")
+@click.option("--name", "full_name", default="", help="Full name shown in the app.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(email: str, roles: tuple[str, ...], full_name: str,
+                        password_stdin: bool) -> None:
+    """Create a user; the password is prompted for unless --password-stdin is given."""
+    from crm.services.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(email, password, list(roles), full_name=full_name)
+    except ValidationFailed as exc:
+        _fail(exc)
+        return
+    db.session.commit()
+    click.echo(f"Created user {user.email} with roles: {', '.join(roles) or '(none)'}")
+
+
+@crm_cli.command("seed")
+@click.option("--contacts", "count", type=click.IntRange(1, 5_000_000), default=300,
+              show_default=True, help="How many demo contacts to add.")
+@click.option("--seed", "seed", type=int, default=None, help="Random seed, for repeatable data.")
+def seed_command(count: int, seed: int | None) -> None:
+    """Add realistic demo contacts (B2B and B2C, several countries, phones, addresses)."""
+    from crm.services.demo_data import seed_demo_data
+
+    created = seed_demo_data(count, seed=seed)
+    db.session.commit()
+    click.echo(f"Added {created} demo contacts.")
+
+
+@crm_cli.command("bootstrap")
+@click.option("--demo-contacts", type=int, default=300, show_default=True)
+def bootstrap_command(demo_contacts: int) -> None:
+    """First start: roles, the first admin when there is no user, demo data when empty."""
+    from crm.services.users import create_user, ensure_roles, generate_password
+
+    ensure_roles()
+    db.session.flush()
+    if not db.session.scalar(select(func.count()).select_from(User)):
+        given = os.environ.get("CRM_ADMIN_PASSWORD")
+        password = given or generate_password()
+        try:
+            create_user("admin@example.com", password, ["crm_admin"], full_name="Administrator")
+        except ValidationFailed as exc:
+            _fail(exc)
+            return
+        db.session.commit()
+        click.echo("")
+        click.echo("  First administrator created")
+        click.echo("    email:    admin@example.com")
+        click.echo(f"    password: {'(from CRM_ADMIN_PASSWORD)' if given else password}")
+        if not given:
+            click.echo("    (shown once: write it down, or set CRM_ADMIN_PASSWORD next time)")
+        click.echo("")
+    db.session.commit()
+    demo = os.environ.get("CRM_DEMO", "1").strip().lower() not in {"0", "false", "no", "off"}
+    empty = not db.session.scalar(select(func.count()).select_from(Contact))
+    if demo and empty and demo_contacts > 0:
+        from crm.services.demo_data import seed_demo_data
+
+        created = seed_demo_data(demo_contacts, seed=1)
+        db.session.commit()
+        click.echo(f"Loaded {created} demo contacts (CRM_DEMO=0 skips this).")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(crm_cli)

@@ -1,0 +1,88 @@
+"""Configuration defaults. No secrets here.
+
+Order of precedence (last wins): these defaults, `instance/config.py`, environment
+variables (see `ENV_SETTINGS`), then the `test_config` given to `create_app`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DefaultConfig:
+    """Settings every installation starts from."""
+
+    # DATABASE_URL unset means SQLite in the instance folder (filled in by load_config).
+    DATABASE_URL: str | None = None
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+
+    CRM_NAME = "Contacts CRM"
+    CRM_DEFAULT_PHONE_REGION = "US"  # region for numbers typed without a country code
+    CRM_PAGE_SIZE = 20
+    CRM_PAGE_SIZE_OPTIONS = (20, 50, 100)
+    # Geocoder: "gazetteer" (offline, city level, the default), "nominatim" or "none".
+    CRM_GEOCODER = "gazetteer"
+    CRM_GEOCODER_URL = "https://nominatim.openstreetmap.org/search"
+    CRM_GEOCODER_TIMEOUT = 5.0
+    CRM_GEOCODER_USER_AGENT = "contacts-crm"
+
+    FLASK_ADMIN_FLUID_LAYOUT = True
+
+
+# Environment variables read at start-up, with the type each is parsed as.
+ENV_SETTINGS: dict[str, type] = {
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "CRM_DEFAULT_PHONE_REGION": str,
+    "CRM_GEOCODER": str,
+    "CRM_GEOCODER_URL": str,
+    "SESSION_COOKIE_SECURE": bool,
+}
+
+
+def _parse(value: str, kind: type):
+    if kind is bool:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(value)
+
+
+def apply_environment(config: dict) -> None:
+    """Copy the recognised environment variables into `config`."""
+    for name, kind in ENV_SETTINGS.items():
+        if os.environ.get(name):
+            config[name] = _parse(os.environ[name], kind)
+
+
+def ensure_secret_key(config: dict, instance_path: Path) -> None:
+    """Use SECRET_KEY if configured, else read or create `instance/secret_key` once."""
+    if config.get("SECRET_KEY"):
+        return
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def database_uri(config: dict, instance_path: Path) -> str:
+    """The SQLAlchemy URL: DATABASE_URL, else `instance/crm.sqlite3`."""
+    url = config.get("DATABASE_URL") or f"sqlite:///{instance_path / 'crm.sqlite3'}"
+    if url.startswith("postgres://"):  # the scheme Heroku-style hosts hand out
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url

@@ -1,0 +1,43 @@
+"""Accounts (companies, or the hidden personal account of a B2C consumer)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from crm.models.base import TimestampMixin
+
+if TYPE_CHECKING:
+    from crm.models.contact import Contact
+    from crm.models.user import User
+
+
+class Account(TimestampMixin, db.Model):
+    """Every contact is stored in an account. A B2C contact's account is `is_hidden`:
+    named after the person, kept in step with the name, and not listed with companies."""
+
+    __tablename__ = "accounts"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    is_hidden: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    website: Mapped[str | None] = mapped_column(String(300))
+    notes: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    owner: Mapped[User | None] = relationship()
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="account", foreign_keys="Contact.account_id", lazy="select"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,41 @@
+"""The append-only history of changes (written by crm.services.audit)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+from crm.models.base import utcnow
+
+
+class AuditEntry(db.Model):
+    """One create, update or delete of one row, with each field's old and new value.
+
+    `contact_id` / `account_id` name the record the change belongs to (a phone's contact),
+    so a contact's history includes its child rows. No foreign keys: history outlives rows.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(20), index=True)  # create / update / delete
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    contact_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)  # {field: [old, new]}
+
+    __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),)
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _refuse_rewrite(_mapper, _connection, _target) -> None:
+    raise PermissionError("History is append-only: audit entries cannot be changed or deleted.")

@@ -1,0 +1,168 @@
+"""Contacts: the people a business works with."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from crm.models.base import LabeledEnum, TimestampMixin, enum_column
+
+if TYPE_CHECKING:
+    from crm.models.account import Account
+    from crm.models.address import Address
+    from crm.models.phone import Phone
+    from crm.models.social_link import SocialLink
+    from crm.models.user import User
+
+
+class ContactKind(LabeledEnum):
+    B2B = ("b2b", "B2B (works for an account)")
+    B2C = ("b2c", "B2C (consumer)")
+
+
+class CustomerStatus(LabeledEnum):
+    NON_CUSTOMER = ("non_customer", "Non-customer")
+    PROSPECT = ("prospect", "Prospect")
+    CUSTOMER = ("customer", "Customer")
+
+
+class ProspectStatus(LabeledEnum):
+    PROSPECT = ("prospect", "Prospect")
+    NON_PROSPECT = ("non_prospect", "Non-prospect")
+    LOST_PROSPECT = ("lost_prospect", "Lost prospect")
+
+
+class Gender(LabeledEnum):
+    FEMALE = ("female", "Female")
+    MALE = ("male", "Male")
+    OTHER = ("other", "Other")
+    UNSPECIFIED = ("unspecified", "Prefer not to say")
+
+
+class ContactPreference(LabeledEnum):
+    ANY = ("any", "Any")
+    WORK_PHONE = ("work_phone", "Work phone")
+    MOBILE_PHONE = ("mobile_phone", "Mobile phone")
+    EMAIL = ("email", "Email")
+
+
+# Further accounts a B2B contact is linked to, besides its primary `account`.
+contact_accounts = Table(
+    "contact_accounts",
+    db.metadata,
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class Contact(TimestampMixin, db.Model):
+    __tablename__ = "contacts"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ContactKind] = mapped_column(
+        enum_column(ContactKind, "contact_kind"), default=ContactKind.B2C
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    title: Mapped[str | None] = mapped_column(String(40))
+    first_name: Mapped[str] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    job_title: Mapped[str | None] = mapped_column(String(150))
+
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    customer_status: Mapped[CustomerStatus] = mapped_column(
+        enum_column(CustomerStatus, "customer_status"),
+        default=CustomerStatus.NON_CUSTOMER,
+        index=True,
+    )
+    prospect_status: Mapped[ProspectStatus] = mapped_column(
+        enum_column(ProspectStatus, "prospect_status"),
+        default=ProspectStatus.NON_PROSPECT,
+        index=True,
+    )
+    birthday: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[Gender | None] = mapped_column(enum_column(Gender, "gender"))
+
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    email_secondary: Mapped[str | None] = mapped_column(String(254), index=True)
+    website: Mapped[str | None] = mapped_column(String(300))
+    email_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
+    do_not_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_preference: Mapped[ContactPreference] = mapped_column(
+        enum_column(ContactPreference, "contact_preference"), default=ContactPreference.ANY
+    )
+
+    manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    department: Mapped[str | None] = mapped_column(String(150))
+    certificate: Mapped[str | None] = mapped_column(String(150))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    other_contacts: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Lower-cased names and emails, kept by services.contacts; what substring search reads.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    account: Mapped[Account] = relationship(back_populates="contacts", foreign_keys=[account_id])
+    linked_accounts: Mapped[list[Account]] = relationship(
+        secondary=contact_accounts, order_by="Account.name"
+    )
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    manager: Mapped[Contact | None] = relationship(remote_side=[id], foreign_keys=[manager_id])
+
+    phones: Mapped[list[Phone]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", order_by="Phone.id"
+    )
+    addresses: Mapped[list[Address]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", order_by="Address.id"
+    )
+    social_links: Mapped[list[SocialLink]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", order_by="SocialLink.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_contacts_active_last_name", "active", "last_name", "first_name", "id"),
+        Index("ix_contacts_last_name_first_name", "last_name", "first_name"),
+    )
+
+    @property
+    def full_name(self) -> str:
+        parts = (self.first_name, self.middle_name, self.last_name)
+        return " ".join(p.strip() for p in parts if p and p.strip())
+
+    @property
+    def all_accounts(self) -> list[Account]:
+        """The primary account first, then the linked ones."""
+        extra = [a for a in self.linked_accounts if a.id != self.account_id]
+        return [self.account, *extra] if self.account else extra
+
+    def __str__(self) -> str:
+        return self.full_name or f"Contact #{self.id}"
+

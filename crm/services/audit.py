@@ -1,0 +1,180 @@
+"""The one history mechanism: SQLAlchemy events record every insert, update and delete of a
+model marked `__audit__ = True`, with who, when and each field's old and new value.
+
+Rows are collected by mapper events during a flush and written in one INSERT when the flush
+ends, inside the same transaction: a rolled-back change leaves no history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import decimal
+import enum
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Mapper, Session, object_session
+
+from crm.models.audit import AuditEntry
+from crm.models.base import utcnow
+
+# Columns whose changes are bookkeeping, not information.
+IGNORED_FIELDS = frozenset({"version", "updated_at", "created_at", "search_text"})
+_PENDING_KEY = "audit_pending"
+
+ActorInfo = tuple[int | None, str | None]
+_actor_override: contextvars.ContextVar[ActorInfo | None] = contextvars.ContextVar(
+    "audit_actor", default=None
+)
+_actor_provider: Callable[[], ActorInfo] = lambda: (None, None)  # noqa: E731
+
+
+def set_actor_provider(provider: Callable[[], ActorInfo]) -> None:
+    """Register how to find the acting user (the web layer passes Flask-Login's user)."""
+    global _actor_provider
+    _actor_provider = provider
+
+
+@contextlib.contextmanager
+def acting_as(user: Any) -> Iterator[None]:
+    """Attribute changes made inside the block to `user` (CLI commands, background jobs)."""
+    token = _actor_override.set((getattr(user, "id", None), getattr(user, "email", None)))
+    try:
+        yield
+    finally:
+        _actor_override.reset(token)
+
+
+def current_actor() -> ActorInfo:
+    override = _actor_override.get()
+    return override if override is not None else _actor_provider()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _entity_type(target: Any) -> str:
+    return target.__tablename__.removesuffix("s") if hasattr(target, "__tablename__") else "row"
+
+
+def _column_changes(target: Any, *, deleted: bool = False) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the changed columns (all of them for a delete)."""
+    state = inspect(target)
+    changes: dict[str, list[Any]] = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in IGNORED_FIELDS:
+            continue
+        hist = state.attrs[key].history
+        if deleted:  # the row is gone: read what was loaded, never lazy-load
+            old = state.dict.get(key)
+            if old is not None:
+                changes[key] = [_jsonable(old), None]
+            continue
+        if not hist.has_changes():
+            continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else None
+        if _jsonable(old) != _jsonable(new):
+            changes[key] = [_jsonable(old), _jsonable(new)]
+    for rel in state.mapper.relationships:
+        if rel.secondary is None or deleted:
+            continue
+        hist = state.attrs[rel.key].history
+        if not hist.has_changes():
+            continue
+        before = sorted(o.id for o in (*hist.unchanged, *hist.deleted))
+        after = sorted(o.id for o in (*hist.unchanged, *hist.added))
+        if before != after:
+            changes[rel.key] = [before, after]
+    return changes
+
+
+def _created_values(target: Any) -> dict[str, list[Any]]:
+    state = inspect(target)
+    values = {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in IGNORED_FIELDS or attr.key == "id":
+            continue
+        value = getattr(target, attr.key)
+        if value is not None and value != "":
+            values[attr.key] = [None, _jsonable(value)]
+    return values
+
+
+def _record(target: Any, action: str, changes: dict[str, list[Any]]) -> None:
+    session = object_session(target)
+    if session is None:
+        return
+    user_id, user_email = current_actor()
+    parent = getattr(target, "__audit_parent__", None)
+    table = target.__tablename__
+    contact_id = getattr(target, parent, None) if parent == "contact_id" else None
+    if table == "contacts":
+        contact_id = target.id
+    account_id = target.id if table == "accounts" else getattr(target, "account_id", None)
+    session.info.setdefault(_PENDING_KEY, []).append(
+        {
+            "at": utcnow(),
+            "user_id": user_id,
+            "user_email": user_email,
+            "action": action,
+            "entity_type": _entity_type(target),
+            "entity_id": target.id,
+            "contact_id": contact_id,
+            "account_id": account_id if table in {"accounts", "contacts"} else None,
+            "summary": f"{action.capitalize()} {_entity_type(target)} {str(target)[:200]}",
+            "changes": changes,
+        }
+    )
+
+
+def _after_insert(_mapper: Mapper, _conn: Any, target: Any) -> None:
+    _record(target, "create", _created_values(target))
+
+
+def _after_update(_mapper: Mapper, _conn: Any, target: Any) -> None:
+    changes = _column_changes(target)
+    if changes:
+        _record(target, "update", changes)
+
+
+def _after_delete(_mapper: Mapper, _conn: Any, target: Any) -> None:
+    _record(target, "delete", _column_changes(target, deleted=True))
+
+
+def _write_pending(session: Session, _flush_context: Any) -> None:
+    rows = session.info.pop(_PENDING_KEY, None)
+    if rows:
+        session.connection().execute(insert(AuditEntry.__table__), rows)
+
+
+def _discard_pending(session: Session, *_args: Any) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def install(models: list[type], session_target: Any) -> None:
+    """Attach the listeners once (create_app runs many times in tests)."""
+    for model in models:
+        if not getattr(model, "__audit__", False):
+            continue
+        for name, fn in (
+            ("after_insert", _after_insert),
+            ("after_update", _after_update),
+            ("after_delete", _after_delete),
+        ):
+            if not event.contains(model, name, fn):
+                event.listen(model, name, fn)
+    if not event.contains(session_target, "after_flush", _write_pending):
+        event.listen(session_target, "after_flush", _write_pending)
+        event.listen(session_target, "after_soft_rollback", _discard_pending)

@@ -1,0 +1,328 @@
+"""The rules for saving a contact, whatever the entry point (admin form, CLI, API, import).
+
+`apply_contact_rules` runs after the new values are set on the ORM object and before the
+boundary commits: it normalises, validates, keeps the B2C hidden account and the primary
+flags in step, fills phone E.164 forms and address coordinates, and raises
+ValidationFailed (nothing is saved) or StaleEditError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import inspect, select
+
+from crm.auth.permissions import Actor, can
+from crm.errors import FieldError, PermissionDenied, StaleEditError, ValidationFailed
+from crm.extensions import db
+from crm.models import (
+    Account,
+    Address,
+    AddressType,
+    Contact,
+    ContactKind,
+    Phone,
+    PhoneType,
+    SocialLink,
+    SocialPlatform,
+    User,
+)
+from crm.models.base import utcnow
+from crm.services import validation as v
+from crm.services.geocoding import AddressQuery, geocoder_from_config
+
+
+@dataclass
+class _Errors:
+    found: dict[str, list[str]]
+
+    def add(self, field: str, message: str) -> None:
+        self.found.setdefault(field, []).append(message)
+
+    def check(self, field: str, fn, *args) -> Any:
+        try:
+            return fn(*args)
+        except FieldError as exc:
+            self.add(field, str(exc))
+            return None
+
+
+def live_rows(rows: list[Any]) -> list[Any]:
+    """Child rows not marked for deletion in this session (inline forms delete in place)."""
+    return [row for row in rows if row not in db.session.deleted]
+
+
+def search_text_for(contact: Contact) -> str:
+    """What substring search reads: names and emails, lower-cased."""
+    parts = (contact.first_name, contact.middle_name, contact.last_name,
+             contact.email, contact.email_secondary)
+    return " ".join(p.lower() for p in parts if p)
+
+
+def _previous_value(obj: Any, attr: str) -> Any:
+    hist = inspect(obj).attrs[attr].history
+    if hist.deleted:
+        return hist.deleted[0]
+    return hist.unchanged[0] if hist.unchanged else None
+
+
+def _owner_id(contact: Contact) -> int | None:
+    return contact.owner.id if contact.owner is not None else contact.owner_id
+
+
+def apply_contact_rules(
+    actor: Actor,
+    contact: Contact,
+    *,
+    is_new: bool,
+    previous_owner_id: int | None = None,
+    expected_version: int | None = None,
+) -> None:
+    """Validate and complete `contact` in the session; raise instead of saving bad data."""
+    if not can(actor, "contact.create" if is_new else "contact.edit"):
+        raise PermissionDenied("You may not " + ("create" if is_new else "edit") + " contacts.")
+    if not is_new and expected_version is not None and expected_version != contact.version:
+        raise StaleEditError(
+            "Someone else saved this contact after you opened it. Your changes were not "
+            "saved: reload the page to see the current version, then make your changes again."
+        )
+    errors = _Errors({})
+    c = contact
+    c.first_name = errors.check("first_name", v.clean_required_name, c.first_name, "First name")
+    c.last_name = errors.check("last_name", v.clean_required_name, c.last_name, "Last name")
+    c.middle_name = v.clean_text(c.middle_name)
+    for field in ("title", "job_title", "department", "certificate", "other_contacts", "notes"):
+        setattr(c, field, v.clean_text(getattr(c, field)))
+    c.email = errors.check("email", v.clean_email, c.email)
+    c.email_secondary = errors.check("email_secondary", v.clean_email, c.email_secondary)
+    if c.email and c.email_secondary and c.email == c.email_secondary:
+        errors.add("email_secondary", "The secondary email repeats the primary one.")
+    c.website = errors.check("website", v.clean_url, c.website)
+    c.timezone = errors.check("timezone", v.clean_timezone, c.timezone)
+    c.language = errors.check("language", v.clean_language, c.language)
+    c.birthday = errors.check("birthday", v.clean_birthday, c.birthday)
+    if c.manager is not None and c.manager is c:
+        errors.add("manager", "A contact cannot be their own manager.")
+
+    _apply_owner(actor, c, is_new, previous_owner_id, errors)
+    _apply_kind_and_account(c, errors)
+    _apply_phones(c, errors)
+    _apply_addresses(c, errors)
+    _apply_social_links(c, errors)
+
+    if errors.found:
+        raise ValidationFailed(errors.found)
+    c.search_text = search_text_for(c)
+    if c.active is None:
+        c.active = True
+    if not is_new:
+        # Any saved edit (child rows included) moves the version, so stale forms are caught.
+        c.updated_at = utcnow()
+    _apply_primary_flag(c)
+
+
+def _apply_owner(actor: Actor, c: Contact, is_new: bool, previous_owner_id: int | None,
+                 errors: _Errors) -> None:
+    actor_id = getattr(actor, "id", None)
+    if is_new and c.owner is None and c.owner_id is None and isinstance(actor, User):
+        c.owner = actor
+    new_owner = _owner_id(c)
+    before = actor_id if is_new else previous_owner_id
+    if new_owner != before and not can(actor, "contact.transfer"):
+        errors.add("owner", "You do not have permission to transfer contacts to another owner.")
+    if c.owner is not None and not c.owner.active:
+        errors.add("owner", f"{c.owner} is not an active user.")
+
+
+def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
+    """B2C: a hidden account named after the person, and primary. B2B: a chosen account."""
+    if c.kind is None:
+        c.kind = ContactKind.B2B if c.account is not None and not c.account.is_hidden else (
+            ContactKind.B2C
+        )
+    previous = _previous_value(c, "account")
+    if c.kind == ContactKind.B2C:
+        hidden = c.account if c.account is not None and c.account.is_hidden else None
+        if hidden is None and previous is not None and previous.is_hidden:
+            hidden = previous
+        if hidden is None:
+            hidden = Account(name=c.full_name or "Consumer", is_hidden=True)
+            db.session.add(hidden)
+        hidden.name = (c.full_name or hidden.name)[:200]
+        if c.owner is not None:
+            hidden.owner = c.owner
+        c.account = hidden
+        c.is_primary = True
+        c.linked_accounts = [a for a in c.linked_accounts if not a.is_hidden]
+        return
+    if c.account is None or c.account.is_hidden:
+        errors.add("account", "Choose the account this contact works for, or choose B2C.")
+        return
+    c.linked_accounts = [a for a in c.linked_accounts if a.id != c.account.id and not a.is_hidden]
+    if previous is not None and previous.is_hidden and previous is not c.account:
+        # Switched from B2C to B2B: the personal account belonged to this person only.
+        others = db.session.scalar(
+            select(db.func.count()).select_from(Contact).where(
+                Contact.account_id == previous.id, Contact.id != c.id
+            )
+        ) if c.id else 0
+        if not others:
+            db.session.delete(previous)
+
+
+def _apply_primary_flag(c: Contact) -> None:
+    """One primary contact per account: setting it clears it on the account's others."""
+    if not c.is_primary or c.account is None or c.account.id is None:
+        return
+    others = db.session.scalars(
+        select(Contact).where(
+            Contact.account_id == c.account.id,
+            Contact.is_primary.is_(True),
+            Contact.id != (c.id or 0),
+        )
+    ).all()
+    for other in others:
+        other.is_primary = False
+
+
+def _apply_phones(c: Contact, errors: _Errors) -> None:
+    region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
+    seen: set[str] = set()
+    for index, phone in enumerate(live_rows(c.phones)):
+        if phone.phone_type is None and phone.phone_type_id is None:
+            errors.add(f"phones-{index}-phone_type", "Choose the type of phone number.")
+        try:
+            clean = v.clean_phone(phone.country_code, phone.number, phone.extension, region)
+        except FieldError as exc:
+            errors.add(f"phones-{index}-number", str(exc))
+            continue
+        phone.country_code = clean.country_code
+        phone.number = clean.number
+        phone.extension = clean.extension
+        phone.e164 = clean.e164
+        phone.formatted = clean.formatted
+        key = f"{clean.e164};{clean.extension or ''}"
+        if key in seen:
+            errors.add(f"phones-{index}-number", "This number is already listed above.")
+        seen.add(key)
+
+
+def _apply_addresses(c: Contact, errors: _Errors) -> None:
+    geocoder = None
+    for index, address in enumerate(live_rows(c.addresses)):
+        if address.address_type is None and address.address_type_id is None:
+            errors.add(f"addresses-{index}-address_type", "Choose the type of address.")
+        for field in ("street", "street2", "city", "region", "postal_code"):
+            setattr(address, field, v.clean_text(getattr(address, field)))
+        address.country = errors.check(
+            f"addresses-{index}-country", v.clean_country, address.country
+        )
+        if not any((address.street, address.city, address.postal_code)):
+            errors.add(f"addresses-{index}-city", "Enter at least a street, a city or a postcode.")
+            continue
+        lat, lon = address.latitude, address.longitude
+        if (lat is None) != (lon is None):
+            errors.add(f"addresses-{index}-latitude", "Give both latitude and longitude, or none.")
+            continue
+        if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            errors.add(f"addresses-{index}-latitude", "Coordinates out of range.")
+            continue
+        moved = any(
+            inspect(address).attrs[f].history.has_changes()
+            for f in ("street", "city", "region", "postal_code", "country")
+        )
+        if lat is not None and inspect(address).attrs["latitude"].history.has_changes():
+            address.geocode_source = "manual"  # typed by the user: keep them
+            continue
+        if lat is not None and not moved:
+            continue  # unchanged address keeps its coordinates
+        geocoder = geocoder or geocoder_from_config(current_app.config)
+        point = geocoder.locate(
+            AddressQuery(address.street, address.city, address.region, address.postal_code,
+                         address.country)
+        )
+        address.latitude = point.latitude if point else None
+        address.longitude = point.longitude if point else None
+        address.geocode_source = point.source if point else None
+
+
+def _apply_social_links(c: Contact, errors: _Errors) -> None:
+    for index, link in enumerate(live_rows(c.social_links)):
+        platform = link.platform or (
+            db.session.get(SocialPlatform, link.platform_id) if link.platform_id else None
+        )
+        if platform is None:
+            errors.add(f"social_links-{index}-platform", "Choose the platform.")
+            continue
+        try:
+            link.handle, link.url = v.clean_social(
+                link.handle, platform.host_list, platform.url_template,
+                platform.handle_pattern, platform.name,
+            )
+        except FieldError as exc:
+            errors.add(f"social_links-{index}-handle", str(exc))
+
+
+def delete_contact(actor: Actor, contact: Contact) -> None:
+    """Delete a contact with its phones, addresses and links, and its B2C hidden account."""
+    if not can(actor, "contact.delete"):
+        raise PermissionDenied("You may not delete contacts.")
+    account = contact.account
+    db.session.delete(contact)
+    db.session.flush()
+    if account is not None and account.is_hidden:
+        remaining = db.session.scalar(
+            select(db.func.count()).select_from(Contact).where(Contact.account_id == account.id)
+        )
+        if not remaining:
+            db.session.delete(account)
+            db.session.flush()
+
+
+def lookup_by_name(model: type, name: str):
+    """An active lookup entry by its name (case-insensitive), or None."""
+    return db.session.scalar(
+        select(model).where(db.func.lower(model.name) == name.strip().lower())
+    )
+
+
+def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
+    """Create a contact from plain values (CLI, demo data, API, tests), in the session.
+
+    `data` holds contact fields plus optional `account` (an Account or a name, making the
+    contact B2B), `phones` [{type, country_code, number, extension}], `addresses`
+    [{type, street, city, postal_code, country, ...}] and `social_links` [{platform, handle}].
+    """
+    with db.session.no_autoflush:
+        data = dict(data)
+        phones = data.pop("phones", [])
+        addresses = data.pop("addresses", [])
+        links = data.pop("social_links", [])
+        account = data.pop("account", None)
+        contact = Contact(**data)
+        if isinstance(account, str):
+            found = db.session.scalar(
+                select(Account).where(Account.name == account, Account.is_hidden.is_(False))
+            )
+            account = found or Account(name=account, owner=contact.owner)
+        if account is not None:
+            contact.account = account
+            contact.kind = contact.kind or ContactKind.B2B
+        for row in phones:
+            row = dict(row)
+            kind = lookup_by_name(PhoneType, row.pop("type", "Mobile"))
+            contact.phones.append(Phone(phone_type=kind, **row))
+        for row in addresses:
+            row = dict(row)
+            kind = lookup_by_name(AddressType, row.pop("type", "Main"))
+            contact.addresses.append(Address(address_type=kind, **row))
+        for row in links:
+            row = dict(row)
+            platform = lookup_by_name(SocialPlatform, row.pop("platform"))
+            contact.social_links.append(SocialLink(platform=platform, **row))
+        db.session.add(contact)
+        apply_contact_rules(actor, contact, is_new=True)
+    db.session.flush()
+    return contact

@@ -1,0 +1,85 @@
+"""Users: creation, password checks and role assignment."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crm.errors import FieldError, ValidationFailed
+from crm.extensions import db
+from crm.models import ROLE_NAMES, Role, User
+from crm.models.base import utcnow
+from crm.services.validation import clean_email
+
+MIN_PASSWORD_LENGTH = 10
+# Compared against when the email is unknown, so both paths cost the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def check_password_strength(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise FieldError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def set_password(user: User, password: str) -> None:
+    check_password_strength(password)
+    user.password_hash = generate_password_hash(password)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def ensure_roles() -> dict[str, Role]:
+    """The fixed roles, created when missing."""
+    existing = {r.name: r for r in db.session.scalars(select(Role))}
+    for name, description in ROLE_NAMES.items():
+        if name not in existing:
+            existing[name] = Role(name=name, description=description)
+            db.session.add(existing[name])
+    return existing
+
+
+def create_user(email: str, password: str, roles: list[str], full_name: str = "") -> User:
+    """A new active user with the given roles; raises ValidationFailed on bad input."""
+    errors: dict[str, list[str]] = {}
+    try:
+        email = clean_email(email) or ""
+        if not email:
+            raise FieldError("An email is required.")
+    except FieldError as exc:
+        errors["email"] = [str(exc)]
+    if email and db.session.scalar(select(User).where(User.email == email)):
+        errors["email"] = [f"A user with the email {email} already exists."]
+    try:
+        check_password_strength(password)
+    except FieldError as exc:
+        errors["password"] = [str(exc)]
+    unknown = sorted(set(roles) - set(ROLE_NAMES))
+    if unknown:
+        errors["roles"] = [f"Unknown role(s): {', '.join(unknown)}"]
+    if errors:
+        raise ValidationFailed(errors)
+    known = ensure_roles()
+    user = User(email=email, full_name=full_name, active=True,
+                roles=[known[name] for name in roles])
+    set_password(user, password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, else None (same answer for every failure)."""
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not user.password_hash or not check_password_hash(user.password_hash, password or ""):
+        return None
+    if not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user
