@@ -133,8 +133,12 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return page(400, "The form expired", "The page was open too long or was sent from "
-                    "elsewhere. Go back, reload the page and try again. Nothing was saved.")
+        return page(
+            400,
+            "The form expired",
+            "The page was open too long or was sent from "
+            "elsewhere. Go back, reload the page and try again. Nothing was saved.",
+        )
 
     for code, title, message in (
         (400, "Bad request", "The request could not be understood."),
@@ -143,6 +147,4 @@ def _init_errors(app: Flask) -> None:
         (405, "Not allowed", "This address does not accept that kind of request."),
         (500, "Something went wrong", "The error was logged. Nothing was saved."),
     ):
-        app.register_error_handler(
-            code, lambda exc, c=code, t=title, m=message: page(c, t, m)
-        )
+        app.register_error_handler(code, lambda exc, c=code, t=title, m=message: page(c, t, m))

@@ -27,12 +27,18 @@ def _fail(exc: ValidationFailed) -> None:
 
 @crm_cli.command("create-user")
 @click.argument("email")
-@click.option("--role", "roles", multiple=True, type=click.Choice(sorted(ROLE_NAMES)),
-              help="Role to give (repeat for several).")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(sorted(ROLE_NAMES)),
+    help="Role to give (repeat for several).",
+)
 @click.option("--name", "full_name", default="", help="Full name shown in the app.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def create_user_command(email: str, roles: tuple[str, ...], full_name: str,
-                        password_stdin: bool) -> None:
+def create_user_command(
+    email: str, roles: tuple[str, ...], full_name: str, password_stdin: bool
+) -> None:
     """Create a user; the password is prompted for unless --password-stdin is given."""
     from crm.services.users import create_user
 
@@ -50,8 +56,14 @@ def create_user_command(email: str, roles: tuple[str, ...], full_name: str,
 
 
 @crm_cli.command("seed")
-@click.option("--contacts", "count", type=click.IntRange(1, 5_000_000), default=300,
-              show_default=True, help="How many demo contacts to add.")
+@click.option(
+    "--contacts",
+    "count",
+    type=click.IntRange(1, 5_000_000),
+    default=300,
+    show_default=True,
+    help="How many demo contacts to add.",
+)
 @click.option("--seed", "seed", type=int, default=None, help="Random seed, for repeatable data.")
 def seed_command(count: int, seed: int | None) -> None:
     """Add realistic demo contacts (B2B and B2C, several countries, phones, addresses)."""

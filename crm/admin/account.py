@@ -40,10 +40,12 @@ class AccountView(CrmModelView):
     form_columns = ("name", "website", "owner", "notes")
     form_create_rules = form_edit_rules = (CsrfTokenRule(), "name", "website", "owner", "notes")
     form_args = {
-        "owner": {"allow_blank": True,
-                  "query_factory": lambda: db.session.scalars(
-                      select(User).where(User.active.is_(True)).order_by(User.full_name)
-                  ).all()},
+        "owner": {
+            "allow_blank": True,
+            "query_factory": lambda: db.session.scalars(
+                select(User).where(User.active.is_(True)).order_by(User.full_name)
+            ).all(),
+        },
     }
 
     def __init__(self, **kwargs: Any):
@@ -51,24 +53,31 @@ class AccountView(CrmModelView):
 
     def get_query(self):
         # Hidden (B2C personal) accounts are not companies: they stay out of this list.
-        return super().get_query().filter(
-            access.account_visibility(current_user), Account.is_hidden.is_(False)
-        ).options(selectinload(Account.owner))
+        return (
+            super()
+            .get_query()
+            .filter(access.account_visibility(current_user), Account.is_hidden.is_(False))
+            .options(selectinload(Account.owner))
+        )
 
     def get_count_query(self):
-        return super().get_count_query().filter(
-            access.account_visibility(current_user), Account.is_hidden.is_(False)
+        return (
+            super()
+            .get_count_query()
+            .filter(access.account_visibility(current_user), Account.is_hidden.is_(False))
         )
 
     def get_list(self, *args: Any, **kwargs: Any):
         count, rows = super().get_list(*args, **kwargs)
         ids = [row.id for row in rows]
         if ids:  # one grouped query for the page's contact counts, not one per row
-            counts = dict(db.session.execute(
-                select(Contact.account_id, func.count()).where(
-                    Contact.account_id.in_(ids), access.contact_visibility(current_user)
-                ).group_by(Contact.account_id)
-            ).all())
+            counts = dict(
+                db.session.execute(
+                    select(Contact.account_id, func.count())
+                    .where(Contact.account_id.in_(ids), access.contact_visibility(current_user))
+                    .group_by(Contact.account_id)
+                ).all()
+            )
             for row in rows:
                 row._contact_count = counts.get(row.id, 0)
         return count, rows
@@ -97,8 +106,9 @@ class AccountView(CrmModelView):
         try:
             with db.session.no_autoflush:
                 form.populate_obj(model)
-                save_account(current_user, model, is_new=is_new,
-                             previous_owner_id=previous_owner_id)
+                save_account(
+                    current_user, model, is_new=is_new, previous_owner_id=previous_owner_id
+                )
             db.session.commit()
         except ValidationFailed as exc:
             db.session.rollback()

@@ -16,17 +16,34 @@ from crm.models import AuditEntry
 def _changes(_view: Any, _context: Any, model: AuditEntry, _name: str) -> Markup:
     rows = []
     for field, (old, new) in (model.changes or {}).items():
-        rows.append(Markup("<li><b>{}</b>: {} &rarr; {}</li>").format(
-            field, json.dumps(old, ensure_ascii=False), json.dumps(new, ensure_ascii=False)))
+        rows.append(
+            Markup("<li><b>{}</b>: {} &rarr; {}</li>").format(
+                field, json.dumps(old, ensure_ascii=False), json.dumps(new, ensure_ascii=False)
+            )
+        )
     return Markup('<ul class="list-unstyled mb-0 small">{}</ul>').format(
-        Markup("").join(rows) if rows else escape(""))
+        Markup("").join(rows) if rows else escape("")
+    )
 
 
 class AuditView(CrmModelView):
-    column_list = ("at", "user_email", "action", "entity_type", "entity_id", "contact_id",
-                   "summary", "changes")
-    column_labels = {"at": "When", "user_email": "Who", "entity_type": "Record",
-                     "entity_id": "Record id", "contact_id": "Contact id"}
+    column_list = (
+        "at",
+        "user_email",
+        "action",
+        "entity_type",
+        "entity_id",
+        "contact_id",
+        "summary",
+        "changes",
+    )
+    column_labels = {
+        "at": "When",
+        "user_email": "Who",
+        "entity_type": "Record",
+        "entity_id": "Record id",
+        "contact_id": "Contact id",
+    }
     column_formatters = {"changes": _changes}
     column_formatters_detail = {"changes": _changes}
     column_sortable_list = ("at", "action", "entity_type")
@@ -35,8 +52,14 @@ class AuditView(CrmModelView):
     can_view_details = True
 
     def __init__(self, **kwargs: Any):
-        super().__init__(AuditEntry, name="History", endpoint="audit", url="history",
-                         category="Administration", **kwargs)
+        super().__init__(
+            AuditEntry,
+            name="History",
+            endpoint="audit",
+            url="history",
+            category="Administration",
+            **kwargs,
+        )
 
     def _allowed(self, verb: str) -> bool:
         return verb == "view" and can(current_user, "audit.view")

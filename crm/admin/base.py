@@ -164,11 +164,9 @@ class CrmModelView(ModelView):
         # count(*) rather than count('*'): the latter is about three times slower on SQLite.
         return db.session.query(func.count()).select_from(self.model)
 
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
-                 page_size=None):
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         page = max(0, min(page or 0, MAX_PAGE))
-        return super().get_list(page, sort_column, sort_desc, search, filters, execute,
-                                page_size)
+        return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
 
     def attach_errors(self, form: Any, errors: dict[str, list[str]]) -> None:
         """Show a service's field errors on the form's fields (flash those with no field)."""

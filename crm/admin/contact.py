@@ -7,17 +7,18 @@ from typing import Any
 
 from flask import flash, g, request, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import HiddenField, SelectField
-from wtforms.validators import Optional
+from wtforms import FloatField, HiddenField, SelectField
+from wtforms.validators import NumberRange, Optional
 
 from crm.admin.base import CrmModelView, CsrfTokenRule, GatedAjaxLoader, known_choice, section
-from crm.admin.fields import EnumRadioField, EnumSelectField, blank_choices
+from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
 from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
@@ -68,29 +69,57 @@ class PhoneInline(_TrackedInline):
     form_label = "Phone"
     column_labels = {"country_code": "Country code", "phone_type": "Type"}
     form_args = {
-        "phone_type": {"label": "Type", "query_factory": _lookup_choices(PhoneType),
-                       "get_label": _lookup_label, "allow_blank": False},
-        "country_code": {"label": "Country code",
-                         "description": "Calling code such as +44, or a country such as GB"},
+        "phone_type": {
+            "label": "Type",
+            "query_factory": _lookup_choices(PhoneType),
+            "get_label": _lookup_label,
+            "allow_blank": False,
+        },
+        "country_code": {
+            "label": "Country code",
+            "description": "Calling code such as +44, or a country such as GB",
+        },
         "number": {"label": "Number"},
         "extension": {"label": "Extension"},
     }
 
 
 class AddressInline(_TrackedInline):
-    form_columns = ("id", "address_type", "street", "street2", "city", "region",
-                    "postal_code", "country", "latitude", "longitude")
+    form_columns = (
+        "id",
+        "address_type",
+        "street",
+        "street2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "latitude",
+        "longitude",
+    )
     form_label = "Address"
     form_args = {
-        "address_type": {"label": "Type", "query_factory": _lookup_choices(AddressType),
-                         "get_label": _lookup_label, "allow_blank": False},
+        "address_type": {
+            "label": "Type",
+            "query_factory": _lookup_choices(AddressType),
+            "get_label": _lookup_label,
+            "allow_blank": False,
+        },
         "street2": {"label": "Street (line 2)"},
         "region": {"label": "Region / state"},
-        "latitude": {"description": "Filled in from the city when left empty"},
     }
+    # SQLAlchemy 2.1's Float is no longer a Numeric, so Flask-Admin would silently drop
+    # these columns from the form: declare the fields here.
     form_extra_fields = {
-        "country": SelectField("Country", choices=blank_choices(country_choices()),
-                               validators=[Optional()]),
+        "country": SelectField(
+            "Country", choices=blank_choices(country_choices()), validators=[Optional()]
+        ),
+        "latitude": FloatField(
+            "Latitude",
+            validators=[Optional(), NumberRange(-90, 90)],
+            description="Filled in from the city when left empty",
+        ),
+        "longitude": FloatField("Longitude", validators=[Optional(), NumberRange(-180, 180)]),
     }
 
 
@@ -98,8 +127,12 @@ class SocialLinkInline(_TrackedInline):
     form_columns = ("id", "platform", "handle")
     form_label = "Social link"
     form_args = {
-        "platform": {"label": "Platform", "query_factory": _lookup_choices(SocialPlatform),
-                     "get_label": _lookup_label, "allow_blank": False},
+        "platform": {
+            "label": "Platform",
+            "query_factory": _lookup_choices(SocialPlatform),
+            "get_label": _lookup_label,
+            "allow_blank": False,
+        },
         "handle": {"label": "Profile URL or handle"},
     }
 
@@ -131,17 +164,34 @@ class ContactView(CrmModelView):
     create_template = "admin/contact_create.html"
     edit_template = "admin/contact_edit.html"
 
-    column_list = ("last_name", "account", "email", "phones", "owner", "customer_status",
-                   "updated_at")
+    column_list = (
+        "last_name",
+        "account",
+        "email",
+        "phones",
+        "owner",
+        "customer_status",
+        "updated_at",
+    )
     column_labels = {
-        "last_name": "Name", "account": "Account", "phones": "Phone",
-        "customer_status": "Customer status", "prospect_status": "Prospect status",
-        "email_secondary": "Secondary email", "email_marketing": "Accepts email marketing",
-        "do_not_email": "Do not send emails", "do_not_call": "Do not call",
-        "is_primary": "Primary contact", "linked_accounts": "Other accounts",
-        "kind": "Contact type", "job_title": "Job title", "updated_at": "Updated",
-        "created_at": "Created", "contact_preference": "Contact preference",
-        "other_contacts": "Other contacts", "title": "Title (Mr, Ms, Dr...)",
+        "last_name": "Name",
+        "account": "Account",
+        "phones": "Phone",
+        "customer_status": "Customer status",
+        "prospect_status": "Prospect status",
+        "email_secondary": "Secondary email",
+        "email_marketing": "Accepts email marketing",
+        "do_not_email": "Do not send emails",
+        "do_not_call": "Do not call",
+        "is_primary": "Primary contact",
+        "linked_accounts": "Other accounts",
+        "kind": "Contact type",
+        "job_title": "Job title",
+        "updated_at": "Updated",
+        "created_at": "Created",
+        "contact_preference": "Contact preference",
+        "other_contacts": "Other contacts",
+        "title": "Title (Mr, Ms, Dr...)",
     }
     column_formatters = {
         "last_name": _name_link,
@@ -158,70 +208,171 @@ class ContactView(CrmModelView):
     column_default_sort = [("last_name", False), ("first_name", False), ("id", False)]
     # Enables Flask-Admin's search box; the search itself is services.search.
     column_searchable_list = ("last_name",)
-    column_filters = ("customer_status", "prospect_status", "kind", "email_marketing",
-                      "do_not_email", "do_not_call", "created_at", "updated_at")
+    column_filters = (
+        "customer_status",
+        "prospect_status",
+        "kind",
+        "email_marketing",
+        "do_not_email",
+        "do_not_call",
+        "created_at",
+        "updated_at",
+    )
 
     column_details_list = (
-        "kind", "title", "first_name", "middle_name", "last_name", "account",
-        "linked_accounts", "owner", "is_primary", "customer_status", "prospect_status",
-        "birthday", "gender", "email", "email_secondary", "website", "email_marketing",
-        "do_not_email", "do_not_call", "contact_preference", "job_title", "department",
-        "manager", "certificate", "timezone", "language", "other_contacts", "notes",
-        "active", "created_at", "updated_at", "version",
+        "kind",
+        "title",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "account",
+        "linked_accounts",
+        "owner",
+        "is_primary",
+        "customer_status",
+        "prospect_status",
+        "birthday",
+        "gender",
+        "email",
+        "email_secondary",
+        "website",
+        "email_marketing",
+        "do_not_email",
+        "do_not_call",
+        "contact_preference",
+        "job_title",
+        "department",
+        "manager",
+        "certificate",
+        "timezone",
+        "language",
+        "other_contacts",
+        "notes",
+        "active",
+        "created_at",
+        "updated_at",
+        "version",
     )
     column_formatters_detail = {
-        "kind": _enum_label, "customer_status": _enum_label, "prospect_status": _enum_label,
-        "gender": _enum_label, "contact_preference": _enum_label,
+        "kind": _enum_label,
+        "customer_status": _enum_label,
+        "prospect_status": _enum_label,
+        "gender": _enum_label,
+        "contact_preference": _enum_label,
         "account": lambda v, c, m, n: m.account.name if m.account else "",
     }
 
     form_columns = (
-        "expected_version", "kind", "first_name", "middle_name", "last_name", "title",
-        "account", "linked_accounts", "owner", "is_primary", "customer_status",
-        "prospect_status", "birthday", "gender", "email", "email_secondary", "website",
-        "email_marketing", "do_not_email", "do_not_call", "contact_preference", "active",
-        "phones", "addresses", "social_links", "job_title", "department", "manager",
-        "certificate", "timezone", "language", "other_contacts", "notes",
+        "expected_version",
+        "kind",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "title",
+        "account",
+        "linked_accounts",
+        "owner",
+        "is_primary",
+        "customer_status",
+        "prospect_status",
+        "birthday",
+        "gender",
+        "email",
+        "email_secondary",
+        "website",
+        "email_marketing",
+        "do_not_email",
+        "do_not_call",
+        "contact_preference",
+        "active",
+        "phones",
+        "addresses",
+        "social_links",
+        "job_title",
+        "department",
+        "manager",
+        "certificate",
+        "timezone",
+        "language",
+        "other_contacts",
+        "notes",
     )
-    _profile = ("kind", "first_name", "middle_name", "last_name", "title", "account",
-                "linked_accounts", "owner", "is_primary", "customer_status", "prospect_status",
-                "birthday", "gender", "email", "email_secondary", "website", "email_marketing",
-                "do_not_email", "do_not_call", "contact_preference", "active")
+    _profile = (
+        "kind",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "title",
+        "account",
+        "linked_accounts",
+        "owner",
+        "is_primary",
+        "customer_status",
+        "prospect_status",
+        "birthday",
+        "gender",
+        "email",
+        "email_secondary",
+        "website",
+        "email_marketing",
+        "do_not_email",
+        "do_not_call",
+        "contact_preference",
+        "active",
+    )
     form_create_rules = form_edit_rules = (
         CsrfTokenRule("expected_version"),
         section("Profile", *_profile),
         section("Phones", "phones"),
         section("Addresses", "addresses"),
         section("Social media", "social_links"),
-        section("Working data", "job_title", "department", "manager", "certificate",
-                "timezone", "language", "other_contacts"),
+        section(
+            "Working data",
+            "job_title",
+            "department",
+            "manager",
+            "certificate",
+            "timezone",
+            "language",
+            "other_contacts",
+        ),
         section("Notes", "notes"),
     )
     form_extra_fields = {
         "expected_version": HiddenField(),
         "kind": EnumRadioField("Contact type", enum_cls=ContactKind, default="b2c"),
-        "customer_status": EnumSelectField("Customer status", enum_cls=CustomerStatus,
-                                           default="non_customer"),
-        "prospect_status": EnumSelectField("Prospect status", enum_cls=ProspectStatus,
-                                           default="non_prospect"),
+        "customer_status": EnumSelectField(
+            "Customer status", enum_cls=CustomerStatus, default="non_customer"
+        ),
+        "prospect_status": EnumSelectField(
+            "Prospect status", enum_cls=ProspectStatus, default="non_prospect"
+        ),
         "gender": EnumSelectField("Gender", enum_cls=Gender, allow_blank=True),
-        "contact_preference": EnumSelectField("Contact preference", enum_cls=ContactPreference,
-                                              default="any"),
-        "timezone": SelectField("Time zone", validators=[Optional()],
-                                choices=[("", "—"), *((t, t) for t in timezone_names())]),
-        "language": SelectField("Language", validators=[Optional()],
-                                choices=blank_choices(language_choices())),
+        "contact_preference": EnumSelectField(
+            "Contact preference", enum_cls=ContactPreference, default="any"
+        ),
+        "timezone": SelectField(
+            "Time zone",
+            validators=[Optional()],
+            choices=as_choices([("", "—"), *((t, t) for t in timezone_names())]),
+        ),
+        "language": SelectField(
+            "Language", validators=[Optional()], choices=blank_choices(language_choices())
+        ),
     }
     form_args = {
         "first_name": {"label": "First name"},
         "last_name": {"label": "Last name"},
         "middle_name": {"label": "Middle name"},
         "email": {"label": "Primary email"},
-        "owner": {"label": "Contact owner", "allow_blank": True,
-                  "query_factory": lambda: db.session.scalars(
-                      select(User).where(User.active.is_(True)).order_by(User.full_name)
-                  ).all()},
-        "account": {"label": "Account", "validators": [known_choice]},
+        "owner": {
+            "label": "Contact owner",
+            "allow_blank": True,
+            "query_factory": lambda: db.session.scalars(
+                select(User).where(User.active.is_(True)).order_by(User.full_name)
+            ).all(),
+        },
+        "account": {"label": "Account", "validators": [Optional(), known_choice]},
         "manager": {"label": "Manager", "validators": [known_choice]},
         "linked_accounts": {"label": "Other accounts"},
         "website": {"description": "e.g. https://example.com"},
@@ -236,30 +387,34 @@ class ContactView(CrmModelView):
     def __init__(self, **kwargs: Any):
         self.form_ajax_refs = {
             "account": GatedAjaxLoader(
-                "account", Account,
+                "account",
+                Account,
                 lambda: db.session.query(Account).filter(
                     access.account_visibility(current_user), Account.is_hidden.is_(False)
                 ),
-                fields=("name",), order_by="name", placeholder="Type an account name",
+                fields=("name",),
+                order_by="name",
+                placeholder="Type an account name",
             ),
             "linked_accounts": GatedAjaxLoader(
-                "linked_accounts", Account,
+                "linked_accounts",
+                Account,
                 lambda: db.session.query(Account).filter(
                     access.account_visibility(current_user), Account.is_hidden.is_(False)
                 ),
-                fields=("name",), order_by="name",
+                fields=("name",),
+                order_by="name",
             ),
             "manager": GatedAjaxLoader(
-                "manager", Contact,
-                lambda: db.session.query(Contact).filter(
-                    access.contact_visibility(current_user)
-                ),
-                fields=("last_name", "first_name", "email"), order_by="last_name",
+                "manager",
+                Contact,
+                lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
+                fields=("last_name", "first_name", "email"),
+                order_by="last_name",
                 placeholder="Type a name",
             ),
         }
-        super().__init__(Contact, name="Contacts", endpoint="contact", url="contact",
-                         **kwargs)
+        super().__init__(Contact, name="Contacts", endpoint="contact", url="contact", **kwargs)
 
     # ---- what the user may see -------------------------------------------------------
     def _list_scope(self) -> str | None:
@@ -276,7 +431,8 @@ class ContactView(CrmModelView):
 
     def get_query(self):
         return self._scoped(super().get_query()).options(
-            selectinload(Contact.account), selectinload(Contact.owner),
+            selectinload(Contact.account),
+            selectinload(Contact.owner),
             selectinload(Contact.phones).selectinload(Phone.phone_type),
         )
 
@@ -312,6 +468,8 @@ class ContactView(CrmModelView):
         form = super().edit_form(obj)
         if request.method == "GET" and obj is not None:
             form.expected_version.data = obj.version
+            if obj.account is not None and obj.account.is_hidden:
+                form.account.data = None  # a B2C contact's own account is not a company
         return form
 
     def create_model(self, form: Any):
@@ -333,9 +491,13 @@ class ContactView(CrmModelView):
                 form.populate_obj(model)
                 if is_new:
                     session.add(model)
-                apply_contact_rules(current_user, model, is_new=is_new,
-                                    previous_owner_id=previous_owner_id,
-                                    expected_version=expected)
+                apply_contact_rules(
+                    current_user,
+                    model,
+                    is_new=is_new,
+                    previous_owner_id=previous_owner_id,
+                    expected_version=expected,
+                )
             session.commit()
         except ValidationFailed as exc:
             self._attach_errors(form, model, exc.errors)
@@ -344,9 +506,14 @@ class ContactView(CrmModelView):
             return False
         except (StaleEditError, StaleDataError) as exc:
             session.rollback()
-            message = exc.message if isinstance(exc, DomainError) else (
-                "Someone else saved this contact while you were editing it. Nothing was "
-                "saved: reload the page and make your changes again.")
+            message = (
+                exc.message
+                if isinstance(exc, DomainError)
+                else (
+                    "Someone else saved this contact while you were editing it. Nothing was "
+                    "saved: reload the page and make your changes again."
+                )
+            )
             form.expected_version.errors = [message]
             flash(message, "error")
             return False
@@ -385,3 +552,22 @@ class ContactView(CrmModelView):
             flash(exc.message, "error")
             return False
         return True
+
+    @action(
+        "delete",
+        "Delete",
+        "Delete the selected contacts with their phones, addresses and links?",
+    )
+    def action_delete(self, ids: list[str]) -> None:
+        """Bulk delete through the same rule as a single delete, all or nothing."""
+        wanted = [int(i) for i in ids if str(i).isdigit()]
+        contacts = self.get_query().filter(Contact.id.in_(wanted)).all() if wanted else []
+        try:
+            for contact in contacts:
+                delete_contact(current_user, contact)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return
+        flash(f"{len(contacts)} contact(s) deleted.", "success")

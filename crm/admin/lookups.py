@@ -50,30 +50,53 @@ class LookupView(CrmModelView):
 
 class PhoneTypeView(LookupView):
     def __init__(self, **kwargs: Any):
-        super().__init__(PhoneType, name="Phone types", endpoint="phone_type",
-                         url="phone-types", category="List management", **kwargs)
+        super().__init__(
+            PhoneType,
+            name="Phone types",
+            endpoint="phone_type",
+            url="phone-types",
+            category="List management",
+            **kwargs,
+        )
 
 
 class AddressTypeView(LookupView):
     def __init__(self, **kwargs: Any):
-        super().__init__(AddressType, name="Address types", endpoint="address_type",
-                         url="address-types", category="List management", **kwargs)
+        super().__init__(
+            AddressType,
+            name="Address types",
+            endpoint="address_type",
+            url="address-types",
+            category="List management",
+            **kwargs,
+        )
 
 
 class SocialPlatformView(LookupView):
     column_list = ("name", "hosts", "url_template", "active", "position")
     form_columns = ("name", "hosts", "url_template", "handle_pattern", "active", "position")
-    column_labels = {"hosts": "Web domains", "url_template": "Profile URL pattern",
-                     "handle_pattern": "Handle pattern (regular expression)"}
+    column_labels = {
+        "hosts": "Web domains",
+        "url_template": "Profile URL pattern",
+        "handle_pattern": "Handle pattern (regular expression)",
+    }
     form_args = {
-        "hosts": {"description": "Comma-separated domains a profile URL may be on, "
-                  "e.g. linkedin.com"},
-        "url_template": {"description": "How a handle becomes a URL, with {handle}, e.g. "
-                         "https://www.linkedin.com/in/{handle}"},
+        "hosts": {
+            "description": "Comma-separated domains a profile URL may be on, e.g. linkedin.com"
+        },
+        "url_template": {
+            "description": "How a handle becomes a URL, with {handle}, e.g. "
+            "https://www.linkedin.com/in/{handle}"
+        },
         "handle_pattern": {"description": "Which handles are accepted, e.g. [A-Za-z0-9_-]{3,100}"},
     }
 
     def __init__(self, **kwargs: Any):
-        super().__init__(SocialPlatform, name="Social media platforms",
-                         endpoint="social_platform", url="social-platforms",
-                         category="List management", **kwargs)
+        super().__init__(
+            SocialPlatform,
+            name="Social media platforms",
+            endpoint="social_platform",
+            url="social-platforms",
+            category="List management",
+            **kwargs,
+        )

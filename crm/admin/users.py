@@ -23,21 +23,28 @@ class UserView(CrmModelView):
     column_default_sort = [("email", False)]
     column_searchable_list = ("email", "full_name")
     column_filters = ("active",)
-    column_details_list = ("email", "full_name", "roles", "active", "last_login_at",
-                           "created_at")
+    column_details_list = ("email", "full_name", "roles", "active", "last_login_at", "created_at")
     form_columns = ("email", "full_name", "roles", "active", "new_password")
-    form_create_rules = form_edit_rules = (CsrfTokenRule(), "email", "full_name", "roles",
-                                           "active", "new_password")
+    form_create_rules = form_edit_rules = (
+        CsrfTokenRule(),
+        "email",
+        "full_name",
+        "roles",
+        "active",
+        "new_password",
+    )
     form_extra_fields = {
         "new_password": PasswordField(
-            "New password", validators=[Optional()],
+            "New password",
+            validators=[Optional()],
             description="At least 10 characters. Leave empty to keep the current password.",
         ),
     }
 
     def __init__(self, **kwargs: Any):
-        super().__init__(User, name="Users", endpoint="user", url="users",
-                         category="Administration", **kwargs)
+        super().__init__(
+            User, name="Users", endpoint="user", url="users", category="Administration", **kwargs
+        )
 
     def _allowed(self, verb: str) -> bool:
         return can(current_user, "user.manage")
@@ -82,8 +89,9 @@ class RoleView(CrmModelView):
     can_view_details = False
 
     def __init__(self, **kwargs: Any):
-        super().__init__(Role, name="Roles", endpoint="role", url="roles",
-                         category="Administration", **kwargs)
+        super().__init__(
+            Role, name="Roles", endpoint="role", url="roles", category="Administration", **kwargs
+        )
 
     def _allowed(self, verb: str) -> bool:
         return verb == "view" and can(current_user, "user.manage")

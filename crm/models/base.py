@@ -38,7 +38,7 @@ class TimestampMixin:
     )
 
 
-class LabeledEnum(str, enum.Enum):
+class LabeledEnum(enum.StrEnum):
     """A string enum whose members carry a human label for forms and lists."""
 
     def __new__(cls, value: str, label: str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -165,4 +165,3 @@ class Contact(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return self.full_name or f"Contact #{self.id}"
-

@@ -11,8 +11,9 @@ from crm.models import Account, Contact, contact_accounts
 from crm.services import validation as v
 
 
-def save_account(actor: Actor, account: Account, *, is_new: bool,
-                 previous_owner_id: int | None = None) -> None:
+def save_account(
+    actor: Actor, account: Account, *, is_new: bool, previous_owner_id: int | None = None
+) -> None:
     if not can(actor, "account.create" if is_new else "account.edit"):
         raise PermissionDenied("You may not change accounts.")
     errors: dict[str, list[str]] = {}

@@ -49,6 +49,12 @@ class _Errors:
             return None
 
 
+def _limit(field: str, model: type = Contact) -> int:
+    """The size of a string column: longer values are refused before the database sees them
+    (PostgreSQL raises on them; SQLite would store them silently)."""
+    return model.__table__.c[field].type.length
+
+
 def live_rows(rows: list[Any]) -> list[Any]:
     """Child rows not marked for deletion in this session (inline forms delete in place)."""
     return [row for row in rows if row not in db.session.deleted]
@@ -56,16 +62,40 @@ def live_rows(rows: list[Any]) -> list[Any]:
 
 def search_text_for(contact: Contact) -> str:
     """What substring search reads: names and emails, lower-cased."""
-    parts = (contact.first_name, contact.middle_name, contact.last_name,
-             contact.email, contact.email_secondary)
+    parts = (
+        contact.first_name,
+        contact.middle_name,
+        contact.last_name,
+        contact.email,
+        contact.email_secondary,
+    )
     return " ".join(p.lower() for p in parts if p)
 
 
-def _previous_value(obj: Any, attr: str) -> Any:
-    hist = inspect(obj).attrs[attr].history
-    if hist.deleted:
+def _stored_row(contact: Contact) -> Any:
+    """(account_id, owner_id) as stored before this edit, or None for a new contact.
+
+    Read from the database: after a commit every attribute is expired, so the ORM's own
+    history of a replaced many-to-one does not know what it replaced.
+    """
+    if contact.id is None or inspect(contact).key is None:
+        return None
+    with db.session.no_autoflush:
+        return db.session.execute(
+            select(Contact.account_id, Contact.owner_id).where(Contact.id == contact.id)
+        ).one_or_none()
+
+
+def _previous_account(contact: Contact) -> Account | None:
+    """The account the contact was stored in before this edit (None when new)."""
+    hist = inspect(contact).attrs["account"].history
+    if hist.deleted and hist.deleted[0] is not None:
         return hist.deleted[0]
-    return hist.unchanged[0] if hist.unchanged else None
+    stored = _stored_row(contact)
+    if stored is None or stored.account_id is None:
+        return None
+    with db.session.no_autoflush:
+        return db.session.get(Account, stored.account_id)
 
 
 def _owner_id(contact: Contact) -> int | None:
@@ -92,8 +122,9 @@ def apply_contact_rules(
     c = contact
     c.first_name = errors.check("first_name", v.clean_required_name, c.first_name, "First name")
     c.last_name = errors.check("last_name", v.clean_required_name, c.last_name, "Last name")
-    c.middle_name = v.clean_text(c.middle_name)
-    for field in ("title", "job_title", "department", "certificate", "other_contacts", "notes"):
+    for field in ("middle_name", "title", "job_title", "department", "certificate"):
+        setattr(c, field, errors.check(field, v.clean_limited, getattr(c, field), _limit(field)))
+    for field in ("other_contacts", "notes"):
         setattr(c, field, v.clean_text(getattr(c, field)))
     c.email = errors.check("email", v.clean_email, c.email)
     c.email_secondary = errors.check("email_secondary", v.clean_email, c.email_secondary)
@@ -123,13 +154,20 @@ def apply_contact_rules(
     _apply_primary_flag(c)
 
 
-def _apply_owner(actor: Actor, c: Contact, is_new: bool, previous_owner_id: int | None,
-                 errors: _Errors) -> None:
+def _apply_owner(
+    actor: Actor, c: Contact, is_new: bool, previous_owner_id: int | None, errors: _Errors
+) -> None:
     actor_id = getattr(actor, "id", None)
     if is_new and c.owner is None and c.owner_id is None and isinstance(actor, User):
         c.owner = actor
     new_owner = _owner_id(c)
-    before = actor_id if is_new else previous_owner_id
+    if is_new:
+        before = actor_id
+    elif previous_owner_id is not None:
+        before = previous_owner_id
+    else:  # not given by the caller: the stored owner counts
+        stored = _stored_row(c)
+        before = stored.owner_id if stored is not None else None
     if new_owner != before and not can(actor, "contact.transfer"):
         errors.add("owner", "You do not have permission to transfer contacts to another owner.")
     if c.owner is not None and not c.owner.active:
@@ -139,10 +177,12 @@ def _apply_owner(actor: Actor, c: Contact, is_new: bool, previous_owner_id: int 
 def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
     """B2C: a hidden account named after the person, and primary. B2B: a chosen account."""
     if c.kind is None:
-        c.kind = ContactKind.B2B if c.account is not None and not c.account.is_hidden else (
-            ContactKind.B2C
+        c.kind = (
+            ContactKind.B2B
+            if c.account is not None and not c.account.is_hidden
+            else (ContactKind.B2C)
         )
-    previous = _previous_value(c, "account")
+    previous = _previous_account(c)
     if c.kind == ContactKind.B2C:
         hidden = c.account if c.account is not None and c.account.is_hidden else None
         if hidden is None and previous is not None and previous.is_hidden:
@@ -163,11 +203,15 @@ def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
     c.linked_accounts = [a for a in c.linked_accounts if a.id != c.account.id and not a.is_hidden]
     if previous is not None and previous.is_hidden and previous is not c.account:
         # Switched from B2C to B2B: the personal account belonged to this person only.
-        others = db.session.scalar(
-            select(db.func.count()).select_from(Contact).where(
-                Contact.account_id == previous.id, Contact.id != c.id
+        others = (
+            db.session.scalar(
+                select(db.func.count())
+                .select_from(Contact)
+                .where(Contact.account_id == previous.id, Contact.id != c.id)
             )
-        ) if c.id else 0
+            if c.id
+            else 0
+        )
         if not others:
             db.session.delete(previous)
 
@@ -215,7 +259,13 @@ def _apply_addresses(c: Contact, errors: _Errors) -> None:
         if address.address_type is None and address.address_type_id is None:
             errors.add(f"addresses-{index}-address_type", "Choose the type of address.")
         for field in ("street", "street2", "city", "region", "postal_code"):
-            setattr(address, field, v.clean_text(getattr(address, field)))
+            value = errors.check(
+                f"addresses-{index}-{field}",
+                v.clean_limited,
+                getattr(address, field),
+                _limit(field, Address),
+            )
+            setattr(address, field, value)
         address.country = errors.check(
             f"addresses-{index}-country", v.clean_country, address.country
         )
@@ -240,8 +290,9 @@ def _apply_addresses(c: Contact, errors: _Errors) -> None:
             continue  # unchanged address keeps its coordinates
         geocoder = geocoder or geocoder_from_config(current_app.config)
         point = geocoder.locate(
-            AddressQuery(address.street, address.city, address.region, address.postal_code,
-                         address.country)
+            AddressQuery(
+                address.street, address.city, address.region, address.postal_code, address.country
+            )
         )
         address.latitude = point.latitude if point else None
         address.longitude = point.longitude if point else None
@@ -257,12 +308,19 @@ def _apply_social_links(c: Contact, errors: _Errors) -> None:
             errors.add(f"social_links-{index}-platform", "Choose the platform.")
             continue
         try:
-            link.handle, link.url = v.clean_social(
-                link.handle, platform.host_list, platform.url_template,
-                platform.handle_pattern, platform.name,
+            handle, url = v.clean_social(
+                link.handle,
+                platform.host_list,
+                platform.url_template,
+                platform.handle_pattern,
+                platform.name,
             )
+            if len(handle) > _limit("handle", SocialLink) or len(url) > _limit("url", SocialLink):
+                raise FieldError(f"Too long (at most {_limit('url', SocialLink)} characters).")
         except FieldError as exc:
             errors.add(f"social_links-{index}-handle", str(exc))
+            continue
+        link.handle, link.url = handle, url
 
 
 def delete_contact(actor: Actor, contact: Contact) -> None:
@@ -283,9 +341,7 @@ def delete_contact(actor: Actor, contact: Contact) -> None:
 
 def lookup_by_name(model: type, name: str):
     """An active lookup entry by its name (case-insensitive), or None."""
-    return db.session.scalar(
-        select(model).where(db.func.lower(model.name) == name.strip().lower())
-    )
+    return db.session.scalar(select(model).where(db.func.lower(model.name) == name.strip().lower()))
 
 
 def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:

@@ -25,9 +25,9 @@ def dashboard_figures(user: Actor) -> dict[str, Any]:
         select(Contact).where(visible).order_by(Contact.updated_at.desc()).limit(8)
     ).all()
     accounts = db.session.scalar(
-        select(func.count()).select_from(Account).where(
-            account_visibility(user), Account.is_hidden.is_(False)
-        )
+        select(func.count())
+        .select_from(Account)
+        .where(account_visibility(user), Account.is_hidden.is_(False))
     )
     return {
         "active_contacts": sum(by_status.values()),

@@ -15,7 +15,15 @@ from sqlalchemy import select
 
 from crm.errors import DomainError
 from crm.extensions import db
-from crm.models import Account, ContactPreference, CustomerStatus, Gender, ProspectStatus, Role, User
+from crm.models import (
+    Account,
+    ContactPreference,
+    CustomerStatus,
+    Gender,
+    ProspectStatus,
+    Role,
+    User,
+)
 from crm.services.audit import acting_as
 from crm.services.contacts import create_contact
 
@@ -36,66 +44,195 @@ class Country:
 
 
 COUNTRIES = (
-    Country("US", "America/New_York", "en",
-            ("Emma", "Olivia", "Ava", "Sophia", "Mia", "Abigail", "Emily", "Ana"),
-            ("Liam", "Noah", "James", "William", "Benjamin", "Lucas", "Henry", "Michael"),
-            ("Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson",
-             "Anderson", "Taylor", "Moore", "Jackson"),
-            (("New York", "NY"), ("Chicago", "IL"), ("Houston", "TX"), ("Phoenix", "AZ"),
-             ("Seattle", "WA"), ("Boston", "MA")),
-            ("Main Street", "Oak Avenue", "Maple Drive", "Cedar Lane", "Park Road"),
-            "99999", ("Inc.", "LLC", "Corp."), ("gmail.com", "outlook.com", "yahoo.com")),
-    Country("GB", "Europe/London", "en",
-            ("Olivia", "Amelia", "Isla", "Ava", "Grace", "Freya"),
-            ("Oliver", "George", "Harry", "Jack", "Charlie", "Thomas"),
-            ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Griffiths",
-             "Whitehead", "Blackwood"),
-            (("London", "England"), ("Manchester", "England"), ("Birmingham", "England"),
-             ("Leeds", "England"), ("Glasgow", "Scotland"), ("Bristol", "England")),
-            ("High Street", "Station Road", "Church Lane", "Victoria Road", "Mill Lane"),
-            "AA9 9AA", ("Ltd", "plc", "LLP"), ("gmail.com", "outlook.com", "btinternet.com")),
-    Country("DE", "Europe/Berlin", "de",
-            ("Anna", "Lena", "Sophie", "Marie", "Hannah", "Katharina", "Jürgen"),
-            ("Lukas", "Jonas", "Leon", "Felix", "Maximilian", "Jürgen", "Stefan"),
-            ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner",
-             "Becker", "Schäfer", "Koch"),
-            (("Berlin", "Berlin"), ("Hamburg", "Hamburg"), ("München", "Bayern"),
-             ("Köln", "Nordrhein-Westfalen"), ("Stuttgart", "Baden-Württemberg")),
-            ("Hauptstraße", "Schulstraße", "Gartenweg", "Bahnhofstraße", "Lindenallee"),
-            "99999", ("GmbH", "AG", "KG"), ("web.de", "gmx.de", "t-online.de")),
-    Country("FR", "Europe/Paris", "fr",
-            ("Camille", "Léa", "Manon", "Chloé", "Inès", "Louise"),
-            ("Lucas", "Hugo", "Louis", "Gabriel", "Arthur", "Jules"),
-            ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
-             "Lefèvre"),
-            (("Paris", "Île-de-France"), ("Lyon", "Auvergne-Rhône-Alpes"),
-             ("Marseille", "Provence-Alpes-Côte d'Azur"), ("Toulouse", "Occitanie"),
-             ("Nantes", "Pays de la Loire")),
-            ("Rue de la Paix", "Avenue Victor Hugo", "Rue des Lilas", "Boulevard Voltaire"),
-            "99999", ("SARL", "SA", "SAS"), ("orange.fr", "free.fr", "gmail.com")),
-    Country("ES", "Europe/Madrid", "es",
-            ("Lucía", "Sofía", "Martina", "María", "Paula", "Julia"),
-            ("Hugo", "Mateo", "Martín", "Lucas", "Leo", "Daniel"),
-            ("García", "Rodríguez", "González", "Fernández", "López", "Martínez", "Sánchez",
-             "Pérez"),
-            (("Madrid", "Madrid"), ("Barcelona", "Cataluña"), ("Valencia", "Valencia"),
-             ("Sevilla", "Andalucía"), ("Bilbao", "País Vasco")),
-            ("Calle Mayor", "Avenida de la Constitución", "Calle del Sol", "Paseo del Prado"),
-            "99999", ("S.L.", "S.A."), ("gmail.com", "hotmail.es", "yahoo.es")),
-    Country("BR", "America/Sao_Paulo", "pt",
-            ("Maria", "Ana", "Júlia", "Beatriz", "Larissa", "Camila"),
-            ("João", "Pedro", "Lucas", "Gabriel", "Rafael", "Mateus"),
-            ("Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Costa", "Ferreira"),
-            (("São Paulo", "SP"), ("Rio de Janeiro", "RJ"), ("Belo Horizonte", "MG"),
-             ("Curitiba", "PR"), ("Salvador", "BA")),
-            ("Rua das Flores", "Avenida Paulista", "Rua Augusta", "Rua do Comércio"),
-            "99999-999", ("Ltda.", "S.A."), ("gmail.com", "uol.com.br", "hotmail.com")),
+    Country(
+        "US",
+        "America/New_York",
+        "en",
+        ("Emma", "Olivia", "Ava", "Sophia", "Mia", "Abigail", "Emily", "Ana"),
+        ("Liam", "Noah", "James", "William", "Benjamin", "Lucas", "Henry", "Michael"),
+        (
+            "Smith",
+            "Johnson",
+            "Williams",
+            "Brown",
+            "Jones",
+            "Miller",
+            "Davis",
+            "Wilson",
+            "Anderson",
+            "Taylor",
+            "Moore",
+            "Jackson",
+        ),
+        (
+            ("New York", "NY"),
+            ("Chicago", "IL"),
+            ("Houston", "TX"),
+            ("Phoenix", "AZ"),
+            ("Seattle", "WA"),
+            ("Boston", "MA"),
+        ),
+        ("Main Street", "Oak Avenue", "Maple Drive", "Cedar Lane", "Park Road"),
+        "99999",
+        ("Inc.", "LLC", "Corp."),
+        ("gmail.com", "outlook.com", "yahoo.com"),
+    ),
+    Country(
+        "GB",
+        "Europe/London",
+        "en",
+        ("Olivia", "Amelia", "Isla", "Ava", "Grace", "Freya"),
+        ("Oliver", "George", "Harry", "Jack", "Charlie", "Thomas"),
+        (
+            "Smith",
+            "Jones",
+            "Taylor",
+            "Brown",
+            "Williams",
+            "Wilson",
+            "Evans",
+            "Griffiths",
+            "Whitehead",
+            "Blackwood",
+        ),
+        (
+            ("London", "England"),
+            ("Manchester", "England"),
+            ("Birmingham", "England"),
+            ("Leeds", "England"),
+            ("Glasgow", "Scotland"),
+            ("Bristol", "England"),
+        ),
+        ("High Street", "Station Road", "Church Lane", "Victoria Road", "Mill Lane"),
+        "AA9 9AA",
+        ("Ltd", "plc", "LLP"),
+        ("gmail.com", "outlook.com", "btinternet.com"),
+    ),
+    Country(
+        "DE",
+        "Europe/Berlin",
+        "de",
+        ("Anna", "Lena", "Sophie", "Marie", "Hannah", "Katharina", "Jürgen"),
+        ("Lukas", "Jonas", "Leon", "Felix", "Maximilian", "Jürgen", "Stefan"),
+        (
+            "Müller",
+            "Schmidt",
+            "Schneider",
+            "Fischer",
+            "Weber",
+            "Meyer",
+            "Wagner",
+            "Becker",
+            "Schäfer",
+            "Koch",
+        ),
+        (
+            ("Berlin", "Berlin"),
+            ("Hamburg", "Hamburg"),
+            ("München", "Bayern"),
+            ("Köln", "Nordrhein-Westfalen"),
+            ("Stuttgart", "Baden-Württemberg"),
+        ),
+        ("Hauptstraße", "Schulstraße", "Gartenweg", "Bahnhofstraße", "Lindenallee"),
+        "99999",
+        ("GmbH", "AG", "KG"),
+        ("web.de", "gmx.de", "t-online.de"),
+    ),
+    Country(
+        "FR",
+        "Europe/Paris",
+        "fr",
+        ("Camille", "Léa", "Manon", "Chloé", "Inès", "Louise"),
+        ("Lucas", "Hugo", "Louis", "Gabriel", "Arthur", "Jules"),
+        (
+            "Martin",
+            "Bernard",
+            "Dubois",
+            "Thomas",
+            "Robert",
+            "Richard",
+            "Petit",
+            "Durand",
+            "Lefèvre",
+        ),
+        (
+            ("Paris", "Île-de-France"),
+            ("Lyon", "Auvergne-Rhône-Alpes"),
+            ("Marseille", "Provence-Alpes-Côte d'Azur"),
+            ("Toulouse", "Occitanie"),
+            ("Nantes", "Pays de la Loire"),
+        ),
+        ("Rue de la Paix", "Avenue Victor Hugo", "Rue des Lilas", "Boulevard Voltaire"),
+        "99999",
+        ("SARL", "SA", "SAS"),
+        ("orange.fr", "free.fr", "gmail.com"),
+    ),
+    Country(
+        "ES",
+        "Europe/Madrid",
+        "es",
+        ("Lucía", "Sofía", "Martina", "María", "Paula", "Julia"),
+        ("Hugo", "Mateo", "Martín", "Lucas", "Leo", "Daniel"),
+        ("García", "Rodríguez", "González", "Fernández", "López", "Martínez", "Sánchez", "Pérez"),
+        (
+            ("Madrid", "Madrid"),
+            ("Barcelona", "Cataluña"),
+            ("Valencia", "Valencia"),
+            ("Sevilla", "Andalucía"),
+            ("Bilbao", "País Vasco"),
+        ),
+        ("Calle Mayor", "Avenida de la Constitución", "Calle del Sol", "Paseo del Prado"),
+        "99999",
+        ("S.L.", "S.A."),
+        ("gmail.com", "hotmail.es", "yahoo.es"),
+    ),
+    Country(
+        "BR",
+        "America/Sao_Paulo",
+        "pt",
+        ("Maria", "Ana", "Júlia", "Beatriz", "Larissa", "Camila"),
+        ("João", "Pedro", "Lucas", "Gabriel", "Rafael", "Mateus"),
+        ("Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Costa", "Ferreira"),
+        (
+            ("São Paulo", "SP"),
+            ("Rio de Janeiro", "RJ"),
+            ("Belo Horizonte", "MG"),
+            ("Curitiba", "PR"),
+            ("Salvador", "BA"),
+        ),
+        ("Rua das Flores", "Avenida Paulista", "Rua Augusta", "Rua do Comércio"),
+        "99999-999",
+        ("Ltda.", "S.A."),
+        ("gmail.com", "uol.com.br", "hotmail.com"),
+    ),
 )
 
-COMPANY_WORDS = ("Logistics", "Consulting", "Software", "Foods", "Design", "Energy",
-                 "Medical", "Travel", "Media", "Textiles", "Motors", "Analytics")
-JOB_TITLES = ("Sales Manager", "CEO", "Purchasing Manager", "Office Manager", "CTO",
-              "Marketing Lead", "Accountant", "Project Manager", "Buyer", "Engineer")
+COMPANY_WORDS = (
+    "Logistics",
+    "Consulting",
+    "Software",
+    "Foods",
+    "Design",
+    "Energy",
+    "Medical",
+    "Travel",
+    "Media",
+    "Textiles",
+    "Motors",
+    "Analytics",
+)
+JOB_TITLES = (
+    "Sales Manager",
+    "CEO",
+    "Purchasing Manager",
+    "Office Manager",
+    "CTO",
+    "Marketing Lead",
+    "Accountant",
+    "Project Manager",
+    "Buyer",
+    "Engineer",
+)
 DEPARTMENTS = ("Sales", "Purchasing", "Finance", "IT", "Marketing", "Operations")
 
 
@@ -106,16 +243,19 @@ def _ascii(text: str) -> str:
 
 def _pattern(rng: random.Random, pattern: str) -> str:
     return "".join(
-        str(rng.randint(0, 9)) if ch == "9" else rng.choice("ABCDEFGHJKLMNPRSTUWY")
-        if ch == "A" else ch
+        str(rng.randint(0, 9))
+        if ch == "9"
+        else rng.choice("ABCDEFGHJKLMNPRSTUWY")
+        if ch == "A"
+        else ch
         for ch in pattern
     )
 
 
 def _phone(rng: random.Random, region: str, mobile: bool) -> str:
     """A number libphonenumber accepts: the region's example with random digits."""
-    kind = phonenumbers.PhoneNumberType.MOBILE if mobile else (
-        phonenumbers.PhoneNumberType.FIXED_LINE
+    kind = (
+        phonenumbers.PhoneNumberType.MOBILE if mobile else (phonenumbers.PhoneNumberType.FIXED_LINE)
     )
     example = phonenumbers.example_number_for_type(region, kind)
     national = str(example.national_number)
@@ -129,8 +269,11 @@ def _phone(rng: random.Random, region: str, mobile: bool) -> str:
 
 def _seeding_user() -> User:
     user = db.session.scalar(
-        select(User).join(User.roles).where(Role.name == "crm_admin", User.active.is_(True))
-        .order_by(User.id).limit(1)
+        select(User)
+        .join(User.roles)
+        .where(Role.name == "crm_admin", User.active.is_(True))
+        .order_by(User.id)
+        .limit(1)
     )
     if user is None:
         raise DomainError("Create an administrator first (flask --app app crm bootstrap).")
@@ -141,9 +284,7 @@ def seed_demo_data(count: int, seed: int | None = None) -> int:
     """Add `count` demo contacts in the current transaction; returns how many were added."""
     rng = random.Random(seed)
     admin = _seeding_user()
-    owners = db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.id)
-    ).all()
+    owners = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
     companies: dict[str, list[Account]] = {c.code: [] for c in COUNTRIES}
     created = 0
     with acting_as(admin):
@@ -173,36 +314,66 @@ def seed_demo_data(count: int, seed: int | None = None) -> int:
             if b2b:
                 pool = companies[country.code]
                 if not pool or (len(pool) < 40 and rng.random() < 0.3):
-                    name = f"{rng.choice(country.last)} {rng.choice(COMPANY_WORDS)} " \
-                           f"{rng.choice(country.company_suffix)}"
+                    name = (
+                        f"{rng.choice(country.last)} {rng.choice(COMPANY_WORDS)} "
+                        f"{rng.choice(country.company_suffix)}"
+                    )
                     account = db.session.scalar(
                         select(Account).where(Account.name == name, Account.is_hidden.is_(False))
-                    ) or Account(name=name, owner=data["owner"],
-                                 website=f"https://www.{_ascii(name.split()[0]).lower()}-"
-                                         f"{_ascii(name.split()[1]).lower()}.example")
+                    ) or Account(
+                        name=name,
+                        owner=data["owner"],
+                        website=f"https://www.{_ascii(name.split()[0]).lower()}-"
+                        f"{_ascii(name.split()[1]).lower()}.example",
+                    )
                     pool.append(account)
                 account = rng.choice(pool)
                 domain = (account.website or "https://www.example.com").split("www.")[-1]
-                data.update(account=account, job_title=rng.choice(JOB_TITLES),
-                            department=rng.choice(DEPARTMENTS), email=f"{handle}@{domain}")
+                data.update(
+                    account=account,
+                    job_title=rng.choice(JOB_TITLES),
+                    department=rng.choice(DEPARTMENTS),
+                    email=f"{handle}@{domain}",
+                )
             else:
                 data["email"] = f"{handle}{rng.randint(1, 999)}@{rng.choice(country.free_mail)}"
-            phones = [{"type": "Mobile", "country_code": country.code,
-                       "number": _phone(rng, country.code, mobile=True)}]
+            phones = [
+                {
+                    "type": "Mobile",
+                    "country_code": country.code,
+                    "number": _phone(rng, country.code, mobile=True),
+                }
+            ]
             if b2b or rng.random() < 0.3:
-                phones.append({"type": "Work", "country_code": country.code,
-                               "number": _phone(rng, country.code, mobile=False),
-                               "extension": str(rng.randint(10, 999)) if b2b else None})
+                phones.append(
+                    {
+                        "type": "Work",
+                        "country_code": country.code,
+                        "number": _phone(rng, country.code, mobile=False),
+                        "extension": str(rng.randint(10, 999)) if b2b else None,
+                    }
+                )
             data["phones"] = phones
             street = f"{rng.choice(country.streets)} {rng.randint(1, 180)}"
-            data["addresses"] = [{"type": "Main", "street": street, "city": city,
-                                  "region": region, "country": country.code,
-                                  "postal_code": _pattern(rng, country.postcode)}]
+            data["addresses"] = [
+                {
+                    "type": "Main",
+                    "street": street,
+                    "city": city,
+                    "region": region,
+                    "country": country.code,
+                    "postal_code": _pattern(rng, country.postcode),
+                }
+            ]
             if not b2b and rng.random() < 0.3:
                 data["addresses"].append({**data["addresses"][0], "type": "Delivery"})
             if rng.random() < 0.4:
-                data["social_links"] = [{"platform": "LinkedIn",
-                                         "handle": f"{handle.replace('.', '-')}-{rng.randint(1, 9999)}"}]
+                data["social_links"] = [
+                    {
+                        "platform": "LinkedIn",
+                        "handle": f"{handle.replace('.', '-')}-{rng.randint(1, 9999)}",
+                    }
+                ]
             create_contact(admin, data)
             created += 1
     return created

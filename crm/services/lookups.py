@@ -36,7 +36,8 @@ def save_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) ->
         model = type(item)
         clash = db.session.scalar(
             select(model).where(func.lower(model.name) == item.name.lower(), model.id != item.id)
-            if item.id else select(model).where(func.lower(model.name) == item.name.lower())
+            if item.id
+            else select(model).where(func.lower(model.name) == item.name.lower())
         )
         if clash is not None:
             errors["name"] = [f"{item.name!r} already exists."]

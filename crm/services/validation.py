@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -23,6 +23,14 @@ def clean_text(value: str | None) -> str | None:
         return None
     value = str(value).strip()
     return value or None
+
+
+def clean_limited(value: str | None, limit: int) -> str | None:
+    """clean_text, refusing more than `limit` characters (the column's size)."""
+    value = clean_text(value)
+    if value is not None and len(value) > limit:
+        raise FieldError(f"Too long (at most {limit} characters).")
+    return value
 
 
 def clean_required_name(value: str | None, label: str) -> str:
@@ -59,6 +67,10 @@ def clean_url(value: str | None) -> str | None:
         raise FieldError("Only http:// and https:// addresses are accepted.")
     if " " in value or "." not in host or host.startswith(".") or host.endswith("."):
         raise FieldError("Not a valid web address (e.g. https://example.com).")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise FieldError("Not a valid web address: the port is not a number from 0 to 65535.") from None
     if len(value) > 300:
         raise FieldError("The address is too long (at most 300 characters).")
     return value
@@ -105,11 +117,28 @@ def country_choices() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda p: p[1]))
 
 
+# Names people type that ISO 3166 does not list.
+COUNTRY_ALIASES = {
+    "uk": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "usa": "US",
+    "america": "US",
+    "holland": "NL",
+}
+
+
 def clean_country(value: str | None) -> str | None:
-    """An ISO 3166-1 alpha-2 code (a name or alpha-3 code is looked up)."""
+    """An ISO 3166-1 alpha-2 code (a name, a common alias or an alpha-3 code is looked up)."""
     value = clean_text(value)
     if value is None:
         return None
+    if value.lower() in COUNTRY_ALIASES:
+        return COUNTRY_ALIASES[value.lower()]
     country = None
     if len(value) == 2:
         country = pycountry.countries.get(alpha_2=value.upper())
@@ -125,9 +154,22 @@ def clean_country(value: str | None) -> str | None:
     return country.alpha_2
 
 
-def clean_birthday(value: date | None, today: date | None = None) -> date | None:
+def clean_birthday(value: date | str | None, today: date | None = None) -> date | None:
+    """A plausible date of birth; ISO text ('1990-04-01') is accepted (CLI, API, import)."""
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise FieldError("Not a date; use YYYY-MM-DD.") from None
     if value is None:
         return None
+    if isinstance(value, datetime):  # a datetime does not compare with a date
+        value = value.date()
+    if not isinstance(value, date):
+        raise FieldError("Not a date; use YYYY-MM-DD.")
     today = today or date.today()
     if value > today:
         raise FieldError("A birthday cannot be in the future.")
@@ -173,8 +215,10 @@ def clean_phone(
             region = phonenumbers.region_code_for_country_code(int(digits))
             if region == "001":  # non-geographic (e.g. +800): parse as international
                 number = number if number.startswith("+") else f"+{digits}{number}"
-    if not re.fullmatch(r"[0-9+()./\- ]{3,40}", number):
+    if not re.fullmatch(r"[0-9+()./\- ]+", number):
         raise FieldError("A phone number may only contain digits, spaces and + ( ) - . /")
+    if not 3 <= sum(ch.isdigit() for ch in number) <= 17:
+        raise FieldError("Not a phone number: too short or too long.")
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
@@ -182,22 +226,27 @@ def clean_phone(
     if not phonenumbers.is_valid_number(parsed):
         where = phonenumbers.region_code_for_number(parsed) or region
         raise FieldError(f"Not a valid phone number for {where} (+{parsed.country_code}).")
-    if extension:
-        parsed.extension = extension
+    # Formatted without the extension: it is kept in its own column and shown once
+    # (libphonenumber would append it as " x123").
+    parsed.extension = None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     shown = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    shown = re.sub(r"\s*ext\.\s*\d+$", "", shown)
+    if len(number) > 40:
+        raise FieldError("The phone number is too long (at most 40 characters).")
     return CleanPhone(str(parsed.country_code), number, extension, e164, shown)
 
 
-def clean_social(value: str | None, hosts: list[str], url_template: str, handle_pattern: str,
-                 platform_name: str) -> tuple[str, str]:
+def clean_social(
+    value: str | None, hosts: list[str], url_template: str, handle_pattern: str, platform_name: str
+) -> tuple[str, str]:
     """Check a social link against its platform; return (handle as typed, profile URL)."""
     value = clean_text(value)
     if not value:
         raise FieldError("Enter the profile address or handle.")
-    looks_like_url = "://" in value or value.lower().startswith("www.") or (
-        "/" in value and "." in value.split("/")[0]
+    looks_like_url = (
+        "://" in value
+        or value.lower().startswith("www.")
+        or ("/" in value and "." in value.split("/")[0])
     )
     if looks_like_url:
         url = clean_url(value)

@@ -1,0 +1,46 @@
+# Contacts CRM. `make run` and `make test` are all a fresh machine needs.
+VENV    ?= .venv
+PYTHON  ?= python3
+PORT    ?= 5000
+FLASK   := $(VENV)/bin/flask --app app
+PG_DIR  ?= /tmp/crm-test-pg
+PG_PORT ?= 55432
+
+.PHONY: install run test test-sqlite test-postgres lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) crm bootstrap
+	@echo ""
+	@echo "  Contacts CRM: http://127.0.0.1:$(PORT)/  (sign in as admin@example.com)"
+	@echo ""
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# The whole suite on SQLite (a real file per test).
+test: install
+	bash scripts/system-deps.sh
+	$(VENV)/bin/pytest
+
+# The whole suite again on a throwaway PostgreSQL cluster.
+test-postgres: install
+	bash scripts/system-deps.sh --postgresql
+	bash scripts/pg-test-cluster.sh stop $(PG_DIR) 2>/dev/null || true
+	rm -rf $(PG_DIR)
+	url=$$(bash scripts/pg-test-cluster.sh start $(PG_DIR) $(PG_PORT)) && \
+	  TEST_DATABASE_URL=$$url $(VENV)/bin/pytest; status=$$?; \
+	  bash scripts/pg-test-cluster.sh stop $(PG_DIR); exit $$status
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check crm tests app.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

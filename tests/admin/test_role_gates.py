@@ -1,0 +1,204 @@
+"""Every admin page as every role: who sees what, who gets 403, who is sent to login."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from crm.auth.permissions import PERMISSIONS, can
+from crm.extensions import db
+from crm.models import AuditEntry, Contact
+from tests.conftest import ROLES, csrf_from, login
+
+# Every GET page of the admin, with the permission that opens it.
+PAGES: dict[str, str] = {
+    "/admin/contact/": "contact.view",
+    "/admin/contact/?search=ith&show=all": "contact.view",
+    "/admin/contact/new/": "contact.create",
+    "/admin/contact/edit/?id={contact}": "contact.edit",
+    "/admin/contact/details/?id={contact}": "contact.view",
+    "/admin/contact/ajax/lookup/?name=manager&query=sm": "contact.view",
+    "/admin/account/": "account.view",
+    "/admin/account/new/": "account.create",
+    "/admin/account/edit/?id={account}": "account.edit",
+    "/admin/account/details/?id={account}": "account.view",
+    "/admin/phone-types/": "lookup.manage",
+    "/admin/phone-types/new/": "lookup.manage",
+    "/admin/phone-types/edit/?id=1": "lookup.manage",
+    "/admin/address-types/": "lookup.manage",
+    "/admin/address-types/new/": "lookup.manage",
+    "/admin/address-types/edit/?id=1": "lookup.manage",
+    "/admin/social-platforms/": "lookup.manage",
+    "/admin/social-platforms/new/": "lookup.manage",
+    "/admin/social-platforms/edit/?id=1": "lookup.manage",
+    "/admin/users/": "user.manage",
+    "/admin/users/new/": "user.manage",
+    "/admin/users/edit/?id={user}": "user.manage",
+    "/admin/users/details/?id={user}": "user.manage",
+    "/admin/roles/": "user.manage",
+    "/admin/history/": "audit.view",
+    "/admin/history/details/?id={audit}": "audit.view",
+}
+# Pages that exist but show nothing to anyone (fixed roles, append-only history, lookups
+# without a details page, views without autocomplete): a redirect, 403 or 404.
+CLOSED = [
+    "/admin/roles/new/",
+    "/admin/history/new/",
+    "/admin/history/edit/?id={audit}",
+    "/admin/roles/edit/?id=1",
+    "/admin/roles/details/?id=1",
+    *(
+        f"/admin/{view}/details/?id=1"
+        for view in ("phone-types", "address-types", "social-platforms")
+    ),
+    "/admin/contact/ajax/lookup/?name=nope&query=a",
+    *(
+        f"/admin/{view}/ajax/lookup/?name=owner&query=a"
+        for view in (
+            "account",
+            "phone-types",
+            "address-types",
+            "social-platforms",
+            "users",
+            "roles",
+            "history",
+        )
+    ),
+]
+
+
+class _Who:
+    def __init__(self, roles):
+        self.role_names = set(roles)
+        self.is_authenticated = True
+        self.is_active = True
+
+
+@pytest.fixture
+def ids(make_contact, make_user):
+    from crm.models import Account
+
+    contact = make_contact(first_name="Ana", last_name="Smith")
+    account = Account(name="Acme")
+    db.session.add(account)
+    db.session.commit()
+    return {
+        "contact": contact.id,
+        "account": account.id,
+        "user": make_user("crm_sales").id,
+        "audit": db.session.query(AuditEntry.id).first()[0],
+    }
+
+
+def test_every_admin_page_is_in_the_table(app):
+    """A new admin page must be added to PAGES (and so be checked for every role)."""
+    known = {re.sub(r"\?.*", "", url) for url in [*PAGES, *CLOSED]}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/admin/") or "GET" not in rule.methods:
+            continue
+        if rule.endpoint.endswith(".static") or rule.rule.endswith(
+            ("/export/<export_type>/", "/ajax/update/", "/action/", "/delete/")
+        ):
+            continue
+        if rule.rule in ("/admin/",):
+            continue
+        assert rule.rule in known or rule.rule.rstrip("/") + "/" in known, rule.rule
+
+
+@pytest.mark.parametrize("roles", [(), *((role,) for role in ROLES)], ids=lambda r: r or "none")
+def test_every_page_as_every_role(client, make_user, ids, roles):
+    user = make_user(*roles)
+    assert login(client, user.email).status_code == 302
+    who = _Who(roles)
+    for template, permission in PAGES.items():
+        url = template.format(**ids)
+        status = client.get(url).status_code
+        expected = 200 if can(who, permission) else 403
+        assert status == expected, (roles, url, status)
+    for template in CLOSED:
+        url = template.format(**ids)
+        assert client.get(url).status_code in (302, 403, 404), (roles, url)  # never shown
+    assert client.get("/admin/").status_code == 200
+
+
+def test_signed_out_visitors_are_sent_to_login_from_every_page(client, ids):
+    for template in PAGES:
+        response = client.get(template.format(**ids))
+        assert response.status_code == 302, template
+        assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_permission_table_names_every_role_it_grants():
+    for action, roles in PERMISSIONS.items():
+        assert roles <= set(ROLES), action
+
+
+def test_sales_cannot_delete_contacts_even_by_posting(client, login_as, make_contact):
+    ana = make_contact()
+    login_as("crm_sales")
+    token = csrf_from(client.get("/admin/contact/").get_data(as_text=True))
+    response = client.post("/admin/contact/delete/", data={"id": ana.id, "csrf_token": token})
+    assert response.status_code == 403
+    response = client.post(
+        "/admin/contact/action/",
+        data={"action": "delete", "rowid": [str(ana.id)], "csrf_token": token},
+    )
+    assert db.session.get(Contact, ana.id) is not None
+    assert response.status_code in (302, 403)
+
+
+def test_list_manager_cannot_post_a_contact(client, login_as):
+    login_as("crm_list_manager")
+    response = client.post("/admin/contact/new/", data={"first_name": "X", "last_name": "Y"})
+    assert response.status_code in (400, 403)
+    assert db.session.query(Contact).count() == 0
+
+
+def test_manager_bulk_deletes_selected_contacts(client, login_as, make_contact):
+    first, second, kept = (make_contact(first_name=n) for n in ("One", "Two", "Kept"))
+    login_as("crm_manager")
+    token = csrf_from(client.get("/admin/contact/").get_data(as_text=True))
+    response = client.post(
+        "/admin/contact/action/",
+        data={"action": "delete", "rowid": [str(first.id), str(second.id)], "csrf_token": token},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert [c.first_name for c in db.session.query(Contact)] == ["Kept"]
+    without_token = client.post(
+        "/admin/contact/action/", data={"action": "delete", "rowid": [str(kept.id)]}
+    )
+    assert without_token.status_code == 400
+    assert db.session.query(Contact).count() == 1
+
+
+def test_autocomplete_caps_the_page_size(client, login_as, make_contact):
+    for index in range(30):
+        make_contact(first_name=f"Sam{index}", last_name="Smithers")
+    login_as("crm_sales")
+    response = client.get("/admin/contact/ajax/lookup/?name=manager&query=smi&limit=100000")
+    assert response.status_code == 200
+    assert len(response.get_json()) == 20
+
+
+def test_a_type_in_use_cannot_be_deleted_but_can_be_deactivated(client, login_as, make_contact):
+    from crm.models import PhoneType
+
+    make_contact(phones=[{"type": "Mobile", "country_code": "GB", "number": "07400 123456"}])
+    mobile = db.session.query(PhoneType).filter_by(name="Mobile").one()
+    login_as("crm_list_manager")
+    page = client.get("/admin/phone-types/")
+    token = csrf_from(page.get_data(as_text=True))
+    response = client.post(
+        "/admin/phone-types/delete/",
+        data={"id": mobile.id, "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "is used by 1 phone number(s) and cannot be deleted" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PhoneType, mobile.id) is not None
+    unused = db.session.query(PhoneType).filter_by(name="Fax").one()
+    client.post("/admin/phone-types/delete/", data={"id": unused.id, "csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(PhoneType, unused.id) is None

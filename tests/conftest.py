@@ -1,0 +1,178 @@
+"""Shared fixtures: a migrated database per test (real SQLite file, or PostgreSQL when
+TEST_DATABASE_URL names a server), the app, a client, users per role and small factories.
+
+The schema is built once per session with the real migrations into a template (a SQLite
+file copied per test, or a PostgreSQL template database cloned per test).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from crm import create_app
+from crm.extensions import db
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+TEST_PASSWORD = "correct-horse-battery"
+ROLES = ("crm_admin", "crm_manager", "crm_sales", "crm_marketeer", "crm_list_manager")
+
+
+def _base_config(instance: Path, database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance),
+        "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": True,
+        "CRM_DEFAULT_PHONE_REGION": "US",
+    }
+
+
+def _migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def _pg_admin_engine():
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT", future=True)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to head: a file path (SQLite) or a database name (PostgreSQL)."""
+    instance = tmp_path_factory.mktemp("template")
+    if not PG_URL:
+        path = instance / "template.sqlite3"
+        _migrate(create_app(_base_config(instance, f"sqlite:///{path}")))
+        yield str(path)
+        return
+    name = f"crm_tpl_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    _migrate(create_app(_base_config(instance, url)))
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the migrated database for one test."""
+    if not PG_URL:
+        path = tmp_path / "crm.sqlite3"
+        shutil.copyfile(database_template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"crm_t_{os.getpid()}_{next(_counter)}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{database_template}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(_base_config(tmp_path, database_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "no csrf_token on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., Any]:
+    from crm.services.users import create_user
+
+    def factory(
+        *roles: str, email: str | None = None, password: str = TEST_PASSWORD, active: bool = True
+    ):
+        user = create_user(
+            email or f"user{next(_counter)}@example.com",
+            password,
+            list(roles),
+            full_name=f"Test {' '.join(roles) or 'nobody'}",
+        )
+        user.active = active
+        db.session.commit()
+        return user
+
+    return factory
+
+
+def login(client: FlaskClient, email: str, password: str = TEST_PASSWORD, next_url: str = ""):
+    page = client.get("/login")
+    token = csrf_from(page.get_data(as_text=True))
+    url = "/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, make_user: Callable[..., Any]) -> Callable[..., Any]:
+    """login_as('crm_sales') -> the signed-in user (the `client` fixture carries the session)."""
+
+    def do(*roles: str):
+        user = make_user(*roles)
+        response = login(client, user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return user
+
+    return do
+
+
+@pytest.fixture
+def make_contact(app: Flask, make_user: Callable[..., Any]) -> Callable[..., Any]:
+    """make_contact(first_name=..., ...) -> a saved contact (acting user: a manager)."""
+    from crm.services.contacts import create_contact
+
+    state: dict[str, Any] = {}
+
+    def factory(actor=None, **data: Any):
+        if actor is None:
+            actor = state.get("actor") or make_user("crm_manager")
+            state["actor"] = actor
+        data.setdefault("first_name", "Ana")
+        data.setdefault("last_name", "Smith")
+        contact = create_contact(actor, data)
+        db.session.commit()
+        return contact
+
+    return factory
