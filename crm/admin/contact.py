@@ -19,6 +19,7 @@ from wtforms.validators import NumberRange, Optional
 
 from crm.admin.base import CrmModelView, CsrfTokenRule, GatedAjaxLoader, known_choice, section
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
+from crm.auth.permissions import can
 from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
@@ -464,12 +465,25 @@ class ContactView(CrmModelView):
         if not form.expected_version.data:
             form.expected_version.data = model.version
 
+    def _lock_owner_unless_transfer_allowed(self, form: Any) -> None:
+        if not can(current_user, "contact.transfer"):
+            form.owner.render_kw = {"disabled": True}
+            form.owner.description = "Only managers may transfer contacts to another owner."
+
+    def create_form(self, obj: Any = None):
+        form = super().create_form(obj)
+        if request.method == "GET":
+            form.owner.data = current_user._get_current_object()  # new contacts are mine
+        self._lock_owner_unless_transfer_allowed(form)
+        return form
+
     def edit_form(self, obj: Any = None):
         form = super().edit_form(obj)
         if request.method == "GET" and obj is not None:
             form.expected_version.data = obj.version
             if obj.account is not None and obj.account.is_hidden:
                 form.account.data = None  # a B2C contact's own account is not a company
+        self._lock_owner_unless_transfer_allowed(form)
         return form
 
     def create_model(self, form: Any):
@@ -485,6 +499,9 @@ class ContactView(CrmModelView):
             expected = int(form.expected_version.data) if form.expected_version.data else None
         except ValueError:
             expected = -1
+        if "owner" not in request.form:
+            # A disabled owner field is not posted: keep the owner (the creator for a new one).
+            form.owner.data = current_user._get_current_object() if is_new else model.owner
         session = db.session
         try:
             with session.no_autoflush:

@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import decimal
 import enum
+import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from crm.models.base import utcnow
 # Columns whose changes are bookkeeping, not information.
 IGNORED_FIELDS = frozenset({"version", "updated_at", "created_at", "search_text"})
 _PENDING_KEY = "audit_pending"
+_ACTOR_KEY = "audit_actor"
 
 ActorInfo = tuple[int | None, str | None]
 _actor_override: contextvars.ContextVar[ActorInfo | None] = contextvars.ContextVar(
@@ -48,9 +50,27 @@ def acting_as(user: Any) -> Iterator[None]:
         _actor_override.reset(token)
 
 
-def current_actor() -> ActorInfo:
+def note_actor(session: Session, user: Any) -> None:
+    """Attribute the changes of the session's current transaction to `user`.
+
+    Services call this with the acting user they are given, so history names them even when
+    the flush happens later, at the boundary's commit, outside any request (CLI, imports).
+    Forgotten when the transaction ends.
+    """
+    user_id = getattr(user, "id", None)
+    if user_id is not None:
+        session.info[_ACTOR_KEY] = (user_id, getattr(user, "email", None))
+
+
+def current_actor(session: Session | None = None) -> ActorInfo:
+    """Who is changing things: `acting_as`, else the user a service noted on the session,
+    else the registered provider (the signed-in user of the request)."""
     override = _actor_override.get()
-    return override if override is not None else _actor_provider()
+    if override is not None:
+        return override
+    if session is not None and _ACTOR_KEY in session.info:
+        return session.info[_ACTOR_KEY]
+    return _actor_provider()
 
 
 def _jsonable(value: Any) -> Any:
@@ -64,7 +84,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _entity_type(target: Any) -> str:
-    return target.__tablename__.removesuffix("s") if hasattr(target, "__tablename__") else "row"
+    """The model's name in snake case: 'contact', 'address', 'social_link'."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(target).__name__).lower()
 
 
 def _column_changes(target: Any, *, deleted: bool = False) -> dict[str, list[Any]]:
@@ -116,7 +137,7 @@ def _record(target: Any, action: str, changes: dict[str, list[Any]]) -> None:
     session = object_session(target)
     if session is None:
         return
-    user_id, user_email = current_actor()
+    user_id, user_email = current_actor(session)
     parent = getattr(target, "__audit_parent__", None)
     table = target.__tablename__
     contact_id = getattr(target, parent, None) if parent == "contact_id" else None
@@ -163,6 +184,11 @@ def _discard_pending(session: Session, *_args: Any) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
+def _forget_actor(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (commit or rollback)
+        session.info.pop(_ACTOR_KEY, None)
+
+
 def install(models: list[type], session_target: Any) -> None:
     """Attach the listeners once (create_app runs many times in tests)."""
     for model in models:
@@ -178,3 +204,5 @@ def install(models: list[type], session_target: Any) -> None:
     if not event.contains(session_target, "after_flush", _write_pending):
         event.listen(session_target, "after_flush", _write_pending)
         event.listen(session_target, "after_soft_rollback", _discard_pending)
+    if not event.contains(session_target, "after_transaction_end", _forget_actor):
+        event.listen(session_target, "after_transaction_end", _forget_actor)

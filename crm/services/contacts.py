@@ -30,6 +30,7 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
+from crm.services import audit
 from crm.services import validation as v
 from crm.services.geocoding import AddressQuery, geocoder_from_config
 
@@ -113,6 +114,7 @@ def apply_contact_rules(
     """Validate and complete `contact` in the session; raise instead of saving bad data."""
     if not can(actor, "contact.create" if is_new else "contact.edit"):
         raise PermissionDenied("You may not " + ("create" if is_new else "edit") + " contacts.")
+    audit.note_actor(db.session, actor)
     if not is_new and expected_version is not None and expected_version != contact.version:
         raise StaleEditError(
             "Someone else saved this contact after you opened it. Your changes were not "
@@ -327,6 +329,7 @@ def delete_contact(actor: Actor, contact: Contact) -> None:
     """Delete a contact with its phones, addresses and links, and its B2C hidden account."""
     if not can(actor, "contact.delete"):
         raise PermissionDenied("You may not delete contacts.")
+    audit.note_actor(db.session, actor)
     account = contact.account
     db.session.delete(contact)
     db.session.flush()

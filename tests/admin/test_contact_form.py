@@ -280,3 +280,20 @@ def test_delete_contact_from_the_list_with_csrf(client, login_as, make_contact):
 
     assert db.session.get(Account, hidden_account) is None
     assert db.session.query(AuditEntry).filter_by(action="delete", entity_type="contact").count()
+
+
+def test_owner_field_is_locked_for_sales_and_a_missing_owner_keeps_the_owner(
+    client, login_as, make_contact
+):
+    ana = make_contact()
+    owner_id = ana.owner_id
+    login_as("crm_sales")
+    html = client.get(f"/admin/contact/edit/?id={ana.id}").get_data(as_text=True)
+    owner_select = re.search(r"<select[^>]*name=\"owner\"[^>]*>", html).group(0)
+    assert "disabled" in owner_select
+    data = _edit_data(client, ana.id)
+    data.pop("owner")  # a disabled field is not posted by the browser
+    data["department"] = "Sales"
+    assert client.post(f"/admin/contact/edit/?id={ana.id}", data=data).status_code == 302
+    [ana] = _contacts()
+    assert ana.owner_id == owner_id and ana.department == "Sales"
