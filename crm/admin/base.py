@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
@@ -9,6 +11,7 @@ from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.form import rules
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
@@ -19,6 +22,27 @@ from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
+
+
+def _datetime(_view: Any, value: datetime, _name: str) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def _yes_no(_view: Any, value: bool, _name: str) -> str:
+    return "Yes" if value else "No"
+
+
+def _enum_label(_view: Any, value: enum.Enum, _name: str) -> str:
+    return str(getattr(value, "label", value.value))
+
+
+LIST_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: _datetime, enum.Enum: _enum_label}
+DETAIL_FORMATTERS = {
+    **typefmt.DETAIL_FORMATTERS,
+    datetime: _datetime,
+    bool: _yes_no,
+    enum.Enum: _enum_label,
+}
 
 
 class CsrfTokenRule(rules.BaseRule):
@@ -103,6 +127,8 @@ class CrmModelView(ModelView):
     # Relations shown in lists are loaded by each view's get_query (selectinload: one extra
     # query per relation per page), not by Flask-Admin's per-row LEFT JOINs.
     column_auto_select_related = False
+    column_type_formatters = LIST_FORMATTERS
+    column_type_formatters_detail = DETAIL_FORMATTERS
 
     def __init__(self, model: type, **kwargs: Any):
         super().__init__(model, db, **kwargs)

@@ -153,11 +153,6 @@ def _account_name(_view: Any, _context: Any, model: Contact, _name: str) -> str:
     return model.account.name
 
 
-def _enum_label(_view: Any, _context: Any, model: Any, name: str) -> str:
-    value = getattr(model, name)
-    return getattr(value, "label", value) or ""
-
-
 class ContactView(CrmModelView):
     permission_prefix = "contact"
     list_template = "admin/contact_list.html"
@@ -198,7 +193,6 @@ class ContactView(CrmModelView):
         "last_name": _name_link,
         "phones": _first_phone,
         "account": _account_name,
-        "customer_status": _enum_label,
     }
     column_sortable_list = (
         ("last_name", ("last_name", "first_name")),
@@ -255,12 +249,24 @@ class ContactView(CrmModelView):
         "version",
     )
     column_formatters_detail = {
-        "kind": _enum_label,
-        "customer_status": _enum_label,
-        "prospect_status": _enum_label,
-        "gender": _enum_label,
-        "contact_preference": _enum_label,
-        "account": lambda v, c, m, n: m.account.name if m.account else "",
+        "account": _account_name,
+        "language": lambda v, c, m, n: dict(language_choices()).get(
+            (m.language or "").split("-")[0], m.language or ""
+        ),
+        "website": lambda v, c, m, n: (
+            Markup('<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>').format(
+                m.website, m.website
+            )
+            if m.website
+            else ""
+        ),
+    }
+    # The list calls the last-name column "Name"; the details page names every field.
+    _detail_labels = {
+        "last_name": "Last name",
+        "first_name": "First name",
+        "middle_name": "Middle name",
+        "timezone": "Time zone",
     }
 
     form_columns = (
@@ -418,6 +424,11 @@ class ContactView(CrmModelView):
         super().__init__(Contact, name="Contacts", endpoint="contact", url="contact", **kwargs)
 
     # ---- what the user may see -------------------------------------------------------
+    def get_details_columns(self):
+        return [
+            (c, self._detail_labels.get(c, label)) for c, label in super().get_details_columns()
+        ]
+
     def _list_scope(self) -> str | None:
         return g.get("crm_contact_scope")
 

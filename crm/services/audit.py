@@ -189,11 +189,23 @@ def _forget_actor(session: Session, transaction: Any) -> None:
         session.info.pop(_ACTOR_KEY, None)
 
 
+def _keep_old_value(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    return value
+
+
 def install(models: list[type], session_target: Any) -> None:
     """Attach the listeners once (create_app runs many times in tests)."""
     for model in models:
         if not getattr(model, "__audit__", False):
             continue
+        for attr in inspect(model).column_attrs:
+            # Load the stored value before a change replaces it, so that an edit of an
+            # expired object (after a commit) still records [old, new] and not [None, new].
+            column = getattr(model, attr.key)
+            if attr.key not in IGNORED_FIELDS and not event.contains(
+                column, "set", _keep_old_value
+            ):
+                event.listen(column, "set", _keep_old_value, active_history=True, retval=True)
         for name, fn in (
             ("after_insert", _after_insert),
             ("after_update", _after_update),

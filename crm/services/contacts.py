@@ -112,6 +112,18 @@ def apply_contact_rules(
     expected_version: int | None = None,
 ) -> None:
     """Validate and complete `contact` in the session; raise instead of saving bad data."""
+    # The rules query the database; a flush of the half-checked contact must not happen first.
+    with db.session.no_autoflush:
+        _apply_contact_rules(actor, contact, is_new, previous_owner_id, expected_version)
+
+
+def _apply_contact_rules(
+    actor: Actor,
+    contact: Contact,
+    is_new: bool,
+    previous_owner_id: int | None,
+    expected_version: int | None,
+) -> None:
     if not can(actor, "contact.create" if is_new else "contact.edit"):
         raise PermissionDenied("You may not " + ("create" if is_new else "edit") + " contacts.")
     audit.note_actor(db.session, actor)
@@ -186,9 +198,15 @@ def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
         )
     previous = _previous_account(c)
     if c.kind == ContactKind.B2C:
-        hidden = c.account if c.account is not None and c.account.is_hidden else None
-        if hidden is None and previous is not None and previous.is_hidden:
-            hidden = previous
+        # The person's own hidden account; never one that holds somebody else.
+        hidden = next(
+            (
+                a
+                for a in (c.account, previous)
+                if a is not None and a.is_hidden and not _other_contacts_in(a, c)
+            ),
+            None,
+        )
         if hidden is None:
             hidden = Account(name=c.full_name or "Consumer", is_hidden=True)
             db.session.add(hidden)
@@ -204,18 +222,27 @@ def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
         return
     c.linked_accounts = [a for a in c.linked_accounts if a.id != c.account.id and not a.is_hidden]
     if previous is not None and previous.is_hidden and previous is not c.account:
-        # Switched from B2C to B2B: the personal account belonged to this person only.
-        others = (
-            db.session.scalar(
-                select(db.func.count())
-                .select_from(Contact)
-                .where(Contact.account_id == previous.id, Contact.id != c.id)
-            )
-            if c.id
-            else 0
-        )
-        if not others:
+        # Switched from B2C to B2B. Being primary in a personal account says nothing about
+        # the company: do not take the flag from the company's primary contact.
+        if c.is_primary and _other_contacts_in(c.account, c, primary=True):
+            c.is_primary = False
+        # The personal account belonged to this person only.
+        if not _other_contacts_in(previous, c):
             db.session.delete(previous)
+
+
+def _other_contacts_in(account: Account, c: Contact, *, primary: bool = False) -> int:
+    """How many contacts other than `c` are stored in `account` (only primary ones)."""
+    if account.id is None:
+        return 0
+    query = (
+        select(db.func.count())
+        .select_from(Contact)
+        .where(Contact.account_id == account.id, Contact.id != (c.id or 0))
+    )
+    if primary:
+        query = query.where(Contact.is_primary.is_(True))
+    return db.session.scalar(query)
 
 
 def _apply_primary_flag(c: Contact) -> None:

@@ -70,7 +70,9 @@ def clean_url(value: str | None) -> str | None:
     try:
         parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
-        raise FieldError("Not a valid web address: the port is not a number from 0 to 65535.") from None
+        raise FieldError(
+            "Not a valid web address: the port is not a number from 0 to 65535."
+        ) from None
     if len(value) > 300:
         raise FieldError("The address is too long (at most 300 characters).")
     return value
