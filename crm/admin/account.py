@@ -7,16 +7,21 @@ from typing import Any
 from flask import flash
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView, CsrfTokenRule
 from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
-from crm.models import Account, Contact, User
+from crm.models import Account, User
 from crm.services import access
-from crm.services.accounts import delete_account, save_account
+from crm.services.accounts import (
+    contact_counts,
+    contacts_of_account,
+    delete_account,
+    save_account,
+)
 
 
 def _contacts_link(view: Any, _context: Any, model: Account, _name: str) -> Markup:
@@ -69,28 +74,16 @@ class AccountView(CrmModelView):
 
     def get_list(self, *args: Any, **kwargs: Any):
         count, rows = super().get_list(*args, **kwargs)
-        ids = [row.id for row in rows]
-        if ids:  # one grouped query for the page's contact counts, not one per row
-            counts = dict(
-                db.session.execute(
-                    select(Contact.account_id, func.count())
-                    .where(Contact.account_id.in_(ids), access.contact_visibility(current_user))
-                    .group_by(Contact.account_id)
-                ).all()
-            )
-            for row in rows:
-                row._contact_count = counts.get(row.id, 0)
+        # One grouped query for the page's contact counts, not one per row.
+        counts = contact_counts(current_user, [row.id for row in rows])
+        for row in rows:
+            row._contact_count = counts.get(row.id, 0)
         return count, rows
 
     def render(self, template: str, **kwargs: Any):
         model = kwargs.get("model")
         if template == self.details_template and model is not None:
-            kwargs["account_contacts"] = db.session.scalars(
-                access.visible_contacts(current_user)
-                .where(Contact.account_id == model.id)
-                .order_by(Contact.last_name, Contact.first_name)
-                .limit(500)
-            ).all()
+            kwargs["account_contacts"] = contacts_of_account(current_user, model.id)
             kwargs["can_view_contacts"] = can(current_user, "contact.view")
         return super().render(template, **kwargs)
 

@@ -9,6 +9,7 @@ from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Account, Contact, contact_accounts
 from crm.services import validation as v
+from crm.services.access import contact_visibility
 
 
 def save_account(
@@ -53,3 +54,43 @@ def delete_account(actor: Actor, account: Account) -> None:
     db.session.execute(contact_accounts.delete().where(contact_accounts.c.account_id == account.id))
     db.session.delete(account)
     db.session.flush()
+
+
+def _in_account(account_ids: list[int]):
+    """Contacts stored in these accounts or linked to them, as (account_id, contact_id)."""
+    stored = select(Contact.account_id.label("account_id"), Contact.id.label("contact_id")).where(
+        Contact.account_id.in_(account_ids)
+    )
+    linked = select(
+        contact_accounts.c.account_id.label("account_id"),
+        contact_accounts.c.contact_id.label("contact_id"),
+    ).where(contact_accounts.c.account_id.in_(account_ids))
+    return stored.union(linked).subquery()
+
+
+def contact_counts(actor: Actor, account_ids: list[int]) -> dict[int, int]:
+    """How many visible contacts each account holds (stored in it or linked to it)."""
+    if not account_ids:
+        return {}
+    pairs = _in_account(account_ids)
+    rows = db.session.execute(
+        select(pairs.c.account_id, func.count())
+        .join(Contact, Contact.id == pairs.c.contact_id)
+        .where(contact_visibility(actor))
+        .group_by(pairs.c.account_id)
+    ).all()
+    return dict(rows)
+
+
+def contacts_of_account(actor: Actor, account_id: int, limit: int = 500) -> list[Contact]:
+    """The visible contacts stored in or linked to an account, by name."""
+    pairs = _in_account([account_id])
+    return list(
+        db.session.scalars(
+            select(Contact)
+            .join(pairs, pairs.c.contact_id == Contact.id)
+            .where(contact_visibility(actor))
+            .order_by(Contact.last_name, Contact.first_name, Contact.id)
+            .limit(limit)
+        )
+    )
