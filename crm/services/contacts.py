@@ -100,7 +100,12 @@ def _previous_account(contact: Contact) -> Account | None:
 
 
 def _owner_id(contact: Contact) -> int | None:
-    return contact.owner.id if contact.owner is not None else contact.owner_id
+    """The owner the contact is being given: a newly set `owner`, else `owner_id` (which a
+    form may set directly while a stale `owner` is still loaded)."""
+    added = inspect(contact).attrs["owner"].history.added
+    if added:
+        return added[0].id if added[0] is not None else None
+    return contact.owner_id
 
 
 def apply_contact_rules(
@@ -184,6 +189,11 @@ def _apply_owner(
         before = stored.owner_id if stored is not None else None
     if new_owner != before and not can(actor, "contact.transfer"):
         errors.add("owner", "You do not have permission to transfer contacts to another owner.")
+    if (c.owner.id if c.owner is not None else None) != new_owner:
+        # owner_id was set directly: keep `owner` in step, or the flush would restore it.
+        c.owner = db.session.get(User, new_owner) if new_owner is not None else None
+        if new_owner is not None and c.owner is None:
+            errors.add("owner", "No such user.")
     if c.owner is not None and not c.owner.active:
         errors.add("owner", f"{c.owner} is not an active user.")
 
@@ -260,12 +270,21 @@ def _apply_primary_flag(c: Contact) -> None:
         other.is_primary = False
 
 
+def _refuse_retired_type(row: Any, attr: str, field: str, errors: _Errors) -> None:
+    """A deactivated type stays on rows that have it but cannot be chosen anew."""
+    kind = getattr(row, attr)
+    chosen_now = inspect(row).pending or inspect(row).attrs[attr].history.has_changes()
+    if kind is not None and not kind.active and chosen_now:
+        errors.add(field, f"{kind.name!r} is no longer in use: choose another type.")
+
+
 def _apply_phones(c: Contact, errors: _Errors) -> None:
     region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
     seen: set[str] = set()
     for index, phone in enumerate(live_rows(c.phones)):
         if phone.phone_type is None and phone.phone_type_id is None:
             errors.add(f"phones-{index}-phone_type", "Choose the type of phone number.")
+        _refuse_retired_type(phone, "phone_type", f"phones-{index}-phone_type", errors)
         try:
             clean = v.clean_phone(phone.country_code, phone.number, phone.extension, region)
         except FieldError as exc:
@@ -287,6 +306,7 @@ def _apply_addresses(c: Contact, errors: _Errors) -> None:
     for index, address in enumerate(live_rows(c.addresses)):
         if address.address_type is None and address.address_type_id is None:
             errors.add(f"addresses-{index}-address_type", "Choose the type of address.")
+        _refuse_retired_type(address, "address_type", f"addresses-{index}-address_type", errors)
         for field in ("street", "street2", "city", "region", "postal_code"):
             value = errors.check(
                 f"addresses-{index}-{field}",
@@ -336,6 +356,7 @@ def _apply_social_links(c: Contact, errors: _Errors) -> None:
         if platform is None:
             errors.add(f"social_links-{index}-platform", "Choose the platform.")
             continue
+        _refuse_retired_type(link, "platform", f"social_links-{index}-platform", errors)
         try:
             handle, url = v.clean_social(
                 link.handle,

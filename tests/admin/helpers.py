@@ -80,6 +80,8 @@ def post_form(client: FlaskClient, url: str, data: dict[str, Any], *, with_csrf:
 
 def field_errors(html: str) -> str:
     """The text of the form's error lists (what the user sees under the fields)."""
+    import html as html_module
     import re
 
-    return " ".join(re.findall(r'<div class="invalid-feedback">(.*?)</div>', html, re.S))
+    found = re.findall(r'<div class="invalid-feedback">(.*?)</div>', html, re.S)
+    return html_module.unescape(" ".join(found))

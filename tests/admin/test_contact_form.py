@@ -297,3 +297,24 @@ def test_owner_field_is_locked_for_sales_and_a_missing_owner_keeps_the_owner(
     assert client.post(f"/admin/contact/edit/?id={ana.id}", data=data).status_code == 302
     [ana] = _contacts()
     assert ana.owner_id == owner_id and ana.department == "Sales"
+
+
+def test_a_deactivated_type_stays_on_old_rows_but_cannot_be_chosen(client, login_as):
+    from crm.models import PhoneType
+
+    login_as("crm_sales")
+    post_form(client, "/admin/contact/new/", contact_form())
+    work = db.session.query(PhoneType).filter_by(name="Work").one()
+    work.active = False
+    db.session.commit()
+    [ana] = _contacts()
+    data = _edit_data(client, ana.id)
+    data["department"] = "Purchasing"
+    response = client.post(f"/admin/contact/edit/?id={ana.id}", data=data)
+    assert response.status_code == 302  # the existing Work phone keeps its type
+    form = contact_form(first_name="Bo", email="bo@example.com")
+    response = post_form(client, "/admin/contact/new/", form)
+    assert "'Work' is no longer in use" in field_errors(response.get_data(as_text=True))
+    assert len(_contacts()) == 1
+    new_form = client.get("/admin/contact/new/").get_data(as_text=True)
+    assert "Work (inactive)" in new_form
