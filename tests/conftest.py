@@ -95,9 +95,27 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
     admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own application context.
+
+    The test body holds an app context (for db.session); without this, Flask would reuse it
+    for requests, sharing `g` (Flask-Login's cached user) and the database session between
+    requests, which production never does. The test's own session ends its transaction
+    before each request and forgets loaded state after it, so it sees what the request did.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):
+        db.session.commit()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(_base_config(tmp_path, database_url))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

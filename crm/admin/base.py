@@ -45,6 +45,15 @@ DETAIL_FORMATTERS = {
 }
 
 
+class CrmForm(FlaskForm):
+    """FlaskForm (CSRFProtect checks its token) that keeps the edited object like
+    Flask-Admin's own BaseForm does: its Unique validator compares against `form._obj`."""
+
+    def __init__(self, formdata: Any = None, obj: Any = None, prefix: str = "", **kwargs: Any):
+        self._obj = obj
+        super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
+
+
 class CsrfTokenRule(rules.BaseRule):
     """Keeps the csrf_token (and other hidden fields) in forms laid out with rules.
 
@@ -115,7 +124,7 @@ class GatedAjaxLoader(QueryAjaxModelLoader):
 class CrmModelView(ModelView):
     """Base for every model view. Subclasses name their permissions; the checks follow."""
 
-    form_base_class = FlaskForm  # CSRFProtect checks the token; no SecureForm on top
+    form_base_class = CrmForm  # CSRFProtect checks the token; no SecureForm on top
     permission_prefix = ""  # "contact" -> contact.view / .create / .edit / .delete
     can_view_details = True
     can_set_page_size = True

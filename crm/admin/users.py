@@ -65,16 +65,17 @@ class UserView(CrmModelView):
                 set_password(model, password)
             except FieldError as exc:
                 errors["new_password"] = [str(exc)]
-        if model is current_user and not model.active:
+        myself = model.id is not None and model.id == current_user.id
+        if myself and not model.active:
             errors["active"] = ["You cannot deactivate your own account."]
-        if model is current_user and "crm_admin" not in {r.name for r in model.roles}:
+        if myself and "crm_admin" not in {r.name for r in model.roles}:
             errors["roles"] = ["You cannot remove your own crm_admin role."]
         if errors:
             self.attach_errors(form, errors)
             raise ValidationFailed(errors)
 
     def delete_model(self, model: User) -> bool:
-        if model is current_user:
+        if model.id == current_user.id:
             from flask import flash
 
             flash("You cannot delete your own account.", "error")

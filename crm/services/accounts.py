@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
@@ -15,21 +15,41 @@ from crm.services.access import contact_visibility
 def save_account(
     actor: Actor, account: Account, *, is_new: bool, previous_owner_id: int | None = None
 ) -> None:
+    """Clean and check a new or edited account; raises ValidationFailed or PermissionDenied.
+
+    `previous_owner_id` is the owner before the edit; when not given, the stored one counts.
+    """
+    # No autoflush: the checks read the database and must see it as it was before the edit.
+    with db.session.no_autoflush:
+        _save_account(actor, account, is_new, previous_owner_id)
+
+
+def _save_account(
+    actor: Actor, account: Account, is_new: bool, previous_owner_id: int | None
+) -> None:
     if not can(actor, "account.create" if is_new else "account.edit"):
         raise PermissionDenied("You may not change accounts.")
     errors: dict[str, list[str]] = {}
     name = v.clean_text(account.name)
+    limit = Account.__table__.c["name"].type.length
     if not name:
         errors["name"] = ["The account name is required."]
+    elif len(name) > limit:
+        errors["name"] = [f"Too long (at most {limit} characters)."]
     account.name = name or ""
     try:
         account.website = v.clean_url(account.website)
     except v.FieldError as exc:
         errors["website"] = [str(exc)]
     account.notes = v.clean_text(account.notes)
-    new_owner = account.owner.id if account.owner is not None else None
-    before = getattr(actor, "id", None) if is_new else previous_owner_id
-    if is_new and account.owner is None:
+    new_owner = _chosen_owner_id(account)
+    if is_new:
+        before = getattr(actor, "id", None)
+    elif previous_owner_id is not None:
+        before = previous_owner_id
+    else:  # not given by the caller: the stored owner counts
+        before = db.session.scalar(select(Account.owner_id).where(Account.id == account.id))
+    if is_new and new_owner is None:
         account.owner_id = getattr(actor, "id", None)
     elif new_owner != before and not can(actor, "contact.transfer"):
         errors["owner"] = ["You do not have permission to transfer accounts to another owner."]
@@ -37,6 +57,14 @@ def save_account(
         raise ValidationFailed(errors)
     if is_new:
         db.session.add(account)
+
+
+def _chosen_owner_id(account: Account) -> int | None:
+    """The owner the account is being given: a newly set `owner`, else `owner_id`."""
+    added = inspect(account).attrs["owner"].history.added
+    if added:
+        return added[0].id if added[0] is not None else None
+    return account.owner_id
 
 
 def delete_account(actor: Actor, account: Account) -> None:

@@ -118,9 +118,24 @@ class NominatimGeocoder:
         except (OSError, ValueError) as exc:
             log.warning("Geocoding failed, address saved without coordinates: %s", exc)
             return None
-        if not results:
-            return None
-        return GeoPoint(float(results[0]["lat"]), float(results[0]["lon"]), "nominatim")
+        return _first_point(results)
+
+
+def _first_point(results: object) -> GeoPoint | None:
+    """The first result of a Nominatim answer, or None when it holds no usable coordinates
+    (an empty list, an error object, a result without or with nonsense coordinates)."""
+    if not isinstance(results, list) or not results or not isinstance(results[0], dict):
+        if isinstance(results, dict):
+            log.warning("Geocoding failed, address saved without coordinates: %s", results)
+        return None
+    try:
+        lat, lon = float(results[0]["lat"]), float(results[0]["lon"])
+    except (KeyError, TypeError, ValueError):
+        log.warning("Geocoding answer without usable coordinates: %.200s", results[0])
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return GeoPoint(lat, lon, "nominatim")
 
 
 class NoGeocoder:

@@ -26,19 +26,29 @@ def usage_count(item: object) -> int:
 
 
 def save_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) -> None:
+    """Clean and check a new or edited lookup entry; raises ValidationFailed."""
+    # No autoflush: a new item already added to the session would be inserted before it is
+    # checked (and then found as its own duplicate, or refused by the unique index).
+    with db.session.no_autoflush:
+        _save_lookup(actor, item)
+
+
+def _save_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) -> None:
     if not can(actor, "lookup.manage"):
         raise PermissionDenied("Only list managers may change lookup lists.")
     errors: dict[str, list[str]] = {}
     item.name = v.clean_text(item.name) or ""
+    limit = type(item).__table__.c["name"].type.length
     if not item.name:
         errors["name"] = ["A name is required."]
+    elif len(item.name) > limit:
+        errors["name"] = [f"Too long (at most {limit} characters)."]
     else:
         model = type(item)
-        clash = db.session.scalar(
-            select(model).where(func.lower(model.name) == item.name.lower(), model.id != item.id)
-            if item.id
-            else select(model).where(func.lower(model.name) == item.name.lower())
-        )
+        query = select(model.id).where(func.lower(model.name) == item.name.lower())
+        if item.id is not None:
+            query = query.where(model.id != item.id)
+        clash = db.session.scalar(query.limit(1))
         if clash is not None:
             errors["name"] = [f"{item.name!r} already exists."]
     if isinstance(item, SocialPlatform):

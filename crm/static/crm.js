@@ -1,24 +1,47 @@
-// Contact form: B2C disables the account field (the person's name becomes a hidden
-// account); choosing an account switches to B2B.
+// Contact form behaviour.
+// - B2C disables the account field (the person's name becomes a hidden personal account on
+//   save); B2B enables it. A disabled field is not posted, so a B2C contact never sends an
+//   account chosen before switching.
+// - A collapsed section holding a field with an error opens, so the error is seen.
 (function () {
-  function kindRadios() { return document.querySelectorAll('input[name="kind"]'); }
   function account() { return document.getElementById('account'); }
   function currentKind() {
     var checked = document.querySelector('input[name="kind"]:checked');
     return checked ? checked.value : 'b2c';
+  }
+  function setSelect2Enabled(field, enabled) {
+    // select2 3.x mirrors the `disabled` property of its element through a
+    // MutationObserver; tell it directly as well, so the widget never lags behind.
+    var $ = window.jQuery;
+    if ($ && $(field).data('select2')) { $(field).select2('enable', enabled); }
   }
   function sync() {
     var field = account();
     if (!field) { return; }
     var b2c = currentKind() === 'b2c';
     field.disabled = b2c;
+    setSelect2Enabled(field, !b2c);
     var group = field.closest('.form-group');
     if (group) { group.classList.toggle('text-muted', b2c); }
     var primary = document.getElementById('is_primary');
     if (primary && b2c) { primary.checked = true; }
   }
+  function openSectionsWithErrors() {
+    document.querySelectorAll('.crm-section .collapse:not(.show)').forEach(function (body) {
+      if (!body.querySelector('.is-invalid, .invalid-feedback, .input-errors')) { return; }
+      body.classList.add('show');
+      var toggle = document.querySelector('[aria-controls="' + body.id + '"]');
+      if (toggle) { toggle.setAttribute('aria-expanded', 'true'); }
+    });
+  }
   document.addEventListener('DOMContentLoaded', function () {
-    kindRadios().forEach(function (radio) { radio.addEventListener('change', sync); });
+    document.querySelectorAll('input[name="kind"]').forEach(function (radio) {
+      radio.addEventListener('change', sync);
+    });
     sync();
+    openSectionsWithErrors();
+    // Flask-Admin starts select2 from jQuery's ready handler, which may run after this
+    // one: sync again once it has.
+    if (window.jQuery) { window.jQuery(sync); }
   });
 })();
