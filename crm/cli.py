@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from crm.errors import ValidationFailed
+from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES, Contact, User
 
@@ -69,7 +69,12 @@ def seed_command(count: int, seed: int | None) -> None:
     """Add realistic demo contacts (B2B and B2C, several countries, phones, addresses)."""
     from crm.services.demo_data import seed_demo_data
 
-    created = seed_demo_data(count, seed=seed)
+    try:
+        created = seed_demo_data(count, seed=seed)
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
     db.session.commit()
     click.echo(f"Added {created} demo contacts.")
 
@@ -104,7 +109,12 @@ def bootstrap_command(demo_contacts: int) -> None:
     if demo and empty and demo_contacts > 0:
         from crm.services.demo_data import seed_demo_data
 
-        created = seed_demo_data(demo_contacts, seed=1)
+        try:
+            created = seed_demo_data(demo_contacts, seed=1)
+        except DomainError as exc:
+            db.session.rollback()
+            click.echo(f"Demo data skipped: {exc.message}", err=True)
+            return
         db.session.commit()
         click.echo(f"Loaded {created} demo contacts (CRM_DEMO=0 skips this).")
 

@@ -29,6 +29,7 @@ class DefaultConfig:
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
 
     CRM_NAME = "Contacts CRM"
+    CRM_PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash method name, not a secret
     CRM_DEFAULT_PHONE_REGION = "US"  # region for numbers typed without a country code
     CRM_PAGE_SIZE = 20
     CRM_PAGE_SIZE_OPTIONS = (20, 50, 100)

@@ -38,6 +38,9 @@ def _base_config(instance: Path, database_url: str) -> dict[str, Any]:
         "INSTANCE_PATH": str(instance),
         "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": True,
         "CRM_DEFAULT_PHONE_REGION": "US",
+        # Cheap hashes for the many test users (scrypt costs 0.1 s each); the production
+        # default is checked in tests/services/test_users.py.
+        "CRM_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 

@@ -47,6 +47,7 @@ class AccountView(CrmModelView):
     form_args = {
         "owner": {
             "allow_blank": True,
+            "blank_text": "—",
             "query_factory": lambda: db.session.scalars(
                 select(User).where(User.active.is_(True)).order_by(User.full_name)
             ).all(),

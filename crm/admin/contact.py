@@ -138,8 +138,9 @@ class SocialLinkInline(_TrackedInline):
     }
 
 
-def _name_link(view: Any, _context: Any, model: Contact, _name: str) -> Markup:
-    url = url_for(".details_view", id=model.id)
+def _name_link(view: Any, context: Any, model: Contact, _name: str) -> Markup:
+    # Carry the list's URL (search, filters, page) so Back and Save return to it.
+    url = url_for(".details_view", id=model.id, url=context.get("return_url"))
     return Markup('<a href="{}">{}</a>').format(url, model.full_name)
 
 
@@ -151,6 +152,13 @@ def _account_name(_view: Any, _context: Any, model: Contact, _name: str) -> str:
     if model.account is None or model.account.is_hidden:
         return ""
     return model.account.name
+
+
+def _company_accounts():
+    """Accounts offered in the account pickers: visible ones, never a B2C hidden account."""
+    return db.session.query(Account).filter(
+        access.account_visibility(current_user), Account.is_hidden.is_(False)
+    )
 
 
 class ContactView(CrmModelView):
@@ -375,6 +383,7 @@ class ContactView(CrmModelView):
         "owner": {
             "label": "Contact owner",
             "allow_blank": True,
+            "blank_text": "—",
             "query_factory": lambda: db.session.scalars(
                 select(User).where(User.active.is_(True)).order_by(User.full_name)
             ).all(),
@@ -396,9 +405,7 @@ class ContactView(CrmModelView):
             "account": GatedAjaxLoader(
                 "account",
                 Account,
-                lambda: db.session.query(Account).filter(
-                    access.account_visibility(current_user), Account.is_hidden.is_(False)
-                ),
+                _company_accounts,
                 fields=("name",),
                 order_by="name",
                 placeholder="Type an account name",
@@ -406,11 +413,10 @@ class ContactView(CrmModelView):
             "linked_accounts": GatedAjaxLoader(
                 "linked_accounts",
                 Account,
-                lambda: db.session.query(Account).filter(
-                    access.account_visibility(current_user), Account.is_hidden.is_(False)
-                ),
+                _company_accounts,
                 fields=("name",),
                 order_by="name",
+                placeholder="Type an account name",
             ),
             "manager": GatedAjaxLoader(
                 "manager",

@@ -8,6 +8,7 @@ from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Account, Contact, contact_accounts
+from crm.services import audit
 from crm.services import validation as v
 from crm.services.access import contact_visibility
 
@@ -29,6 +30,7 @@ def _save_account(
 ) -> None:
     if not can(actor, "account.create" if is_new else "account.edit"):
         raise PermissionDenied("You may not change accounts.")
+    audit.note_actor(db.session, actor)
     errors: dict[str, list[str]] = {}
     name = v.clean_text(account.name)
     limit = Account.__table__.c["name"].type.length
@@ -71,6 +73,7 @@ def delete_account(actor: Actor, account: Account) -> None:
     """Refused while contacts are stored in the account (they would lose their account)."""
     if not can(actor, "account.delete"):
         raise PermissionDenied("You may not delete accounts.")
+    audit.note_actor(db.session, actor)
     stored = db.session.scalar(
         select(func.count()).select_from(Contact).where(Contact.account_id == account.id)
     )

@@ -390,9 +390,32 @@ def delete_contact(actor: Actor, contact: Contact) -> None:
             db.session.flush()
 
 
-def lookup_by_name(model: type, name: str):
-    """An active lookup entry by its name (case-insensitive), or None."""
-    return db.session.scalar(select(model).where(db.func.lower(model.name) == name.strip().lower()))
+def lookup_by_name(model: type, name: str | None):
+    """A lookup entry by its name (case-insensitive), or None. Whether an inactive entry may
+    be chosen is decided when the contact is checked."""
+    name = v.clean_text(name)
+    if name is None:
+        return None
+    return db.session.scalar(select(model).where(db.func.lower(model.name) == name.lower()))
+
+
+def _company_account(actor: Actor, name: str, owner: User | None) -> Account | None:
+    """The company account with this name (case and spaces ignored), or a new one."""
+    try:
+        name = v.clean_limited(name, _limit("name", Account))
+    except FieldError as exc:
+        raise ValidationFailed({"account": [str(exc)]}) from None
+    if name is None:
+        return None
+    found = db.session.scalar(
+        select(Account)
+        .where(db.func.lower(Account.name) == name.lower(), Account.is_hidden.is_(False))
+        .order_by(Account.id)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    return Account(name=name, owner=owner or (actor if isinstance(actor, User) else None))
 
 
 def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
@@ -410,10 +433,7 @@ def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
         account = data.pop("account", None)
         contact = Contact(**data)
         if isinstance(account, str):
-            found = db.session.scalar(
-                select(Account).where(Account.name == account, Account.is_hidden.is_(False))
-            )
-            account = found or Account(name=account, owner=contact.owner)
+            account = _company_account(actor, account, contact.owner)
         if account is not None:
             contact.account = account
             contact.kind = contact.kind or ContactKind.B2B

@@ -13,7 +13,7 @@ from crm.errors import FieldError, ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES, Role, User
 from crm.models.base import utcnow
-from crm.services.validation import clean_email
+from crm.services.validation import clean_email, clean_limited
 
 MIN_PASSWORD_LENGTH = 10
 DEFAULT_HASH_METHOD = "scrypt"
@@ -72,6 +72,10 @@ def create_user(email: str, password: str, roles: list[str], full_name: str = ""
         check_password_strength(password)
     except FieldError as exc:
         errors["password"] = [str(exc)]
+    try:
+        full_name = clean_limited(full_name, User.__table__.c["full_name"].type.length) or ""
+    except FieldError as exc:
+        errors["full_name"] = [str(exc)]
     unknown = sorted(set(roles) - set(ROLE_NAMES))
     if unknown:
         errors["roles"] = [f"Unknown role(s): {', '.join(unknown)}"]

@@ -1,7 +1,7 @@
 // Contact form behaviour.
 // - B2C disables the account field (the person's name becomes a hidden personal account on
 //   save); B2B enables it. A disabled field is not posted, so a B2C contact never sends an
-//   account chosen before switching.
+//   account chosen before switching. B2C also ticks and locks "Primary contact".
 // - A collapsed section holding a field with an error opens, so the error is seen.
 (function () {
   function account() { return document.getElementById('account'); }
@@ -23,8 +23,23 @@
     setSelect2Enabled(field, !b2c);
     var group = field.closest('.form-group');
     if (group) { group.classList.toggle('text-muted', b2c); }
+    syncPrimary(b2c);
+  }
+  function syncPrimary(b2c) {
+    // A B2C contact is always the primary contact of their personal account (the server
+    // sets it), so the box is ticked and locked. Back on B2B it shows the user's own choice
+    // again, never the ticked state B2C forced: a new B2B contact saved as primary would
+    // take the flag from the company's primary contact.
     var primary = document.getElementById('is_primary');
-    if (primary && b2c) { primary.checked = true; }
+    if (!primary) { return; }
+    if (!('crmChosen' in primary.dataset)) {
+      primary.dataset.crmChosen = (!b2c && primary.checked) ? '1' : '0';
+      primary.addEventListener('change', function () {
+        primary.dataset.crmChosen = primary.checked ? '1' : '0';
+      });
+    }
+    primary.disabled = b2c;
+    primary.checked = b2c || primary.dataset.crmChosen === '1';
   }
   function openSectionsWithErrors() {
     document.querySelectorAll('.crm-section .collapse:not(.show)').forEach(function (body) {

@@ -318,3 +318,13 @@ def test_a_deactivated_type_stays_on_old_rows_but_cannot_be_chosen(client, login
     assert len(_contacts()) == 1
     new_form = client.get("/admin/contact/new/").get_data(as_text=True)
     assert "Work (inactive)" in new_form
+
+
+def test_details_link_keeps_the_search_to_return_to(client, login_as, make_contact):
+    make_contact(first_name="Ana", last_name="Smith")
+    login_as("crm_sales")
+    listing = client.get("/admin/contact/?search=ith").get_data(as_text=True)
+    link = re.search(r'href="(/admin/contact/details/[^"]+)"', listing).group(1)
+    assert "url=" in link and "search%3Dith" in link.replace("&amp;", "&")
+    new_form = client.get("/admin/contact/new/").get_data(as_text=True)
+    assert "__None</option>" not in new_form

@@ -1,0 +1,63 @@
+"""Driving Flask-Admin's widgets (select2 3.x, inline rows) the way a user does."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+
+def section(page: Page, title: str) -> Locator:
+    """The collapsible card of the contact form titled `title`."""
+    key = title.lower().replace(" ", "-")
+    return page.locator(f"#section-{key}")
+
+
+def add_inline_row(page: Page, relation: str, label: str) -> int:
+    """Click Flask-Admin's "Add <label>" button; return the index of the new row."""
+    rows = page.locator(f"#{relation} .inline-field-list > .inline-field")
+    before = rows.count()
+    page.get_by_role("button", name=f"Add {label}", exact=True).click()
+    expect(rows).to_have_count(before + 1)
+    row_id = rows.nth(before).get_attribute("id") or ""
+    match = re.fullmatch(rf"{relation}-(\d+)", row_id)
+    assert match, f"unexpected inline row id {row_id!r}"
+    return int(match.group(1))
+
+
+def choose_select2(page: Page, field_id: str, option: str, *, search: str | None = None) -> None:
+    """Open the select2 widget of `field_id`, optionally type `search`, pick `option`."""
+    page.locator(f"#s2id_{field_id} .select2-choice").click()
+    drop = page.locator("#select2-drop.select2-drop-active")
+    expect(drop).to_be_visible()
+    if search is not None:
+        drop.locator("input.select2-input").fill(search)
+    drop.locator(".select2-result-label", has_text=re.compile(rf"^{re.escape(option)}$")).click()
+    expect(drop).to_be_hidden()
+    expect(page.locator(f"#s2id_{field_id} .select2-chosen")).to_have_text(option)
+
+
+def field_group(page: Page, field_id: str) -> Locator:
+    """The .form-group holding the field with this id (label, input and errors)."""
+    return page.locator(".form-group", has=page.locator(f"[id='{field_id}']")).last
+
+
+def snap(page: Page, name: str) -> None:
+    """A full-page screenshot in $CRM_SCREENSHOTS (when set), for looking at the layout."""
+    folder = os.environ.get("CRM_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def submit(page: Page, button: str = "Save") -> None:
+    """Click a submit button and wait until the answer has replaced the page.
+
+    The answer to a refused form can look like the page before it (same URL, same alert):
+    the old page is marked first, so checks that follow never read it.
+    """
+    page.evaluate("document.body.dataset.crmStale = '1'")
+    page.get_by_role("button", name=button, exact=True).click()
+    expect(page.locator("body[data-crm-stale]")).to_have_count(0)
+    page.wait_for_load_state()
