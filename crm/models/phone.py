@@ -26,7 +26,7 @@ class Phone(db.Model):
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
     )
     phone_type_id: Mapped[int] = mapped_column(ForeignKey("phone_types.id"), index=True)
-    country_code: Mapped[str | None] = mapped_column(String(6))  # digits, e.g. "44"
+    country_code: Mapped[str | None] = mapped_column(String(6))  # calling code, e.g. "+44"
     number: Mapped[str] = mapped_column(String(40))
     extension: Mapped[str | None] = mapped_column(String(10))
     e164: Mapped[str | None] = mapped_column(String(20), index=True)

@@ -182,7 +182,7 @@ def clean_birthday(value: date | str | None, today: date | None = None) -> date 
 
 @dataclass(frozen=True)
 class CleanPhone:
-    country_code: str  # digits only, e.g. "44"
+    country_code: str  # the calling code as people write it, e.g. "+44"
     number: str  # national significant number as typed, trimmed
     extension: str | None
     e164: str
@@ -235,7 +235,7 @@ def clean_phone(
     shown = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     if len(number) > 40:
         raise FieldError("The phone number is too long (at most 40 characters).")
-    return CleanPhone(str(parsed.country_code), number, extension, e164, shown)
+    return CleanPhone(f"+{parsed.country_code}", number, extension, e164, shown)
 
 
 def clean_social(

@@ -472,7 +472,7 @@ def test_phone_country_code_in_any_form(manager, subtests):
             db.session.commit()
             phone = reload(contact).phones[0]
             assert phone.phone_type.name == "Work"
-            assert phone.country_code == "44"
+            assert phone.country_code == "+44"
             assert phone.number == "020 7946 0958"
             assert phone.e164 == "+442079460958"
             assert phone.formatted == "+44 20 7946 0958"
@@ -505,7 +505,7 @@ def test_phone_without_country_code_uses_the_default_region(manager):
         {"first_name": "Ana", "last_name": "Smith", "phones": [{"number": "(212) 736-5000"}]},
     )
     assert contact.phones[0].e164 == "+12127365000"
-    assert contact.phones[0].country_code == "1"
+    assert contact.phones[0].country_code == "+1"
 
 
 def test_phone_typed_with_plus_keeps_its_own_country(manager):
@@ -518,7 +518,7 @@ def test_phone_typed_with_plus_keeps_its_own_country(manager):
         },
     )
     assert contact.phones[0].e164 == "+49301234567"
-    assert contact.phones[0].country_code == "49"
+    assert contact.phones[0].country_code == "+49"
 
 
 def test_invalid_phone_is_refused_on_its_row(manager, subtests):
