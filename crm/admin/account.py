@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -12,7 +11,6 @@ from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView, CsrfTokenRule
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Account, User
 from crm.services import access
@@ -97,30 +95,12 @@ class AccountView(CrmModelView):
 
     def _save(self, form: Any, model: Account, *, is_new: bool) -> bool:
         previous_owner_id = model.owner_id
-        try:
-            with db.session.no_autoflush:
-                form.populate_obj(model)
-                save_account(
-                    current_user, model, is_new=is_new, previous_owner_id=previous_owner_id
-                )
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            self.attach_errors(form, exc.errors)
-            flash("Nothing was saved: please correct the fields marked below.", "error")
-            return False
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
-        return True
 
-    def delete_model(self, model: Account) -> bool:
-        try:
-            delete_account(current_user, model)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
-        return True
+        def change() -> None:
+            form.populate_obj(model)
+            save_account(current_user, model, is_new=is_new, previous_owner_id=previous_owner_id)
+
+        return self.save_and_commit(form, change)
+
+    def delete_record(self, model: Account) -> None:
+        delete_account(current_user, model)

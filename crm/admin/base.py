@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -202,6 +203,38 @@ class CrmModelView(ModelView):
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         page = max(0, min(page or 0, MAX_PAGE))
         return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+
+    def delete_record(self, model: Any) -> None:
+        """The service call that deletes `model` under the domain's rules."""
+        raise NotImplementedError
+
+    def delete_model(self, model: Any) -> bool:
+        try:
+            self.delete_record(model)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True
+
+    def save_and_commit(self, form: Any, change: Callable[[], None]) -> bool:
+        """Run `change` (populate the model, call its service) and commit, all or nothing;
+        a domain error becomes messages on the form's fields or a flash."""
+        try:
+            with db.session.no_autoflush:
+                change()
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            self.attach_errors(form, exc.errors)
+            flash("Nothing was saved: please correct the fields marked below.", "error")
+            return False
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True
 
     def attach_errors(self, form: Any, errors: dict[str, list[str]]) -> None:
         """Show a service's field errors on the form's fields (flash those with no field)."""

@@ -154,6 +154,53 @@ def _account_name(_view: Any, _context: Any, model: Contact, _name: str) -> str:
     return model.account.name
 
 
+# The edit form's collapsible sections and their fields, in order.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "Profile",
+        (
+            "kind",
+            "first_name",
+            "middle_name",
+            "last_name",
+            "title",
+            "account",
+            "linked_accounts",
+            "owner",
+            "is_primary",
+            "customer_status",
+            "prospect_status",
+            "birthday",
+            "gender",
+            "email",
+            "email_secondary",
+            "website",
+            "email_marketing",
+            "do_not_email",
+            "do_not_call",
+            "contact_preference",
+            "active",
+        ),
+    ),
+    ("Phones", ("phones",)),
+    ("Addresses", ("addresses",)),
+    ("Social media", ("social_links",)),
+    (
+        "Working data",
+        (
+            "job_title",
+            "department",
+            "manager",
+            "certificate",
+            "timezone",
+            "language",
+            "other_contacts",
+        ),
+    ),
+    ("Notes", ("notes",)),
+)
+
+
 def _company_accounts():
     """Accounts offered in the account pickers: visible ones, never a B2C hidden account."""
     return db.session.query(Account).filter(
@@ -277,81 +324,10 @@ class ContactView(CrmModelView):
         "timezone": "Time zone",
     }
 
-    form_columns = (
-        "expected_version",
-        "kind",
-        "first_name",
-        "middle_name",
-        "last_name",
-        "title",
-        "account",
-        "linked_accounts",
-        "owner",
-        "is_primary",
-        "customer_status",
-        "prospect_status",
-        "birthday",
-        "gender",
-        "email",
-        "email_secondary",
-        "website",
-        "email_marketing",
-        "do_not_email",
-        "do_not_call",
-        "contact_preference",
-        "active",
-        "phones",
-        "addresses",
-        "social_links",
-        "job_title",
-        "department",
-        "manager",
-        "certificate",
-        "timezone",
-        "language",
-        "other_contacts",
-        "notes",
-    )
-    _profile = (
-        "kind",
-        "first_name",
-        "middle_name",
-        "last_name",
-        "title",
-        "account",
-        "linked_accounts",
-        "owner",
-        "is_primary",
-        "customer_status",
-        "prospect_status",
-        "birthday",
-        "gender",
-        "email",
-        "email_secondary",
-        "website",
-        "email_marketing",
-        "do_not_email",
-        "do_not_call",
-        "contact_preference",
-        "active",
-    )
+    form_columns = ("expected_version", *(f for _, fields in SECTIONS for f in fields))
     form_create_rules = form_edit_rules = (
         CsrfTokenRule("expected_version"),
-        section("Profile", *_profile),
-        section("Phones", "phones"),
-        section("Addresses", "addresses"),
-        section("Social media", "social_links"),
-        section(
-            "Working data",
-            "job_title",
-            "department",
-            "manager",
-            "certificate",
-            "timezone",
-            "language",
-            "other_contacts",
-        ),
-        section("Notes", "notes"),
+        *(section(title, *fields) for title, fields in SECTIONS),
     )
     form_extra_fields = {
         "expected_version": HiddenField(),
@@ -577,15 +553,8 @@ class ContactView(CrmModelView):
                 continue
             target.errors = [*list(target.errors or []), *messages]
 
-    def delete_model(self, model: Contact) -> bool:
-        try:
-            delete_contact(current_user, model)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
-        return True
+    def delete_record(self, model: Contact) -> None:
+        delete_contact(current_user, model)
 
     @action(
         "delete",

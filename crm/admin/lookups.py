@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
 from flask_login import current_user
 
 from crm.admin.base import CrmModelView
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
-from crm.extensions import db
+from crm.errors import ValidationFailed
 from crm.models import AddressType, PhoneType, SocialPlatform
 from crm.services.lookups import delete_lookup, save_lookup
 
@@ -37,15 +35,8 @@ class LookupView(CrmModelView):
             self.attach_errors(form, exc.errors)
             raise
 
-    def delete_model(self, model: Any) -> bool:
-        try:
-            delete_lookup(current_user, model)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
-        return True
+    def delete_record(self, model: Any) -> None:
+        delete_lookup(current_user, model)
 
 
 class PhoneTypeView(LookupView):

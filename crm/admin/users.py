@@ -10,10 +10,9 @@ from wtforms.validators import Optional
 
 from crm.admin.base import CrmModelView, CsrfTokenRule
 from crm.auth.permissions import can
-from crm.errors import FieldError, ValidationFailed
+from crm.errors import ValidationFailed
 from crm.models import Role, User
-from crm.services import validation as v
-from crm.services.users import set_password
+from crm.services.users import delete_user, save_user
 
 
 class UserView(CrmModelView):
@@ -50,37 +49,14 @@ class UserView(CrmModelView):
         return can(current_user, "user.manage")
 
     def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
-        errors: dict[str, list[str]] = {}
         try:
-            model.email = v.clean_email(model.email) or ""
-            if not model.email:
-                raise FieldError("An email is required.")
-        except FieldError as exc:
-            errors["email"] = [str(exc)]
-        password = form.new_password.data
-        if is_created and not password:
-            errors["new_password"] = ["Set a password for the new user."]
-        elif password:
-            try:
-                set_password(model, password)
-            except FieldError as exc:
-                errors["new_password"] = [str(exc)]
-        myself = model.id is not None and model.id == current_user.id
-        if myself and not model.active:
-            errors["active"] = ["You cannot deactivate your own account."]
-        if myself and "crm_admin" not in {r.name for r in model.roles}:
-            errors["roles"] = ["You cannot remove your own crm_admin role."]
-        if errors:
-            self.attach_errors(form, errors)
-            raise ValidationFailed(errors)
+            save_user(current_user, model, is_new=is_created, new_password=form.new_password.data)
+        except ValidationFailed as exc:
+            self.attach_errors(form, exc.errors)
+            raise
 
-    def delete_model(self, model: User) -> bool:
-        if model.id == current_user.id:
-            from flask import flash
-
-            flash("You cannot delete your own account.", "error")
-            return False
-        return super().delete_model(model)
+    def delete_record(self, model: User) -> None:
+        delete_user(current_user, model)
 
 
 class RoleView(CrmModelView):

@@ -6,10 +6,11 @@ import secrets
 from functools import cache
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from crm.errors import FieldError, ValidationFailed
+from crm.auth.permissions import ADMIN, Actor, can
+from crm.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES, Role, User
 from crm.models.base import utcnow
@@ -103,3 +104,52 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def save_user(actor: Actor, user: User, *, is_new: bool, new_password: str | None) -> None:
+    """Rules for a user edited in the admin: a valid unique email, a password for a new
+    user, and no administrator locking themselves out. Raises ValidationFailed."""
+    myself = user.id is not None and user.id == getattr(actor, "id", None)
+    # When admins edit themselves the form has already changed their roles in memory:
+    # what they may do is decided by the roles they had.
+    allowed = ADMIN in _roles_before(user) if myself else can(actor, "user.manage")
+    if not allowed:
+        raise PermissionDenied("Only administrators may manage users.")
+    errors: dict[str, list[str]] = {}
+    try:
+        user.email = clean_email(user.email) or ""
+        if not user.email:
+            raise FieldError("An email is required.")
+    except FieldError as exc:
+        errors["email"] = [str(exc)]
+    user.full_name = (user.full_name or "").strip()[:200]
+    if is_new and not new_password:
+        errors["new_password"] = ["Set a password for the new user."]
+    elif new_password:
+        try:
+            set_password(user, new_password)
+        except FieldError as exc:
+            errors["new_password"] = [str(exc)]
+    if myself and not user.active:
+        errors["active"] = ["You cannot deactivate your own account."]
+    if myself and "crm_admin" not in user.role_names:
+        errors["roles"] = ["You cannot remove your own crm_admin role."]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _roles_before(user: User) -> set[str]:
+    """The user's role names as stored, before unsaved changes to `roles`."""
+    history = inspect(user).attrs["roles"].history
+    if not history.has_changes():
+        return user.role_names
+    return {role.name for role in (*history.unchanged, *history.deleted)}
+
+
+def delete_user(actor: Actor, user: User) -> None:
+    if not can(actor, "user.manage"):
+        raise PermissionDenied("Only administrators may manage users.")
+    if user.id == getattr(actor, "id", None):
+        raise DomainError("You cannot delete your own account.")
+    db.session.delete(user)
+    db.session.flush()

@@ -181,3 +181,35 @@ def test_full_name_is_trimmed_and_limited(app):
     )
     errors = refused("bo@example.com", PASSWORD, [], full_name="x" * 201)
     assert errors == {"full_name": ["Too long (at most 200 characters)."]}
+
+
+def test_save_user_is_for_administrators_and_stops_self_lockout(app, make_user):
+    from crm.errors import DomainError, PermissionDenied
+    from crm.services.users import delete_user, save_user
+
+    admin = make_user("crm_admin")
+    sales = make_user("crm_sales")
+    sales_id = sales.id
+    with pytest.raises(PermissionDenied):
+        save_user(sales, sales, is_new=False, new_password=None)
+    db.session.rollback()
+    sales.full_name = "  Renamed  "
+    save_user(admin, sales, is_new=False, new_password="another-long-password")
+    assert sales.full_name == "Renamed"
+    assert check_password_hash(sales.password_hash, "another-long-password")
+    admin.roles = [r for r in admin.roles if r.name != "crm_admin"]
+    admin.active = False
+    with pytest.raises(ValidationFailed) as failed:
+        save_user(admin, admin, is_new=False, new_password=None)
+    assert failed.value.errors == {
+        "active": ["You cannot deactivate your own account."],
+        "roles": ["You cannot remove your own crm_admin role."],
+    }
+    db.session.rollback()
+    with pytest.raises(DomainError, match="You cannot delete your own account."):
+        delete_user(admin, admin)
+    with pytest.raises(PermissionDenied):
+        delete_user(sales, admin)
+    delete_user(admin, sales)
+    db.session.commit()
+    assert db.session.get(User, sales_id) is None
