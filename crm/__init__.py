@@ -17,7 +17,7 @@ from crm.config import (
     database_uri,
     ensure_secret_key,
 )
-from crm.extensions import csrf, db, login_manager, migrate
+from crm.extensions import csrf, db, include_in_autogenerate, login_manager, migrate
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -56,7 +56,13 @@ def _init_database(app: Flask) -> None:
     from crm.services import audit
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(PROJECT_ROOT / "migrations"),
+        render_as_batch=True,
+        include_name=include_in_autogenerate,
+    )
     audit.install([getattr(models, name) for name in models.__all__], db.session)
 
     @app.get("/healthz")

@@ -26,3 +26,13 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+# Schema objects made by migrations in raw SQL, outside the models: the SQLite FTS5 search
+# table (and its shadow tables) and PostgreSQL's trigram index.
+RAW_SQL_SCHEMA_OBJECTS = ("contact_search", "ix_contacts_search_trgm")
+
+
+def include_in_autogenerate(name: str | None, type_: str, _parent_names: dict) -> bool:
+    """Alembic `include_name` hook: leave the raw-SQL search index out of comparisons."""
+    return not (name and name.startswith(RAW_SQL_SCHEMA_OBJECTS))

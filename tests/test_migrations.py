@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from crm import create_app
 from crm.config import PROJECT_ROOT
-from crm.extensions import db
+from crm.extensions import db, include_in_autogenerate
 
 
 def _script() -> ScriptDirectory:
@@ -36,7 +36,12 @@ def test_migrated_schema_matches_models(app):
     """The per-test database was built by the migrations: no drift from the models."""
     with db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "render_as_batch": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "render_as_batch": True,
+                "include_name": include_in_autogenerate,
+            },
         )
         diff = compare_metadata(context, db.metadata)
     assert diff == []
@@ -59,5 +64,71 @@ def test_downgrade_to_base_and_upgrade_again(database_url: str, tmp_path: Path):
         assert {"contacts", "phones", "addresses", "social_links", "audit_entries"} <= set(
             inspect(db.engine).get_table_names()
         )
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_upgrading_keeps_existing_rows_and_indexes_them_for_search(
+    database_url: str, tmp_path: Path
+):
+    """Rebuilding a table in a migration must not cascade-delete its children (SQLite's
+    DROP TABLE does, with foreign keys on) and existing contacts become searchable."""
+    from sqlalchemy import text
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
+    with app.app_context():
+        downgrade(revision="0001_foundation")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, name, is_hidden, version, created_at, updated_at) "
+                    "VALUES (1, 'Acme Ltd', false, 1, '2026-01-01', '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO contacts (id, kind, account_id, is_primary, first_name, last_name,"
+                    " customer_status, prospect_status, birthday, email_marketing, do_not_email,"
+                    " do_not_call, contact_preference, active, search_text, version, created_at,"
+                    " updated_at) VALUES (1, 'b2b', 1, false, 'Jürgen', 'Müller', 'customer',"
+                    " 'non_prospect', '1980-05-17', false, false, false, 'any', true,"
+                    " 'jürgen müller', 1, '2026-01-01', '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO phones (contact_id, phone_type_id, country_code, number, e164)"
+                    " VALUES (1, 1, '+49', '030 1234567', '+49301234567')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO addresses (contact_id, address_type_id, city, country)"
+                    " VALUES (1, 1, 'Berlin', 'DE')"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM phones")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM addresses")).scalar() == 1
+            row = conn.execute(
+                text("SELECT search_text, birthday_month FROM contacts WHERE id = 1")
+            ).one()
+        assert row.birthday_month == 5
+        for expected in ("müller", "muller", "jurgen", "49301234567", "0301234567", "acme ltd"):
+            assert expected in row.search_text
+        from crm.models import Contact
+        from crm.services.search import contact_search_clause
+
+        for term in ("uller", "0301234", "acme"):
+            found = db.session.query(Contact.id).filter(contact_search_clause(term)).all()
+            assert found == [(1,)], term
         db.session.remove()
         db.engine.dispose()

@@ -1,6 +1,6 @@
 """All models, imported here so that metadata (and Alembic) sees every table."""
 
-from crm.models.account import Account
+from crm.models.account import Account, account_criteria
 from crm.models.address import Address
 from crm.models.audit import AuditEntry
 from crm.models.contact import (
@@ -11,13 +11,47 @@ from crm.models.contact import (
     Gender,
     ProspectStatus,
     contact_accounts,
+    contact_categories,
+    contact_criteria,
 )
-from crm.models.lookups import AddressType, PhoneType, SocialPlatform
+from crm.models.lookups import (
+    AddressType,
+    Category,
+    Criterion,
+    CriterionScope,
+    PhoneType,
+    SocialPlatform,
+)
 from crm.models.phone import Phone
+from crm.models.segment import (
+    MarketingList,
+    MarketingListMember,
+    SavedView,
+    Segment,
+    SegmentKind,
+    segment_members,
+)
+from crm.models.selection import SelectedContact
 from crm.models.social_link import SocialLink
+from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "Category",
+    "Criterion",
+    "CriterionScope",
+    "MarketingList",
+    "MarketingListMember",
+    "SavedView",
+    "Segment",
+    "SegmentKind",
+    "SelectedContact",
+    "Tag",
+    "account_criteria",
+    "contact_categories",
+    "contact_criteria",
+    "contact_tags",
+    "segment_members",
     "ROLE_NAMES",
     "Account",
     "Address",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -12,7 +12,18 @@ from crm.models.base import TimestampMixin
 
 if TYPE_CHECKING:
     from crm.models.contact import Contact
+    from crm.models.lookups import Criterion
     from crm.models.user import User
+
+
+account_criteria = Table(
+    "account_criteria",
+    db.metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "criterion_id", ForeignKey("criteria.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
 
 
 class Account(TimestampMixin, db.Model):
@@ -35,6 +46,10 @@ class Account(TimestampMixin, db.Model):
     owner: Mapped[User | None] = relationship()
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="account", foreign_keys="Contact.account_id", lazy="select"
+    )
+
+    criteria: Mapped[list[Criterion]] = relationship(
+        secondary=account_criteria, order_by="Criterion.name"
     )
 
     __mapper_args__ = {"version_id_col": version}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -20,12 +22,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
 from crm.models.base import LabeledEnum, TimestampMixin, enum_column
+from crm.models.tag import contact_tags
 
 if TYPE_CHECKING:
     from crm.models.account import Account
     from crm.models.address import Address
+    from crm.models.lookups import Category, Criterion
     from crm.models.phone import Phone
     from crm.models.social_link import SocialLink
+    from crm.models.tag import Tag
     from crm.models.user import User
 
 
@@ -71,6 +76,25 @@ contact_accounts = Table(
 )
 
 
+contact_categories = Table(
+    "contact_categories",
+    db.metadata,
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+contact_criteria = Table(
+    "contact_criteria",
+    db.metadata,
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "criterion_id", ForeignKey("criteria.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
 class Contact(TimestampMixin, db.Model):
     __tablename__ = "contacts"
     __audit__ = True
@@ -91,6 +115,10 @@ class Contact(TimestampMixin, db.Model):
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # The user in charge of dealing with this person (seed 003), besides its owner.
+    responsible_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     customer_status: Mapped[CustomerStatus] = mapped_column(
         enum_column(CustomerStatus, "customer_status"),
         default=CustomerStatus.NON_CUSTOMER,
@@ -102,14 +130,16 @@ class Contact(TimestampMixin, db.Model):
         index=True,
     )
     birthday: Mapped[date | None] = mapped_column(Date)
+    # Kept by services.contacts from `birthday`, so "birthday in May" is an index look-up.
+    birthday_month: Mapped[int | None] = mapped_column(SmallInteger, index=True)
     gender: Mapped[Gender | None] = mapped_column(enum_column(Gender, "gender"))
 
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     email_secondary: Mapped[str | None] = mapped_column(String(254), index=True)
     website: Mapped[str | None] = mapped_column(String(300))
-    email_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
-    do_not_email: Mapped[bool] = mapped_column(Boolean, default=False)
-    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_marketing: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    do_not_email: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     contact_preference: Mapped[ContactPreference] = mapped_column(
         enum_column(ContactPreference, "contact_preference"), default=ContactPreference.ANY
     )
@@ -125,6 +155,9 @@ class Contact(TimestampMixin, db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
 
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # In the trash since then (None: live). Trashed contacts are hidden by the access gate.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Lower-cased names and emails, kept by services.contacts; what substring search reads.
     search_text: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
@@ -134,6 +167,14 @@ class Contact(TimestampMixin, db.Model):
         secondary=contact_accounts, order_by="Account.name"
     )
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    responsible: Mapped[User | None] = relationship(foreign_keys=[responsible_id])
+    tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by="Tag.key")
+    categories: Mapped[list[Category]] = relationship(
+        secondary=contact_categories, order_by="Category.name"
+    )
+    criteria: Mapped[list[Criterion]] = relationship(
+        secondary=contact_criteria, order_by="Criterion.name"
+    )
     manager: Mapped[Contact | None] = relationship(remote_side=[id], foreign_keys=[manager_id])
 
     phones: Mapped[list[Phone]] = relationship(
@@ -148,7 +189,8 @@ class Contact(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        Index("ix_contacts_active_last_name", "active", "last_name", "first_name", "id"),
+        # The default list: live, active contacts by name.
+        Index("ix_contacts_live_name", "deleted_at", "active", "last_name", "first_name", "id"),
         Index("ix_contacts_last_name_first_name", "last_name", "first_name"),
     )
 

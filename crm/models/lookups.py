@@ -1,4 +1,5 @@
-"""Lookup lists edited by list managers: phone, address and social platform types."""
+"""Lookup lists edited by list managers: phone, address and social platform types,
+categories and criteria."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db
+from crm.models.base import LabeledEnum, enum_column
 
 
 class LookupMixin:
@@ -41,3 +43,25 @@ class SocialPlatform(LookupMixin, db.Model):
     @property
     def host_list(self) -> list[str]:
         return [h.strip().lower() for h in self.hosts.split(",") if h.strip()]
+
+
+class Category(LookupMixin, db.Model):
+    """A category contacts are filed under (seed 002: Settings > CRM > Categories)."""
+
+    __tablename__ = "categories"
+
+
+class CriterionScope(LabeledEnum):
+    INDIVIDUALS = ("individuals", "Individuals (contacts)")
+    COMPANIES = ("companies", "Companies (accounts)")
+    BOTH = ("both", "Individuals and companies")
+
+
+class Criterion(LookupMixin, db.Model):
+    """A manual classification value; some are offered for individuals, some for companies."""
+
+    __tablename__ = "criteria"
+
+    applies_to: Mapped[CriterionScope] = mapped_column(
+        enum_column(CriterionScope, "criterion_scope"), default=CriterionScope.BOTH
+    )
