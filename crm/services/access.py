@@ -10,11 +10,12 @@ from crm.extensions import db
 from crm.models import Account, Contact
 
 
-def contact_visibility(user: Actor | None) -> ColumnElement[bool]:
-    """A WHERE clause selecting the contacts `user` may see."""
+def contact_visibility(user: Actor | None, *, trashed: bool = False) -> ColumnElement[bool]:
+    """A WHERE clause selecting the contacts `user` may see: live ones, or with
+    `trashed=True` the ones in the trash."""
     if not can(user, "contact.view"):
         return false()
-    return true()
+    return Contact.deleted_at.is_not(None) if trashed else Contact.deleted_at.is_(None)
 
 
 def account_visibility(user: Actor | None) -> ColumnElement[bool]:

@@ -11,6 +11,7 @@ from crm.models import Account, Contact, contact_accounts
 from crm.services import audit
 from crm.services import validation as v
 from crm.services.access import contact_visibility
+from crm.services.search import search_text_for
 
 
 def save_account(
@@ -59,6 +60,10 @@ def _save_account(
         raise ValidationFailed(errors)
     if is_new:
         db.session.add(account)
+    elif inspect(account).attrs["name"].history.has_changes():
+        # Contacts are found by their company's name: keep their search text in step.
+        for contact in db.session.scalars(select(Contact).where(Contact.account_id == account.id)):
+            contact.search_text = search_text_for(contact)
 
 
 def _chosen_owner_id(account: Account) -> int | None:

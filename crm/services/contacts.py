@@ -33,6 +33,7 @@ from crm.models.base import utcnow
 from crm.services import audit
 from crm.services import validation as v
 from crm.services.geocoding import AddressQuery, geocoder_from_config
+from crm.services.search import search_text_for
 
 
 @dataclass
@@ -59,18 +60,6 @@ def _limit(field: str, model: type = Contact) -> int:
 def live_rows(rows: list[Any]) -> list[Any]:
     """Child rows not marked for deletion in this session (inline forms delete in place)."""
     return [row for row in rows if row not in db.session.deleted]
-
-
-def search_text_for(contact: Contact) -> str:
-    """What substring search reads: names and emails, lower-cased."""
-    parts = (
-        contact.first_name,
-        contact.middle_name,
-        contact.last_name,
-        contact.email,
-        contact.email_secondary,
-    )
-    return " ".join(p.lower() for p in parts if p)
 
 
 def _stored_row(contact: Contact) -> Any:
@@ -164,7 +153,7 @@ def _apply_contact_rules(
 
     if errors.found:
         raise ValidationFailed(errors.found)
-    c.search_text = search_text_for(c)
+    c.search_text = search_text_for(c, live_rows(c.phones))
     if c.active is None:
         c.active = True
     if not is_new:

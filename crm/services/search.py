@@ -1,27 +1,118 @@
-"""Contact search: the one place that turns what a user typed into a WHERE clause.
+"""Contact search: what a user types becomes a WHERE clause over `Contact.search_text`.
 
-Every word must appear somewhere in the contact's names or emails (`Contact.search_text`,
-kept lower-cased by services.contacts), so "ith" finds Smith and "ana smi" finds Ana Smith.
+`search_text` (kept by `search_text_for` on every save) holds the names, their unaccented
+forms, the emails, the phone numbers as digits (E.164 and as typed) and the company name.
+Every word typed must occur somewhere in it: "ith" finds Smith, "ana smi" finds Ana Smith,
+"030-1234" and "+49 30 1234" find +49 30 1234567.
+
+The substring match is served by an index: SQLite's FTS5 trigram table `contact_search`
+(kept in step by triggers on `contacts`), PostgreSQL's pg_trgm GIN index on search_text.
+Words shorter than three characters cannot use trigrams and fall back to a scan.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_
+import re
+import unicodedata
+from collections.abc import Iterable
 
-from crm.models import Contact
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, text
+
+from crm.extensions import db
+from crm.models import Contact, Phone
 
 MAX_TERMS = 8
+MAX_TERM_LENGTH = 100
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+
+
+def fold(value: str) -> str:
+    """Lower-case without accents ("Müller" -> "muller")."""
+    decomposed = unicodedata.normalize("NFKD", value.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def digits(value: str | None) -> str:
+    return "".join(ch for ch in value or "" if ch.isdigit())
+
+
+def search_text_for(contact: Contact, phones: Iterable[Phone] | None = None) -> str:
+    """The words a contact is found by (see the module docstring); `phones` defaults to
+    the contact's phones (callers pass the ones not being deleted)."""
+    names = [
+        p.strip().lower()
+        for p in (contact.first_name, contact.middle_name, contact.last_name)
+        if p and p.strip()
+    ]
+    words: list[str] = [*names, *(fold(n) for n in names)]
+    words += [e.lower() for e in (contact.email, contact.email_secondary) if e]
+    for phone in contact.phones if phones is None else phones:
+        words += [d for d in (digits(phone.e164), digits(phone.number)) if d]
+    account = contact.account
+    if account is not None and not account.is_hidden and account.name:
+        words.append(account.name.lower())
+    return " ".join(dict.fromkeys(words))  # unique, in order
+
+
+def search_terms(typed: str | None) -> list[str]:
+    """The words to look for. A query that looks like a phone number is one term: its digits
+    (a leading '+' and the separators dropped)."""
+    typed = (typed or "").strip()
+    if not typed:
+        return []
+    if _PHONE_LIKE.match(typed) and len(digits(typed)) >= 3:
+        return [digits(typed)[:MAX_TERM_LENGTH]]
+    words = [w.lower()[:MAX_TERM_LENGTH] for w in typed.split()[:MAX_TERMS]]
+    return list(dict.fromkeys(words))
 
 
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def contact_search_clause(text: str | None) -> ColumnElement[bool] | None:
-    """None when there is nothing to search for."""
-    words = [w for w in (text or "").lower().split() if w][:MAX_TERMS]
-    if not words:
+def _like(term: str) -> ColumnElement[bool]:
+    return Contact.search_text.like(f"%{_escape_like(term)}%", escape="\\")
+
+
+def _fts_query(terms: Iterable[str]) -> str:
+    """An FTS5 query matching every term as a substring (trigram tokenizer)."""
+    return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def contact_search_clause(
+    typed: str | None, dialect: str | None = None
+) -> ColumnElement[bool] | None:
+    """A WHERE clause for the contacts matching what was typed; None for an empty search."""
+    dialect = dialect or db.engine.dialect.name
+    terms = search_terms(typed)
+    if not terms:
         return None
-    return and_(
-        *(Contact.search_text.like(f"%{_escape_like(w[:100])}%", escape="\\") for w in words)
+    long_terms = [t for t in terms if len(t) >= 3]
+    clauses = [_like(t) for t in terms if len(t) < 3]
+    if long_terms and dialect == "sqlite":
+        matches = (
+            select(literal_column("rowid"))
+            .select_from(text("contact_search"))
+            .where(
+                text("contact_search MATCH :fts_query").bindparams(fts_query=_fts_query(long_terms))
+            )
+        )
+        clauses.insert(0, Contact.id.in_(matches))
+    else:
+        clauses = [_like(t) for t in long_terms] + clauses
+    return and_(*clauses)
+
+
+def search_rank(typed: str | None) -> ColumnElement[int] | None:
+    """0 for an exact name match of the first word, 1 for a name starting with it, 2 else."""
+    terms = search_terms(typed)
+    if not terms:
+        return None
+    first = terms[0]
+    names = (func.lower(Contact.last_name), func.lower(Contact.first_name))
+    prefix = f"{_escape_like(first)}%"
+    return case(
+        (or_(*(n == first for n in names)), 0),
+        (or_(*(n.like(prefix, escape="\\") for n in names)), 1),
+        else_=2,
     )

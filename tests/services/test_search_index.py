@@ -1,0 +1,83 @@
+"""The search index: phone fragments in any format, company names, accents, and the index
+(FTS5 on SQLite, pg_trgm on PostgreSQL) staying in step with every write."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from crm.extensions import db
+from crm.models import Account, Contact
+from crm.services.contacts import apply_contact_rules, delete_contact
+from crm.services.search import contact_search_clause, search_terms
+
+
+def found(text_typed: str) -> list[str]:
+    query = select(Contact).order_by(Contact.id).where(contact_search_clause(text_typed))
+    return [c.full_name for c in db.session.scalars(query)]
+
+
+def test_phone_fragments_in_any_format(make_contact):
+    make_contact(
+        first_name="Hans",
+        last_name="Berlin",
+        phones=[{"type": "Work", "country_code": "+49", "number": "030 1234567"}],
+    )
+    make_contact(first_name="Other", last_name="Person")
+    for typed in ("+49 30 1234", "030-1234", "(030) 123", "1234567", "4930123"):
+        assert found(typed) == ["Hans Berlin"], typed
+    assert found("030-9999") == []
+
+
+def test_search_terms_keep_phone_queries_whole():
+    assert search_terms("+49 (30) 1234-56") == ["4930123456"]
+    assert search_terms("Ana  SMITH ana") == ["ana", "smith"]
+    assert search_terms("  ") == []
+
+
+def test_company_names_and_unaccented_names_are_found(make_contact):
+    acme = Account(name="Acme Logistics GmbH")
+    db.session.add(acme)
+    db.session.commit()
+    make_contact(first_name="Jürgen", last_name="Müller", account=acme)
+    assert found("logistics") == ["Jürgen Müller"]
+    assert found("muller") == ["Jürgen Müller"]
+    assert found("müll") == ["Jürgen Müller"]
+    assert found("jurgen acme") == ["Jürgen Müller"]
+
+
+def test_the_index_follows_edits_renames_and_deletes(make_contact, manager):
+    contact = make_contact(first_name="Ana", last_name="Smith", account="Initech")
+    assert found("smith") == ["Ana Smith"]
+    contact.last_name = "Jones"
+    apply_contact_rules(manager, contact, is_new=False)
+    db.session.commit()
+    assert found("smith") == [] and found("jones") == ["Ana Jones"]
+
+    from crm.services.accounts import save_account
+
+    account = contact.account
+    account.name = "Globex"
+    save_account(manager, account, is_new=False)
+    db.session.commit()
+    assert found("initech") == [] and found("globex") == ["Ana Jones"]
+
+    delete_contact(manager, contact)
+    db.session.commit()
+    assert found("jones") == []
+
+
+def test_the_sqlite_index_is_the_fts5_table_kept_by_triggers(make_contact):
+    if db.engine.dialect.name != "sqlite":
+        index = db.session.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_contacts_search_trgm'")
+        ).scalar()
+        assert "gin_trgm_ops" in index
+        return
+    contact = make_contact(first_name="Zed", last_name="Quux")
+    rows = db.session.execute(
+        text("SELECT rowid FROM contact_search WHERE contact_search MATCH '\"quux\"'")
+    ).all()
+    assert rows == [(contact.id,)]
+    db.session.execute(
+        text("INSERT INTO contact_search(contact_search) VALUES ('integrity-check')")
+    )
