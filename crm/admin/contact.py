@@ -11,13 +11,21 @@ from flask_admin.actions import action
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from crm.admin.base import CrmModelView, CsrfTokenRule, GatedAjaxLoader, known_choice, section
+from crm.admin.base import (
+    MAX_PAGE,
+    CrmModelView,
+    CsrfTokenRule,
+    GatedAjaxLoader,
+    known_choice,
+    section,
+)
+from crm.admin.contact_filters import contact_filters
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
 from crm.auth.permissions import can
 from crm.errors import DomainError, StaleEditError, ValidationFailed
@@ -38,11 +46,20 @@ from crm.models import (
     SocialPlatform,
     User,
 )
-from crm.services import access, search
+from crm.services import access, search, selection
+from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
 from crm.services.validation import country_choices, language_choices, timezone_names
 
-LIST_SCOPES = {"active": "Active", "inactive": "Inactive", "all": "All"}
+LIST_SCOPES = {
+    "active": "Active",
+    "inactive": "Inactive",
+    "all": "All",
+    "selected": "Selected contacts",
+}
+# Lists count their matches up to this many; beyond it they say "more than 10,000" and page
+# with next/previous, so no page counts a million rows.
+COUNT_CAP = 10_000
 
 
 def _lookup_choices(model: type):
@@ -258,16 +275,16 @@ class ContactView(CrmModelView):
     column_default_sort = [("last_name", False), ("first_name", False), ("id", False)]
     # Enables Flask-Admin's search box; the search itself is services.search.
     column_searchable_list = ("last_name",)
-    column_filters = (
-        "customer_status",
-        "prospect_status",
-        "kind",
+    # Filters are built per view in __init__ (contact_filters()) plus these columns.
+    _column_filters = (
         "email_marketing",
         "do_not_email",
         "do_not_call",
+        "active",
         "created_at",
         "updated_at",
     )
+    named_filter_urls = True  # stable links: ?flt0_tag_is=VIP
 
     column_details_list = (
         "kind",
@@ -403,6 +420,7 @@ class ContactView(CrmModelView):
                 placeholder="Type a name",
             ),
         }
+        self.column_filters = [*contact_filters(), *self._column_filters]
         super().__init__(Contact, name="Contacts", endpoint="contact", url="contact", **kwargs)
 
     # ---- what the user may see -------------------------------------------------------
@@ -414,13 +432,15 @@ class ContactView(CrmModelView):
     def _list_scope(self) -> str | None:
         return g.get("crm_contact_scope")
 
-    def _scoped(self, query):
+    def _scoped(self, query, scope: str | None = None):
         query = query.filter(access.contact_visibility(current_user))
-        scope = self._list_scope()
+        scope = scope or self._list_scope()
         if scope == "active":
             query = query.filter(Contact.active.is_(True))
         elif scope == "inactive":
             query = query.filter(Contact.active.is_(False))
+        elif scope == "selected":
+            query = query.filter(contact_filters_where.in_selection_of(current_user.id))
         return query
 
     def get_query(self):
@@ -433,16 +453,56 @@ class ContactView(CrmModelView):
     def get_count_query(self):
         return self._scoped(super().get_count_query())
 
-    def _apply_search(self, query, count_query, joins, count_joins, search_term):
-        clause = search.contact_search_clause(search_term)
+    def matching_query(self, search_text: str | None, filters: Any, scope: str | None = None):
+        """The contacts a list shows for this search, filters and scope: gated, unordered.
+        Bulk actions on "all matching" use the same query as the list."""
+        query = self._scoped(db.session.query(Contact), scope)
+        clause = search.contact_search_clause(search_text)
         if clause is not None:
             query = query.filter(clause)
-            if count_query is not None:
-                count_query = count_query.filter(clause)
-        return query, count_query, joins, count_joins
+        if filters and self._filters:
+            query, _, _, _ = self._apply_filters(query, None, {}, {}, filters)
+        return query
+
+    def get_list(
+        self, page, sort_column, sort_desc, search_text, filters, execute=True, page_size=None
+    ):
+        page = max(0, min(page or 0, MAX_PAGE))
+        query = self.matching_query(search_text, filters).options(
+            selectinload(Contact.account),
+            selectinload(Contact.owner),
+            selectinload(Contact.phones).selectinload(Phone.phone_type),
+        )
+        capped = query.with_entities(Contact.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+        total = db.session.scalar(select(func.count()).select_from(capped))
+        g.crm_count_over_cap = total > COUNT_CAP
+        count = None if g.crm_count_over_cap else total
+        rank = search.search_rank(search_text) if sort_column is None else None
+        if rank is not None and not g.crm_count_over_cap:
+            query = query.order_by(rank)  # exact, then prefix matches, then the rest by name
+        query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
+        query = self._apply_pagination(query, page, page_size)
+        return count, (query.all() if execute else query)
 
     def search_placeholder(self) -> str:
-        return "Part of a name or email"
+        return "Name, email, phone or company"
+
+    def _get_filter_groups(self):
+        """The filter menu, with options (users, categories, ...) read at each request:
+        Flask-Admin would compute them once, when the app starts."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for index, flt in enumerate(self._filters or []):
+            options = flt.get_options(self)
+            groups.setdefault(str(flt.name), []).append(
+                {
+                    "index": index,
+                    "arg": self.get_filter_arg(index, flt),
+                    "operation": str(flt.operation()),
+                    "options": [(k, str(v)) for k, v in options] if options else None,
+                    "type": flt.data_type,
+                }
+            )
+        return groups or None
 
     @expose("/")
     def index_view(self):
@@ -450,6 +510,8 @@ class ContactView(CrmModelView):
         g.crm_contact_scope = scope if scope in LIST_SCOPES else "active"
         self._template_args["list_scopes"] = LIST_SCOPES
         self._template_args["list_scope"] = g.crm_contact_scope
+        self._template_args["selection_count"] = selection.count(current_user)
+        self._template_args["count_cap"] = COUNT_CAP
         return super().index_view()
 
     # ---- saving ----------------------------------------------------------------------

@@ -25,6 +25,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact.export": frozenset({ADMIN, MANAGER, MARKETEER}),
     # Giving a contact (or account) to another owner; sales may not give contacts away.
     "contact.transfer": frozenset({ADMIN, MANAGER}),
+    # Tags, categories, segments and the selection basket, on many contacts at once.
+    "contact.bulk_edit": CONTACT_ROLES,
+    "contact.assign_responsible": frozenset({ADMIN, MANAGER}),
+    "contact.restore": frozenset({ADMIN, MANAGER}),
+    "contact.purge": frozenset({ADMIN}),
+    # Seed 001: "Add to marketing list ... only available for the roles crm_sales, crm_manager".
+    "marketing_list.add_members": frozenset({SALES, MANAGER}),
+    "marketing_list.manage": frozenset({ADMIN, MANAGER, MARKETEER}),
+    "segment.manage": CONTACT_ROLES,
+    "tag.manage": frozenset({ADMIN, LIST_MANAGER}),
     "account.view": CONTACT_ROLES,
     "account.create": CONTACT_ROLES,
     "account.edit": CONTACT_ROLES,

@@ -26,7 +26,9 @@ class Address(db.Model):
     address_type_id: Mapped[int] = mapped_column(ForeignKey("address_types.id"), index=True)
     street: Mapped[str | None] = mapped_column(String(200))
     street2: Mapped[str | None] = mapped_column(String(200))
-    city: Mapped[str | None] = mapped_column(String(100), index=True)
+    city: Mapped[str | None] = mapped_column(String(100))
+    # The city lower-cased without accents, kept by services.contacts: what filters match.
+    city_key: Mapped[str | None] = mapped_column(String(100), index=True)
     region: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str | None] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2

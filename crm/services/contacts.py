@@ -33,7 +33,7 @@ from crm.models.base import utcnow
 from crm.services import audit
 from crm.services import validation as v
 from crm.services.geocoding import AddressQuery, geocoder_from_config
-from crm.services.search import search_text_for
+from crm.services.search import fold, search_text_for
 
 
 @dataclass
@@ -142,6 +142,7 @@ def _apply_contact_rules(
     c.timezone = errors.check("timezone", v.clean_timezone, c.timezone)
     c.language = errors.check("language", v.clean_language, c.language)
     c.birthday = errors.check("birthday", v.clean_birthday, c.birthday)
+    c.birthday_month = c.birthday.month if c.birthday else None
     if c.manager is not None and c.manager is c:
         errors.add("manager", "A contact cannot be their own manager.")
 
@@ -307,6 +308,7 @@ def _apply_addresses(c: Contact, errors: _Errors) -> None:
         address.country = errors.check(
             f"addresses-{index}-country", v.clean_country, address.country
         )
+        address.city_key = fold(address.city) if address.city else None
         if not any((address.street, address.city, address.postal_code)):
             errors.add(f"addresses-{index}-city", "Enter at least a street, a city or a postcode.")
             continue

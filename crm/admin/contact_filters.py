@@ -1,0 +1,150 @@
+"""The contact list's filters: Flask-Admin filter objects over services.contact_filters."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from typing import Any
+
+from flask import has_app_context
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import (
+    Category,
+    Contact,
+    ContactKind,
+    Criterion,
+    CustomerStatus,
+    ProspectStatus,
+    User,
+)
+from crm.services import contact_filters as where
+from crm.services.validation import country_choices
+
+YES_NO = [("1", "Yes"), ("0", "No")]
+NOBODY = "none"
+
+
+class ClauseFilter(BaseSQLAFilter):
+    """A filter whose WHERE clause is built by a function of the (cleaned) value."""
+
+    def __init__(
+        self,
+        name: str,
+        operation: str,
+        build: Callable[[Any], Any],
+        *,
+        options: Any = None,
+        clean: Callable[[str], Any] | None = None,
+    ):
+        super().__init__(Contact.id, name, options=options)
+        self._operation = operation
+        self._build = build
+        self._clean = clean or (lambda value: value.strip())
+
+    def clean(self, value: str) -> Any:
+        return self._clean(value)
+
+    def validate(self, value: str) -> bool:
+        try:
+            return self.clean(value) not in ("", None) or value == NOBODY
+        except (ValueError, KeyError):
+            return False
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(self._build(value))
+
+    def operation(self) -> str:
+        return self._operation
+
+
+def _users() -> list[tuple[str, str]]:
+    if not has_app_context():  # Flask-Admin asks once at start-up; the menu asks per request
+        return []
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.email))
+    return [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in users)]
+
+
+def _lookup(model: type) -> Callable[[], list[tuple[str, str]]]:
+    def options() -> list[tuple[str, str]]:
+        if not has_app_context():
+            return []
+        rows = db.session.scalars(select(model).order_by(model.position, model.name))
+        return [(str(row.id), row.name) for row in rows]
+
+    return options
+
+
+def _user_id(value: str) -> int | None:
+    return None if value == NOBODY else int(value)
+
+
+def _month(value: str) -> int:
+    month = int(value)
+    if not 1 <= month <= 12:
+        raise ValueError(value)
+    return month
+
+
+def _enum(enum_cls: type) -> Callable[[str], Any]:
+    return lambda value: enum_cls(value)
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if code not in {c for c, _ in country_choices()}:
+        raise ValueError(value)
+    return code
+
+
+def contact_filters() -> list[BaseSQLAFilter]:
+    """New filter objects for one ContactView (views are built per app)."""
+    return [
+        ClauseFilter("Tag", "is", where.has_tag),
+        ClauseFilter("Tag", "is not", lambda name: ~where.has_tag(name)),
+        ClauseFilter("Category", "is", where.in_category, options=_lookup(Category), clean=int),
+        ClauseFilter("Criterion", "is", where.has_criterion, options=_lookup(Criterion), clean=int),
+        ClauseFilter("Owner", "is", where.owned_by, options=_users, clean=_user_id),
+        ClauseFilter("Responsible", "is", where.responsible_is, options=_users, clean=_user_id),
+        ClauseFilter(
+            "Customer status",
+            "is",
+            lambda s: Contact.customer_status == s,
+            options=CustomerStatus.choices(),
+            clean=_enum(CustomerStatus),
+        ),
+        ClauseFilter(
+            "Prospect status",
+            "is",
+            lambda s: Contact.prospect_status == s,
+            options=ProspectStatus.choices(),
+            clean=_enum(ProspectStatus),
+        ),
+        ClauseFilter(
+            "Contact type",
+            "is",
+            lambda k: Contact.kind == k,
+            options=ContactKind.choices(),
+            clean=_enum(ContactKind),
+        ),
+        ClauseFilter("Account", "name starts with", where.in_account_named),
+        ClauseFilter("City", "is", where.in_city),
+        ClauseFilter("Country", "is", where.in_country, options=country_choices, clean=_country),
+        ClauseFilter(
+            "Birthday",
+            "in month",
+            where.birthday_in_month,
+            options=[(str(m), calendar.month_name[m]) for m in range(1, 13)],
+            clean=_month,
+        ),
+        ClauseFilter("Has email", "is", where.has_email, options=YES_NO, clean=_yes),
+        ClauseFilter("Has phone", "is", where.has_phone, options=YES_NO, clean=_yes),
+    ]
+
+
+def _yes(value: str) -> bool:
+    if value not in ("0", "1"):
+        raise ValueError(value)
+    return value == "1"

@@ -1,0 +1,353 @@
+"""Actions on many contacts at once, set-based (INSERT ... SELECT, UPDATE ... WHERE id IN),
+each one transaction at the boundary, each reporting what it changed and what it skipped.
+
+A target is a SELECT of contact ids (a page's ticked rows, the selection basket, or every
+contact matching a list's filters); it is always re-checked against the visibility gate.
+Every bulk action writes one history entry naming the action and the contacts it touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, delete, exists, func, insert, literal, select, update
+
+from crm.auth.permissions import Actor, can
+from crm.errors import NotFound, PermissionDenied, ValidationFailed
+from crm.extensions import db
+from crm.models import (
+    AuditEntry,
+    Category,
+    Contact,
+    MarketingList,
+    MarketingListMember,
+    Segment,
+    SegmentKind,
+    Tag,
+    User,
+    contact_categories,
+    contact_tags,
+    segment_members,
+)
+from crm.models.base import utcnow
+from crm.services import audit
+from crm.services.access import contact_visibility
+from crm.services.tags import tags_for_names
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did: `changed` contacts, and `skipped` ones counted by reason."""
+
+    action: str
+    changed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, how_many: int) -> None:
+        if how_many:
+            self.skipped[reason] = self.skipped.get(reason, 0) + how_many
+
+    @property
+    def message(self) -> str:
+        parts = [f"{self.action}: {self.changed:,} contact(s) changed"]
+        parts += [f"{n:,} skipped ({reason})" for reason, n in self.skipped.items()]
+        return "; ".join(parts) + "." + "".join(f" {note}" for note in self.notes)
+
+
+def gated_ids(actor: Actor, target: Select) -> Select:
+    """The ids of `target` that `actor` may see."""
+    return select(Contact.id).where(Contact.id.in_(target), contact_visibility(actor))
+
+
+def count(actor: Actor, target: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(gated_ids(actor, target).subquery()))
+
+
+def _require(actor: Actor, permission: str, what: str) -> None:
+    if not can(actor, permission):
+        raise PermissionDenied(f"You do not have permission to {what}.")
+
+
+def _record(actor: Actor, summary: str, ids: Select, changes: dict) -> None:
+    """One history entry for the whole action, naming every contact it touched."""
+    user_id, email = audit.current_actor(db.session)
+    if getattr(actor, "id", None) is not None:
+        user_id, email = actor.id, getattr(actor, "email", email)
+    touched = list(db.session.scalars(ids))
+    db.session.add(
+        AuditEntry(
+            at=utcnow(),
+            user_id=user_id,
+            user_email=email,
+            action="bulk",
+            entity_type="contact",
+            summary=summary[:300],
+            changes={**changes, "contact_ids": touched},
+        )
+    )
+
+
+def _link_many(
+    actor: Actor, target: Select, table, column: str, value_id: int, extra: dict | None = None
+) -> tuple[int, int]:
+    """Insert (contact, value) links missing for the target; returns (added, already had)."""
+    ids = gated_ids(actor, target)
+    link_col = table.c[column]
+    have = exists().where(table.c.contact_id == Contact.id, link_col == value_id)
+    missing = select(Contact.id).where(Contact.id.in_(ids), ~have)
+    total = count(actor, target)
+    values = [Contact.id, literal(value_id)] + [literal(v) for v in (extra or {}).values()]
+    added = (
+        db.session.execute(
+            insert(table).from_select(
+                ["contact_id", column, *(extra or {})],
+                select(*values).where(Contact.id.in_(missing)),
+            )
+        ).rowcount
+        or 0
+    )
+    return added, total - added
+
+
+def add_tags(actor: Actor, target: Select, names: list[str]) -> BulkResult:
+    _require(actor, "contact.bulk_edit", "tag contacts")
+    tags = tags_for_names(names)
+    result = BulkResult("Add tag " + ", ".join(t.name for t in tags))
+    for tag in tags:
+        added, had = _link_many(actor, target, contact_tags, "tag_id", tag.id)
+        result.changed = max(result.changed, added)
+        result.skip(f"already had the tag {tag.name}", had)
+    _record(actor, result.message, gated_ids(actor, target), {"tags_added": [t.name for t in tags]})
+    return result
+
+
+def remove_tags(actor: Actor, target: Select, names: list[str]) -> BulkResult:
+    _require(actor, "contact.bulk_edit", "tag contacts")
+    keys = [" ".join(n.split()).lower() for n in names if n.strip()]
+    tags = list(db.session.scalars(select(Tag).where(Tag.key.in_(keys))))
+    result = BulkResult("Remove tag " + ", ".join(t.name for t in tags))
+    total = count(actor, target)
+    ids = gated_ids(actor, target)
+    for tag in tags:
+        removed = (
+            db.session.execute(
+                delete(contact_tags).where(
+                    contact_tags.c.tag_id == tag.id, contact_tags.c.contact_id.in_(ids)
+                )
+            ).rowcount
+            or 0
+        )
+        result.changed = max(result.changed, removed)
+        result.skip(f"did not have the tag {tag.name}", total - removed)
+    if not tags:
+        raise ValidationFailed({"tags": ["No such tag."]})
+    _record(actor, result.message, ids, {"tags_removed": [t.name for t in tags]})
+    return result
+
+
+def set_responsible(actor: Actor, target: Select, user_id: int | None) -> BulkResult:
+    _require(actor, "contact.assign_responsible", "assign responsible users")
+    user = db.session.get(User, user_id) if user_id is not None else None
+    if user_id is not None and (user is None or not user.active):
+        raise ValidationFailed({"responsible": ["Choose an active user."]})
+    ids = gated_ids(actor, target)
+    total = count(actor, target)
+    same = (
+        Contact.responsible_id.is_(None) if user_id is None else (Contact.responsible_id == user_id)
+    )
+    changed = (
+        db.session.execute(
+            update(Contact)
+            .where(Contact.id.in_(ids), ~same)
+            .values(responsible_id=user_id, version=Contact.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    who = str(user) if user else "nobody"
+    result = BulkResult(f"Set responsible user to {who}", changed)
+    result.skip(f"{who} was already responsible", total - changed)
+    _record(actor, result.message, ids, {"responsible_id": [None, user_id]})
+    return result
+
+
+def add_category(actor: Actor, target: Select, category_id: int) -> BulkResult:
+    _require(actor, "contact.bulk_edit", "categorise contacts")
+    category = db.session.get(Category, category_id)
+    if category is None or not category.active:
+        raise ValidationFailed({"category": ["Choose an active category."]})
+    added, had = _link_many(actor, target, contact_categories, "category_id", category.id)
+    result = BulkResult(f"Add category {category.name}", added)
+    result.skip("already in the category", had)
+    _record(actor, result.message, gated_ids(actor, target), {"category": [None, category.name]})
+    return result
+
+
+def add_to_segment(actor: Actor, target: Select, segment_id: int) -> BulkResult:
+    _require(actor, "segment.manage", "change segments")
+    segment = db.session.get(Segment, segment_id)
+    if segment is None:
+        raise NotFound("No such segment.")
+    if segment.kind != SegmentKind.STATIC:
+        raise ValidationFailed(
+            {"segment": [f"{segment.name} is dynamic: its members come from its filter."]}
+        )
+    added, had = _link_many(
+        actor, target, segment_members, "segment_id", segment.id, extra={"added_at": utcnow()}
+    )
+    result = BulkResult(f"Add to segment {segment.name}", added)
+    result.skip("already in the segment", had)
+    _record(actor, result.message, gated_ids(actor, target), {"segment": [None, segment.name]})
+    return result
+
+
+def add_to_marketing_list(actor: Actor, target: Select, list_id: int) -> BulkResult:
+    """Contacts who refused email marketing or are do-not-email are added too, and flagged
+    in the list: never silently dropped."""
+    _require(actor, "marketing_list.add_members", "add contacts to marketing lists")
+    mlist = db.session.get(MarketingList, list_id)
+    if mlist is None or not mlist.active:
+        raise ValidationFailed({"marketing_list": ["Choose an active marketing list."]})
+    ids = gated_ids(actor, target)
+    have = exists().where(
+        MarketingListMember.contact_id == Contact.id, MarketingListMember.list_id == mlist.id
+    )
+    missing = select(Contact.id).where(Contact.id.in_(ids), ~have)
+    total = count(actor, target)
+    flagged = (
+        db.session.scalar(
+            select(func.count()).where(
+                Contact.id.in_(missing),
+                (Contact.do_not_email.is_(True)) | (Contact.email_marketing.is_(False)),
+            )
+        )
+        or 0
+    )
+    added = (
+        db.session.execute(
+            insert(MarketingListMember).from_select(
+                ["list_id", "contact_id", "added_at", "added_by_id"],
+                select(literal(mlist.id), Contact.id, literal(utcnow()), literal(actor.id)).where(
+                    Contact.id.in_(missing)
+                ),
+            )
+        ).rowcount
+        or 0
+    )
+    result = BulkResult(f"Add to marketing list {mlist.name}", added)
+    result.skip("already in the list", total - added)
+    if flagged:
+        result.notes.append(
+            f"{flagged:,} of them do not accept marketing email or are do-not-email: "
+            "they are flagged in the list."
+        )
+    _record(actor, result.message, ids, {"marketing_list": [None, mlist.name]})
+    return result
+
+
+def move_to_trash(actor: Actor, target: Select) -> BulkResult:
+    _require(actor, "contact.delete", "delete contacts")
+    ids = gated_ids(actor, target)
+    touched = select(Contact.id).where(Contact.id.in_(ids))
+    total = count(actor, target)
+    _record(actor, f"Moved {total:,} contact(s) to the trash", touched, {"deleted": [None, True]})
+    db.session.flush()
+    changed = (
+        db.session.execute(
+            update(Contact)
+            .where(Contact.id.in_(list(db.session.scalars(touched))))
+            .values(deleted_at=utcnow(), deleted_by_id=actor.id, version=Contact.version + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    return BulkResult("Move to trash", changed)
+
+
+CSV_COLUMNS = (
+    "id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "email",
+    "email_secondary",
+    "account",
+    "job_title",
+    "customer_status",
+    "prospect_status",
+    "phones",
+    "city",
+    "country",
+    "tags",
+    "owner",
+    "responsible",
+    "created_at",
+    "updated_at",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """Text for a CSV cell; one a spreadsheet would run as a formula gets a leading quote."""
+    text = "" if value is None else str(getattr(value, "value", value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export_csv(actor: Actor, target: Select, batch: int = 1000) -> Iterator[str]:
+    """CSV text in chunks, reading `batch` contacts at a time (memory stays flat)."""
+    _require(actor, "contact.export", "export contacts")
+    from sqlalchemy.orm import selectinload
+
+    ids = list(db.session.scalars(gated_ids(actor, target).order_by(Contact.id)))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    yield buffer.getvalue()
+    for start in range(0, len(ids), batch):
+        buffer.seek(0)
+        buffer.truncate()
+        contacts = db.session.scalars(
+            select(Contact)
+            .where(Contact.id.in_(ids[start : start + batch]))
+            .order_by(Contact.id)
+            .options(
+                selectinload(Contact.phones),
+                selectinload(Contact.addresses),
+                selectinload(Contact.tags),
+                selectinload(Contact.account),
+                selectinload(Contact.owner),
+                selectinload(Contact.responsible),
+            )
+        )
+        for c in contacts:
+            first_address = c.addresses[0] if c.addresses else None
+            writer.writerow(
+                [
+                    _cell(v)
+                    for v in (
+                        c.id,
+                        c.first_name,
+                        c.middle_name,
+                        c.last_name,
+                        c.email,
+                        c.email_secondary,
+                        c.account.name if c.account and not c.account.is_hidden else "",
+                        c.job_title,
+                        c.customer_status,
+                        c.prospect_status,
+                        "; ".join(p.e164 or p.number for p in c.phones),
+                        first_address.city if first_address else "",
+                        first_address.country if first_address else "",
+                        "; ".join(t.name for t in c.tags),
+                        c.owner.email if c.owner else "",
+                        c.responsible.email if c.responsible else "",
+                        c.created_at.isoformat(),
+                        c.updated_at.isoformat(),
+                    )
+                ]
+            )
+        yield buffer.getvalue()
