@@ -10,7 +10,16 @@ from crm.admin.account import AccountView
 from crm.admin.audit import AuditView
 from crm.admin.base import DashboardView
 from crm.admin.contact import ContactView
-from crm.admin.lookups import AddressTypeView, PhoneTypeView, SocialPlatformView
+from crm.admin.lookups import (
+    AddressTypeView,
+    CategoryView,
+    CriterionView,
+    PhoneTypeView,
+    SocialPlatformView,
+)
+from crm.admin.responsibles import ResponsiblesView
+from crm.admin.tags import TagCloudView, TagView
+from crm.admin.trash import TrashView
 from crm.admin.users import RoleView, UserView
 
 
@@ -22,10 +31,16 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
     )
     admin.add_view(ContactView())
+    admin.add_view(TagCloudView(name="Tags", endpoint="tags", url="tags"))
+    admin.add_view(ResponsiblesView(name="Responsibles", endpoint="responsibles", url="responsibles"))
+    admin.add_view(TrashView())
     admin.add_view(AccountView())
     admin.add_view(PhoneTypeView())
     admin.add_view(AddressTypeView())
     admin.add_view(SocialPlatformView())
+    admin.add_view(CategoryView())
+    admin.add_view(CriterionView())
+    admin.add_view(TagView())
     admin.add_view(UserView())
     admin.add_view(RoleView())
     admin.add_view(AuditView())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import flash, g, request, url_for
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.model.form import InlineFormAdmin
@@ -25,6 +25,7 @@ from crm.admin.base import (
     known_choice,
     section,
 )
+from crm.admin.bulk_form import BulkForm
 from crm.admin.contact_filters import contact_filters
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
 from crm.auth.permissions import can
@@ -46,7 +47,8 @@ from crm.models import (
     SocialPlatform,
     User,
 )
-from crm.services import access, search, selection
+from crm.models.base import utcnow
+from crm.services import access, bulk, search, selection
 from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
 from crm.services.validation import country_choices, language_choices, timezone_names
@@ -421,7 +423,14 @@ class ContactView(CrmModelView):
             ),
         }
         self.column_filters = [*contact_filters(), *self._column_filters]
-        super().__init__(Contact, name="Contacts", endpoint="contact", url="contact", **kwargs)
+        super().__init__(
+            Contact,
+            name="Contacts",
+            endpoint="contact",
+            url="contact",
+            category="Contacts",
+            **kwargs,
+        )
 
     # ---- what the user may see -------------------------------------------------------
     def get_details_columns(self):
@@ -618,21 +627,126 @@ class ContactView(CrmModelView):
     def delete_record(self, model: Contact) -> None:
         delete_contact(current_user, model)
 
+    # ---- actions on the ticked rows ---------------------------------------------------
+    @property
+    def can_bulk_edit(self) -> bool:
+        return can(current_user, "contact.bulk_edit")
+
+    def is_action_allowed(self, name: str) -> bool:
+        if name in ("select", "unselect", "bulk"):
+            return self.can_bulk_edit
+        return super().is_action_allowed(name)
+
+    @action("select", "Add to selected contacts")
+    def action_select(self, ids: list[str]) -> None:
+        added = selection.add(current_user, ids)
+        db.session.commit()
+        flash(
+            f"{added} contact(s) added to your selection ({selection.count(current_user)} "
+            "selected).",
+            "success",
+        )
+
+    @action("unselect", "Remove from selected contacts")
+    def action_unselect(self, ids: list[str]) -> None:
+        removed = selection.remove(current_user, ids)
+        db.session.commit()
+        flash(f"{removed} contact(s) removed from your selection.", "success")
+
+    @action("bulk", "Tag, assign, add to a list, export…")
+    def action_bulk(self, ids: list[str]):
+        wanted = ",".join(str(int(i)) for i in ids if str(i).isdigit())
+        return redirect(url_for(".bulk_view", target="ids", ids=wanted))
+
     @action(
         "delete",
-        "Delete",
-        "Delete the selected contacts with their phones, addresses and links?",
+        "Delete (to the trash)",
+        "Move the selected contacts to the trash? A manager can restore them from there.",
     )
     def action_delete(self, ids: list[str]) -> None:
-        """Bulk delete through the same rule as a single delete, all or nothing."""
         wanted = [int(i) for i in ids if str(i).isdigit()]
-        contacts = self.get_query().filter(Contact.id.in_(wanted)).all() if wanted else []
+        target = select(Contact.id).where(Contact.id.in_(wanted))
+        self._run_bulk(lambda: bulk.move_to_trash(current_user, target))
+
+    def _run_bulk(self, run) -> bool:
+        """One bulk action, one transaction; its report (or refusal) as a message."""
         try:
-            for contact in contacts:
-                delete_contact(current_user, contact)
+            result = run()
             db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            for messages in exc.errors.values():
+                for message in messages:
+                    flash(message, "error")
+            return False
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
-            return
-        flash(f"{len(contacts)} contact(s) deleted.", "success")
+            return False
+        flash(result.message, "success")
+        return True
+
+    # ---- bulk actions on a selection, ticked rows or everything matching ---------------
+    def _bulk_target(self, args) -> tuple[Any, str]:
+        """(a select of contact ids, a description) for the bulk page's target."""
+        kind = args.get("target", "")
+        if kind == "selection":
+            return selection.selected_ids(current_user), "your selected contacts"
+        if kind == "ids":
+            wanted = [int(i) for i in args.get("ids", "").split(",") if i.isdigit()][:1000]
+            return select(Contact.id).where(Contact.id.in_(wanted)), "the ticked contacts"
+        if kind == "matching":
+            scope = args.get("show", "active")
+            scope = scope if scope in LIST_SCOPES else "active"
+            g.crm_contact_scope = scope
+            query = self.matching_query(args.get("search"), self._get_list_filter_args(), scope)
+            return query.with_entities(Contact.id).order_by(None), "all contacts matching the list"
+        abort(404)
+
+    @expose("/bulk/", methods=("GET", "POST"))
+    def bulk_view(self):
+        if not self.can_bulk_edit:
+            abort(403)
+        target, described = self._bulk_target(request.args)
+        total = bulk.count(current_user, target)
+        form = BulkForm(request.form if request.method == "POST" else None)
+        form.fill_choices()
+        if request.method == "POST" and form.validate():
+            operation = form.operation.data
+            if operation == "export":
+                return self._export(target)
+            if self._run_bulk(lambda: form.run(current_user, target)):
+                return redirect(self._return_url(request.args))
+        return self.render(
+            "admin/contact_bulk.html",
+            form=form,
+            total=total,
+            described=described,
+            return_url=self._return_url(request.args),
+        )
+
+    def _return_url(self, args) -> str:
+        if args.get("target") == "selection":
+            return url_for(".index_view", show="selected")
+        kept = {k: v for k, v in args.items() if k not in ("target", "ids")}
+        return url_for(".index_view", **kept)
+
+    def _export(self, target):
+        if not can(current_user, "contact.export"):
+            abort(403)
+        rows = bulk.export_csv(current_user, target)
+        stamp = utcnow().strftime("%Y%m%d-%H%M")
+        return Response(
+            stream_with_context(rows),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="contacts-{stamp}.csv"'},
+        )
+
+    @expose("/selection/clear/", methods=("POST",))
+    def clear_selection_view(self):
+        if not self.can_bulk_edit:
+            abort(403)
+        removed = selection.clear(current_user)
+        db.session.commit()
+        flash(f"Selection cleared ({removed} contact(s)).", "success")
+        return redirect(url_for(".index_view", show="selected"))

@@ -1,4 +1,4 @@
-"""List management: the lookup types list managers edit."""
+"""List management: the lookup lists list managers edit (types, categories, criteria)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from flask_login import current_user
 
 from crm.admin.base import CrmModelView
+from crm.admin.fields import EnumSelectField
 from crm.auth.permissions import can
 from crm.errors import ValidationFailed
-from crm.models import AddressType, PhoneType, SocialPlatform
+from crm.models import AddressType, Category, Criterion, CriterionScope, PhoneType, SocialPlatform
 from crm.services.lookups import delete_lookup, save_lookup
 
 
@@ -88,6 +89,51 @@ class SocialPlatformView(LookupView):
             name="Social media platforms",
             endpoint="social_platform",
             url="social-platforms",
+            category="List management",
+            **kwargs,
+        )
+
+
+class CategoryView(LookupView):
+    """Seed 002: the categories contacts are filed under."""
+
+    column_descriptions = {
+        "active": "Inactive categories stay on existing contacts but are not offered"
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            Category,
+            name="Categories",
+            endpoint="category",
+            url="categories",
+            category="List management",
+            **kwargs,
+        )
+
+
+class CriterionView(LookupView):
+    """Seed 004: manual classification values, offered for individuals, companies or both."""
+
+    column_list = ("name", "applies_to", "active", "position")
+    column_sortable_list = ("name", "applies_to", "active", "position")
+    form_columns = ("name", "applies_to", "active", "position")
+    column_labels = {"applies_to": "Offered for"}
+    column_filters = ("applies_to",)
+    column_descriptions = {
+        "active": "Inactive criteria stay on existing records but are not offered",
+        "applies_to": "Which records the criterion is offered for",
+    }
+    form_extra_fields = {
+        "applies_to": EnumSelectField("Offered for", enum_cls=CriterionScope, default="both"),
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            Criterion,
+            name="Criteria",
+            endpoint="criterion",
+            url="criteria",
             category="List management",
             **kwargs,
         )

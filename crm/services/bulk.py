@@ -156,13 +156,10 @@ def set_responsible(actor: Actor, target: Select, user_id: int | None) -> BulkRe
         raise ValidationFailed({"responsible": ["Choose an active user."]})
     ids = gated_ids(actor, target)
     total = count(actor, target)
-    same = (
-        Contact.responsible_id.is_(None) if user_id is None else (Contact.responsible_id == user_id)
-    )
     changed = (
         db.session.execute(
             update(Contact)
-            .where(Contact.id.in_(ids), ~same)
+            .where(Contact.id.in_(ids), Contact.responsible_id.is_distinct_from(user_id))
             .values(responsible_id=user_id, version=Contact.version + 1, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         ).rowcount

@@ -365,9 +365,33 @@ def _apply_social_links(c: Contact, errors: _Errors) -> None:
 
 
 def delete_contact(actor: Actor, contact: Contact) -> None:
-    """Delete a contact with its phones, addresses and links, and its B2C hidden account."""
+    """Move a contact to the trash: it leaves every list, search and count, and can be
+    restored (restore_contact) or, by a crm_admin, purged for good (purge_contact)."""
     if not can(actor, "contact.delete"):
         raise PermissionDenied("You may not delete contacts.")
+    if contact.deleted_at is not None:
+        return
+    audit.note_actor(db.session, actor)
+    contact.deleted_at = utcnow()
+    contact.deleted_by_id = getattr(actor, "id", None)
+    db.session.flush()
+
+
+def restore_contact(actor: Actor, contact: Contact) -> None:
+    """Take a contact out of the trash."""
+    if not can(actor, "contact.restore"):
+        raise PermissionDenied("You may not restore contacts.")
+    audit.note_actor(db.session, actor)
+    contact.deleted_at = None
+    contact.deleted_by_id = None
+    db.session.flush()
+
+
+def purge_contact(actor: Actor, contact: Contact) -> None:
+    """Delete a contact for good with its phones, addresses and links, and its B2C hidden
+    account. Its history is kept."""
+    if not can(actor, "contact.purge"):
+        raise PermissionDenied("Only administrators may purge contacts.")
     audit.note_actor(db.session, actor)
     account = contact.account
     db.session.delete(contact)

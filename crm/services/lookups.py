@@ -1,4 +1,5 @@
-"""Lookup lists (phone, address and social platform types): rules for changing them."""
+"""Lookup lists (phone, address and social platform types, categories, criteria): rules for
+changing them."""
 
 from __future__ import annotations
 
@@ -9,23 +10,55 @@ from sqlalchemy import func, select
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import db
-from crm.models import Address, AddressType, Phone, PhoneType, SocialLink, SocialPlatform
+from crm.models import (
+    Address,
+    AddressType,
+    Category,
+    Criterion,
+    CriterionScope,
+    Phone,
+    PhoneType,
+    SocialLink,
+    SocialPlatform,
+    account_criteria,
+    contact_categories,
+    contact_criteria,
+)
 from crm.services import validation as v
 
-# Which rows use each lookup type, and through which column.
+Lookup = PhoneType | AddressType | SocialPlatform | Category | Criterion
+
+# Which rows use each lookup entry: (the referring column, what its rows are called).
+# Contacts in the trash count: restored, they keep their categories and criteria.
 USAGE = {
-    PhoneType: (Phone, Phone.phone_type_id, "phone number(s)"),
-    AddressType: (Address, Address.address_type_id, "address(es)"),
-    SocialPlatform: (SocialLink, SocialLink.platform_id, "social link(s)"),
+    PhoneType: ((Phone.__table__.c.phone_type_id, "phone number(s)"),),
+    AddressType: ((Address.__table__.c.address_type_id, "address(es)"),),
+    SocialPlatform: ((SocialLink.__table__.c.platform_id, "social link(s)"),),
+    Category: ((contact_categories.c.category_id, "contact(s)"),),
+    Criterion: (
+        (contact_criteria.c.criterion_id, "contact(s)"),
+        (account_criteria.c.criterion_id, "account(s)"),
+    ),
 }
 
 
-def usage_count(item: object) -> int:
-    model, column, _ = USAGE[type(item)]
-    return db.session.scalar(select(func.count()).select_from(model).where(column == item.id))
+def usages(item: Lookup) -> list[tuple[int, str]]:
+    """(how many, what) for each kind of row using `item`."""
+    found = []
+    for column, what in USAGE[type(item)]:
+        n = db.session.scalar(
+            select(func.count()).select_from(column.table).where(column == item.id)
+        )
+        found.append((n or 0, what))
+    return found
 
 
-def save_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) -> None:
+def usage_count(item: Lookup) -> int:
+    """How many rows use `item`, all kinds together."""
+    return sum(n for n, _ in usages(item))
+
+
+def save_lookup(actor: Actor, item: Lookup) -> None:
     """Clean and check a new or edited lookup entry; raises ValidationFailed."""
     # No autoflush: a new item already added to the session would be inserted before it is
     # checked (and then found as its own duplicate, or refused by the unique index).
@@ -33,7 +66,7 @@ def save_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) ->
         _save_lookup(actor, item)
 
 
-def _save_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) -> None:
+def _save_lookup(actor: Actor, item: Lookup) -> None:
     if not can(actor, "lookup.manage"):
         raise PermissionDenied("Only list managers may change lookup lists.")
     errors: dict[str, list[str]] = {}
@@ -67,21 +100,41 @@ def _save_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) -
                 re.compile(item.handle_pattern)
             except re.error as exc:
                 errors["handle_pattern"] = [f"Not a valid regular expression: {exc}"]
+    if isinstance(item, Criterion):
+        _check_scope(item, errors)
     if item.position is None:
         item.position = 0
     if errors:
         raise ValidationFailed(errors)
 
 
-def delete_lookup(actor: Actor, item: PhoneType | AddressType | SocialPlatform) -> None:
-    """A type in use cannot be deleted; it can be deactivated instead."""
+def _check_scope(item: Criterion, errors: dict[str, list[str]]) -> None:
+    """A criterion stays offered to the kind of record already using it."""
+    if item.applies_to is None:
+        item.applies_to = CriterionScope.BOTH
+    if item.id is None or item.applies_to == CriterionScope.BOTH:
+        return
+    if item.applies_to == CriterionScope.INDIVIDUALS:
+        column, what, kind = account_criteria.c.criterion_id, "account(s)", "companies"
+    else:
+        column, what, kind = contact_criteria.c.criterion_id, "contact(s)", "individuals"
+    used = db.session.scalar(
+        select(func.count()).select_from(column.table).where(column == item.id)
+    )
+    if used:
+        errors["applies_to"] = [
+            f"{used} {what} already have this criterion: it must stay offered for {kind}."
+        ]
+
+
+def delete_lookup(actor: Actor, item: Lookup) -> None:
+    """An entry in use cannot be deleted; it can be deactivated instead."""
     if not can(actor, "lookup.manage"):
         raise PermissionDenied("Only list managers may change lookup lists.")
-    used = usage_count(item)
+    used = [f"{n} {what}" for n, what in usages(item) if n]
     if used:
-        _, _, what = USAGE[type(item)]
         raise DomainError(
-            f"{item.name!r} is used by {used} {what} and cannot be deleted. "
+            f"{item.name!r} is used by {' and '.join(used)} and cannot be deleted. "
             "Untick 'Active' instead: it then stays on existing records but is no longer offered."
         )
     db.session.delete(item)

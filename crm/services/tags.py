@@ -1,12 +1,19 @@
-"""Tags: created on the fly from what users type, one tag per name whatever its case."""
+"""Tags: created on the fly from what users type, one tag per name whatever its case; the
+tag cloud; renaming, merging and deleting tags (list managers)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
 
-from crm.errors import ValidationFailed
+from sqlalchemy import delete, exists, func, insert, literal, select
+
+from crm.auth.permissions import Actor, can
+from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
-from crm.models import Tag
+from crm.models import AuditEntry, Contact, Tag, contact_tags
+from crm.models.base import utcnow
+from crm.services import audit
+from crm.services.access import contact_visibility
 
 MAX_TAG_LENGTH = 60
 
@@ -36,3 +43,179 @@ def tags_for_names(names: list[str]) -> list[Tag]:
             db.session.add(found[key])
     db.session.flush()
     return [found[key] for key in wanted]
+
+
+# ---- the tag cloud and tag management ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagCount:
+    """A tag and how many contacts carry it."""
+
+    id: int
+    name: str
+    contacts: int
+
+
+def tag_cloud(actor: Actor) -> list[TagCount]:
+    """Every tag carried by at least one contact `actor` may see, with how many, by name.
+
+    One grouped query through the visibility gate: a tag whose contacts are all out of
+    sight (in the trash) is not shown, since its link would lead to an empty list.
+    """
+    if not can(actor, "contact.view"):
+        raise PermissionDenied("You do not have permission to see contacts.")
+    rows = db.session.execute(
+        select(Tag.id, Tag.name, func.count())
+        .join(contact_tags, contact_tags.c.tag_id == Tag.id)
+        .join(Contact, Contact.id == contact_tags.c.contact_id)
+        .where(contact_visibility(actor))
+        .group_by(Tag.id, Tag.name, Tag.key)
+        .order_by(Tag.key)
+    ).all()
+    return [TagCount(tag_id, name, n) for tag_id, name, n in rows]
+
+
+def link_counts(tag_ids: list[int]) -> dict[int, int]:
+    """How many contacts (in the trash or not) carry each of these tags: what renaming,
+    merging or deleting the tag changes. One grouped query over the link table's index."""
+    if not tag_ids:
+        return {}
+    rows = db.session.execute(
+        select(contact_tags.c.tag_id, func.count())
+        .where(contact_tags.c.tag_id.in_(tag_ids))
+        .group_by(contact_tags.c.tag_id)
+    ).all()
+    return dict(rows)
+
+
+def _require_manager(actor: Actor) -> None:
+    if not can(actor, "tag.manage"):
+        raise PermissionDenied("Only list managers may rename, merge or delete tags.")
+
+
+def _record(actor: Actor, action: str, tag: Tag, summary: str, changes: dict) -> None:
+    """One history entry for a change to a tag and to every contact carrying it."""
+    user_id, email = audit.current_actor(db.session)
+    if getattr(actor, "id", None) is not None:
+        user_id, email = actor.id, getattr(actor, "email", email)
+    db.session.add(
+        AuditEntry(
+            at=utcnow(),
+            user_id=user_id,
+            user_email=email,
+            action=action,
+            entity_type="tag",
+            entity_id=tag.id,
+            summary=summary[:300],
+            changes=changes,
+        )
+    )
+
+
+def _forget_loaded_tag_lists() -> None:
+    """Links were changed with set-based SQL: contacts already loaded reread their tags."""
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Contact):
+            db.session.expire(obj, ["tags"])
+
+
+def merge_tags(actor: Actor, survivor: Tag, merged: list[Tag]) -> int:
+    """Fold the `merged` tags into `survivor`: every contact carrying one of them carries
+    `survivor` (once), and the merged tags are deleted. Set-based, whatever the number of
+    contacts; one history entry. Returns how many contacts gained `survivor`."""
+    _require_manager(actor)
+    merged = sorted(
+        (t for t in {t.id: t for t in merged}.values() if t.id != survivor.id),
+        key=lambda t: t.key,
+    )
+    if not merged:
+        raise ValidationFailed({"tags": ["Choose at least one other tag to merge."]})
+    db.session.flush()
+    merged_ids = [t.id for t in merged]
+    names = [t.name for t in merged]
+    carriers = link_counts([*merged_ids, survivor.id])
+    link = contact_tags.alias("merged_link")
+    already = contact_tags.alias("survivor_link")
+    moved = (
+        db.session.execute(
+            insert(contact_tags).from_select(
+                ["contact_id", "tag_id"],
+                select(link.c.contact_id, literal(survivor.id))
+                .where(
+                    link.c.tag_id.in_(merged_ids),
+                    ~exists().where(
+                        already.c.contact_id == link.c.contact_id,
+                        already.c.tag_id == survivor.id,
+                    ),
+                )
+                .distinct(),
+            )
+        ).rowcount
+        or 0
+    )
+    db.session.execute(delete(contact_tags).where(contact_tags.c.tag_id.in_(merged_ids)))
+    db.session.execute(
+        delete(Tag).where(Tag.id.in_(merged_ids)).execution_options(synchronize_session="auto")
+    )
+    _forget_loaded_tag_lists()
+    _record(
+        actor,
+        "merge_tags",
+        survivor,
+        f"Merged tags {', '.join(names)} into {survivor.name}",
+        {
+            "tags": [names, survivor.name],
+            "tag_ids": [merged_ids, survivor.id],
+            "contacts_with_tag": [
+                {name: carriers.get(t.id, 0) for name, t in zip(names, merged, strict=True)},
+                carriers.get(survivor.id, 0) + moved,
+            ],
+        },
+    )
+    db.session.flush()
+    return moved
+
+
+def rename_tag(actor: Actor, tag: Tag, new_name: str) -> Tag:
+    """Give `tag` a new name. Renamed onto another tag's name (whatever its case), the two
+    are merged: the existing tag, with its name, carries both sets of contacts. Returns the
+    tag that now holds the contacts."""
+    _require_manager(actor)
+    try:
+        cleaned = clean_tag_name(new_name)
+    except ValidationFailed as exc:
+        raise ValidationFailed({"name": exc.errors["tags"]}) from exc
+    other = db.session.scalar(select(Tag).where(Tag.key == cleaned.lower(), Tag.id != tag.id))
+    if other is not None:
+        merge_tags(actor, other, [tag])
+        return other
+    old = tag.name
+    if old != cleaned:
+        tag.name = cleaned
+        _record(
+            actor, "rename_tag", tag, f"Renamed tag {old} to {cleaned}", {"name": [old, cleaned]}
+        )
+        db.session.flush()
+    return tag
+
+
+def delete_tag(actor: Actor, tag: Tag) -> int:
+    """Delete `tag` and take it off every contact carrying it; returns how many."""
+    _require_manager(actor)
+    db.session.flush()
+    removed = (
+        db.session.execute(delete(contact_tags).where(contact_tags.c.tag_id == tag.id)).rowcount
+        or 0
+    )
+    _record(
+        actor,
+        "delete_tag",
+        tag,
+        f"Deleted tag {tag.name} (removed from {removed} contact(s))",
+        {"name": [tag.name, None], "contacts_with_tag": [removed, 0]},
+    )
+    db.session.delete(tag)
+    _forget_loaded_tag_lists()
+    db.session.flush()
+    return removed

@@ -266,18 +266,44 @@ def test_unknown_contact_id_is_a_404(client, login_as):
         assert client.get(url).status_code == 404
 
 
-def test_delete_contact_from_the_list_with_csrf(client, login_as, make_contact):
+def test_delete_moves_to_the_trash_where_it_is_restored_or_purged(
+    client, app, login_as, make_contact, make_user
+):
+    from crm.models import Account
+    from tests.conftest import login
+
     ana = make_contact()
-    hidden_account = ana.account_id
+    ana_id, hidden_account = ana.id, ana.account_id
     login_as("crm_manager")
     listing = client.get("/admin/contact/").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', listing).group(1)
-    assert client.post("/admin/contact/delete/", data={"id": ana.id}).status_code == 400
-    response = client.post("/admin/contact/delete/", data={"id": ana.id, "csrf_token": token})
+    assert client.post("/admin/contact/delete/", data={"id": ana_id}).status_code == 400
+    response = client.post("/admin/contact/delete/", data={"id": ana_id, "csrf_token": token})
     assert response.status_code == 302
-    assert _contacts() == []
-    from crm.models import Account
+    assert "Ana Smith" not in client.get("/admin/contact/?show=all").get_data(as_text=True)
+    assert client.get(f"/admin/contact/details/?id={ana_id}").status_code == 404
+    trash = client.get("/admin/trash/").get_data(as_text=True)
+    assert "Ana Smith" in trash
+    assert "Delete for good" not in trash  # purging is for administrators
+    restored = client.post(
+        "/admin/trash/action/",
+        data={"action": "restore", "rowid": [str(ana_id)], "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "1 contact(s) restored." in restored.get_data(as_text=True)
+    assert "Ana Smith" in client.get("/admin/contact/").get_data(as_text=True)
+    client.post("/admin/contact/delete/", data={"id": ana_id, "csrf_token": token})
 
+    admin = make_user("crm_admin")
+    other = app.test_client()
+    login(other, admin.email)
+    page = other.get("/admin/trash/").get_data(as_text=True)
+    admin_token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    other.post(
+        "/admin/trash/action/",
+        data={"action": "purge", "rowid": [str(ana_id)], "csrf_token": admin_token},
+    )
+    assert db.session.get(Contact, ana_id) is None
     assert db.session.get(Account, hidden_account) is None
     assert db.session.query(AuditEntry).filter_by(action="delete", entity_type="contact").count()
 

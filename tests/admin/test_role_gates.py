@@ -9,6 +9,7 @@ import pytest
 from crm.auth.permissions import PERMISSIONS, can
 from crm.extensions import db
 from crm.models import AuditEntry, Contact
+from crm.services.tags import tags_for_names
 from tests.conftest import ROLES, csrf_from, login
 
 # Every GET page of the admin, with the permission that opens it.
@@ -19,6 +20,24 @@ PAGES: dict[str, str] = {
     "/admin/contact/edit/?id={contact}": "contact.edit",
     "/admin/contact/details/?id={contact}": "contact.view",
     "/admin/contact/ajax/lookup/?name=manager&query=sm": "contact.view",
+    "/admin/contact/?show=selected": "contact.view",
+    "/admin/contact/bulk/?target=selection": "contact.bulk_edit",
+    "/admin/contact/bulk/?target=matching&flt0_tag_is=VIP": "contact.bulk_edit",
+    "/admin/contact/bulk/?target=ids&ids={contact}": "contact.bulk_edit",
+    "/admin/trash/": "contact.restore",
+    "/admin/tags/": "contact.view",
+    "/admin/responsibles/": "contact.view",
+    "/admin/tags/manage/": "tag.manage",
+    "/admin/tags/manage/?search=vi": "tag.manage",
+    "/admin/tags/manage/edit/?id={tag}": "tag.manage",
+    "/admin/tags/manage/confirm-delete/?id={tag}": "tag.manage",
+    "/admin/tags/manage/merge/?ids={tag}&ids={tag2}": "tag.manage",
+    "/admin/categories/": "lookup.manage",
+    "/admin/categories/new/": "lookup.manage",
+    "/admin/categories/edit/?id=1": "lookup.manage",
+    "/admin/criteria/": "lookup.manage",
+    "/admin/criteria/new/": "lookup.manage",
+    "/admin/criteria/edit/?id=1": "lookup.manage",
     "/admin/account/": "account.view",
     "/admin/account/new/": "account.create",
     "/admin/account/edit/?id={account}": "account.edit",
@@ -48,10 +67,16 @@ CLOSED = [
     "/admin/history/edit/?id={audit}",
     "/admin/roles/edit/?id=1",
     "/admin/roles/details/?id=1",
+    "/admin/trash/new/",
+    "/admin/trash/edit/?id={contact}",
+    "/admin/trash/details/?id={contact}",
+    "/admin/trash/ajax/lookup/?name=owner&query=a",
     *(
         f"/admin/{view}/details/?id=1"
-        for view in ("phone-types", "address-types", "social-platforms")
+        for view in ("phone-types", "address-types", "social-platforms", "categories", "criteria")
     ),
+    "/admin/tags/manage/new/",
+    "/admin/tags/manage/details/?id={tag}",
     "/admin/contact/ajax/lookup/?name=nope&query=a",
     *(
         f"/admin/{view}/ajax/lookup/?name=owner&query=a"
@@ -60,6 +85,9 @@ CLOSED = [
             "phone-types",
             "address-types",
             "social-platforms",
+            "categories",
+            "criteria",
+            "tags/manage",
             "users",
             "roles",
             "history",
@@ -82,8 +110,11 @@ def ids(make_contact, make_user):
     contact = make_contact(first_name="Ana", last_name="Smith")
     account = Account(name="Acme")
     db.session.add(account)
+    vip, loyal = tags_for_names(["VIP", "Loyal"])
     db.session.commit()
     return {
+        "tag": vip.id,
+        "tag2": loyal.id,
         "contact": contact.id,
         "account": account.id,
         "user": make_user("crm_sales").id,
@@ -164,13 +195,13 @@ def test_manager_bulk_deletes_selected_contacts(client, login_as, make_contact):
         data={"action": "delete", "rowid": [str(first.id), str(second.id)], "csrf_token": token},
     )
     assert response.status_code == 302
-    db.session.expire_all()
-    assert [c.first_name for c in db.session.query(Contact)] == ["Kept"]
+    live = db.session.query(Contact).filter(Contact.deleted_at.is_(None))
+    assert [c.first_name for c in live] == ["Kept"]  # the others are in the trash
     without_token = client.post(
         "/admin/contact/action/", data={"action": "delete", "rowid": [str(kept.id)]}
     )
     assert without_token.status_code == 400
-    assert db.session.query(Contact).count() == 1
+    assert live.count() == 1
 
 
 def test_autocomplete_caps_the_page_size(client, login_as, make_contact):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -44,3 +45,12 @@ def reload(obj: Any) -> Any:
     """The row as stored now (forgetting what this session holds in memory)."""
     db.session.expire_all()
     return db.session.get(type(obj), obj.id)
+
+
+def an_admin():
+    """A fresh crm_admin (purging contacts is theirs alone)."""
+    from crm.services.users import create_user
+
+    return create_user(
+        f"admin-{uuid.uuid4().hex[:8]}@example.com", "a-long-password", ["crm_admin"]
+    )

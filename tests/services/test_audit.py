@@ -9,8 +9,12 @@ from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import Account, AuditEntry, Contact
 from crm.services.audit import acting_as
-from crm.services.contacts import apply_contact_rules, create_contact, delete_contact
-from tests.services.conftest import count, history, reload
+from crm.services.contacts import (
+    apply_contact_rules,
+    create_contact,
+    purge_contact,
+)
+from tests.services.conftest import an_admin, count, history, reload
 
 FULL = {
     "first_name": "Ana",
@@ -140,14 +144,15 @@ def test_deleting_a_contact_records_it_and_its_children(manager, make_contact):
         "social_link": contact.social_links[0].id,
         "account": contact.account_id,
     }
-    delete_contact(manager, contact)
+    purger = an_admin()
+    purge_contact(purger, contact)
     db.session.commit()
 
     rows = history(action="delete")
     assert {r.entity_type: r.entity_id for r in rows} == ids
     assert len(rows) == 5
     for row in rows:
-        assert row.user_id == manager.id
+        assert row.user_id == purger.id
         if row.entity_type != "account":
             assert row.contact_id == ids["contact"], row.entity_type
     gone = {r.entity_type: r for r in rows}
@@ -159,7 +164,7 @@ def test_deleting_a_contact_records_it_and_its_children(manager, make_contact):
 def test_history_of_a_deleted_contact_is_kept(manager, make_contact):
     contact = make_contact(**FULL)
     contact_id = contact.id
-    delete_contact(manager, contact)
+    purge_contact(an_admin(), contact)
     db.session.commit()
     actions = [(r.action, r.entity_type) for r in history(contact_id=contact_id)]
     assert ("create", "contact") in actions

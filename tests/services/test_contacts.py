@@ -21,8 +21,13 @@ from crm.models import (
     SocialLink,
     contact_accounts,
 )
-from crm.services.contacts import apply_contact_rules, create_contact, delete_contact
-from tests.services.conftest import count, reload
+from crm.services.contacts import (
+    apply_contact_rules,
+    create_contact,
+    delete_contact,
+    purge_contact,
+)
+from tests.services.conftest import an_admin, count, reload
 
 CHOOSE_ACCOUNT = "Choose the account this contact works for, or choose B2C."
 NO_TRANSFER = "You do not have permission to transfer contacts to another owner."
@@ -825,7 +830,7 @@ def test_deleting_a_b2c_contact_removes_its_children_and_hidden_account(manager,
         addresses=[{"city": "Bonn", "country": "DE"}],
         social_links=[{"platform": "LinkedIn", "handle": "ana-smith"}],
     )
-    delete_contact(manager, contact)
+    purge_contact(an_admin(), contact)
     db.session.commit()
     for model in (Contact, Account, Phone, Address, SocialLink):
         assert count(model) == 0, model
@@ -834,7 +839,7 @@ def test_deleting_a_b2c_contact_removes_its_children_and_hidden_account(manager,
 def test_deleting_a_b2b_contact_keeps_the_company(manager, make_contact):
     contact = make_contact(account="Acme")
     colleague = make_contact(first_name="Bo", account="Acme")
-    delete_contact(manager, contact)
+    purge_contact(an_admin(), contact)
     db.session.commit()
     assert count(Contact) == 1
     assert reload(colleague).account.name == "Acme"
@@ -843,7 +848,7 @@ def test_deleting_a_b2b_contact_keeps_the_company(manager, make_contact):
 def test_deleting_a_contact_after_its_account_was_loaded(manager, make_contact):
     contact = make_contact()
     assert [c.id for c in contact.account.contacts] == [contact.id]  # collection loaded
-    delete_contact(manager, contact)
+    purge_contact(an_admin(), contact)
     db.session.commit()
     assert count(Contact) == 0
     assert count(Account) == 0
@@ -852,7 +857,7 @@ def test_deleting_a_contact_after_its_account_was_loaded(manager, make_contact):
 def test_deleting_a_manager_leaves_their_reports_without_one(manager, make_contact):
     boss = make_contact(first_name="Boss", account="Acme")
     report = make_contact(first_name="Rita", account="Acme", manager=boss)
-    delete_contact(manager, boss)
+    purge_contact(an_admin(), boss)
     db.session.commit()
     assert reload(report).manager_id is None
 
@@ -938,7 +943,7 @@ def test_deleting_a_contact_removes_its_links_to_other_accounts(manager, make_co
     globex = Account(name="Globex")
     contact.linked_accounts = [globex]
     db.session.commit()
-    delete_contact(manager, contact)
+    purge_contact(an_admin(), contact)
     db.session.commit()
     assert sorted(a.name for a in db.session.scalars(select(Account))) == ["Acme", "Globex"]
     assert db.session.execute(select(contact_accounts)).all() == []

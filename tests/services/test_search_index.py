@@ -7,8 +7,9 @@ from sqlalchemy import select, text
 
 from crm.extensions import db
 from crm.models import Account, Contact
-from crm.services.contacts import apply_contact_rules, delete_contact
+from crm.services.contacts import apply_contact_rules, purge_contact
 from crm.services.search import contact_search_clause, search_terms
+from tests.services.conftest import an_admin
 
 
 def found(text_typed: str) -> list[str]:
@@ -61,7 +62,7 @@ def test_the_index_follows_edits_renames_and_deletes(make_contact, manager):
     db.session.commit()
     assert found("initech") == [] and found("globex") == ["Ana Jones"]
 
-    delete_contact(manager, contact)
+    purge_contact(an_admin(), contact)
     db.session.commit()
     assert found("jones") == []
 

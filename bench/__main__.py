@@ -1,0 +1,216 @@
+"""`python -m bench`: seed, measure and report on SQLite, then on PostgreSQL if installed."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from bench.report import PROJECT
+
+PG_SCRIPT = PROJECT / "scripts" / "pg-test-cluster.sh"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").replace("_", "").replace(",", "").strip()
+    return int(raw) if raw else default
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--contacts",
+        type=int,
+        default=_env_int("BENCH_CONTACTS", 1_000_000),
+        help="contacts to seed (BENCH_CONTACTS, default 1,000,000)",
+    )
+    parser.add_argument(
+        "--postgres-contacts",
+        type=int,
+        default=_env_int("BENCH_POSTGRES_CONTACTS", 0) or None,
+        help="contacts for the PostgreSQL run (BENCH_POSTGRES_CONTACTS, default: --contacts)",
+    )
+    parser.add_argument(
+        "--postgres",
+        choices=("auto", "yes", "no"),
+        default={"0": "no", "1": "auto"}.get(os.environ.get("BENCH_POSTGRES", "1"), "auto"),
+        help="also on a throwaway PostgreSQL cluster: auto (when installed; BENCH_POSTGRES=0 "
+        "says no)",
+    )
+    parser.add_argument(
+        "--sqlite",
+        choices=("yes", "no"),
+        default="no" if os.environ.get("BENCH_SQLITE") == "0" else "yes",
+        help="the SQLite run (BENCH_SQLITE=0 skips it)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=_env_int("BENCH_RUNS", 7),
+        help="timed runs per case after one warm-up (BENCH_RUNS, default 7)",
+    )
+    parser.add_argument(
+        "--workdir",
+        default=os.environ.get("BENCH_DIR") or None,
+        help="folder for the throwaway databases (BENCH_DIR, default a new temporary folder)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        default=os.environ.get("BENCH_KEEP") == "1",
+        help="keep the seeded SQLite database (BENCH_KEEP=1)",
+    )
+    parser.add_argument(
+        "--reuse",
+        default=os.environ.get("BENCH_REUSE") or None,
+        help="measure this already seeded SQLite file instead of seeding (BENCH_REUSE)",
+    )
+    parser.add_argument(
+        "--results",
+        default=os.environ.get("BENCH_RESULTS", str(PROJECT / "bench-results")),
+        help="where the reports go (default bench-results/)",
+    )
+    return parser.parse_args(argv)
+
+
+def measure_and_report(
+    database_url: str,
+    instance: Path,
+    contacts: int,
+    seeding,
+    args: argparse.Namespace,
+    server_version: str | None = None,
+) -> Path:
+    from bench import report
+    from bench.measure import Bench
+
+    bench = Bench(database_url, instance, runs=args.runs, log=log)
+    results = bench.run()
+    name = "sqlite" if bench.dialect == "sqlite" else "postgresql"
+    path = Path(args.results) / f"{date.today().isoformat()}-{name}-{contacts}.md"
+    markdown = report.write(
+        path,
+        dialect=bench.dialect,
+        server_version=server_version,
+        contacts=contacts,
+        seeding=seeding,
+        runs=args.runs,
+        results=results,
+        explain=bench.explain,
+    )
+    log("")
+    log(markdown)
+    log(f"\nwritten to {path}")
+    return path
+
+
+def run_sqlite(args: argparse.Namespace, workdir: Path) -> None:
+    from bench.seed import seed
+
+    if args.reuse:
+        path = Path(args.reuse).resolve()
+        log(f"SQLite: measuring the existing {path} (no seeding)")
+        from bench.seed import SeedReport
+
+        seeding = SeedReport(args.contacts, 0.0, {}, None)  # type: ignore[arg-type]
+        measure_and_report(f"sqlite:///{path}", path.parent, args.contacts, seeding, args)
+        return
+    folder = workdir / "sqlite"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "crm-bench.sqlite3"
+    for leftover in folder.glob("crm-bench.sqlite3*"):
+        leftover.unlink()
+    url = f"sqlite:///{path}"
+    log(f"SQLite: seeding {args.contacts:,} contacts into {path}")
+    seeding = seed(url, folder, args.contacts, log=log)
+    measure_and_report(url, folder, args.contacts, seeding, args)
+    if args.keep:
+        log(f"kept {path}")
+
+
+def _free_port(start: int) -> int:
+    for port in range(start, start + 50):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("bench: no free port for PostgreSQL")
+
+
+def postgres_installed() -> bool:
+    return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
+def run_postgres(args: argparse.Namespace) -> None:
+    import psycopg
+
+    from bench.seed import seed
+
+    contacts = args.postgres_contacts or args.contacts
+    cluster = Path(tempfile.mkdtemp(prefix="crm-bench-pg-"))
+    port = _free_port(_env_int("BENCH_PG_PORT", 55439))
+    log(f"PostgreSQL: throwaway cluster in {cluster} on port {port}")
+    started = subprocess.run(  # noqa: S603
+        ["bash", str(PG_SCRIPT), "start", str(cluster), str(port)],  # noqa: S607
+        capture_output=True,
+        text=True,
+    )
+    try:
+        if started.returncode != 0:
+            raise SystemExit(f"bench: the PostgreSQL cluster did not start:\n{started.stderr}")
+        server = started.stdout.strip().splitlines()[-1]
+        plain = server.replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE crm_bench")
+            server_version = conn.execute("SHOW server_version").fetchone()[0]
+        url = server.rsplit("/", 1)[0] + "/crm_bench"
+        instance = cluster / "instance"
+        instance.mkdir()
+        log(f"PostgreSQL {server_version}: seeding {contacts:,} contacts")
+        seeding = seed(url, instance, contacts, log=log)
+        measure_and_report(url, instance, contacts, seeding, args, server_version)
+    finally:
+        subprocess.run(["bash", str(PG_SCRIPT), "stop", str(cluster)], check=False)  # noqa: S603,S607
+        shutil.rmtree(cluster, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.perf_counter()
+    own_workdir = args.workdir is None
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="crm-bench-")).resolve()
+    if workdir.resolve() == (PROJECT / "instance").resolve():
+        raise SystemExit("bench: never in instance/: choose another BENCH_DIR")
+    try:
+        if args.sqlite == "yes":
+            run_sqlite(args, workdir)
+        want_pg = args.postgres == "yes" or (args.postgres == "auto" and postgres_installed())
+        if want_pg and not args.reuse:
+            if not postgres_installed():
+                raise SystemExit("bench: PostgreSQL is not installed (/usr/lib/postgresql/*)")
+            run_postgres(args)
+        elif args.postgres != "no" and not args.reuse:
+            log("PostgreSQL is not installed: skipped (BENCH_POSTGRES=0 skips it silently)")
+    finally:
+        if own_workdir and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    log(f"bench finished in {time.perf_counter() - started:,.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,469 @@
+"""Time requests through the real app (in process, Flask's test client, signed in as a
+crm_manager) and the bulk services on a seeded database."""
+
+from __future__ import annotations
+
+import re
+import resource
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.seed import BENCH_EMAIL, BENCH_PASSWORD, bench_config
+
+_MATCH_COUNT = re.compile(r'id="match-count">\s*(.*?)\s*<', re.S)
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+class BenchFailure(SystemExit):
+    """A request answered something else than a non-empty 200: the numbers would lie."""
+
+
+@dataclass
+class Statement:
+    sql: str
+    params: Any
+    ms: float
+
+
+@dataclass
+class Result:
+    name: str
+    url: str
+    times_ms: list[float]
+    outcome: str
+    slowest: list[Statement] = field(default_factory=list)
+    statements: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times_ms)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.times_ms)
+        if len(ordered) == 1:
+            return ordered[0]
+        rank = 0.95 * (len(ordered) - 1)
+        low = int(rank)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+class StatementLog:
+    """Records the SQL statements run while switched on, with their execution time (until
+    the first row: SQLite steps the rest while rows are fetched)."""
+
+    def __init__(self, engine: Any):
+        from sqlalchemy import event
+
+        self.on = False
+        self.seen: list[Statement] = []
+        self._started: dict[int, float] = {}
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _before(conn, cursor, statement, parameters, context, executemany):
+            if self.on:
+                self._started[id(cursor)] = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _after(conn, cursor, statement, parameters, context, executemany):
+            started = self._started.pop(id(cursor), None)
+            if self.on and started is not None:
+                ms = (time.perf_counter() - started) * 1000
+                self.seen.append(Statement(statement, parameters, ms))
+
+    def start(self) -> None:
+        self.seen = []
+        self.on = True
+
+    def stop(self) -> list[Statement]:
+        self.on = False
+        return self.seen
+
+
+class Bench:
+    def __init__(self, database_url: str, instance: Path, runs: int = 7, log=print):
+        from crm import create_app
+        from crm.extensions import db
+
+        self.app = create_app(bench_config(database_url, instance))
+        self.runs = runs
+        self.log = log
+        self.db = db
+        with self.app.app_context():
+            self.statements = StatementLog(db.engine)
+            self.dialect = db.engine.dialect.name
+        self.client = self.app.test_client()
+        self.results: list[Result] = []
+
+    # ---- set-up -------------------------------------------------------------------------
+    def login(self) -> None:
+        page = self.client.get("/login")
+        token = _CSRF.search(page.get_data(as_text=True))
+        if page.status_code != 200 or token is None:
+            raise BenchFailure(f"bench: /login answered {page.status_code} without a form")
+        response = self.client.post(
+            "/login",
+            data={"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "csrf_token": token.group(1)},
+        )
+        if response.status_code != 302:
+            raise BenchFailure(f"bench: signing in as {BENCH_EMAIL} failed ({response.status_code})")
+
+    def facts(self) -> dict[str, Any]:
+        """Ids and values the cases need, read from the seeded database."""
+        from sqlalchemy import func, select
+
+        from crm.models import Account, Category, Contact, Criterion, Tag, User
+
+        with self.app.app_context():
+            s = self.db.session
+            users = {u.email: u.id for u in s.scalars(select(User))}
+            n = s.scalar(select(func.max(Contact.id)))
+            biggest = s.execute(
+                select(Contact.account_id, func.count())
+                .where(Contact.kind == "b2b")
+                .group_by(Contact.account_id)
+                .order_by(func.count().desc())
+                .limit(1)
+            ).one()
+            b2b_contact = s.scalar(
+                select(func.min(Contact.id)).where(
+                    Contact.id >= n // 2, Contact.kind == "b2b", Contact.deleted_at.is_(None)
+                )
+            )
+            company = s.get(Account, biggest[0])
+            facts = {
+                "contacts": n,
+                "bench_user": users[BENCH_EMAIL],
+                "owner": min(i for e, i in users.items() if e != BENCH_EMAIL),
+                "responsible": sorted(i for e, i in users.items() if e != BENCH_EMAIL)[3],
+                "category": s.scalar(select(Category.id).where(Category.name == "Customer")),
+                "criterion": s.scalar(
+                    select(Criterion.id).where(Criterion.name == "Decision maker")
+                ),
+                "contact": b2b_contact,
+                "company": company.id,
+                "company_contacts": biggest[1],
+                "company_prefix": company.name.split()[0],
+                "tags": [t.name for t in s.scalars(select(Tag))],
+            }
+            s.remove()
+        return facts
+
+    # ---- timing ------------------------------------------------------------------------
+    def time_get(self, name: str, url: str, runs: int | None = None) -> Result:
+        runs = runs or self.runs
+        self.statements.start()
+        first = time.perf_counter()
+        response = self.client.get(url)
+        warmup_ms = (time.perf_counter() - first) * 1000
+        seen = self.statements.stop()
+        outcome = self._check(name, url, response)
+        if warmup_ms > 20_000:  # a very slow case: fewer runs, the table says how many
+            runs = min(runs, 2)
+        elif warmup_ms > 5_000:
+            runs = min(runs, 3)
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = self.client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            self._check(name, url, response)
+        if runs < self.runs:
+            outcome += f"; {runs} runs"
+        result = Result(name, url, times, outcome, sorted(seen, key=lambda s: -s.ms)[:3], len(seen))
+        self.results.append(result)
+        self.log(f"  {name:<42} {result.median:9.1f} ms  p95 {result.p95:9.1f}  {outcome}")
+        return result
+
+    def _check(self, name: str, url: str, response: Any) -> str:
+        body = response.get_data(as_text=True)
+        if response.status_code != 200 or not body.strip():
+            raise BenchFailure(
+                f"bench: {name} ({url}) answered {response.status_code} "
+                f"with {len(body)} characters:\n{body[:2000]}"
+            )
+        if "alert-danger" in body:
+            flash = re.search(r"alert-danger[^>]*>(.*?)</div>", body, re.S)
+            message = re.sub(r"<[^>]+>|\s+", " ", flash.group(1) if flash else "")
+            raise BenchFailure(f"bench: {name} ({url}) shows an error: {message[:500]}")
+        parts = ["200"]
+        rows = body.count('name="rowid"')
+        if rows or "model-list" in body:
+            parts.append(f"{rows} rows")
+        count = _MATCH_COUNT.search(body)
+        if count:
+            parts.append(re.sub(r"\s+", " ", count.group(1)))
+        if response.is_json:
+            parts.append(f"{len(response.get_json() or [])} items")
+        parts.append(f"{len(body) // 1024} KB")
+        return ", ".join(parts)
+
+    def time_call(
+        self, name: str, what: str, call: Callable[[], str], runs: int, reset: Callable | None
+    ) -> Result:
+        times, outcome = [], ""
+        for _ in range(runs):
+            if reset is not None:
+                reset()
+            started = time.perf_counter()
+            outcome = call()
+            times.append((time.perf_counter() - started) * 1000)
+        result = Result(name, what, times, outcome)
+        self.results.append(result)
+        self.log(f"  {name:<42} {result.median:9.1f} ms  p95 {result.p95:9.1f}  {outcome}")
+        return result
+
+    # ---- the cases ---------------------------------------------------------------------
+    def run(self) -> list[Result]:
+        self.login()
+        f = self.facts()
+        view = self._contact_view()
+        pages = max(1, f["contacts"] // 20)
+        get = self.time_get
+        self.log(f"{self.dialect}: {f['contacts']:,} contacts, {self.runs} runs per case")
+
+        get("list, first page", "/admin/contact/")
+        get("list, page 1000", "/admin/contact/?page=1000")
+        get(f"list, page {pages * 4 // 5} (deep)", f"/admin/contact/?page={pages * 4 // 5}")
+        get("list, 100 rows", "/admin/contact/?page_size=100")
+        get("list, all (incl. inactive)", "/admin/contact/?show=all")
+        get("list, inactive", "/admin/contact/?show=inactive")
+        get("list, selected contacts", "/admin/contact/?show=selected")
+
+        for index, (column, label) in enumerate(view._list_columns):
+            if column in view._sortable_columns:
+                get(f"sort by {label}", f"/admin/contact/?sort={index}")
+                get(f"sort by {label}, descending", f"/admin/contact/?sort={index}&desc=1")
+                get(f"sort by {label}, page 1000", f"/admin/contact/?sort={index}&page=1000")
+
+        for arg, value in self._filter_values(view, f):
+            get(f"filter {arg}={value}", "/admin/contact/?" + urlencode({f"flt0_{arg}": value}))
+        get(
+            "filter city + owner + tag VIP",
+            "/admin/contact/?"
+            + urlencode(
+                {"flt0_city_is": "Berlin", "flt1_owner_is": f["owner"], "flt2_tag_is": "VIP"}
+            ),
+        )
+        get(
+            "filter country DE + customer, by email",
+            "/admin/contact/?"
+            + urlencode(
+                {"flt0_country_is": "DE", "flt1_customer_status_is": "customer", "sort": 2}
+            ),
+        )
+
+        searches = (
+            ("search common fragment", "ith"),
+            ("search two words", "ana smi"),
+            ("search rare surname", "oyarzab"),
+            ("search exact surname", "smith"),
+            ("search phone +49 30 1234", "+49 30 1234"),
+            ("search phone 030-1234", "030-1234"),
+            ("search email domain", "gmx.de"),
+            ("search company name", f["company_prefix"].lower()),
+            ("search 2 letters", "li"),
+        )
+        for name, term in searches:
+            get(name, "/admin/contact/?" + urlencode({"search": term}))
+        get("search 'ith', sorted by name", "/admin/contact/?search=ith&sort=0")
+        get("search 'ith', page 100", "/admin/contact/?search=ith&page=100")
+        get("search 'ith' + tag VIP", "/admin/contact/?search=ith&flt0_tag_is=VIP")
+
+        get("contact details", f"/admin/contact/details/?id={f['contact']}")
+        get("contact edit form", f"/admin/contact/edit/?id={f['contact']}")
+        get(
+            "manager autocomplete 'smi'",
+            "/admin/contact/ajax/lookup/?name=manager&query=smi",
+        )
+        get(
+            "account autocomplete",
+            "/admin/contact/ajax/lookup/?"
+            + urlencode({"name": "account", "query": f["company_prefix"][:4]}),
+        )
+        get("accounts list", "/admin/account/")
+        get("accounts list, page 1000", "/admin/account/?page=1000")
+        get("accounts sorted by name, desc", "/admin/account/?sort=0&desc=1")
+        get("accounts search", "/admin/account/?" + urlencode({"search": f["company_prefix"]}))
+        get(
+            f"account details ({f['company_contacts']:,} contacts)",
+            f"/admin/account/details/?id={f['company']}",
+        )
+        get("dashboard", "/admin/")
+        get("trash list", "/admin/trash/")
+
+        self._bulk(f)
+        return self.results
+
+    def _contact_view(self) -> Any:
+        from crm.admin.contact import ContactView
+
+        admin = self.app.extensions["admin"][0]
+        return next(v for v in admin._views if isinstance(v, ContactView))
+
+    def _filter_values(self, view: Any, f: dict[str, Any]) -> list[tuple[str, str]]:
+        """One realistic value for every filter of the contact list's menu, by its URL name;
+        a filter the bench has no value for, or a value the filter refuses, stops the bench."""
+        values = {
+            "tag_is": "VIP",
+            "tag_is_not": "Newsletter",
+            "category_is": str(f["category"]),
+            "criterion_is": str(f["criterion"]),
+            "owner_is": str(f["owner"]),
+            "responsible_is": str(f["responsible"]),
+            "customer_status_is": "customer",
+            "prospect_status_is": "prospect",
+            "contact_type_is": "b2b",
+            "account_name_starts_with": f["company_prefix"],
+            "city_is": "Berlin",
+            "country_is": "DE",
+            "birthday_in_month": "5",
+            "has_email_is": "1",
+            "has_phone_is": "0",
+            "created_equals": "2020-06-01 00:00:00",
+            "created_not_equal": "2020-06-01 00:00:00",
+            "created_greater_than": "2026-01-01 00:00:00",
+            "created_smaller_than": "2017-01-01 00:00:00",
+            "created_between": "2020-01-01 00:00:00 to 2021-01-01 00:00:00",
+            "created_not_between": "2017-01-01 00:00:00 to 2026-01-01 00:00:00",
+            "created_empty": "0",
+            "updated_equals": "2020-06-01 00:00:00",
+            "updated_not_equal": "2020-06-01 00:00:00",
+            "updated_greater_than": "2026-10-01 00:00:00",
+            "updated_smaller_than": "2017-01-01 00:00:00",
+            "updated_between": "2020-01-01 00:00:00 to 2021-01-01 00:00:00",
+            "updated_not_between": "2017-01-01 00:00:00 to 2026-01-01 00:00:00",
+            "updated_empty": "0",
+        }
+        chosen, missing = [], []
+        with self.app.test_request_context():
+            for index, flt in enumerate(view._filters):
+                arg = view.get_filter_arg(index, flt)
+                if arg in values:
+                    value = values[arg]
+                elif arg.endswith(("_equals", "_not_equal")):  # the Yes/No column filters
+                    value = "1"
+                else:
+                    missing.append(arg)
+                    continue
+                if not flt.validate(value):
+                    raise BenchFailure(f"bench: filter {arg} refuses the value {value!r}")
+                chosen.append((arg, value))
+        if missing:
+            raise BenchFailure(f"bench: no value for the new filter(s) {missing}: add them")
+        return chosen
+
+    def _bulk(self, f: dict[str, Any]) -> None:
+        from sqlalchemy import select
+
+        from crm.models import Contact, User
+        from crm.services import bulk
+
+        target = select(Contact.id).where(Contact.id <= 100_000)
+        label = f"{min(100_000, f['contacts']):,} contacts"
+        runs = max(1, min(self.runs, 3))
+        db = self.db
+
+        with self.app.app_context():
+            actor = db.session.get(User, f["bench_user"])
+
+            def add() -> str:
+                result = bulk.add_tags(actor, target, ["Bench"])
+                db.session.commit()
+                return result.message
+
+            def remove() -> str:
+                result = bulk.remove_tags(actor, target, ["Bench"])
+                db.session.commit()
+                return result.message
+
+            def untag() -> None:
+                if self._has_tag("Bench"):
+                    remove()
+
+            def tag() -> None:
+                add()
+
+            self.time_call(
+                "bulk add tag (services.bulk.add_tags)",
+                f"{label}: id <= 100000, + commit",
+                add,
+                runs,
+                untag,
+            )
+            self.time_call(
+                "bulk remove tag (services.bulk.remove_tags)",
+                f"{label}: id <= 100000, + commit",
+                remove,
+                runs,
+                tag,
+            )
+
+            def export() -> str:
+                size = chars = 0
+                for part in bulk.export_csv(actor, target):
+                    size += 1
+                    chars += len(part)
+                db.session.rollback()
+                return f"{chars / 1e6:.1f} MB of CSV in {size} chunks"
+
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            result = self.time_call(
+                "export CSV (services.bulk.export_csv)", f"{label}, consumed", export, runs, None
+            )
+            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            tracemalloc.start()
+            export()
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            result.outcome += (
+                f"; peak Python allocations {peak / 1e6:.0f} MB (tracemalloc), "
+                f"max RSS grew {(rss_after - rss_before) / 1024:.0f} MB"
+            )
+            db.session.remove()
+
+    def _has_tag(self, name: str) -> bool:
+        from sqlalchemy import exists, select
+
+        from crm.models import Tag, contact_tags
+
+        return bool(
+            self.db.session.scalar(
+                select(
+                    exists().where(
+                        contact_tags.c.tag_id == Tag.id, Tag.key == name.lower()
+                    )
+                )
+            )
+        )
+
+    # ---- plans -------------------------------------------------------------------------
+    def explain(self, statement: Statement) -> str:
+        """The database's plan for a recorded statement."""
+        with self.app.app_context():
+            conn = self.db.session.connection()
+            raw = conn.connection.dbapi_connection
+            cursor = raw.cursor()
+            if self.dialect == "sqlite":
+                cursor.execute("EXPLAIN QUERY PLAN " + statement.sql, statement.params)
+                rows = cursor.fetchall()
+                depth: dict[int, int] = {0: 0}
+                lines = []
+                for node, parent, _, detail in rows:
+                    depth[node] = depth.get(parent, 0) + 1
+                    lines.append("  " * (depth[node] - 1) + detail)
+                plan = "\n".join(lines)
+            else:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS OFF) " + statement.sql, statement.params)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.close()
+            self.db.session.rollback()
+            self.db.session.remove()
+        return plan

@@ -1,0 +1,162 @@
+"""The results as a markdown table, with the machine and software they were measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Result, Statement
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+        ram = f"{mem_kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, StopIteration):
+        ram = "unknown RAM"
+    return f"{cpu}, {os.cpu_count()} cores, {ram}; {platform.system()} {platform.release()}"
+
+
+def software() -> str:
+    names = ("flask", "flask-admin", "sqlalchemy", "flask-sqlalchemy", "psycopg")
+    parts = [f"Python {platform.python_version()}"]
+    for name in names:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except Exception:  # noqa: BLE001, S112 - a missing optional package is just not listed
+            continue
+    return ", ".join(parts)
+
+
+def revision() -> str:
+    """The commit measured, and whether the tree had uncommitted changes (read-only git)."""
+    try:
+        head = subprocess.run(  # noqa: S603
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(  # noqa: S603
+            ["git", "status", "--porcelain", "--", "crm", "migrations", "templates"],  # noqa: S607
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"commit {head}" + (" with uncommitted changes in crm/ or migrations/" if dirty else "")
+
+
+def database_version(dialect: str, server_version: str | None) -> str:
+    if dialect == "sqlite":
+        return f"SQLite {sqlite3.sqlite_version}"
+    return f"PostgreSQL {server_version}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| case | URL | median ms | p95 ms | result |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {_cell(r.name)} | `{_cell(r.url)}` | {r.median:,.1f} | {r.p95:,.1f} "
+            f"| {_cell(r.outcome)} |"
+        )
+    return "\n".join(lines)
+
+
+def _short_sql(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).strip()
+
+
+def slowest_section(results: list[Result], explain, how_many: int = 12) -> str:
+    """The slowest request cases, each with its slowest SQL statements and their plans."""
+    ranked = sorted((r for r in results if r.slowest), key=lambda r: -r.median)[:how_many]
+    out = ["## Slowest requests: their slowest SQL statements and plans", ""]
+    for rank, r in enumerate(ranked, 1):
+        out += [
+            f"### {rank}. {r.name}: median {r.median:,.0f} ms ({r.statements} statements)",
+            "",
+            f"`{r.url}`",
+            "",
+        ]
+        for statement in r.slowest[:2]:
+            out += _statement(statement, explain)
+    return "\n".join(out)
+
+
+def _statement(statement: Statement, explain) -> list[str]:
+    lines = [f"- {statement.ms:,.1f} ms (until the first row), parameters `{statement.params}`:", ""]
+    lines += ["  ```sql", "  " + _short_sql(statement.sql), "  ```", ""]
+    if _short_sql(statement.sql).upper().startswith(("SELECT", "WITH")):
+        try:
+            plan = explain(statement)
+        except Exception as exc:  # noqa: BLE001 - a plan that cannot be shown is reported
+            plan = f"(no plan: {exc})"
+        lines += ["  ```", *("  " + line for line in plan.splitlines()), "  ```", ""]
+    return lines
+
+
+def write(
+    path: Path,
+    *,
+    dialect: str,
+    server_version: str | None,
+    contacts: int,
+    seeding: Any,
+    runs: int,
+    results: list[Result],
+    explain,
+) -> str:
+    """Write the report to `path`; returns the markdown table alone (for the console)."""
+    title = "SQLite" if dialect == "sqlite" else "PostgreSQL"
+    rows = ", ".join(f"{table} {n:,}" for table, n in sorted(seeding.rows.items()))
+    text = "\n".join(
+        [
+            f"# Benchmark: {title}, {contacts:,} contacts ({date.today().isoformat()})",
+            "",
+            f"- machine: {machine()}",
+            f"- database: {database_version(dialect, server_version)}",
+            f"- software: {software()}; {revision()}",
+            f"- seeding: {contacts:,} contacts in {seeding.seconds:,.1f} s (migrations, bulk "
+            f"load, index and search index rebuild, ANALYZE); rows: {rows}",
+            f"- method: each request once to warm up, then {runs} timed runs through the app "
+            "in process (Flask test client, signed in as a crm_manager); wall time including "
+            "rendering. Bulk services: timed calls with their commit. Median and 95th "
+            "percentile (interpolated) in ms.",
+            "",
+            table(results),
+            "",
+            slowest_section(results, explain),
+            "",
+        ]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return table(results)
