@@ -6,7 +6,7 @@ FLASK   := $(VENV)/bin/flask --app app
 PG_DIR  ?= /tmp/crm-test-pg
 PG_PORT ?= 55432
 
-.PHONY: install run test test-sqlite test-postgres lint clean
+.PHONY: install run test test-sqlite test-postgres lint clean bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test-postgres: install
 	url=$$(bash scripts/pg-test-cluster.sh start $(PG_DIR) $(PG_PORT)) && \
 	  TEST_DATABASE_URL=$$url $(VENV)/bin/pytest; status=$$?; \
 	  bash scripts/pg-test-cluster.sh stop $(PG_DIR); exit $$status
+
+# Seed throwaway databases with BENCH_CONTACTS contacts (default 1,000,000) and time the app
+# on them: SQLite, then PostgreSQL when installed (BENCH_POSTGRES=0 skips it). The tables
+# go to bench-results/. See README.md, "Benchmark".
+bench: install
+	$(VENV)/bin/python -m bench
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -457,9 +457,12 @@ TAGS: tuple[tuple[str, float], ...] = (
     ("Beta tester", 0.03),
     ("Reseller", 0.025),
     ("VIP", 0.02),
-    *((f"Campaign {year}-{q}", 0.015 / (1 + i)) for i, (year, q) in enumerate(
-        (y, q) for y in (2023, 2024, 2025) for q in ("Q1", "Q2", "Q3", "Q4")
-    )),
+    *(
+        (f"Campaign {year}-{q}", 0.015 / (1 + i))
+        for i, (year, q) in enumerate(
+            (y, q) for y in (2023, 2024, 2025) for q in ("Q1", "Q2", "Q3", "Q4")
+        )
+    ),
     ("Press", 0.004),
     ("Board member", 0.002),
     ("Do not visit", 0.001),

@@ -113,7 +113,9 @@ class Bench:
             data={"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "csrf_token": token.group(1)},
         )
         if response.status_code != 302:
-            raise BenchFailure(f"bench: signing in as {BENCH_EMAIL} failed ({response.status_code})")
+            raise BenchFailure(
+                f"bench: signing in as {BENCH_EMAIL} failed ({response.status_code})"
+            )
 
     def facts(self) -> dict[str, Any]:
         """Ids and values the cases need, read from the seeded database."""
@@ -436,11 +438,7 @@ class Bench:
 
         return bool(
             self.db.session.scalar(
-                select(
-                    exists().where(
-                        contact_tags.c.tag_id == Tag.id, Tag.key == name.lower()
-                    )
-                )
+                select(exists().where(contact_tags.c.tag_id == Tag.id, Tag.key == name.lower()))
             )
         )
 

@@ -91,8 +91,13 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+_COLUMN_LIST = re.compile(r"SELECT ((?:[\w.]+(?: AS \w+)?, ){6,}[\w.]+(?: AS \w+)?) FROM")
+
+
 def _short_sql(sql: str) -> str:
-    return re.sub(r"\s+", " ", sql).strip()
+    """One line; a long list of selected columns becomes "<N columns>"."""
+    flat = re.sub(r"\s+", " ", sql).strip()
+    return _COLUMN_LIST.sub(lambda m: f"SELECT <{m.group(1).count(',') + 1} columns> FROM", flat)
 
 
 def slowest_section(results: list[Result], explain, how_many: int = 12) -> str:
@@ -112,7 +117,10 @@ def slowest_section(results: list[Result], explain, how_many: int = 12) -> str:
 
 
 def _statement(statement: Statement, explain) -> list[str]:
-    lines = [f"- {statement.ms:,.1f} ms (until the first row), parameters `{statement.params}`:", ""]
+    lines = [
+        f"- {statement.ms:,.1f} ms (until the first row), parameters `{statement.params}`:",
+        "",
+    ]
     lines += ["  ```sql", "  " + _short_sql(statement.sql), "  ```", ""]
     if _short_sql(statement.sql).upper().startswith(("SELECT", "WITH")):
         try:

@@ -180,9 +180,7 @@ class PhonePattern:
         prefix = f"+{parsed.country_code} "
         body = "".join("#" if ch.isdigit() else ch for ch in shown[len(prefix) :])
         typed_digits = "".join(ch for ch in sample if ch.isdigit())
-        return cls(
-            region, typed, parsed.country_code, len(typed_digits) - len(nsn), prefix + body
-        )
+        return cls(region, typed, parsed.country_code, len(typed_digits) - len(nsn), prefix + body)
 
     def make(self, rng: random.Random) -> tuple[str, str, str]:
         """(number as typed, E.164, international format)."""
@@ -366,9 +364,7 @@ class Generator:
         self.lk = lookups
         self.rng = random.Random(seed)
         self.phones = learn_phone_patterns(random.Random(seed))
-        self.country_cw = list(
-            _cumulate(c.weight for c in COUNTRIES)
-        )  # cumulative country weights
+        self.country_cw = list(_cumulate(c.weight for c in COUNTRIES))  # cumulative country weights
         self.owner_cw = _skewed(len(lookups.user_ids), 0.7)
         self.city_cw = {c.code: _skewed(len(c.cities), 1.0) for c in COUNTRIES}
         self.last_cw = {c.code: _skewed(len(c.last), 0.9) for c in COUNTRIES}
@@ -472,15 +468,15 @@ class Generator:
         b2b = rng.random() < self.B2B_SHARE
         company = None
         if b2b:
-            company = self.companies[
-                self.company_order[_pick(rng, self.company_cw)]
-            ]
+            company = self.companies[self.company_order[_pick(rng, self.company_cw)]]
             country = company.country
         else:
             country = COUNTRIES[_pick(rng, self.country_cw)]
         female = rng.random() < 0.5
         first = rng.choice(country.female if female else country.male)
-        middle = rng.choice(country.female if female else country.male) if rng.random() < 0.08 else None
+        middle = (
+            rng.choice(country.female if female else country.male) if rng.random() < 0.08 else None
+        )
         last = self._last_name(country, cid)
         owner = self._owner()
         responsible = self._owner() if rng.random() < 0.6 else None
@@ -550,7 +546,11 @@ class Generator:
             kinds.append("landline" if kinds[0] == "mobile" else "mobile")
         for kind in kinds:
             number, e164, formatted = self._phone(country, kind)
-            ext = str(rng.randint(10, 999)) if kind == "landline" and company and rng.random() < 0.3 else None
+            ext = (
+                str(rng.randint(10, 999))
+                if kind == "landline" and company and rng.random() < 0.3
+                else None
+            )
             type_name = "Mobile" if kind == "mobile" else ("Work" if company else "Home")
             chunk.add(
                 "phones",
@@ -893,4 +893,3 @@ def seed(database_url: str, instance: Path, n: int, seed_value: int = 1, log=pri
     seconds = time.perf_counter() - started
     log(f"seeded {n:,} contacts in {seconds:.1f} s")
     return SeedReport(n, seconds, counts, lookups)
-

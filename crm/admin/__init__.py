@@ -31,8 +31,8 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
     )
     admin.add_view(ContactView())
-    admin.add_view(TagCloudView(name="Tags", endpoint="tags", url="tags"))
-    admin.add_view(ResponsiblesView(name="Responsibles", endpoint="responsibles", url="responsibles"))
+    admin.add_view(TagCloudView())
+    admin.add_view(ResponsiblesView())
     admin.add_view(TrashView())
     admin.add_view(AccountView())
     admin.add_view(PhoneTypeView())

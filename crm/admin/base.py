@@ -92,6 +92,13 @@ def known_choice(_form, field) -> None:
         raise ValidationError("Not a valid choice.")
 
 
+def known_choices(_form, field) -> None:
+    """A multiple select whose posted ids did not all resolve is an error, not a silent drop."""
+    posted = {v for v in (field.raw_data or []) if v not in ("", "__None")}
+    if len(posted) != len(field.data or []):
+        raise ValidationError("Not a valid choice.")
+
+
 class GatedAjaxLoader(QueryAjaxModelLoader):
     """Autocomplete that only offers (and only accepts) rows the user may see.
 

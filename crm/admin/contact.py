@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.form.fields import Select2TagsField
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
@@ -23,6 +24,7 @@ from crm.admin.base import (
     CsrfTokenRule,
     GatedAjaxLoader,
     known_choice,
+    known_choices,
     section,
 )
 from crm.admin.bulk_form import BulkForm
@@ -35,9 +37,12 @@ from crm.models import (
     Account,
     Address,
     AddressType,
+    Category,
     Contact,
     ContactKind,
     ContactPreference,
+    Criterion,
+    CriterionScope,
     CustomerStatus,
     Gender,
     Phone,
@@ -51,6 +56,7 @@ from crm.models.base import utcnow
 from crm.services import access, bulk, search, selection
 from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
+from crm.services.tags import tags_for_names
 from crm.services.validation import country_choices, language_choices, timezone_names
 
 LIST_SCOPES = {
@@ -71,6 +77,28 @@ def _lookup_choices(model: type):
         ).all()
 
     return factory
+
+
+def _active_users() -> list[User]:
+    return db.session.scalars(
+        select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)
+    ).all()
+
+
+def _criteria_for_individuals() -> list[Criterion]:
+    """Seed 004: criteria differ for individuals and companies; contacts get the former."""
+    return db.session.scalars(
+        select(Criterion)
+        .where(Criterion.applies_to.in_([CriterionScope.INDIVIDUALS, CriterionScope.BOTH]))
+        .order_by(Criterion.active.desc(), Criterion.position, Criterion.name)
+    ).all()
+
+
+class TagNamesField(Select2TagsField):
+    """The contact's tags as names; the view turns them into Tag rows (created on the fly)."""
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        pass  # ContactView._save sets contact.tags through services.tags
 
 
 def _lookup_label(item: Any) -> str:
@@ -163,6 +191,16 @@ def _name_link(view: Any, context: Any, model: Contact, _name: str) -> Markup:
     return Markup('<a href="{}">{}</a>').format(url, model.full_name)
 
 
+def _tag_links(_view: Any, _context: Any, model: Contact, _name: str) -> Markup:
+    links = [
+        Markup('<a class="badge badge-info mr-1" href="{}">{}</a>').format(
+            url_for(".index_view", flt0_tag_is=tag.name, show="all"), tag.name
+        )
+        for tag in model.tags
+    ]
+    return Markup("").join(links)
+
+
 def _first_phone(_view: Any, _context: Any, model: Contact, _name: str) -> str:
     return model.phones[0].display if model.phones else ""
 
@@ -186,6 +224,10 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "account",
             "linked_accounts",
             "owner",
+            "responsible",
+            "tags",
+            "categories",
+            "criteria",
             "is_primary",
             "customer_status",
             "prospect_status",
@@ -238,6 +280,7 @@ class ContactView(CrmModelView):
         "last_name",
         "account",
         "email",
+        "tags",
         "phones",
         "owner",
         "customer_status",
@@ -264,6 +307,7 @@ class ContactView(CrmModelView):
         "title": "Title (Mr, Ms, Dr...)",
     }
     column_formatters = {
+        "tags": _tag_links,
         "last_name": _name_link,
         "phones": _first_phone,
         "account": _account_name,
@@ -297,6 +341,10 @@ class ContactView(CrmModelView):
         "account",
         "linked_accounts",
         "owner",
+        "responsible",
+        "tags",
+        "categories",
+        "criteria",
         "is_primary",
         "customer_status",
         "prospect_status",
@@ -323,6 +371,7 @@ class ContactView(CrmModelView):
         "version",
     )
     column_formatters_detail = {
+        "tags": _tag_links,
         "account": _account_name,
         "language": lambda v, c, m, n: dict(language_choices()).get(
             (m.language or "").split("-")[0], m.language or ""
@@ -350,6 +399,11 @@ class ContactView(CrmModelView):
     )
     form_extra_fields = {
         "expected_version": HiddenField(),
+        "tags": TagNamesField(
+            "Tags",
+            save_as_list=True,
+            description="Type a tag and press Enter; new tags are created",
+        ),
         "kind": EnumRadioField("Contact type", enum_cls=ContactKind, default="b2c"),
         "customer_status": EnumSelectField(
             "Customer status", enum_cls=CustomerStatus, default="non_customer"
@@ -379,9 +433,24 @@ class ContactView(CrmModelView):
             "label": "Contact owner",
             "allow_blank": True,
             "blank_text": "—",
-            "query_factory": lambda: db.session.scalars(
-                select(User).where(User.active.is_(True)).order_by(User.full_name)
-            ).all(),
+            "query_factory": _active_users,
+        },
+        "responsible": {
+            "label": "Responsible user",
+            "allow_blank": True,
+            "blank_text": "—",
+            "query_factory": _active_users,
+        },
+        "categories": {
+            "query_factory": _lookup_choices(Category),
+            "get_label": _lookup_label,
+            "validators": [known_choices],
+        },
+        "criteria": {
+            "label": "Criteria",
+            "query_factory": _criteria_for_individuals,
+            "get_label": _lookup_label,
+            "validators": [known_choices],
         },
         "account": {"label": "Account", "validators": [Optional(), known_choice]},
         "manager": {"label": "Manager", "validators": [known_choice]},
@@ -481,6 +550,7 @@ class ContactView(CrmModelView):
             selectinload(Contact.account),
             selectinload(Contact.owner),
             selectinload(Contact.phones).selectinload(Phone.phone_type),
+            selectinload(Contact.tags),
         )
         capped = query.with_entities(Contact.id).order_by(None).limit(COUNT_CAP + 1).subquery()
         total = db.session.scalar(select(func.count()).select_from(capped))
@@ -533,6 +603,9 @@ class ContactView(CrmModelView):
         if not can(current_user, "contact.transfer"):
             form.owner.render_kw = {"disabled": True}
             form.owner.description = "Only managers may transfer contacts to another owner."
+        if not can(current_user, "contact.assign_responsible"):
+            form.responsible.render_kw = {"disabled": True}
+            form.responsible.description = "Only managers may assign responsible users."
 
     def create_form(self, obj: Any = None):
         form = super().create_form(obj)
@@ -545,6 +618,7 @@ class ContactView(CrmModelView):
         form = super().edit_form(obj)
         if request.method == "GET" and obj is not None:
             form.expected_version.data = obj.version
+            form.tags.data = [tag.name for tag in obj.tags]
             if obj.account is not None and obj.account.is_hidden:
                 form.account.data = None  # a B2C contact's own account is not a company
         self._lock_owner_unless_transfer_allowed(form)
@@ -566,6 +640,8 @@ class ContactView(CrmModelView):
         if "owner" not in request.form:
             # A disabled owner field is not posted: keep the owner (the creator for a new one).
             form.owner.data = current_user._get_current_object() if is_new else model.owner
+        if "responsible" not in request.form:
+            form.responsible.data = None if is_new else model.responsible
         session = db.session
         try:
             with session.no_autoflush:
@@ -579,6 +655,10 @@ class ContactView(CrmModelView):
                     previous_owner_id=previous_owner_id,
                     expected_version=expected,
                 )
+                if "tags" in request.form:  # a post without the field leaves tags alone
+                    names = form.tags.data or []
+                    # After the checks: creating tags flushes, and the contact is complete now.
+                    model.tags = tags_for_names(names) if names else []
             session.commit()
         except ValidationFailed as exc:
             self._attach_errors(form, model, exc.errors)

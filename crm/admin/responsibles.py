@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import url_for
 from flask_admin import expose
 from flask_login import current_user
@@ -20,7 +22,14 @@ def responsible_list_url(user_id: int | None) -> str:
 class ResponsiblesView(PermissionPage):
     permission = "contact.view"
 
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("name", "Responsibles")
+        kwargs.setdefault("category", "Contacts")
+        super().__init__(endpoint="responsibles", url="responsibles", **kwargs)
+
     @expose("/")
     def index(self):
-        rows = [(row, responsible_list_url(row.user_id)) for row in responsible_counts(current_user)]
+        rows = [
+            (row, responsible_list_url(row.user_id)) for row in responsible_counts(current_user)
+        ]
         return self.render("admin/responsibles.html", rows=rows)

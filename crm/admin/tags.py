@@ -84,6 +84,11 @@ class TagCloudView(PermissionPage):
 
     permission = "contact.view"
 
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("name", "Tags")
+        kwargs.setdefault("category", "Contacts")
+        super().__init__(endpoint="tags", url="tags", **kwargs)
+
     @expose("/")
     def index(self):
         entries = cloud_entries(tag_cloud(current_user))
@@ -135,7 +140,12 @@ class TagView(CrmModelView):
 
     def __init__(self, **kwargs: Any):
         super().__init__(
-            Tag, name="Tags", endpoint="tag", url="tags/manage", category="List management"
+            Tag,
+            name="Tags",
+            endpoint="tag",
+            url="tags/manage",
+            category="List management",
+            **kwargs,
         )
 
     def _allowed(self, verb: str) -> bool:
@@ -186,7 +196,7 @@ class TagView(CrmModelView):
     @action("merge", "Merge into…")
     def action_merge(self, ids: list[str]):
         """Ask which of the ticked tags survives (the merge page)."""
-        return redirect(url_for(".merge_view", ids=_ids(ids), url=self.get_url(".index_view")))
+        return redirect(url_for(".merge_view", ids=_ids(ids)))
 
     @expose("/merge/", methods=("GET", "POST"))
     def merge_view(self):

@@ -147,6 +147,7 @@ def _apply_contact_rules(
         errors.add("manager", "A contact cannot be their own manager.")
 
     _apply_owner(actor, c, is_new, previous_owner_id, errors)
+    _check_responsible(actor, c, errors)
     _apply_kind_and_account(c, errors)
     _apply_phones(c, errors)
     _apply_addresses(c, errors)
@@ -186,6 +187,18 @@ def _apply_owner(
             errors.add("owner", "No such user.")
     if c.owner is not None and not c.owner.active:
         errors.add("owner", f"{c.owner} is not an active user.")
+
+
+def _check_responsible(actor: Actor, c: Contact, errors: _Errors) -> None:
+    """Choosing who is responsible for a contact needs contact.assign_responsible."""
+    history = inspect(c).attrs["responsible"].history
+    before = history.deleted[0] if history.deleted else None
+    after = history.added[0] if history.added else None
+    changed = history.has_changes() and before is not after
+    if changed and not can(actor, "contact.assign_responsible"):
+        errors.add("responsible", "You do not have permission to assign responsible users.")
+    if c.responsible is not None and not c.responsible.active:
+        errors.add("responsible", f"{c.responsible} is not an active user.")
 
 
 def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:

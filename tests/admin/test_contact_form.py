@@ -354,3 +354,54 @@ def test_details_link_keeps_the_search_to_return_to(client, login_as, make_conta
     assert "url=" in link and "search%3Dith" in link.replace("&amp;", "&")
     new_form = client.get("/admin/contact/new/").get_data(as_text=True)
     assert "__None</option>" not in new_form
+
+
+def test_tags_categories_criteria_and_responsible_on_the_form(client, login_as, make_user):
+    from crm.models import Category, Criterion
+
+    responsible = make_user("crm_sales")
+    customer = db.session.query(Category).filter_by(name="Customer").one()
+    reader = db.session.query(Criterion).filter_by(name="Newsletter reader").one()
+    key_account = db.session.query(Criterion).filter_by(name="Key account").one()
+    login_as("crm_manager")
+    form_page = client.get("/admin/contact/new/").get_data(as_text=True)
+    assert "Newsletter reader" in form_page
+    assert "Key account" not in form_page  # a criterion for companies only
+    data = contact_form(
+        tags="VIP, Loyal ,vip",
+        categories=[str(customer.id)],
+        criteria=[str(reader.id)],
+        responsible=str(responsible.id),
+    )
+    response = post_form(client, "/admin/contact/new/", data)
+    assert response.status_code == 302, field_errors(response.get_data(as_text=True))
+    [ana] = _contacts()
+    assert sorted(t.name for t in ana.tags) == ["Loyal", "VIP"]
+    assert [c.name for c in ana.categories] == ["Customer"]
+    assert [c.name for c in ana.criteria] == ["Newsletter reader"]
+    assert ana.responsible_id == responsible.id
+    details = client.get(f"/admin/contact/details/?id={ana.id}").get_data(as_text=True)
+    assert "VIP" in details and "Customer" in details and "Newsletter reader" in details
+    by_tag = client.get("/admin/contact/?flt0_tag_is=loyal").get_data(as_text=True)
+    assert "Ana Smith" in by_tag
+    wrong = post_form(
+        client,
+        f"/admin/contact/edit/?id={ana.id}",
+        dict(_edit_data(client, ana.id), criteria=[str(key_account.id)]),
+    )
+    assert "Not a valid choice" in field_errors(wrong.get_data(as_text=True))
+
+
+def test_sales_may_not_assign_a_responsible_user(client, login_as, make_user):
+    other = make_user("crm_sales")
+    login_as("crm_sales")
+    page = client.get("/admin/contact/new/").get_data(as_text=True)
+    assert re.search(
+        r'<select[^>]*disabled[^>]*name="responsible"|<select[^>]*name="responsible"[^>]*disabled',
+        page,
+    )
+    response = post_form(client, "/admin/contact/new/", contact_form(responsible=str(other.id)))
+    assert "You do not have permission to assign responsible users." in field_errors(
+        response.get_data(as_text=True)
+    )
+    assert _contacts() == []
