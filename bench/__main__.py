@@ -124,8 +124,8 @@ def run_sqlite(args: argparse.Namespace, workdir: Path) -> None:
         log(f"SQLite: measuring the existing {path} (no seeding)")
         from bench.seed import SeedReport
 
-        seeding = SeedReport(args.contacts, 0.0, {}, None)  # type: ignore[arg-type]
-        measure_and_report(f"sqlite:///{path}", path.parent, args.contacts, seeding, args)
+        seeding = SeedReport.of_existing(path)
+        measure_and_report(f"sqlite:///{path}", path.parent, seeding.contacts, seeding, args)
         return
     folder = workdir / "sqlite"
     folder.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,10 @@ def software() -> str:
 
 
 def revision() -> str:
-    """The commit measured, and whether the tree had uncommitted changes (read-only git)."""
+    """The commit measured, and whether the tree had uncommitted changes (read-only git);
+    BENCH_REVISION names it when the code is not a git checkout (a snapshot)."""
+    if os.environ.get("BENCH_REVISION"):
+        return os.environ["BENCH_REVISION"]
     try:
         head = subprocess.run(  # noqa: S603
             ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
@@ -131,6 +134,16 @@ def _statement(statement: Statement, explain) -> list[str]:
     return lines
 
 
+def _seeding(seeding: Any) -> str:
+    took = (
+        f"{seeding.contacts:,} contacts in {seeding.seconds:,.1f} s (migrations, bulk load, "
+        "index and search index rebuild, ANALYZE)"
+        if seeding.seconds is not None
+        else f"{seeding.contacts:,} contacts (time not recorded)"
+    )
+    return f"an existing database, seeded earlier: {took}" if seeding.reused else took
+
+
 def write(
     path: Path,
     *,
@@ -152,8 +165,7 @@ def write(
             f"- machine: {machine()}",
             f"- database: {database_version(dialect, server_version)}",
             f"- software: {software()}; {revision()}",
-            f"- seeding: {contacts:,} contacts in {seeding.seconds:,.1f} s (migrations, bulk "
-            f"load, index and search index rebuild, ANALYZE); rows: {rows}",
+            f"- seeding: {_seeding(seeding)}; rows: {rows}",
             f"- method: each request once to warm up, then {runs} timed runs through the app "
             "in process (Flask test client, signed in as a crm_manager); wall time including "
             "rendering. Bulk services: timed calls with their commit. Median and 95th "

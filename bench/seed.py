@@ -10,12 +10,13 @@ afterwards (the FTS5 index is then rebuilt in one pass).
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import time
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -828,11 +829,31 @@ class PostgresLoader:
 
 @dataclass
 class SeedReport:
+    """How many contacts and rows were seeded, and how long it took (None: not known)."""
+
     contacts: int
-    seconds: float
+    seconds: float | None
     rows: dict[str, int]
-    lookups: Lookups
-    rare_surname: str = RARE_SURNAME
+    reused: bool = False
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def of_existing(cls, database: Path) -> SeedReport:
+        """The report saved next to a seeded SQLite file, else its row counts."""
+        sidecar = database.with_name(database.name + ".seed.json")
+        if sidecar.exists():
+            return cls(**{**json.loads(sidecar.read_text()), "reused": True})
+        con = sqlite3.connect(database)
+        try:
+            rows = {
+                t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+                for t in LOADED_TABLES
+            }
+        finally:
+            con.close()
+        return cls(rows["contacts"], None, rows, reused=True)
 
 
 def bench_config(database_url: str, instance: Path) -> dict[str, Any]:
@@ -892,4 +913,8 @@ def seed(database_url: str, instance: Path, n: int, seed_value: int = 1, log=pri
     loader.finish(log)
     seconds = time.perf_counter() - started
     log(f"seeded {n:,} contacts in {seconds:.1f} s")
-    return SeedReport(n, seconds, counts, lookups)
+    report = SeedReport(n, round(seconds, 1), counts)
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        report.save(path.with_name(path.name + ".seed.json"))
+    return report

@@ -18,6 +18,7 @@ from crm.admin.lookups import (
     SocialPlatformView,
 )
 from crm.admin.responsibles import ResponsiblesView
+from crm.admin.segments import MarketingListView, SegmentView
 from crm.admin.tags import TagCloudView, TagView
 from crm.admin.trash import TrashView
 from crm.admin.users import RoleView, UserView
@@ -33,6 +34,8 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(ContactView())
     admin.add_view(TagCloudView())
     admin.add_view(ResponsiblesView())
+    admin.add_view(SegmentView())
+    admin.add_view(MarketingListView())
     admin.add_view(TrashView())
     admin.add_view(AccountView())
     admin.add_view(PhoneTypeView())
@@ -44,4 +47,13 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(UserView())
     admin.add_view(RoleView())
     admin.add_view(AuditView())
+
+    @app.context_processor
+    def saved_views_menu():
+        from flask_login import current_user
+
+        from crm.services.segments import saved_views
+
+        return {"crm_saved_views": lambda: saved_views(current_user)}
+
     return admin

@@ -23,6 +23,7 @@ OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     "set_responsible": ("Assign a responsible user", "contact.assign_responsible", "responsible"),
     "add_category": ("Add a category", "contact.bulk_edit", "category"),
     "add_to_segment": ("Add to a segment", "segment.manage", "segment"),
+    "remove_from_segment": ("Remove from a segment", "segment.manage", "segment"),
     "add_to_marketing_list": (
         "Add to a marketing list",
         "marketing_list.add_members",
@@ -111,6 +112,8 @@ class BulkForm(FlaskForm):
             return bulk.add_category(actor, target, int(self.category.data))
         if operation == "add_to_segment":
             return bulk.add_to_segment(actor, target, int(self.segment.data))
+        if operation == "remove_from_segment":
+            return bulk.remove_from_segment(actor, target, int(self.segment.data))
         if operation == "add_to_marketing_list":
             return bulk.add_to_marketing_list(actor, target, int(self.marketing_list.data))
         if operation == "trash":

@@ -53,7 +53,7 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
-from crm.services import access, bulk, search, selection
+from crm.services import access, bulk, search, segments, selection
 from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
 from crm.services.tags import tags_for_names
@@ -591,6 +591,10 @@ class ContactView(CrmModelView):
         self._template_args["list_scope"] = g.crm_contact_scope
         self._template_args["selection_count"] = selection.count(current_user)
         self._template_args["count_cap"] = COUNT_CAP
+        self._template_args["list_query"] = segments.clean_list_query(
+            request.query_string.decode("utf-8", "replace")
+        )
+        self._template_args["can_save_segment"] = can(current_user, "segment.manage")
         return super().index_view()
 
     # ---- saving ----------------------------------------------------------------------
@@ -821,6 +825,26 @@ class ContactView(CrmModelView):
             mimetype="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="contacts-{stamp}.csv"'},
         )
+
+    @expose("/views/save/", methods=("POST",))
+    def save_view_view(self):
+        query = request.form.get("query", "")
+        try:
+            saved = segments.save_view(current_user, request.form.get("name", ""), query)
+            db.session.commit()
+        except ValidationFailed:
+            db.session.rollback()
+            flash("Give the view a name to save it.", "error")
+            return redirect(url_for(".index_view") + "?" + segments.clean_list_query(query))
+        flash(f"View '{saved.name}' saved: find it under My views.", "success")
+        return redirect(url_for(".index_view") + "?" + saved.query)
+
+    @expose("/views/delete/", methods=("POST",))
+    def delete_view_view(self):
+        deleted = segments.delete_view(current_user, request.form.get("id", type=int) or 0)
+        db.session.commit()
+        flash("View deleted." if deleted else "No such view.", "success" if deleted else "error")
+        return redirect(url_for(".index_view"))
 
     @expose("/selection/clear/", methods=("POST",))
     def clear_selection_view(self):

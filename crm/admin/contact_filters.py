@@ -17,10 +17,13 @@ from crm.models import (
     ContactKind,
     Criterion,
     CustomerStatus,
+    MarketingList,
     ProspectStatus,
+    Segment,
     User,
 )
 from crm.services import contact_filters as where
+from crm.services import segments
 from crm.services.validation import country_choices
 
 YES_NO = [("1", "Yes"), ("0", "No")]
@@ -75,6 +78,26 @@ def _lookup(model: type) -> Callable[[], list[tuple[str, str]]]:
         return [(str(row.id), row.name) for row in rows]
 
     return options
+
+
+def _segments() -> list[tuple[str, str]]:
+    if not has_app_context():
+        return []
+    rows = db.session.scalars(select(Segment).order_by(Segment.name))
+    return [(str(s.id), s.name) for s in rows]
+
+
+def _lookup_lists() -> list[tuple[str, str]]:
+    if not has_app_context():
+        return []
+    rows = db.session.scalars(select(MarketingList).order_by(MarketingList.name))
+    return [(str(m.id), m.name) for m in rows]
+
+
+def _in_segment(segment_id: int) -> Any:
+    """Members of a static segment; for a dynamic one, the contacts its filter selects is
+    the list's own job (its link opens the list with that filter)."""
+    return segments.in_segment(segment_id)
 
 
 def _user_id(value: str) -> int | None:
@@ -138,6 +161,10 @@ def contact_filters() -> list[BaseSQLAFilter]:
             where.birthday_in_month,
             options=[(str(m), calendar.month_name[m]) for m in range(1, 13)],
             clean=_month,
+        ),
+        ClauseFilter("Segment", "is", _in_segment, options=_segments, clean=int),
+        ClauseFilter(
+            "Marketing list", "is", segments.in_marketing_list, options=_lookup_lists, clean=int
         ),
         ClauseFilter("Has email", "is", where.has_email, options=YES_NO, clean=_yes),
         ClauseFilter("Has phone", "is", where.has_phone, options=YES_NO, clean=_yes),

@@ -202,6 +202,27 @@ def add_to_segment(actor: Actor, target: Select, segment_id: int) -> BulkResult:
     return result
 
 
+def remove_from_segment(actor: Actor, target: Select, segment_id: int) -> BulkResult:
+    _require(actor, "segment.manage", "change segments")
+    segment = db.session.get(Segment, segment_id)
+    if segment is None or segment.kind != SegmentKind.STATIC:
+        raise ValidationFailed({"segment": ["Choose a static segment."]})
+    ids = gated_ids(actor, target)
+    total = count(actor, target)
+    removed = (
+        db.session.execute(
+            delete(segment_members).where(
+                segment_members.c.segment_id == segment.id, segment_members.c.contact_id.in_(ids)
+            )
+        ).rowcount
+        or 0
+    )
+    result = BulkResult(f"Remove from segment {segment.name}", removed)
+    result.skip("not in the segment", total - removed)
+    _record(actor, result.message, ids, {"segment": [segment.name, None]})
+    return result
+
+
 def add_to_marketing_list(actor: Actor, target: Select, list_id: int) -> BulkResult:
     """Contacts who refused email marketing or are do-not-email are added too, and flagged
     in the list: never silently dropped."""

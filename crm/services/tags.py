@@ -137,22 +137,24 @@ def merge_tags(actor: Actor, survivor: Tag, merged: list[Tag]) -> int:
     carriers = link_counts([*merged_ids, survivor.id])
     link = contact_tags.alias("merged_link")
     already = contact_tags.alias("survivor_link")
-    moved = (
-        db.session.execute(
-            insert(contact_tags).from_select(
-                ["contact_id", "tag_id"],
-                select(link.c.contact_id, literal(survivor.id))
-                .where(
-                    link.c.tag_id.in_(merged_ids),
-                    ~exists().where(
-                        already.c.contact_id == link.c.contact_id,
-                        already.c.tag_id == survivor.id,
-                    ),
-                )
-                .distinct(),
-            )
-        ).rowcount
-        or 0
+    missing = (
+        select(link.c.contact_id)
+        .where(
+            link.c.tag_id.in_(merged_ids),
+            ~exists().where(
+                already.c.contact_id == link.c.contact_id, already.c.tag_id == survivor.id
+            ),
+        )
+        .distinct()
+    )
+    # Counted before, not from the INSERT's rowcount: SQLAlchemy reports -1 for an
+    # INSERT ... SELECT on PostgreSQL.
+    moved = db.session.scalar(select(func.count()).select_from(missing.subquery())) or 0
+    db.session.execute(
+        insert(contact_tags).from_select(
+            ["contact_id", "tag_id"],
+            select(missing.subquery().c.contact_id, literal(survivor.id)),
+        )
     )
     db.session.execute(delete(contact_tags).where(contact_tags.c.tag_id.in_(merged_ids)))
     db.session.execute(

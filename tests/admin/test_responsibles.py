@@ -49,7 +49,11 @@ def test_responsibles_page_counts_and_links(client, login_as, make_user, make_co
     assert rows["Ana Advisor"] == (f"/admin/contact/?flt0_responsible_is={ana.id}&show=all", 2)
     assert rows["Bob Boss"] == (f"/admin/contact/?flt0_responsible_is={bob.id}&show=all", 1)
     assert rows["Nobody responsible"] == ("/admin/contact/?flt0_responsible_is=none&show=all", 2)
-    for name, wanted in [("Ana Advisor", anas), ("Bob Boss", bobs), ("Nobody responsible", nobodys)]:
+    for name, wanted in [
+        ("Ana Advisor", anas),
+        ("Bob Boss", bobs),
+        ("Nobody responsible", nobodys),
+    ]:
         listing = client.get(rows[name][0])
         assert listing.status_code == 200
         assert shown_contacts(listing.get_data(as_text=True)) == wanted, name

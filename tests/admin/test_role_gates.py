@@ -25,6 +25,14 @@ PAGES: dict[str, str] = {
     "/admin/contact/bulk/?target=matching&flt0_tag_is=VIP": "contact.bulk_edit",
     "/admin/contact/bulk/?target=ids&ids={contact}": "contact.bulk_edit",
     "/admin/trash/": "contact.restore",
+    "/admin/segments/": "contact.view",
+    "/admin/segments/new/": "segment.manage",
+    "/admin/segments/new/?query=flt0_tag_is%3DVIP": "segment.manage",
+    "/admin/segments/edit/?id={segment}": "segment.manage",
+    "/admin/marketing-lists/": "contact.view",
+    "/admin/marketing-lists/new/": "marketing_list.manage",
+    "/admin/marketing-lists/edit/?id={mlist}": "marketing_list.manage",
+    "/admin/marketing-lists/members/?id={mlist}": "contact.view",
     "/admin/tags/": "contact.view",
     "/admin/responsibles/": "contact.view",
     "/admin/tags/manage/": "tag.manage",
@@ -68,6 +76,10 @@ CLOSED = [
     "/admin/roles/edit/?id=1",
     "/admin/roles/details/?id=1",
     "/admin/trash/new/",
+    "/admin/segments/details/?id={segment}",
+    "/admin/marketing-lists/details/?id={mlist}",
+    "/admin/segments/ajax/lookup/?name=owner&query=a",
+    "/admin/marketing-lists/ajax/lookup/?name=owner&query=a",
     "/admin/trash/edit/?id={contact}",
     "/admin/trash/details/?id={contact}",
     "/admin/trash/ajax/lookup/?name=owner&query=a",
@@ -105,11 +117,13 @@ class _Who:
 
 @pytest.fixture
 def ids(make_contact, make_user):
-    from crm.models import Account
+    from crm.models import Account, MarketingList, Segment
 
     contact = make_contact(first_name="Ana", last_name="Smith")
     account = Account(name="Acme")
-    db.session.add(account)
+    segment = Segment(name="Fair")
+    mlist = MarketingList(name="Newsletter")
+    db.session.add_all([account, segment, mlist])
     vip, loyal = tags_for_names(["VIP", "Loyal"])
     db.session.commit()
     return {
@@ -117,6 +131,8 @@ def ids(make_contact, make_user):
         "tag2": loyal.id,
         "contact": contact.id,
         "account": account.id,
+        "segment": segment.id,
+        "mlist": mlist.id,
         "user": make_user("crm_sales").id,
         "audit": db.session.query(AuditEntry.id).first()[0],
     }

@@ -71,7 +71,9 @@ def cloud(page: str) -> dict[str, tuple[str, int, float]]:
 
 
 def flashes(page: str) -> str:
-    return html.unescape(" ".join(re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S)))
+    return html.unescape(
+        " ".join(re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S))
+    )
 
 
 # ---- the cloud --------------------------------------------------------------------------
@@ -153,7 +155,9 @@ def test_tag_list_shows_every_tag_with_its_contacts(client, login_as, make_conta
     login_as("crm_list_manager")
     page = client.get("/admin/tags/manage/").get_data(as_text=True)
     rows = dict(
-        re.findall(r'<td class="col-name">\s*(\S[^<]*?)\s*</td>\s*<td class="col-contacts">\s*(\d+)', page)
+        re.findall(
+            r'<td class="col-name">\s*(\S[^<]*?)\s*</td>\s*<td class="col-contacts">\s*(\d+)', page
+        )
     )
     assert rows == {"Loyal": "1", "Unused": "0", "VIP": "2"}
     assert "/admin/tags/manage/new/" not in page  # tags are created on contacts
@@ -214,7 +218,9 @@ def test_merge_three_tags_from_the_list(client, login_as, make_contact):
     for name in ids:
         assert f">{name}</label>" in page
     # The tag with the most contacts is offered as the one to keep.
-    assert re.search(rf'checked[^>]*value="{ids["Alpha"]}"|value="{ids["Alpha"]}"[^>]*checked', page)
+    assert re.search(
+        rf'checked[^>]*value="{ids["Alpha"]}"|value="{ids["Alpha"]}"[^>]*checked', page
+    )
     response = client.post(
         "/admin/tags/manage/merge/",
         data={"ids": list(ids.values()), "survivor": ids["Keep"], "csrf_token": csrf_from(page)},
@@ -356,16 +362,18 @@ def test_categories_are_a_lookup_list(client, login_as):
     page = client.get("/admin/categories/").get_data(as_text=True)
     seeded = db.session.scalars(select(Category.name)).all()
     assert seeded and all(html.escape(name) in page for name in seeded)
-    response = post_form(client, "/admin/categories/new/", {"name": " Distributor ", "active": "y", "position": "9"})
+    response = post_form(
+        client, "/admin/categories/new/", {"name": " Distributor ", "active": "y", "position": "9"}
+    )
     assert response.status_code == 302
     assert db.session.scalar(select(Category).where(Category.name == "Distributor")).active is True
-    duplicate = post_form(client, "/admin/categories/new/", {"name": "distributor", "position": "1"})
+    duplicate = post_form(
+        client, "/admin/categories/new/", {"name": "distributor", "position": "1"}
+    )
     assert "'distributor' already exists." in field_errors(duplicate.get_data(as_text=True))
 
 
-def test_a_category_in_use_cannot_be_deleted_but_can_be_deactivated(
-    client, login_as, make_contact
-):
+def test_a_category_in_use_cannot_be_deleted_but_can_be_deactivated(client, login_as, make_contact):
     first, unused = db.session.scalars(select(Category).order_by(Category.id).limit(2)).all()
     first_id, first_name, unused_id = first.id, first.name, unused.id
     contact = make_contact()

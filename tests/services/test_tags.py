@@ -227,9 +227,9 @@ def test_only_tag_managers_rename_merge_or_delete(make_user, make_contact, subte
     for role in ("crm_sales", "crm_manager", "crm_marketeer"):
         actor = make_user(role)
         for name, change in [
-            ("rename", lambda: rename_tag(actor, tag("Alpha"), "Gamma")),
-            ("merge", lambda: merge_tags(actor, tag("Alpha"), [tag("Beta")])),
-            ("delete", lambda: delete_tag(actor, tag("Alpha"))),
+            ("rename", lambda who=actor: rename_tag(who, tag("Alpha"), "Gamma")),
+            ("merge", lambda who=actor: merge_tags(who, tag("Alpha"), [tag("Beta")])),
+            ("delete", lambda who=actor: delete_tag(who, tag("Alpha"))),
         ]:
             with subtests.test(role=role, change=name):
                 with pytest.raises(PermissionDenied):
