@@ -1,0 +1,71 @@
+"""Selecting contacts on several list pages, then tagging the selection, in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from crm.models import Contact, Tag, contact_tags
+
+pytestmark = pytest.mark.browser
+
+
+def tick_rows(page: Page, how_many: int) -> list[str]:
+    boxes = page.locator("input.action-checkbox")
+    ids = []
+    for index in range(how_many):
+        box = boxes.nth(index)
+        box.check()
+        ids.append(box.get_attribute("value"))
+    return ids
+
+
+def run_action(page: Page, label: str) -> None:
+    page.get_by_role("button", name="With selected").click()
+    page.get_by_role("link", name=label).click()
+    page.wait_for_load_state()
+
+
+def test_select_on_pages_one_and_three_then_tag_the_selection(
+    page: Page, make_user, make_contact, sign_in, fresh_db
+) -> None:
+    for index in range(45):
+        make_contact(first_name="Pat", last_name=f"Person{index:02d}")
+    user = make_user("crm_sales")
+    sign_in(page, user.email)
+
+    page.goto("/admin/contact/")
+    chosen = tick_rows(page, 2)
+    run_action(page, "Add to selected contacts")
+    expect(page.locator(".alert-success")).to_contain_text("2 contact(s) added to your selection")
+    page.goto("/admin/contact/?page=2")
+    chosen += tick_rows(page, 1)
+    run_action(page, "Add to selected contacts")
+    expect(page.locator("#selection-count")).to_have_text("3")
+
+    page.get_by_role("link", name=re.compile("Selected contacts")).click()
+    expect(page.locator("input.action-checkbox")).to_have_count(3)
+    shown = sorted(
+        page.locator("input.action-checkbox").evaluate_all("boxes => boxes.map(b => b.value)")
+    )
+    assert shown == sorted(chosen)
+
+    page.locator("#bulk-selection").click()
+    expect(page.locator("#bulk-total")).to_have_text("3")
+    page.get_by_label("Add tags").check()
+    page.locator("#tags").fill("Loyal")
+    page.locator("#confirm").check()
+    page.locator("#bulk-submit").click()
+    expect(page.locator(".alert-success")).to_contain_text("Add tag Loyal: 3 contact(s) changed.")
+
+    session = fresh_db()
+    tagged = session.scalars(
+        select(Contact.id)
+        .join(contact_tags, contact_tags.c.contact_id == Contact.id)
+        .join(Tag, Tag.id == contact_tags.c.tag_id)
+        .where(Tag.key == "loyal")
+    ).all()
+    assert sorted(str(i) for i in tagged) == sorted(chosen)
