@@ -13,14 +13,25 @@ from crm.auth.permissions import can
 from crm.models import AuditEntry
 
 
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _changes(_view: Any, _context: Any, model: AuditEntry, _name: str) -> Markup:
+    """Each field's old -> new value; a bulk entry's contact list as its size and first ids."""
     rows = []
-    for field, (old, new) in (model.changes or {}).items():
-        rows.append(
-            Markup("<li><b>{}</b>: {} &rarr; {}</li>").format(
-                field, json.dumps(old, ensure_ascii=False), json.dumps(new, ensure_ascii=False)
+    for field, value in (model.changes or {}).items():
+        if field == "contact_ids" and isinstance(value, list):
+            shown = ", ".join(str(i) for i in value[:20]) + (" ..." if len(value) > 20 else "")
+            rows.append(Markup("<li><b>contacts</b>: {:,} ({})</li>").format(len(value), shown))
+        elif isinstance(value, list) and len(value) == 2:
+            rows.append(
+                Markup("<li><b>{}</b>: {} &rarr; {}</li>").format(
+                    field, _show(value[0]), _show(value[1])
+                )
             )
-        )
+        else:
+            rows.append(Markup("<li><b>{}</b>: {}</li>").format(field, _show(value)))
     return Markup('<ul class="list-unstyled mb-0 small">{}</ul>').format(
         Markup("").join(rows) if rows else escape("")
     )

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
-from flask_admin import AdminIndexView, expose
+from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.form import rules
@@ -262,6 +262,24 @@ class CrmModelView(ModelView):
             flash(exc.message, "error")
             return True
         return super().handle_view_exception(exc)
+
+
+class PermissionPage(BaseView):
+    """A custom admin page opened by one permission: signed-out visitors go to the login
+    page, signed-in users without the permission get 403, and the menu hides it from them."""
+
+    permission = ""
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and can(current_user, self.permission)
+
+    def is_visible(self) -> bool:
+        return self.is_accessible()
+
+    def inaccessible_callback(self, name: str, **kwargs: Any):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        abort(403)
 
 
 class DashboardView(AdminIndexView):

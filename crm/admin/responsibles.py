@@ -8,8 +8,8 @@ from flask import url_for
 from flask_admin import expose
 from flask_login import current_user
 
+from crm.admin.base import PermissionPage
 from crm.admin.contact_filters import NOBODY
-from crm.admin.tags import PermissionPage
 from crm.services.responsibles import responsible_counts
 
 

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.model.template import DeleteRowAction, EndpointLinkRowAction
 from flask_login import current_user
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from wtforms import RadioField
 from wtforms.validators import InputRequired
 
-from crm.admin.base import CrmModelView
+from crm.admin.base import CrmModelView, PermissionPage
 from crm.admin.fields import as_choices
 from crm.auth.permissions import can
 from crm.errors import DomainError
@@ -32,24 +32,6 @@ from crm.services.tags import (
     rename_tag,
     tag_cloud,
 )
-
-
-class PermissionPage(BaseView):
-    """A custom admin page opened by one permission: signed-out visitors go to the login
-    page, signed-in users without the permission get 403, and the menu hides it from them."""
-
-    permission = ""
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated and can(current_user, self.permission)
-
-    def is_visible(self) -> bool:
-        return self.is_accessible()
-
-    def inaccessible_callback(self, name: str, **kwargs: Any):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
 
 
 def tag_list_url(name: str) -> str:

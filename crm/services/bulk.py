@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, delete, exists, func, insert, literal, select, update
+from sqlalchemy import Select, delete, exists, func, literal, select, update
 
 from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied, ValidationFailed
@@ -35,6 +35,7 @@ from crm.models import (
 from crm.models.base import utcnow
 from crm.services import audit
 from crm.services.access import contact_visibility
+from crm.services.counted_insert import insert_counted
 from crm.services.tags import tags_for_names
 
 
@@ -101,14 +102,10 @@ def _link_many(
     missing = select(Contact.id).where(Contact.id.in_(ids), ~have)
     total = count(actor, target)
     values = [Contact.id, literal(value_id)] + [literal(v) for v in (extra or {}).values()]
-    added = (
-        db.session.execute(
-            insert(table).from_select(
-                ["contact_id", column, *(extra or {})],
-                select(*values).where(Contact.id.in_(missing)),
-            )
-        ).rowcount
-        or 0
+    added = insert_counted(
+        table,
+        ["contact_id", column, *(extra or {})],
+        select(*values).where(Contact.id.in_(missing)),
     )
     return added, total - added
 
@@ -245,16 +242,12 @@ def add_to_marketing_list(actor: Actor, target: Select, list_id: int) -> BulkRes
         )
         or 0
     )
-    added = (
-        db.session.execute(
-            insert(MarketingListMember).from_select(
-                ["list_id", "contact_id", "added_at", "added_by_id"],
-                select(literal(mlist.id), Contact.id, literal(utcnow()), literal(actor.id)).where(
-                    Contact.id.in_(missing)
-                ),
-            )
-        ).rowcount
-        or 0
+    added = insert_counted(
+        MarketingListMember,
+        ["list_id", "contact_id", "added_at", "added_by_id"],
+        select(literal(mlist.id), Contact.id, literal(utcnow()), literal(actor.id)).where(
+            Contact.id.in_(missing)
+        ),
     )
     result = BulkResult(f"Add to marketing list {mlist.name}", added)
     result.skip("already in the list", total - added)
@@ -277,7 +270,7 @@ def move_to_trash(actor: Actor, target: Select) -> BulkResult:
     changed = (
         db.session.execute(
             update(Contact)
-            .where(Contact.id.in_(list(db.session.scalars(touched))))
+            .where(Contact.id.in_(ids))
             .values(deleted_at=utcnow(), deleted_by_id=actor.id, version=Contact.version + 1)
             .execution_options(synchronize_session=False)
         ).rowcount

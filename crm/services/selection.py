@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, delete, exists, func, insert, literal, select
+from sqlalchemy import Select, delete, exists, func, literal, select
 
 from crm.auth.permissions import Actor
 from crm.extensions import db
 from crm.models import Contact, SelectedContact
 from crm.models.base import utcnow
 from crm.services.access import contact_visibility
+from crm.services.counted_insert import insert_counted
 
 MAX_SELECTION = 1_000_000
 
@@ -51,10 +52,7 @@ def add(user: Actor, contact_ids: Iterable[object] | Select) -> int:
             SelectedContact.user_id == user.id, SelectedContact.contact_id == Contact.id
         ),
     )
-    result = db.session.execute(
-        insert(SelectedContact).from_select(["user_id", "contact_id", "added_at"], source)
-    )
-    return result.rowcount or 0
+    return insert_counted(SelectedContact, ["user_id", "contact_id", "added_at"], source)
 
 
 def remove(user: Actor, contact_ids: Iterable[object]) -> int:
