@@ -148,3 +148,21 @@ def test_lists_over_the_cap_say_so_instead_of_counting(client, login_as, make_co
     assert len(_page_ids(html)) == 5
     small = client.get("/admin/contact/?search=many1").get_data(as_text=True)
     assert "1 contact(s)" in small
+
+
+def test_history_shows_a_bulk_entry_with_its_contacts(client, login_as, make_contact, make_user):
+    from crm.services.bulk import add_tags
+
+    people = [make_contact(last_name=f"H{i}") for i in range(3)]
+    add_tags(
+        make_user("crm_manager"),
+        select(Contact.id).where(Contact.id.in_([p.id for p in people])),
+        ["Fair"],
+    )
+    db.session.commit()
+    login_as("crm_admin")
+    page = client.get("/admin/history/?flt0_action_equals=bulk")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Add tag Fair: 3 contact(s) changed." in html
+    assert "<b>contacts</b>: 3 (" in html
