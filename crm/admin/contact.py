@@ -27,6 +27,7 @@ from crm.admin.base import (
     known_choices,
     section,
 )
+from crm.admin.bulk_form import OPERATIONS as BULK_OPERATIONS
 from crm.admin.bulk_form import BulkForm
 from crm.admin.contact_filters import contact_filters
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
@@ -807,6 +808,7 @@ class ContactView(CrmModelView):
             total=total,
             described=described,
             return_url=self._return_url(request.args),
+            param_of={key: param for key, (_, _, param) in BULK_OPERATIONS.items()},
         )
 
     def _return_url(self, args) -> str:

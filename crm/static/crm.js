@@ -60,3 +60,19 @@
     if (window.jQuery) { window.jQuery(sync); }
   });
 })();
+
+// Bulk-action page: show only the parameter the chosen action needs.
+(function () {
+  function sync() {
+    var chosen = document.querySelector('#bulk-form input[name="operation"]:checked');
+    var wanted = chosen ? chosen.getAttribute('data-param') : null;
+    document.querySelectorAll('#bulk-form [data-bulk-param]').forEach(function (group) {
+      group.style.display = group.getAttribute('data-bulk-param') === wanted ? '' : 'none';
+    });
+  }
+  document.addEventListener('DOMContentLoaded', function () {
+    var radios = document.querySelectorAll('#bulk-form input[name="operation"]');
+    radios.forEach(function (radio) { radio.addEventListener('change', sync); });
+    if (radios.length) { sync(); }
+  });
+})();
