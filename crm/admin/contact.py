@@ -511,13 +511,14 @@ class ContactView(CrmModelView):
     def _list_scope(self) -> str | None:
         return g.get("crm_contact_scope")
 
-    def _scoped(self, query, scope: str | None = None):
-        query = query.filter(access.contact_visibility(current_user))
+    def _scoped(self, query, scope: str | None = None, use_index: bool = True):
+        query = query.filter(access.contact_visibility(current_user, use_index=use_index))
         scope = scope or self._list_scope()
+        active = Contact.active if use_index else access.unindexed(Contact.__table__.c.active)
         if scope == "active":
-            query = query.filter(Contact.active.is_(True))
+            query = query.filter(active.is_(True))
         elif scope == "inactive":
-            query = query.filter(Contact.active.is_(False))
+            query = query.filter(active.is_(False))
         elif scope == "selected":
             query = query.filter(contact_filters_where.in_selection_of(current_user.id))
         return query
@@ -532,10 +533,17 @@ class ContactView(CrmModelView):
     def get_count_query(self):
         return self._scoped(super().get_count_query())
 
-    def matching_query(self, search_text: str | None, filters: Any, scope: str | None = None):
+    def matching_query(
+        self,
+        search_text: str | None,
+        filters: Any,
+        scope: str | None = None,
+        use_index: bool = True,
+    ):
         """The contacts a list shows for this search, filters and scope: gated, unordered.
-        Bulk actions on "all matching" use the same query as the list."""
-        query = self._scoped(db.session.query(Contact), scope)
+        Bulk actions on "all matching" use the same query as the list. `use_index=False`
+        phrases the gate and scope so the planner drives by the filters' or sort's index."""
+        query = self._scoped(db.session.query(Contact), scope, use_index)
         clause = search.contact_search_clause(search_text)
         if clause is not None:
             query = query.filter(clause)
@@ -547,16 +555,23 @@ class ContactView(CrmModelView):
         self, page, sort_column, sort_desc, search_text, filters, execute=True, page_size=None
     ):
         page = max(0, min(page or 0, MAX_PAGE))
-        query = self.matching_query(search_text, filters).options(
+        # Count up to the cap, driven by the filters' indexes (or just the first rows).
+        counted = self.matching_query(search_text, filters, use_index=False)
+        capped = counted.with_entities(Contact.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+        total = db.session.scalar(select(func.count()).select_from(capped))
+        g.crm_count_over_cap = total > COUNT_CAP
+        count = None if g.crm_count_over_cap else total
+        # Many matches sorted by name: walk the (live, active, name) index and stop after a
+        # page. Few matches, or another sort: let the filter's or the sort's index drive.
+        scope = self._list_scope() or "active"
+        by_name = sort_column is None or sort_column == "last_name"
+        walk_name_index = g.crm_count_over_cap and by_name and scope in ("active", "inactive")
+        query = self.matching_query(search_text, filters, use_index=walk_name_index).options(
             selectinload(Contact.account),
             selectinload(Contact.owner),
             selectinload(Contact.phones).selectinload(Phone.phone_type),
             selectinload(Contact.tags),
         )
-        capped = query.with_entities(Contact.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-        total = db.session.scalar(select(func.count()).select_from(capped))
-        g.crm_count_over_cap = total > COUNT_CAP
-        count = None if g.crm_count_over_cap else total
         rank = search.search_rank(search_text) if sort_column is None else None
         if rank is not None and not g.crm_count_over_cap:
             query = query.order_by(rank)  # exact, then prefix matches, then the rest by name

@@ -1,6 +1,8 @@
-"""WHERE clauses for the contact filters. Each is index-backed: an EXISTS on an indexed
-link table or an indexed column. The admin's filters, bulk actions on "all matching",
-dynamic segments and saved views all use these."""
+"""WHERE clauses for the contact filters. Each is index-backed: `id IN (SELECT contact_id
+FROM <link table> WHERE <indexed column> = ...)`, or an indexed column of contacts. The IN
+form lets the link table's index drive the query (an EXISTS per contact would probe every
+contact). The admin's filters, bulk actions on "all matching", dynamic segments and saved
+views all use these."""
 
 from __future__ import annotations
 
@@ -22,23 +24,21 @@ from crm.services.search import fold
 
 def has_tag(name: str) -> ColumnElement[bool]:
     key = " ".join(name.split()).lower()
-    return exists().where(
-        contact_tags.c.contact_id == Contact.id,
-        contact_tags.c.tag_id == select(Tag.id).where(Tag.key == key).scalar_subquery(),
-    )
+    tag_id = select(Tag.id).where(Tag.key == key).scalar_subquery()
+    return Contact.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag_id))
 
 
 def in_category(category_id: int) -> ColumnElement[bool]:
-    return exists().where(
-        contact_categories.c.contact_id == Contact.id,
-        contact_categories.c.category_id == category_id,
+    return Contact.id.in_(
+        select(contact_categories.c.contact_id).where(
+            contact_categories.c.category_id == category_id
+        )
     )
 
 
 def has_criterion(criterion_id: int) -> ColumnElement[bool]:
-    return exists().where(
-        contact_criteria.c.contact_id == Contact.id,
-        contact_criteria.c.criterion_id == criterion_id,
+    return Contact.id.in_(
+        select(contact_criteria.c.contact_id).where(contact_criteria.c.criterion_id == criterion_id)
     )
 
 
@@ -53,11 +53,11 @@ def responsible_is(user_id: int | None) -> ColumnElement[bool]:
 
 
 def in_city(city: str) -> ColumnElement[bool]:
-    return exists().where(Address.contact_id == Contact.id, Address.city_key == fold(city.strip()))
+    return Contact.id.in_(select(Address.contact_id).where(Address.city_key == fold(city.strip())))
 
 
 def in_country(code: str) -> ColumnElement[bool]:
-    return exists().where(Address.contact_id == Contact.id, Address.country == code.upper())
+    return Contact.id.in_(select(Address.contact_id).where(Address.country == code.upper()))
 
 
 def in_account_named(fragment: str) -> ColumnElement[bool]:
@@ -89,6 +89,6 @@ def has_phone(yes: bool) -> ColumnElement[bool]:
 
 
 def in_selection_of(user_id: int) -> ColumnElement[bool]:
-    return exists().where(
-        SelectedContact.contact_id == Contact.id, SelectedContact.user_id == user_id
+    return Contact.id.in_(
+        select(SelectedContact.contact_id).where(SelectedContact.user_id == user_id)
     )

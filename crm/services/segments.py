@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import ColumnElement, Select, case, delete, exists, func, select
+from sqlalchemy import ColumnElement, Select, case, delete, func, select
 
 from crm.auth.permissions import Actor, can
 from crm.errors import PermissionDenied, ValidationFailed
@@ -35,14 +35,14 @@ def clean_list_query(query: str) -> str:
 
 
 def in_segment(segment_id: int) -> ColumnElement[bool]:
-    return exists().where(
-        segment_members.c.contact_id == Contact.id, segment_members.c.segment_id == segment_id
+    return Contact.id.in_(
+        select(segment_members.c.contact_id).where(segment_members.c.segment_id == segment_id)
     )
 
 
 def in_marketing_list(list_id: int) -> ColumnElement[bool]:
-    return exists().where(
-        MarketingListMember.contact_id == Contact.id, MarketingListMember.list_id == list_id
+    return Contact.id.in_(
+        select(MarketingListMember.contact_id).where(MarketingListMember.list_id == list_id)
     )
 
 
