@@ -328,6 +328,8 @@ class Bench:
             "country_is": "DE",
             "birthday_in_month": "5",
             "has_email_is": "1",
+            "segment_is": str(f.get("segment", 1)),
+            "marketing_list_is": str(f.get("marketing_list", 1)),
             "has_phone_is": "0",
             "created_equals": "2020-06-01 00:00:00",
             "created_not_equal": "2020-06-01 00:00:00",

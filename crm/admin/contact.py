@@ -12,7 +12,7 @@ from flask_admin.form.fields import Select2TagsField
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FloatField, HiddenField, SelectField
@@ -54,7 +54,7 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
-from crm.services import access, bulk, search, segments, selection
+from crm.services import access, bulk, counting, search, segments, selection
 from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
 from crm.services.tags import tags_for_names
@@ -261,6 +261,20 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Notes", ("notes",)),
 )
+
+
+class ContactAjaxLoader(GatedAjaxLoader):
+    """Contact autocomplete through the search index (names, emails, phones), not a scan."""
+
+    def get_list(self, term: str, offset: int = 0, limit: int = 10) -> Any:
+        limit = max(1, min(int(limit or 10), self.max_limit))
+        offset = max(0, min(int(offset or 0), 10_000))
+        query = self.get_query()
+        clause = search.contact_search_clause(term[:100])
+        if clause is not None:
+            query = query.filter(clause)
+        order = (Contact.last_name, Contact.first_name, Contact.id)
+        return query.order_by(*order).offset(offset).limit(limit).all()
 
 
 def _company_accounts():
@@ -483,7 +497,7 @@ class ContactView(CrmModelView):
                 order_by="name",
                 placeholder="Type an account name",
             ),
-            "manager": GatedAjaxLoader(
+            "manager": ContactAjaxLoader(
                 "manager",
                 Contact,
                 lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
@@ -557,9 +571,9 @@ class ContactView(CrmModelView):
         page = max(0, min(page or 0, MAX_PAGE))
         # Count up to the cap, driven by the filters' indexes (or just the first rows).
         counted = self.matching_query(search_text, filters, use_index=False)
-        capped = counted.with_entities(Contact.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-        total = db.session.scalar(select(func.count()).select_from(capped))
-        g.crm_count_over_cap = total > COUNT_CAP
+        total, g.crm_count_over_cap = counting.capped_count(
+            counted.with_entities(Contact.id).statement, COUNT_CAP
+        )
         count = None if g.crm_count_over_cap else total
         # Many matches sorted by name: walk the (live, active, name) index and stop after a
         # page. Few matches, or another sort: let the filter's or the sort's index drive.

@@ -1,38 +1,47 @@
-"""Figures for the admin home page, through the visibility gate."""
+"""Figures for the admin home page, through the visibility gate.
+
+Each figure is counted up to COUNT_CAP (then shown as "10,000+"), like the lists: a home
+page must not count a million rows on every visit.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.auth.permissions import Actor
 from crm.extensions import db
 from crm.models import Account, Contact, CustomerStatus
-from crm.services.access import account_visibility, contact_visibility
+from crm.services import counting
+from crm.services.access import account_visibility, contact_visibility, unindexed
+
+
+def _shown(count: tuple[int, bool]) -> str:
+    number, over = count
+    return f"{number:,}+" if over else f"{number:,}"
 
 
 def dashboard_figures(user: Actor) -> dict[str, Any]:
-    visible = contact_visibility(user)
-    by_status = dict(
-        db.session.execute(
-            select(Contact.customer_status, func.count())
-            .where(visible, Contact.active.is_(True))
-            .group_by(Contact.customer_status)
-        ).all()
+    live = select(Contact.id).where(
+        contact_visibility(user, use_index=False),
+        unindexed(Contact.__table__.c.active).is_(True),
     )
+    accounts = select(Account.id).where(account_visibility(user), Account.is_hidden.is_(False))
     recent = db.session.scalars(
-        select(Contact).where(visible).order_by(Contact.updated_at.desc()).limit(8)
+        select(Contact)
+        .where(contact_visibility(user, use_index=False))
+        .order_by(Contact.updated_at.desc())
+        .limit(8)
     ).all()
-    accounts = db.session.scalar(
-        select(func.count())
-        .select_from(Account)
-        .where(account_visibility(user), Account.is_hidden.is_(False))
-    )
     return {
-        "active_contacts": sum(by_status.values()),
-        "customers": by_status.get(CustomerStatus.CUSTOMER, 0),
-        "prospects": by_status.get(CustomerStatus.PROSPECT, 0),
-        "accounts": accounts or 0,
+        "active_contacts": _shown(counting.capped_count(live)),
+        "customers": _shown(
+            counting.capped_count(live.where(Contact.customer_status == CustomerStatus.CUSTOMER))
+        ),
+        "prospects": _shown(
+            counting.capped_count(live.where(Contact.customer_status == CustomerStatus.PROSPECT))
+        ),
+        "accounts": _shown(counting.capped_count(accounts)),
         "recent": recent,
     }

@@ -67,14 +67,26 @@ def test_dashboard_counts_what_the_user_may_see(manager, make_user, make_contact
     make_contact(first_name="Di", customer_status=CustomerStatus.CUSTOMER, active=False)
 
     figures = dashboard_figures(manager)
-    assert figures["active_contacts"] == 3
-    assert figures["customers"] == 2
-    assert figures["prospects"] == 1
-    assert figures["accounts"] == 1  # Acme; hidden personal accounts are not counted
+    assert figures["active_contacts"] == "3"
+    assert figures["customers"] == "2"
+    assert figures["prospects"] == "1"
+    assert figures["accounts"] == "1"  # Acme; hidden personal accounts are not counted
     assert {c.first_name for c in figures["recent"]} == {"Ana", "Bo", "Cy", "Di"}
 
     nothing = dashboard_figures(make_user("crm_list_manager"))
-    assert (nothing["active_contacts"], nothing["accounts"], nothing["recent"]) == (0, 0, [])
+    assert (nothing["active_contacts"], nothing["accounts"], nothing["recent"]) == ("0", "0", [])
+
+
+def test_dashboard_figures_stop_counting_at_the_cap(manager, make_contact, monkeypatch):
+    import crm.services.counting as counting
+    import crm.services.dashboard as dashboard
+
+    for name in ("Ana", "Bo", "Cy"):
+        make_contact(first_name=name, customer_status=CustomerStatus.CUSTOMER)
+    monkeypatch.setattr(counting, "COUNT_CAP", 2)
+    figures = dashboard.dashboard_figures(manager)
+    assert figures["active_contacts"] == "2+" and figures["customers"] == "2+"
+    assert figures["prospects"] == "0"
 
 
 def test_contact_properties_shown_in_lists(make_contact):
