@@ -1,13 +1,17 @@
-"""WHERE clauses for the contact filters. Each is index-backed: `id IN (SELECT contact_id
-FROM <link table> WHERE <indexed column> = ...)`, or an indexed column of contacts. The IN
-form lets the link table's index drive the query (an EXISTS per contact would probe every
-contact). The admin's filters, bulk actions on "all matching", dynamic segments and saved
-views all use these."""
+"""WHERE clauses for the contact filters, each backed by an index: an indexed column of
+contacts, or a look-up in an indexed link table (tags, categories, criteria, addresses).
+
+A link-table filter takes one of two forms, chosen by a cheap bounded count of its rows:
+few matches as `id IN (SELECT contact_id ... WHERE key = ?)`, so the link table's index
+drives the query; many matches (DENSE or more) as a correlated EXISTS, so the list walks
+its own index and stops after a page, instead of first collecting every match. The admin's
+filters, bulk actions on "all matching", dynamic segments and saved views all use these."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import Column, ColumnElement, exists, func, select
 
+from crm.extensions import db
 from crm.models import (
     Account,
     Address,
@@ -21,25 +25,32 @@ from crm.models import (
 )
 from crm.services.search import fold
 
+# Measured at 1M contacts (make bench): the IN form wins below ~7% of the contacts, EXISTS
+# above ~13%; the line sits between.
+DENSE = 100_000
+
+
+def linked(contact_id: Column, key: Column, value: object) -> ColumnElement[bool]:
+    """Contacts with a row in a link table whose `key` column equals `value`."""
+    rows = select(contact_id).where(key == value)
+    how_many = db.session.scalar(select(func.count()).select_from(rows.limit(DENSE).subquery()))
+    if how_many >= DENSE:
+        return exists(rows.where(contact_id == Contact.id))
+    return Contact.id.in_(rows)
+
 
 def has_tag(name: str) -> ColumnElement[bool]:
     key = " ".join(name.split()).lower()
-    tag_id = select(Tag.id).where(Tag.key == key).scalar_subquery()
-    return Contact.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag_id))
+    tag_id = db.session.scalar(select(Tag.id).where(Tag.key == key))
+    return linked(contact_tags.c.contact_id, contact_tags.c.tag_id, tag_id or 0)
 
 
 def in_category(category_id: int) -> ColumnElement[bool]:
-    return Contact.id.in_(
-        select(contact_categories.c.contact_id).where(
-            contact_categories.c.category_id == category_id
-        )
-    )
+    return linked(contact_categories.c.contact_id, contact_categories.c.category_id, category_id)
 
 
 def has_criterion(criterion_id: int) -> ColumnElement[bool]:
-    return Contact.id.in_(
-        select(contact_criteria.c.contact_id).where(contact_criteria.c.criterion_id == criterion_id)
-    )
+    return linked(contact_criteria.c.contact_id, contact_criteria.c.criterion_id, criterion_id)
 
 
 def owned_by(user_id: int | None) -> ColumnElement[bool]:
@@ -53,17 +64,16 @@ def responsible_is(user_id: int | None) -> ColumnElement[bool]:
 
 
 def in_city(city: str) -> ColumnElement[bool]:
-    return Contact.id.in_(select(Address.contact_id).where(Address.city_key == fold(city.strip())))
+    return linked(Address.contact_id, Address.city_key, fold(city.strip()))
 
 
 def in_country(code: str) -> ColumnElement[bool]:
-    return Contact.id.in_(select(Address.contact_id).where(Address.country == code.upper()))
+    return linked(Address.contact_id, Address.country, code.upper())
 
 
 def in_account_named(fragment: str) -> ColumnElement[bool]:
-    """Stored in an account whose name contains `fragment` (accounts are few next to
-    contacts: the account look-up scans accounts, the contacts come by index)."""
-    like = "%" + fragment.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """Stored in an account whose name starts with `fragment` (case-insensitive)."""
+    like = fragment.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return Contact.account_id.in_(
         select(Account.id).where(
             Account.is_hidden.is_(False), Account.name.ilike(like + "%", escape="\\")

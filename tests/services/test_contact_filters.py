@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import insert, select
 
 from crm.extensions import db
@@ -18,7 +19,16 @@ def names(clause) -> list[str]:
     return list(db.session.scalars(query))
 
 
-def test_each_filter(manager, make_user, make_contact):
+
+@pytest.fixture(params=["few", "many"])
+def link_form(request, monkeypatch):
+    """Run with the IN form (few matches) and with the EXISTS form (many matches)."""
+    if request.param == "many":
+        monkeypatch.setattr(where, "DENSE", 1)
+    return request.param
+
+
+def test_each_filter(manager, make_user, make_contact, link_form):
     other = make_user("crm_sales")
     ana = make_contact(
         first_name="Ana",
