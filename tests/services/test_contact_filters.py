@@ -19,12 +19,13 @@ def names(clause) -> list[str]:
     return list(db.session.scalars(query))
 
 
-
 @pytest.fixture(params=["few", "many"])
 def link_form(request, monkeypatch):
-    """Run with the IN form (few matches) and with the EXISTS form (many matches)."""
+    """Run with the form for few matches and with the one for many (over the count cap)."""
     if request.param == "many":
-        monkeypatch.setattr(where, "DENSE", 1)
+        from crm.services import counting
+
+        monkeypatch.setattr(counting, "COUNT_CAP", 1)
     return request.param
 
 
