@@ -23,9 +23,7 @@ def names(clause) -> list[str]:
 def link_form(request, monkeypatch):
     """Run with the form for few matches and with the one for many (over the count cap)."""
     if request.param == "many":
-        from crm.services import counting
-
-        monkeypatch.setattr(counting, "COUNT_CAP", 1)
+        monkeypatch.setattr(where, "MANY", 1)
     return request.param
 
 
