@@ -337,14 +337,9 @@ class ContactView(CrmModelView):
     # Enables Flask-Admin's search box; the search itself is services.search.
     column_searchable_list = ("last_name",)
     # Filters are built per view in __init__ (contact_filters()) plus these columns.
-    _column_filters = (
-        "email_marketing",
-        "do_not_email",
-        "do_not_call",
-        "active",
-        "created_at",
-        "updated_at",
-    )
+    # No "active" filter: the Active / Inactive / All tabs are that filter (a second one
+    # could only contradict them).
+    _column_filters = ("email_marketing", "do_not_email", "do_not_call", "created_at", "updated_at")
     named_filter_urls = True  # stable links: ?flt0_tag_is=VIP
 
     column_details_list = (
@@ -590,6 +585,8 @@ class ContactView(CrmModelView):
         if rank is not None and not g.crm_count_over_cap:
             query = query.order_by(rank)  # exact, then prefix matches, then the rest by name
         query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
+        if sort_column is not None and sort_column != "last_name":
+            query = query.order_by(Contact.id)  # ties in email/status/date: stable pages
         query = self._apply_pagination(query, page, page_size)
         return count, (query.all() if execute else query)
 

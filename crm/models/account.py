@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -53,6 +53,8 @@ class Account(TimestampMixin, db.Model):
     )
 
     __mapper_args__ = {"version_id_col": version}
+    # The Accounts list: companies (not hidden) by name.
+    __table_args__ = (Index("ix_accounts_is_hidden_name", "is_hidden", "name", "id"),)
 
     def __str__(self) -> str:
         return self.name

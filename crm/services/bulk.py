@@ -14,16 +14,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, delete, exists, func, literal, select, update
+from sqlalchemy.orm import aliased
 
 from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import (
+    Account,
+    Address,
     AuditEntry,
     Category,
     Contact,
     MarketingList,
     MarketingListMember,
+    Phone,
     Segment,
     SegmentKind,
     Tag,
@@ -309,55 +313,105 @@ def _cell(value: object) -> str:
 
 
 def export_csv(actor: Actor, target: Select, batch: int = 1000) -> Iterator[str]:
-    """CSV text in chunks, reading `batch` contacts at a time (memory stays flat)."""
+    """CSV text in chunks of `batch` contacts, read as plain rows (no ORM objects: four
+    small queries per chunk), so memory stays flat and 100,000 contacts take seconds."""
     _require(actor, "contact.export", "export contacts")
-    from sqlalchemy.orm import selectinload
-
     ids = list(db.session.scalars(gated_ids(actor, target).order_by(Contact.id)))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
+    owner, responsible = aliased(User), aliased(User)
     for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
         buffer.seek(0)
         buffer.truncate()
-        contacts = db.session.scalars(
-            select(Contact)
-            .where(Contact.id.in_(ids[start : start + batch]))
-            .order_by(Contact.id)
-            .options(
-                selectinload(Contact.phones),
-                selectinload(Contact.addresses),
-                selectinload(Contact.tags),
-                selectinload(Contact.account),
-                selectinload(Contact.owner),
-                selectinload(Contact.responsible),
+        phones: dict[int, list[str]] = {}
+        for contact_id, e164, number in db.session.execute(
+            select(Phone.contact_id, Phone.e164, Phone.number)
+            .where(Phone.contact_id.in_(chunk))
+            .order_by(Phone.id)
+        ):
+            phones.setdefault(contact_id, []).append(e164 or number)
+        places: dict[int, tuple[str, str]] = {}
+        for contact_id, city, country in db.session.execute(
+            select(Address.contact_id, Address.city, Address.country)
+            .where(Address.contact_id.in_(chunk))
+            .order_by(Address.id)
+        ):
+            places.setdefault(contact_id, (city or "", country or ""))
+        tags: dict[int, list[str]] = {}
+        for contact_id, name in db.session.execute(
+            select(contact_tags.c.contact_id, Tag.name)
+            .join(Tag, Tag.id == contact_tags.c.tag_id)
+            .where(contact_tags.c.contact_id.in_(chunk))
+            .order_by(Tag.key)
+        ):
+            tags.setdefault(contact_id, []).append(name)
+        rows = db.session.execute(
+            select(
+                Contact.id,
+                Contact.first_name,
+                Contact.middle_name,
+                Contact.last_name,
+                Contact.email,
+                Contact.email_secondary,
+                Account.name,
+                Account.is_hidden,
+                Contact.job_title,
+                Contact.customer_status,
+                Contact.prospect_status,
+                owner.email,
+                responsible.email,
+                Contact.created_at,
+                Contact.updated_at,
             )
+            .join(Account, Account.id == Contact.account_id)
+            .outerjoin(owner, owner.id == Contact.owner_id)
+            .outerjoin(responsible, responsible.id == Contact.responsible_id)
+            .where(Contact.id.in_(chunk))
+            .order_by(Contact.id)
         )
-        for c in contacts:
-            first_address = c.addresses[0] if c.addresses else None
+        for (
+            contact_id,
+            first,
+            middle,
+            last,
+            email,
+            email2,
+            account,
+            hidden,
+            job,
+            status,
+            prospect,
+            owner_email,
+            responsible_email,
+            created,
+            updated,
+        ) in rows:
+            city, country = places.get(contact_id, ("", ""))
             writer.writerow(
                 [
                     _cell(v)
                     for v in (
-                        c.id,
-                        c.first_name,
-                        c.middle_name,
-                        c.last_name,
-                        c.email,
-                        c.email_secondary,
-                        c.account.name if c.account and not c.account.is_hidden else "",
-                        c.job_title,
-                        c.customer_status,
-                        c.prospect_status,
-                        "; ".join(p.e164 or p.number for p in c.phones),
-                        first_address.city if first_address else "",
-                        first_address.country if first_address else "",
-                        "; ".join(t.name for t in c.tags),
-                        c.owner.email if c.owner else "",
-                        c.responsible.email if c.responsible else "",
-                        c.created_at.isoformat(),
-                        c.updated_at.isoformat(),
+                        contact_id,
+                        first,
+                        middle,
+                        last,
+                        email,
+                        email2,
+                        "" if hidden else account,
+                        job,
+                        status,
+                        prospect,
+                        "; ".join(phones.get(contact_id, [])),
+                        city,
+                        country,
+                        "; ".join(tags.get(contact_id, [])),
+                        owner_email or "",
+                        responsible_email or "",
+                        created.isoformat(),
+                        updated.isoformat(),
                     )
                 ]
             )

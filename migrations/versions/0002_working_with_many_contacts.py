@@ -180,6 +180,8 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_contacts_responsible_id_users'), 'users', ['responsible_id'], ['id'], ondelete='SET NULL')
 
     # ### end Alembic commands ###
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.create_index('ix_accounts_is_hidden_name', ['is_hidden', 'name', 'id'], unique=False)
     with op.batch_alter_table('addresses', schema=None) as batch_op:
         batch_op.add_column(sa.Column('city_key', sa.String(length=100), nullable=True))
         batch_op.drop_index(batch_op.f('ix_addresses_city'))
@@ -309,6 +311,8 @@ def _drop_search_index():
 
 def downgrade():
     _drop_search_index()
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.drop_index('ix_accounts_is_hidden_name')
     with op.batch_alter_table('addresses', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_addresses_city_key'))
         batch_op.create_index(batch_op.f('ix_addresses_city'), ['city'], unique=False)
