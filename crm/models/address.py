@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Float, ForeignKey, String
+from sqlalchemy import Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -28,16 +28,22 @@ class Address(db.Model):
     street2: Mapped[str | None] = mapped_column(String(200))
     city: Mapped[str | None] = mapped_column(String(100))
     # The city lower-cased without accents, kept by services.contacts: what filters match.
-    city_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    city_key: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(20))
-    country: Mapped[str | None] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     # Where the coordinates came from ("gazetteer:city", "nominatim", "manual"), or None.
     geocode_source: Mapped[str | None] = mapped_column(String(40))
 
     contact: Mapped[Contact] = relationship(back_populates="addresses")
+
+    # The city and country filters read (key, contact_id) straight from these indexes.
+    __table_args__ = (
+        Index("ix_addresses_city_key_contact_id", "city_key", "contact_id"),
+        Index("ix_addresses_country_contact_id", "country", "contact_id"),
+    )
     address_type: Mapped[AddressType] = relationship()
 
     @property
