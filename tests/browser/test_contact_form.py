@@ -20,9 +20,18 @@ SECTIONS = ("Profile", "Phones", "Addresses", "Social media", "Working data", "N
 
 def open_contact_list(page: Page) -> None:
     """Contacts > Contacts in the navigation bar."""
+    page.wait_for_load_state("load")  # Bootstrap's dropdown script must be running
     navigation = page.get_by_role("navigation")
-    navigation.locator(".dropdown-toggle", has_text="Contacts").first.click()
-    navigation.locator(".dropdown-menu a[href$='/admin/contact/']").click()
+    item = navigation.locator(".dropdown-menu a[href$='/admin/contact/']")
+    toggle = navigation.locator(".dropdown-toggle", has_text="Contacts").first
+    for _attempt in range(3):
+        toggle.click()
+        try:
+            expect(item).to_be_visible(timeout=2000)
+            break
+        except AssertionError:
+            continue
+    item.click()
     expect(page).to_have_url(re.compile(r"/admin/contact/"))
 
 
