@@ -61,6 +61,9 @@ class AuditView(CrmModelView):
     column_default_sort = [("at", True), ("id", True)]
     column_filters = ("action", "entity_type", "user_email", "contact_id", "account_id", "at")
     can_view_details = True
+    # History only grows (bulk actions add an entry each): page with next/previous instead
+    # of counting every row on every page.
+    simple_list_pager = True
 
     def __init__(self, **kwargs: Any):
         super().__init__(

@@ -70,28 +70,24 @@ def _users() -> list[tuple[str, str]]:
     return [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in users)]
 
 
-def _lookup(model: type) -> Callable[[], list[tuple[str, str]]]:
+def _named(model: type, *order: Any) -> Callable[[], list[tuple[str, str]]]:
+    """Options (id, name) of a small table, read when the filter menu is shown."""
+
     def options() -> list[tuple[str, str]]:
         if not has_app_context():
             return []
-        rows = db.session.scalars(select(model).order_by(model.position, model.name))
+        rows = db.session.scalars(select(model).order_by(*(order or (model.name,))))
         return [(str(row.id), row.name) for row in rows]
 
     return options
 
 
-def _segments() -> list[tuple[str, str]]:
-    if not has_app_context():
-        return []
-    rows = db.session.scalars(select(Segment).order_by(Segment.name))
-    return [(str(s.id), s.name) for s in rows]
+def _lookup(model: type) -> Callable[[], list[tuple[str, str]]]:
+    return _named(model, model.position, model.name)
 
 
-def _lookup_lists() -> list[tuple[str, str]]:
-    if not has_app_context():
-        return []
-    rows = db.session.scalars(select(MarketingList).order_by(MarketingList.name))
-    return [(str(m.id), m.name) for m in rows]
+_segments = _named(Segment)
+_lookup_lists = _named(MarketingList)
 
 
 def _in_segment(segment_id: int) -> Any:

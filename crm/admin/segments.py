@@ -86,10 +86,7 @@ class SegmentView(CrmModelView):
             raise
 
     def delete_record(self, model: Segment) -> None:
-        if not can(current_user, "segment.manage"):
-            raise DomainError("You may not change segments.")
-        db.session.delete(model)
-        db.session.flush()
+        segments.delete_segment(current_user, model)
 
 
 def _list_members(view: Any, _context: Any, model: MarketingList, _name: str) -> Markup:
@@ -139,10 +136,7 @@ class MarketingListView(CrmModelView):
             raise
 
     def delete_record(self, model: MarketingList) -> None:
-        if not can(current_user, "marketing_list.manage"):
-            raise DomainError("You may not change marketing lists.")
-        db.session.delete(model)
-        db.session.flush()
+        segments.delete_marketing_list(current_user, model)
 
     @expose("/members/", methods=("GET", "POST"))
     def members_view(self):

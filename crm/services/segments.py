@@ -63,6 +63,22 @@ def save_segment(actor: Actor, segment: Segment) -> None:
         segment.owner_id = getattr(actor, "id", None)
 
 
+def delete_segment(actor: Actor, segment: Segment) -> None:
+    """Delete a segment; its contacts stay (only their membership goes)."""
+    if not can(actor, "segment.manage"):
+        raise PermissionDenied("You may not change segments.")
+    db.session.delete(segment)
+    db.session.flush()
+
+
+def delete_marketing_list(actor: Actor, mlist: MarketingList) -> None:
+    """Delete a marketing list and its member rows; the contacts stay."""
+    if not can(actor, "marketing_list.manage"):
+        raise PermissionDenied("You may not change marketing lists.")
+    db.session.delete(mlist)
+    db.session.flush()
+
+
 def segment_member_counts(actor: Actor, segment_ids: list[int]) -> dict[int, int]:
     """Visible members of static segments, one grouped query."""
     if not segment_ids:

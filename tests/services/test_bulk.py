@@ -157,3 +157,26 @@ def test_export_is_gated_and_neutralises_formulas(manager, sales, make_contact):
     assert rows[0][:4] == ["id", "first_name", "middle_name", "last_name"]
     assert rows[1][1].startswith("'=")  # a spreadsheet shows it as text, does not run it
     assert rows[1][4] == "ana@example.com"
+
+
+def test_deleting_segments_and_lists_keeps_the_contacts(manager, make_user, make_contact):
+    from crm.services.segments import delete_marketing_list, delete_segment
+
+    ana = make_contact(first_name="Ana")
+    segment = Segment(name="Fair", kind=SegmentKind.STATIC)
+    mlist = MarketingList(name="Newsletter")
+    db.session.add_all([segment, mlist])
+    db.session.flush()
+    bulk.add_to_segment(manager, ids_of(ana), segment.id)
+    bulk.add_to_marketing_list(manager, ids_of(ana), mlist.id)
+    nobody = make_user()
+    with pytest.raises(PermissionDenied):
+        delete_segment(nobody, segment)
+    with pytest.raises(PermissionDenied):
+        delete_marketing_list(make_user("crm_sales"), mlist)  # sales add members, not lists
+    delete_segment(manager, segment)
+    delete_marketing_list(manager, mlist)
+    db.session.commit()
+    assert db.session.get(Contact, ana.id) is not None
+    assert db.session.scalars(select(segment_members.c.contact_id)).all() == []
+    assert db.session.scalars(select(MarketingListMember.contact_id)).all() == []
