@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from crm import create_app
 from crm.config import PROJECT_ROOT
@@ -104,6 +104,16 @@ def test_upgrading_keeps_existing_rows_and_indexes_them_for_search(
             )
             conn.execute(
                 text(
+                    "INSERT INTO contacts (id, kind, account_id, is_primary, first_name, last_name,"
+                    " customer_status, prospect_status, email_marketing, do_not_email,"
+                    " do_not_call, contact_preference, active, search_text, version, created_at,"
+                    " updated_at) VALUES (2, 'b2b', 1, false, 'Ana', 'Silva', 'customer',"
+                    " 'non_prospect', false, false, false, 'any', true,"
+                    " 'ana silva', 1, '2026-01-01', '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
                     "INSERT INTO phones (contact_id, phone_type_id, country_code, number, e164)"
                     " VALUES (1, 1, '+49', '030 1234567', '+49301234567')"
                 )
@@ -121,14 +131,20 @@ def test_upgrading_keeps_existing_rows_and_indexes_them_for_search(
             row = conn.execute(
                 text("SELECT search_text, birthday_month FROM contacts WHERE id = 1")
             ).one()
+            with_phone = conn.execute(
+                text("SELECT id FROM contacts WHERE has_phone ORDER BY id")
+            ).all()
         assert row.birthday_month == 5
+        assert with_phone == [(1,)]  # filled from the existing phones
         for expected in ("müller", "muller", "jurgen", "49301234567", "0301234567", "acme ltd"):
             assert expected in row.search_text
         from crm.models import Contact
         from crm.services.search import contact_search_clause
 
-        for term in ("uller", "0301234", "acme"):
-            found = db.session.query(Contact.id).filter(contact_search_clause(term)).all()
-            assert found == [(1,)], term
+        for term, expected in (("uller", [1]), ("0301234", [1]), ("acme", [1, 2])):
+            found = db.session.scalars(
+                select(Contact.id).where(contact_search_clause(term)).order_by(Contact.id)
+            ).all()
+            assert found == expected, term
         db.session.remove()
         db.engine.dispose()

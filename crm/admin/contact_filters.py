@@ -122,7 +122,7 @@ def contact_filters() -> list[BaseSQLAFilter]:
     """New filter objects for one ContactView (views are built per app)."""
     return [
         ClauseFilter("Tag", "is", where.has_tag),
-        ClauseFilter("Tag", "is not", lambda name: ~where.has_tag(name)),
+        ClauseFilter("Tag", "is not", where.lacks_tag),
         ClauseFilter("Category", "is", where.in_category, options=_lookup(Category), clean=int),
         ClauseFilter("Criterion", "is", where.has_criterion, options=_lookup(Criterion), clean=int),
         ClauseFilter("Owner", "is", where.owned_by, options=_users, clean=_user_id),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,9 +71,9 @@ contact_accounts = Table(
     "contact_accounts",
     db.metadata,
     Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
-    ),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    # Covering: the account's contacts are read from the index alone.
+    Index("ix_contact_accounts_account_id_contact_id", "account_id", "contact_id"),
 )
 
 
@@ -80,18 +81,17 @@ contact_categories = Table(
     "contact_categories",
     db.metadata,
     Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
-    ),
+    Column("category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True),
+    # Covering: a category's contacts are read from the index alone (the category filter).
+    Index("ix_contact_categories_category_id_contact_id", "category_id", "contact_id"),
 )
 
 contact_criteria = Table(
     "contact_criteria",
     db.metadata,
     Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "criterion_id", ForeignKey("criteria.id", ondelete="CASCADE"), primary_key=True, index=True
-    ),
+    Column("criterion_id", ForeignKey("criteria.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_contact_criteria_criterion_id_contact_id", "criterion_id", "contact_id"),
 )
 
 
@@ -160,6 +160,11 @@ class Contact(TimestampMixin, db.Model):
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Lower-cased names and emails, kept by services.contacts; what substring search reads.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Whether the contact has a phone, kept by services.contacts: the "has phone" filter
+    # reads this column rather than probing the phones of every contact it walks.
+    has_phone: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
     account: Mapped[Account] = relationship(back_populates="contacts", foreign_keys=[account_id])

@@ -1,52 +1,49 @@
 """WHERE clauses for the contact filters, each backed by an index: an indexed column of
 contacts, or a look-up in an indexed link table (tags, categories, criteria, addresses).
 
-A link-table filter is `contacts.id IN (SELECT contact_id ... WHERE key = ?)`, phrased by a
-cheap bounded count of its matches: up to MANY and the link table's index drives the query,
-which then sorts them; more, and the id is phrased so that SQLite does
-not drive by it (see services.access.unindexed): the set is built once and the list walks
-its own index, stopping after a page (measured at 1M contacts: Berlin, 67,000 matches, from
-360 to 43 ms). The admin's filters, bulk actions on "all matching", dynamic segments and
-saved views all use these."""
+A link-table filter is `contacts.id IN (SELECT contact_id ... WHERE key = ?)`; whether its
+set may drive the query is decided by services.query_plan (measured at 1M contacts: Berlin,
+67,000 matches, walking the name index instead: from 360 to 43 ms). The admin's filters,
+bulk actions on "all matching", dynamic segments and saved views all use these."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ColumnElement, exists, func, select
+from sqlalchemy import Column, ColumnElement, select
 
 from crm.extensions import db
 from crm.models import (
     Account,
     Address,
     Contact,
-    Phone,
     SelectedContact,
     Tag,
     contact_categories,
     contact_criteria,
     contact_tags,
 )
+from crm.services import query_plan
 from crm.services.access import unindexed
 from crm.services.search import fold
-
-# Measured at 1M contacts (make bench): driving by the link index is best up to a few
-# percent of the contacts (a tag on 20,000: 70 ms against 140), walking the list's index
-# beyond (a city with 67,000: 167 ms against 249).
-MANY = 50_000
 
 
 def linked(contact_id: Column, key: Column, value: object) -> ColumnElement[bool]:
     """Contacts with a row in a link table whose `key` column equals `value`."""
     rows = select(contact_id).where(key == value)
-    bounded = rows.limit(MANY).subquery()
-    many = db.session.scalar(select(func.count()).select_from(bounded)) >= MANY
-    column = unindexed(Contact.__table__.c.id) if many else Contact.id
-    return column.in_(rows)
+    return query_plan.member_of((contact_id.table.name, key.name, value), rows)
 
 
 def has_tag(name: str) -> ColumnElement[bool]:
     key = " ".join(name.split()).lower()
     tag_id = db.session.scalar(select(Tag.id).where(Tag.key == key))
     return linked(contact_tags.c.contact_id, contact_tags.c.tag_id, tag_id or 0)
+
+
+def lacks_tag(name: str) -> ColumnElement[bool]:
+    """Contacts without the tag: outside any query plan (its sets must be AND-ed)."""
+    key = " ".join(name.split()).lower()
+    tag_id = db.session.scalar(select(Tag.id).where(Tag.key == key))
+    rows = select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == (tag_id or 0))
+    return unindexed(Contact.__table__.c.id).not_in(rows)
 
 
 def in_category(category_id: int) -> ColumnElement[bool]:
@@ -98,8 +95,7 @@ def has_email(yes: bool) -> ColumnElement[bool]:
 
 
 def has_phone(yes: bool) -> ColumnElement[bool]:
-    clause = exists().where(Phone.contact_id == Contact.id)
-    return clause if yes else ~clause
+    return Contact.has_phone.is_(yes)
 
 
 def in_selection_of(user_id: int) -> ColumnElement[bool]:

@@ -155,7 +155,9 @@ def _apply_contact_rules(
 
     if errors.found:
         raise ValidationFailed(errors.found)
-    c.search_text = search_text_for(c, live_rows(c.phones))
+    phones = live_rows(c.phones)
+    c.search_text = search_text_for(c, phones)
+    c.has_phone = bool(phones)
     if c.active is None:
         c.active = True
     if not is_new:

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, sel
 
 from crm.extensions import db
 from crm.models import Contact, Phone
+from crm.services import query_plan
 
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 100
@@ -90,14 +91,17 @@ def contact_search_clause(
     long_terms = [t for t in terms if len(t) >= 3]
     clauses = [_like(t) for t in terms if len(t) < 3]
     if long_terms and dialect == "sqlite":
+        fts_query = _fts_query(long_terms)
         matches = (
             select(literal_column("rowid"))
             .select_from(text("contact_search"))
-            .where(
-                text("contact_search MATCH :fts_query").bindparams(fts_query=_fts_query(long_terms))
-            )
+            .where(text("contact_search MATCH :fts_query").bindparams(fts_query=fts_query))
         )
-        clauses.insert(0, Contact.id.in_(matches))
+        key = ("contact_search", fts_query)
+        if query_plan.another_drives(key):  # checked on each of the driver's rows
+            clauses = [_like(t) for t in long_terms] + clauses
+        else:
+            clauses.insert(0, query_plan.member_of(key, matches))
     else:
         clauses = [_like(t) for t in long_terms] + clauses
     return and_(*clauses)

@@ -256,6 +256,29 @@ def test_paging_sorting_and_page_size(client, login_as, make_contact):
         assert client.get(f"/admin/contact/?page={page}").status_code == 200
 
 
+def test_a_deep_page_shows_the_same_rows_in_the_same_order(
+    client, login_as, make_contact, monkeypatch
+):
+    """Deep pages find their ids first, then read the rows: same page either way."""
+    from crm.admin import contact as contact_view
+
+    for index in range(25):
+        make_contact(first_name=f"P{index:02d}", last_name=f"Zed{24 - index:02d}")
+    login_as("crm_sales")
+
+    def rows(url: str) -> list[str]:
+        body = client.get(url).get_data(as_text=True)
+        return re.findall(r"P\d\d Zed\d\d", body)
+
+    urls = ("/admin/contact/?page=1", "/admin/contact/?page=1&sort=0&desc=1")
+    shallow = [rows(url) for url in urls]
+    monkeypatch.setattr(contact_view, "DEEP_OFFSET", 20)
+    deep = [rows(url) for url in urls]
+    assert deep == shallow
+    assert shallow[0] == [f"P{i:02d} Zed{24 - i:02d}" for i in (4, 3, 2, 1, 0)]
+    assert shallow[1] == [f"P{i:02d} Zed{24 - i:02d}" for i in (20, 21, 22, 23, 24)]
+
+
 def test_unknown_contact_id_is_a_404(client, login_as):
     login_as("crm_sales")
     for url in (
