@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form.fields import Select2TagsField
@@ -18,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
+from crm.admin import contact_columns
 from crm.admin.base import (
     MAX_PAGE,
     CrmModelView,
@@ -187,32 +199,6 @@ class SocialLinkInline(_TrackedInline):
     }
 
 
-def _name_link(view: Any, context: Any, model: Contact, _name: str) -> Markup:
-    # Carry the list's URL (search, filters, page) so Back and Save return to it.
-    url = url_for(".details_view", id=model.id, url=context.get("return_url"))
-    return Markup('<a href="{}">{}</a>').format(url, model.full_name)
-
-
-def _tag_links(_view: Any, _context: Any, model: Contact, _name: str) -> Markup:
-    links = [
-        Markup('<a class="badge badge-info mr-1" href="{}">{}</a>').format(
-            url_for(".index_view", flt0_tag_is=tag.name, show="all"), tag.name
-        )
-        for tag in model.tags
-    ]
-    return Markup("").join(links)
-
-
-def _first_phone(_view: Any, _context: Any, model: Contact, _name: str) -> str:
-    return model.phones[0].display if model.phones else ""
-
-
-def _account_name(_view: Any, _context: Any, model: Contact, _name: str) -> str:
-    if model.account is None or model.account.is_hidden:
-        return ""
-    return model.account.name
-
-
 # The edit form's collapsible sections and their fields, in order.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -292,16 +278,8 @@ class ContactView(CrmModelView):
     create_template = "admin/contact_create.html"
     edit_template = "admin/contact_edit.html"
 
-    column_list = (
-        "last_name",
-        "account",
-        "email",
-        "tags",
-        "phones",
-        "owner",
-        "customer_status",
-        "updated_at",
-    )
+    # Every column a user may show; each request shows its choice (contact_columns).
+    column_list = tuple(contact_columns.COLUMNS)
     column_labels = {
         "last_name": "Name",
         "account": "Account",
@@ -322,18 +300,8 @@ class ContactView(CrmModelView):
         "other_contacts": "Other contacts",
         "title": "Title (Mr, Ms, Dr...)",
     }
-    column_formatters = {
-        "tags": _tag_links,
-        "last_name": _name_link,
-        "phones": _first_phone,
-        "account": _account_name,
-    }
-    column_sortable_list = (
-        ("last_name", ("last_name", "first_name")),
-        "email",
-        "customer_status",
-        "updated_at",
-    )
+    column_formatters = contact_columns.FORMATTERS
+    column_sortable_list = contact_columns.SORTABLE
     column_default_sort = [("last_name", False), ("first_name", False), ("id", False)]
     # Enables Flask-Admin's search box; the search itself is services.search.
     column_searchable_list = ("last_name",)
@@ -382,8 +350,8 @@ class ContactView(CrmModelView):
         "version",
     )
     column_formatters_detail = {
-        "tags": _tag_links,
-        "account": _account_name,
+        "tags": contact_columns.FORMATTERS["tags"],
+        "account": contact_columns.FORMATTERS["account"],
         "language": lambda v, c, m, n: dict(language_choices()).get(
             (m.language or "").split("-")[0], m.language or ""
         ),
@@ -608,15 +576,32 @@ class ContactView(CrmModelView):
         query = self._with_list_rows(query)
         return count, (query.all() if execute else query)
 
-    @staticmethod
-    def _with_list_rows(query):
-        """What the list shows besides the contact: loaded for the page in a few queries."""
-        return query.options(
-            selectinload(Contact.account),
-            selectinload(Contact.owner),
-            selectinload(Contact.phones).selectinload(Phone.phone_type),
-            selectinload(Contact.tags),
-        )
+    def _with_list_rows(self, query):
+        """What the shown columns read besides the contact: loaded in a few queries."""
+        return query.options(*contact_columns.loader_options(self._shown_columns()))
+
+    # ---- the user's choice of columns ------------------------------------------------
+    def _shown_columns(self) -> list[str]:
+        return contact_columns.chosen(request.args) if has_request_context() else []
+
+    def _shown_list_columns(self) -> list[tuple[str, str]]:
+        return [(c, contact_columns.COLUMNS[c]) for c in self._shown_columns()]
+
+    def _get_column_by_idx(self, idx: int | None):
+        """Sort links number the columns shown: `?sort=2` is the third of them."""
+        columns = self._shown_list_columns()
+        if idx is None or idx < 0 or idx >= len(columns):
+            return None
+        return columns[idx]
+
+    def render(self, template: str, **kwargs: Any):
+        if template == self.list_template and "list_columns" in kwargs:
+            kwargs["list_columns"] = self._shown_list_columns()
+            shown = set(self._shown_columns())
+            kwargs["column_choices"] = [
+                (name, label, name in shown) for name, label in contact_columns.COLUMNS.items()
+            ]
+        return super().render(template, **kwargs)
 
     def search_placeholder(self) -> str:
         return "Name, email, phone or company"
@@ -650,7 +635,20 @@ class ContactView(CrmModelView):
             request.query_string.decode("utf-8", "replace")
         )
         self._template_args["can_save_segment"] = can(current_user, "segment.manage")
+        if "col" in request.args:  # the Columns form: one short `cols` argument instead
+            return redirect(self._columns_url(request.args.getlist("col")))
+        self._template_args["default_columns_url"] = self._columns_url(contact_columns.DEFAULT)
         return super().index_view()
+
+    def _columns_url(self, columns) -> str:
+        """This list's URL showing `columns` (sorting and paging start again)."""
+        args = [
+            (k, v)
+            for k, v in request.args.items(multi=True)
+            if k not in ("col", "cols", "sort", "desc", "page")
+        ]
+        cols = contact_columns.argument(columns)
+        return url_for(".index_view") + "?" + urlencode(args + ([("cols", cols)] if cols else []))
 
     # ---- saving ----------------------------------------------------------------------
     def on_form_prefill(self, form: Any, id: Any) -> None:

@@ -8,7 +8,7 @@ bulk actions on "all matching", dynamic segments and saved views all use these."
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ColumnElement, select
+from sqlalchemy import Column, ColumnElement, exists, select
 
 from crm.extensions import db
 from crm.models import (
@@ -22,7 +22,6 @@ from crm.models import (
     contact_tags,
 )
 from crm.services import query_plan
-from crm.services.access import unindexed
 from crm.services.search import fold
 
 
@@ -39,11 +38,14 @@ def has_tag(name: str) -> ColumnElement[bool]:
 
 
 def lacks_tag(name: str) -> ColumnElement[bool]:
-    """Contacts without the tag: outside any query plan (its sets must be AND-ed)."""
+    """Contacts without the tag: a probe of each contact's (contact, tag) key, which both
+    databases serve from the link table's primary key (NOT IN would collect every tagged
+    contact first; PostgreSQL may even rescan them for each contact)."""
     key = " ".join(name.split()).lower()
     tag_id = db.session.scalar(select(Tag.id).where(Tag.key == key))
-    rows = select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == (tag_id or 0))
-    return unindexed(Contact.__table__.c.id).not_in(rows)
+    return ~exists().where(
+        contact_tags.c.contact_id == Contact.id, contact_tags.c.tag_id == (tag_id or 0)
+    )
 
 
 def in_category(category_id: int) -> ColumnElement[bool]:

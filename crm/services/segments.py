@@ -21,7 +21,7 @@ from crm.models import (
 from crm.services.access import contact_visibility
 
 # List arguments a saved query may keep (search, filters, sort, scope, page size).
-_KEPT_ARGS = ("search", "sort", "desc", "show", "page_size")
+_KEPT_ARGS = ("search", "sort", "desc", "show", "page_size", "cols")
 
 
 def clean_list_query(query: str) -> str:
