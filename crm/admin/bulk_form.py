@@ -1,4 +1,6 @@
-"""The form of the bulk-action page: which action, its parameter, and the confirmation."""
+"""The form of the bulk-action page: which actions (several may run together, in one
+transaction: add a tag and assign a responsible user at once), their parameters, and the
+confirmation."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from typing import Any
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, ValidationError
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from crm.admin.fields import as_choices
 from crm.auth.permissions import can
@@ -33,10 +36,18 @@ OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     "trash": ("Move to the trash", "contact.delete", None),
 }
 NOBODY = "none"
+# Actions that run on their own, and pairs that share a parameter and so cannot run together.
+ALONE = ("export", "trash")
+EXCLUSIVE = (("add_tags", "remove_tags"), ("add_to_segment", "remove_from_segment"))
 
 
 class BulkForm(FlaskForm):
-    operation = RadioField("Action", validators=[DataRequired("Choose an action.")])
+    # Checked in validate_operation: DataRequired would make the browser require every box.
+    operation = SelectMultipleField(
+        "Actions",
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     tags = StringField("Tags", description="Comma-separated; new tags are created")
     responsible = SelectField("Responsible user")
     category = SelectField("Category")
@@ -76,30 +87,53 @@ class BulkForm(FlaskForm):
             )
         )
 
+    @property
+    def chosen(self) -> list[str]:
+        """The chosen actions, in the order they run (the order of OPERATIONS)."""
+        picked = set(self.operation.data or [])
+        return [key for key in OPERATIONS if key in picked]
+
+    def validate_operation(self, field: SelectMultipleField) -> None:
+        chosen = self.chosen
+        if not chosen:
+            raise ValidationError("Choose an action.")
+        for alone in ALONE:
+            if alone in chosen and len(chosen) > 1:
+                raise ValidationError(f"{OPERATIONS[alone][0]} runs on its own: untick the others.")
+        for first, second in EXCLUSIVE:
+            if first in chosen and second in chosen:
+                raise ValidationError(
+                    f"{OPERATIONS[first][0]} and {OPERATIONS[second][0]} cannot run together."
+                )
+
     def validate_confirm(self, field: BooleanField) -> None:
-        if self.operation.data != "export" and not field.data:
+        if self.chosen != ["export"] and not field.data:
             raise ValidationError("Tick the box to confirm.")
 
     def validate(self, extra_validators: Any = None) -> bool:
-        # Only the chosen action's parameter is checked (the others may be empty).
-        chosen = OPERATIONS.get(self.operation.data or "", (None, None, None))[2]
+        # Only the chosen actions' parameters are checked (the others may be empty).
+        params = {OPERATIONS[key][2] for key in self.chosen} - {None}
         for name in ("responsible", "category", "segment", "marketing_list"):
-            if name != chosen:
+            if name not in params:
                 getattr(self, name).validate_choice = False
         ok = super().validate(extra_validators)
-        if chosen == "tags" and not (self.tags.data or "").strip():
+        if "tags" in params and not (self.tags.data or "").strip():
             self.tags.errors = [*self.tags.errors, "Name at least one tag."]
             ok = False
-        if chosen and chosen != "tags" and not getattr(self, chosen).data:
-            getattr(self, chosen).errors = [
-                *getattr(self, chosen).errors,
-                "Choose one (create it first if there is none).",
-            ]
-            ok = False
+        for name in sorted(params - {"tags"}):
+            if not getattr(self, name).data:
+                getattr(self, name).errors = [
+                    *getattr(self, name).errors,
+                    "Choose one (create it first if there is none).",
+                ]
+                ok = False
         return ok
 
-    def run(self, actor: Any, target: Any) -> bulk.BulkResult:
-        operation = self.operation.data
+    def run(self, actor: Any, target: Any) -> list[bulk.BulkResult]:
+        """Every chosen action on `target`, in one transaction (the caller commits)."""
+        return [self._run_one(operation, actor, target) for operation in self.chosen]
+
+    def _run_one(self, operation: str, actor: Any, target: Any) -> bulk.BulkResult:
         names = [n for n in (self.tags.data or "").split(",") if n.strip()]
         if operation == "add_tags":
             return bulk.add_tags(actor, target, names)

@@ -809,9 +809,11 @@ class ContactView(CrmModelView):
         self._run_bulk(lambda: bulk.move_to_trash(current_user, target))
 
     def _run_bulk(self, run) -> bool:
-        """One bulk action, one transaction; its report (or refusal) as a message."""
+        """One bulk action (or several chosen together), one transaction; their reports (or
+        the refusal) as messages."""
         try:
-            result = run()
+            outcome = run()
+            results = outcome if isinstance(outcome, list) else [outcome]
             db.session.commit()
         except ValidationFailed as exc:
             db.session.rollback()
@@ -823,7 +825,8 @@ class ContactView(CrmModelView):
             db.session.rollback()
             flash(exc.message, "error")
             return False
-        flash(result.message, "success")
+        for result in results:
+            flash(result.message, "success")
         return True
 
     # ---- bulk actions on a selection, ticked rows or everything matching ---------------
@@ -852,8 +855,7 @@ class ContactView(CrmModelView):
         form = BulkForm(request.form if request.method == "POST" else None)
         form.fill_choices()
         if request.method == "POST" and form.validate():
-            operation = form.operation.data
-            if operation == "export":
+            if form.chosen == ["export"]:
                 return self._export(target)
             if self._run_bulk(lambda: form.run(current_user, target)):
                 return redirect(self._return_url(request.args))

@@ -61,18 +61,20 @@
   });
 })();
 
-// Bulk-action page: show only the parameter the chosen action needs.
+// Bulk-action page: show only the parameters the chosen actions need.
 (function () {
   function sync() {
-    var chosen = document.querySelector('#bulk-form input[name="operation"]:checked');
-    var wanted = chosen ? chosen.getAttribute('data-param') : null;
+    var wanted = {};
+    document.querySelectorAll('#bulk-form input[name="operation"]:checked').forEach(function (box) {
+      wanted[box.getAttribute('data-param')] = true;
+    });
     document.querySelectorAll('#bulk-form [data-bulk-param]').forEach(function (group) {
-      group.style.display = group.getAttribute('data-bulk-param') === wanted ? '' : 'none';
+      group.style.display = wanted[group.getAttribute('data-bulk-param')] ? '' : 'none';
     });
   }
   document.addEventListener('DOMContentLoaded', function () {
-    var radios = document.querySelectorAll('#bulk-form input[name="operation"]');
-    radios.forEach(function (radio) { radio.addEventListener('change', sync); });
-    if (radios.length) { sync(); }
+    var boxes = document.querySelectorAll('#bulk-form input[name="operation"]');
+    boxes.forEach(function (box) { box.addEventListener('change', sync); });
+    if (boxes.length) { sync(); }
   });
 })();

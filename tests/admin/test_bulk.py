@@ -166,3 +166,51 @@ def test_history_shows_a_bulk_entry_with_its_contacts(client, login_as, make_con
     assert page.status_code == 200
     assert "Add tag Fair: 3 contact(s) changed." in html
     assert "<b>contacts</b>: 3 (" in html
+
+
+def test_several_actions_run_together_in_one_transaction(
+    client, login_as, make_contact, make_user, monkeypatch
+):
+    ana, bo = make_contact(last_name="Ana"), make_contact(last_name="Bo")
+    responsible = make_user("crm_sales")
+    login_as("crm_manager")
+    url = f"/admin/contact/bulk/?target=ids&ids={ana.id},{bo.id}"
+    form = client.get(url).get_data(as_text=True)
+    token = csrf_from(form)
+    both = {
+        "operation": ["add_tags", "set_responsible"],
+        "tags": "Loyal",
+        "responsible": str(responsible.id),
+        "confirm": "y",
+        "csrf_token": token,
+    }
+
+    # If one of them fails, neither is applied.
+    from crm.errors import DomainError
+    from crm.services import bulk
+
+    def refuse(*_args, **_kwargs):
+        raise DomainError("The responsible user cannot take these contacts.")
+
+    monkeypatch.setattr(bulk, "set_responsible", refuse)
+    page = client.post(url, data=both, follow_redirects=True).get_data(as_text=True)
+    assert "The responsible user cannot take these contacts." in page
+    assert _tagged("Loyal") == []
+    monkeypatch.undo()
+
+    response = client.post(url, data=both, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Add tag Loyal: 2 contact(s) changed." in page
+    assert "2 contact(s) changed" in page.split("Add tag Loyal", 1)[1]  # the second report
+    assert _tagged("Loyal") == ["Ana", "Bo"]
+    db.session.expire_all()
+    assert {c.responsible_id for c in db.session.scalars(select(Contact))} == {responsible.id}
+
+    for clash, message in (
+        (["export", "add_tags"], "Export to CSV runs on its own"),
+        (["add_tags", "remove_tags"], "Add tags and Remove tags cannot run together"),
+        ([], "Choose an action."),
+    ):
+        refused = client.post(url, data={**both, "operation": clash, "tags": "Other"})
+        assert refused.status_code == 200 and message in refused.get_data(as_text=True)
+    assert _tagged("Other") == []

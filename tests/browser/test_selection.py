@@ -29,12 +29,13 @@ def run_action(page: Page, label: str) -> None:
     page.wait_for_load_state()
 
 
-def test_select_on_pages_one_and_three_then_tag_the_selection(
+def test_select_on_pages_one_and_three_then_tag_and_assign_the_selection(
     page: Page, make_user, make_contact, sign_in, fresh_db
 ) -> None:
     for index in range(45):
         make_contact(first_name="Pat", last_name=f"Person{index:02d}")
-    user = make_user("crm_sales")
+    colleague = make_user("crm_sales", email="colleague@example.com")
+    user = make_user("crm_manager")
     sign_in(page, user.email)
 
     page.goto("/admin/contact/")
@@ -55,11 +56,17 @@ def test_select_on_pages_one_and_three_then_tag_the_selection(
 
     page.locator("#bulk-selection").click()
     expect(page.locator("#bulk-total")).to_have_text("3")
+    # Two actions in one go: a tag and a responsible user.
     page.get_by_label("Add tags").check()
     page.locator("#tags").fill("Loyal")
+    page.get_by_label("Assign a responsible user").check()
+    page.locator("#responsible").select_option(str(colleague.id))
     page.locator("#confirm").check()
     page.locator("#bulk-submit").click()
-    expect(page.locator(".alert-success")).to_contain_text("Add tag Loyal: 3 contact(s) changed.")
+    expect(page.locator(".alert-success").first).to_contain_text(
+        "Add tag Loyal: 3 contact(s) changed."
+    )
+    expect(page.locator(".alert-success")).to_have_count(2)
 
     session = fresh_db()
     tagged = session.scalars(
@@ -69,6 +76,8 @@ def test_select_on_pages_one_and_three_then_tag_the_selection(
         .where(Tag.key == "loyal")
     ).all()
     assert sorted(str(i) for i in tagged) == sorted(chosen)
+    in_charge = session.scalars(select(Contact.id).where(Contact.responsible_id == colleague.id))
+    assert sorted(str(i) for i in in_charge) == sorted(chosen)
 
 
 def test_choose_columns_sort_by_one_and_save_the_view(
