@@ -14,6 +14,7 @@ from crm.config import (
     PROJECT_ROOT,
     DefaultConfig,
     apply_environment,
+    check_settings,
     database_uri,
     ensure_secret_key,
 )
@@ -39,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     instance_path.mkdir(parents=True, exist_ok=True)
     ensure_secret_key(app.config, instance_path)
+    check_settings(app.config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config, instance_path)
 
     _init_database(app)

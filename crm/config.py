@@ -31,6 +31,9 @@ class DefaultConfig:
     CRM_NAME = "Contacts CRM"
     CRM_PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash method name, not a secret
     CRM_DEFAULT_PHONE_REGION = "US"  # region for numbers typed without a country code
+    # Who sees contacts and accounts without an access class: "everyone" who may see
+    # contacts, or "owners" (their owner and responsible user, and those who see all classes).
+    CRM_UNCLASSED_CONTACTS = "everyone"
     CRM_PAGE_SIZE = 20
     CRM_PAGE_SIZE_OPTIONS = (20, 50, 100)
     # Geocoder: "gazetteer" (offline, city level, the default), "nominatim" or "none".
@@ -50,6 +53,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_GEOCODER": str,
     "CRM_GEOCODER_URL": str,
     "SESSION_COOKIE_SECURE": bool,
+    "CRM_UNCLASSED_CONTACTS": str,
 }
 
 
@@ -64,6 +68,15 @@ def apply_environment(config: dict) -> None:
     for name, kind in ENV_SETTINGS.items():
         if os.environ.get(name):
             config[name] = _parse(os.environ[name], kind)
+
+
+def check_settings(config: dict) -> None:
+    """Refuse to start with a setting that has no meaning (rather than guess)."""
+    unclassed = config.get("CRM_UNCLASSED_CONTACTS")
+    if unclassed not in ("everyone", "owners"):
+        raise ValueError(
+            f"CRM_UNCLASSED_CONTACTS must be 'everyone' or 'owners', not {unclassed!r}"
+        )
 
 
 def ensure_secret_key(config: dict, instance_path: Path) -> None:

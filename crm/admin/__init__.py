@@ -11,6 +11,7 @@ from crm.admin.audit import AuditView
 from crm.admin.base import DashboardView
 from crm.admin.contact import ContactView
 from crm.admin.lookups import (
+    AccessClassView,
     AddressTypeView,
     CategoryView,
     CriterionView,
@@ -46,6 +47,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(TagView())
     admin.add_view(UserView())
     admin.add_view(RoleView())
+    admin.add_view(AccessClassView())
     admin.add_view(AuditView())
 
     @app.context_processor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -39,10 +40,33 @@ class AccountView(CrmModelView):
     column_default_sort = [("name", False), ("id", False)]
     column_searchable_list = ("name",)
     column_filters = ("name", "created_at", "updated_at")
-    column_details_list = ("name", "website", "owner", "notes", "created_at", "updated_at")
-    form_columns = ("name", "website", "owner", "notes")
-    form_create_rules = form_edit_rules = (CsrfTokenRule(), "name", "website", "owner", "notes")
+    column_details_list = (
+        "name",
+        "website",
+        "owner",
+        "access_class",
+        "notes",
+        "created_at",
+        "updated_at",
+    )
+    form_columns = ("name", "website", "owner", "access_class", "notes")
+    form_create_rules = form_edit_rules = (
+        CsrfTokenRule(),
+        "name",
+        "website",
+        "owner",
+        "access_class",
+        "notes",
+    )
     form_args = {
+        "access_class": {
+            "label": "Access class",
+            "allow_blank": True,
+            "blank_text": "— (none)",
+            "query_factory": lambda: access.visible_classes(current_user),
+            "description": "Only users granted this class (and the owner) see the account; "
+            "new contacts of the account are put in it too",
+        },
         "owner": {
             "allow_blank": True,
             "blank_text": "—",
@@ -86,6 +110,18 @@ class AccountView(CrmModelView):
             kwargs["can_view_contacts"] = can(current_user, "contact.view")
         return super().render(template, **kwargs)
 
+    def create_form(self, obj: Any = None):
+        return self._lock_class_unless_allowed(super().create_form(obj))
+
+    def edit_form(self, obj: Any = None):
+        return self._lock_class_unless_allowed(super().edit_form(obj))
+
+    def _lock_class_unless_allowed(self, form: Any) -> Any:
+        if not can(current_user, "contact.set_class"):
+            form.access_class.render_kw = {"disabled": True}
+            form.access_class.description = "Only managers may change the access class."
+        return form
+
     def create_model(self, form: Any):
         model = self.build_new_instance()
         return model if self._save(form, model, is_new=True) else False
@@ -95,6 +131,9 @@ class AccountView(CrmModelView):
 
     def _save(self, form: Any, model: Account, *, is_new: bool) -> bool:
         previous_owner_id = model.owner_id
+
+        if "access_class" not in request.form:  # not posted (disabled): unchanged
+            form.access_class.data = None if is_new else model.access_class
 
         def change() -> None:
             form.populate_obj(model)

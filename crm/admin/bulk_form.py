@@ -17,13 +17,14 @@ from crm.admin.fields import as_choices
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Category, MarketingList, Segment, SegmentKind, User
-from crm.services import bulk
+from crm.services import access, bulk
 
 # operation: (label, permission, parameter field or None)
 OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     "add_tags": ("Add tags", "contact.bulk_edit", "tags"),
     "remove_tags": ("Remove tags", "contact.bulk_edit", "tags"),
     "set_responsible": ("Assign a responsible user", "contact.assign_responsible", "responsible"),
+    "set_access_class": ("Set the access class", "contact.set_class", "access_class"),
     "add_category": ("Add a category", "contact.bulk_edit", "category"),
     "add_to_segment": ("Add to a segment", "segment.manage", "segment"),
     "remove_from_segment": ("Remove from a segment", "segment.manage", "segment"),
@@ -50,6 +51,7 @@ class BulkForm(FlaskForm):
     )
     tags = StringField("Tags", description="Comma-separated; new tags are created")
     responsible = SelectField("Responsible user")
+    access_class = SelectField("Access class")
     category = SelectField("Category")
     segment = SelectField("Segment (static)")
     marketing_list = SelectField("Marketing list")
@@ -65,6 +67,10 @@ class BulkForm(FlaskForm):
         users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.email))
         self.responsible.choices = as_choices(
             [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in users)]
+        )
+        self.access_class.choices = as_choices(
+            [(NOBODY, "(no class)")]
+            + [(str(c.id), c.name) for c in access.visible_classes(current_user) if c.active]
         )
         self.category.choices = as_choices(
             (str(c.id), c.name)
@@ -113,7 +119,7 @@ class BulkForm(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         # Only the chosen actions' parameters are checked (the others may be empty).
         params = {OPERATIONS[key][2] for key in self.chosen} - {None}
-        for name in ("responsible", "category", "segment", "marketing_list"):
+        for name in ("responsible", "access_class", "category", "segment", "marketing_list"):
             if name not in params:
                 getattr(self, name).validate_choice = False
         ok = super().validate(extra_validators)
@@ -142,6 +148,9 @@ class BulkForm(FlaskForm):
         if operation == "set_responsible":
             chosen = self.responsible.data
             return bulk.set_responsible(actor, target, None if chosen == NOBODY else int(chosen))
+        if operation == "set_access_class":
+            chosen = self.access_class.data
+            return bulk.set_access_class(actor, target, None if chosen == NOBODY else int(chosen))
         if operation == "add_category":
             return bulk.add_category(actor, target, int(self.category.data))
         if operation == "add_to_segment":

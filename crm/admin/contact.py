@@ -213,6 +213,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "linked_accounts",
             "owner",
             "responsible",
+            "access_class",
             "tags",
             "categories",
             "criteria",
@@ -324,6 +325,7 @@ class ContactView(CrmModelView):
         "linked_accounts",
         "owner",
         "responsible",
+        "access_class",
         "tags",
         "categories",
         "criteria",
@@ -422,6 +424,14 @@ class ContactView(CrmModelView):
             "allow_blank": True,
             "blank_text": "—",
             "query_factory": _active_users,
+        },
+        "access_class": {
+            "label": "Access class",
+            "allow_blank": True,
+            "blank_text": "— (none)",
+            "query_factory": lambda: access.visible_classes(current_user),
+            "description": "Only users granted this class (and the owner and responsible "
+            "user) see the contact",
         },
         "categories": {
             "query_factory": _lookup_choices(Category),
@@ -666,6 +676,9 @@ class ContactView(CrmModelView):
         if not can(current_user, "contact.assign_responsible"):
             form.responsible.render_kw = {"disabled": True}
             form.responsible.description = "Only managers may assign responsible users."
+        if not can(current_user, "contact.set_class"):
+            form.access_class.render_kw = {"disabled": True}
+            form.access_class.description = "Only managers may change the access class."
 
     def create_form(self, obj: Any = None):
         form = super().create_form(obj)
@@ -702,6 +715,8 @@ class ContactView(CrmModelView):
             form.owner.data = current_user._get_current_object() if is_new else model.owner
         if "responsible" not in request.form:
             form.responsible.data = None if is_new else model.responsible
+        if "access_class" not in request.form:  # not posted: unchanged (or the account's)
+            form.access_class.data = None if is_new else model.access_class
         session = db.session
         try:
             with session.no_autoflush:

@@ -25,6 +25,7 @@ COLUMNS: dict[str, str] = {
     "categories": "Categories",
     "owner": "Owner",
     "responsible": "Responsible",
+    "access_class": "Access class",
     "customer_status": "Customer status",
     "prospect_status": "Prospect status",
     "kind": "Contact type",
@@ -81,6 +82,8 @@ def loader_options(columns: Iterable[str]) -> list[Any]:
         options.append(selectinload(Contact.addresses))
     if "tags" in columns:
         options.append(selectinload(Contact.tags))
+    if "access_class" in columns:
+        options.append(selectinload(Contact.access_class))
     if "categories" in columns:
         options.append(selectinload(Contact.categories))
     return options

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import (
+    AccessClass,
     Category,
     Contact,
     ContactKind,
@@ -22,8 +23,8 @@ from crm.models import (
     Segment,
     User,
 )
+from crm.services import access, segments
 from crm.services import contact_filters as where
-from crm.services import segments
 from crm.services.validation import country_choices
 
 YES_NO = [("1", "Yes"), ("0", "No")]
@@ -86,6 +87,19 @@ def _lookup(model: type) -> Callable[[], list[tuple[str, str]]]:
     return _named(model, model.position, model.name)
 
 
+def _classes() -> list[tuple[str, str]]:
+    """The access classes this user sees (and "no class" when those are visible too)."""
+    if not has_app_context():
+        return []
+    from flask_login import current_user
+
+    rows = db.session.scalars(select(AccessClass).order_by(AccessClass.position, AccessClass.name))
+    shown = [(str(c.id), c.name) for c in rows if access.may_see_class(current_user, c.id)]
+    if access.may_see_class(current_user, None):
+        shown.insert(0, (NOBODY, "(no class)"))
+    return shown
+
+
 _segments = _named(Segment)
 _lookup_lists = _named(MarketingList)
 
@@ -97,6 +111,7 @@ def _in_segment(segment_id: int) -> Any:
 
 
 def _user_id(value: str) -> int | None:
+    """An id, or None for the "(nobody)" / "(no class)" option."""
     return None if value == NOBODY else int(value)
 
 
@@ -162,6 +177,7 @@ def contact_filters() -> list[BaseSQLAFilter]:
         ClauseFilter(
             "Marketing list", "is", segments.in_marketing_list, options=_lookup_lists, clean=int
         ),
+        ClauseFilter("Access class", "is", where.in_access_class, options=_classes, clean=_user_id),
         ClauseFilter("Has email", "is", where.has_email, options=YES_NO, clean=_yes),
         ClauseFilter("Has phone", "is", where.has_phone, options=YES_NO, clean=_yes),
     ]

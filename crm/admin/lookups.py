@@ -1,16 +1,32 @@
-"""List management: the lookup lists list managers edit (types, categories, criteria)."""
+"""List management: the lookup lists list managers edit (types, categories, criteria), and
+the access classes administrators grant."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
 
 from crm.admin.base import CrmModelView
 from crm.admin.fields import EnumSelectField
 from crm.auth.permissions import can
 from crm.errors import ValidationFailed
-from crm.models import AddressType, Category, Criterion, CriterionScope, PhoneType, SocialPlatform
+from crm.extensions import db
+from crm.models import (
+    AccessClass,
+    AddressType,
+    Category,
+    Contact,
+    Criterion,
+    CriterionScope,
+    PhoneType,
+    SocialPlatform,
+    User,
+)
+from crm.services.counting import capped_count
 from crm.services.lookups import delete_lookup, save_lookup
 
 
@@ -137,3 +153,49 @@ class CriterionView(LookupView):
             category="List management",
             **kwargs,
         )
+
+
+def _class_members_link(view: Any, _context: Any, model: AccessClass, _name: str) -> Markup:
+    """How many contacts are in the class (counted up to the cap), linking to them."""
+    contacts, over = capped_count(
+        select(Contact.id).where(Contact.access_class_id == model.id, Contact.deleted_at.is_(None))
+    )
+    label = f"more than {contacts:,}" if over else f"{contacts:,}"
+    url = url_for("contact.index_view", flt0_access_class_is=model.id, show="all")
+    return Markup('<a href="{}">{} contact(s)</a>').format(url, label)
+
+
+class AccessClassView(LookupView):
+    """Seed 003: access classes, granted to users and roles (administrators only)."""
+
+    column_list = ("name", "description", "users", "roles", "contacts", "active")
+    column_sortable_list = ("name", "active")
+    column_labels = {"users": "Granted to users", "roles": "Granted to roles"}
+    column_formatters = {"contacts": _class_members_link}
+    form_columns = ("name", "description", "users", "roles", "active", "position")
+    column_descriptions = {
+        "active": "Inactive classes keep their contacts but are not offered for new ones",
+        "users": "These users see the class's contacts and accounts",
+        "roles": "Every user holding one of these roles sees them",
+    }
+    form_args = {
+        "users": {"label": "Granted to users", "query_factory": lambda: _users()},
+        "roles": {"label": "Granted to roles"},
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            AccessClass,
+            name="Access classes",
+            endpoint="access_class",
+            url="access-classes",
+            category="Administration",
+            **kwargs,
+        )
+
+    def _allowed(self, verb: str) -> bool:
+        return can(current_user, "access_class.manage")
+
+
+def _users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.email)))

@@ -1,5 +1,6 @@
 """All models, imported here so that metadata (and Alembic) sees every table."""
 
+from crm.models.access_class import AccessClass, access_class_roles, access_class_users
 from crm.models.account import Account, account_criteria
 from crm.models.address import Address
 from crm.models.audit import AuditEntry
@@ -37,6 +38,9 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "AccessClass",
+    "access_class_roles",
+    "access_class_users",
     "Category",
     "Criterion",
     "CriterionScope",

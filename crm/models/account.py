@@ -11,6 +11,7 @@ from crm.extensions import db
 from crm.models.base import TimestampMixin
 
 if TYPE_CHECKING:
+    from crm.models.access_class import AccessClass
     from crm.models.contact import Contact
     from crm.models.lookups import Criterion
     from crm.models.user import User
@@ -41,9 +42,12 @@ class Account(TimestampMixin, db.Model):
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # Only users granted this class see the account (None: see services.access).
+    access_class_id: Mapped[int | None] = mapped_column(ForeignKey("access_classes.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
     owner: Mapped[User | None] = relationship()
+    access_class: Mapped[AccessClass | None] = relationship()
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="account", foreign_keys="Contact.account_id", lazy="select"
     )

@@ -26,6 +26,7 @@ from crm.models.base import LabeledEnum, TimestampMixin, enum_column
 from crm.models.tag import contact_tags
 
 if TYPE_CHECKING:
+    from crm.models.access_class import AccessClass
     from crm.models.account import Account
     from crm.models.address import Address
     from crm.models.lookups import Category, Criterion
@@ -119,6 +120,8 @@ class Contact(TimestampMixin, db.Model):
     responsible_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # Only users granted this class see the contact (None: see services.access).
+    access_class_id: Mapped[int | None] = mapped_column(ForeignKey("access_classes.id"), index=True)
     customer_status: Mapped[CustomerStatus] = mapped_column(
         enum_column(CustomerStatus, "customer_status"),
         default=CustomerStatus.NON_CUSTOMER,
@@ -173,6 +176,7 @@ class Contact(TimestampMixin, db.Model):
     )
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     responsible: Mapped[User | None] = relationship(foreign_keys=[responsible_id])
+    access_class: Mapped[AccessClass | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by="Tag.key")
     categories: Mapped[list[Category]] = relationship(
         secondary=contact_categories, order_by="Category.name"

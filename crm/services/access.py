@@ -1,13 +1,31 @@
 """Which contacts and accounts a user may see: the one gate every list, search, count,
-action, autocomplete and details page goes through."""
+action, autocomplete and details page goes through.
+
+Access classes (seed 003): a contact or account in a class is seen by the users granted
+that class (directly or through one of their roles), by its owner and, for a contact, its
+responsible user; users with "contact.all_classes" see every class. Contacts and accounts
+without a class are seen by everyone who may see contacts, unless the setting
+CRM_UNCLASSED_CONTACTS is "owners": then only by those who see every class and by their
+owner and responsible user.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, false, literal_column, select, true
+from flask import current_app, has_app_context
+from sqlalchemy import ColumnElement, Select, false, literal_column, or_, select, true, union
 
 from crm.auth.permissions import Actor, can
 from crm.extensions import db
-from crm.models import Account, Contact
+from crm.models import (
+    AccessClass,
+    Account,
+    Contact,
+    access_class_roles,
+    access_class_users,
+    user_roles,
+)
+
+UNCLASSED_SETTINGS = ("everyone", "owners")
 
 
 def unindexed(column: ColumnElement) -> ColumnElement:
@@ -19,23 +37,103 @@ def unindexed(column: ColumnElement) -> ColumnElement:
     return literal_column(f"+{column.table.name}.{column.name}")
 
 
+def unclassed_visible_to_all() -> bool:
+    setting = current_app.config.get("CRM_UNCLASSED_CONTACTS") if has_app_context() else None
+    return (setting or "everyone") != "owners"
+
+
+def granted_classes(user: Actor | None) -> Select | None:
+    """The ids of the access classes `user` was granted, directly or through a role; None
+    when the user sees every class."""
+    if can(user, "contact.all_classes"):
+        return None
+    user_id = getattr(user, "id", None)
+    direct = select(access_class_users.c.access_class_id).where(
+        access_class_users.c.user_id == user_id
+    )
+    by_role = select(access_class_roles.c.access_class_id).where(
+        access_class_roles.c.role_id.in_(
+            select(user_roles.c.role_id).where(user_roles.c.user_id == user_id)
+        )
+    )
+    return select(union(direct, by_role).subquery().c[0])
+
+
+def may_see_class(user: Actor | None, class_id: int | None) -> bool:
+    """Whether `user` sees contacts of this class (None: unclassed) by the class alone."""
+    granted = granted_classes(user)
+    if granted is None:
+        return True
+    if class_id is None:
+        return unclassed_visible_to_all()
+    return class_id in set(db.session.scalars(granted))
+
+
+def visible_classes(user: Actor | None) -> list[AccessClass]:
+    """The access classes `user` sees, in their list order (for pickers and filters)."""
+    query = select(AccessClass).order_by(AccessClass.position, AccessClass.name)
+    granted = granted_classes(user)
+    if granted is not None:
+        query = query.where(AccessClass.id.in_(granted))
+    return list(db.session.scalars(query))
+
+
+def class_change_error(actor: Actor | None, new_id: int | None, stored_id: int | None) -> str:
+    """Why `actor` may not move a contact or account from class `stored_id` to `new_id`
+    ("" when allowed, or when nothing changes)."""
+    return "" if new_id == stored_id else class_refusal(actor, new_id)
+
+
+def class_refusal(actor: Actor | None, class_id: int | None) -> str:
+    """Why `actor` may not put contacts or accounts in class `class_id` (None: no class);
+    "" when allowed."""
+    if not can(actor, "contact.set_class"):
+        return "You do not have permission to change the access class."
+    if class_id is not None and not may_see_class(actor, class_id):
+        return "You may not use this access class."
+    chosen = db.session.get(AccessClass, class_id) if class_id is not None else None
+    if chosen is not None and not chosen.active:
+        return f"The access class {chosen.name!r} is no longer offered."
+    return ""
+
+
+def _class_rule(user: Actor | None, table, people: tuple[str, ...]) -> ColumnElement[bool] | None:
+    """The access-class part of the gate for `table` (contacts or accounts), None when the
+    user sees every class; phrased so that it never drives a query (see `unindexed`)."""
+    granted = granted_classes(user)
+    if granted is None:
+        return None
+    class_id = unindexed(table.c.access_class_id)
+    allowed = [class_id.in_(granted)]
+    if unclassed_visible_to_all():
+        allowed.append(class_id.is_(None))
+    user_id = getattr(user, "id", None)
+    if user_id is not None:
+        allowed += [unindexed(table.c[column]) == user_id for column in people]
+    return or_(*allowed)
+
+
 def contact_visibility(
     user: Actor | None, *, trashed: bool = False, use_index: bool = True
 ) -> ColumnElement[bool]:
     """A WHERE clause selecting the contacts `user` may see: live ones, or with
-    `trashed=True` the ones in the trash. `use_index=False` (lists sorted by something other
-    than the name, counts) keeps the planner from driving the query by this condition."""
+    `trashed=True` the ones in the trash, of the access classes the user may see.
+    `use_index=False` (lists sorted by something other than the name, counts) keeps the
+    planner from driving the query by this condition."""
     if not can(user, "contact.view"):
         return false()
     deleted_at = Contact.deleted_at if use_index else unindexed(Contact.__table__.c.deleted_at)
-    return deleted_at.is_not(None) if trashed else deleted_at.is_(None)
+    live = deleted_at.is_not(None) if trashed else deleted_at.is_(None)
+    classes = _class_rule(user, Contact.__table__, ("owner_id", "responsible_id"))
+    return live if classes is None else live & classes
 
 
 def account_visibility(user: Actor | None) -> ColumnElement[bool]:
     """A WHERE clause selecting the accounts `user` may see."""
     if not can(user, "account.view"):
         return false()
-    return true()
+    classes = _class_rule(user, Account.__table__, ("owner_id",))
+    return true() if classes is None else classes
 
 
 def visible_contacts(user: Actor | None) -> Select[tuple[Contact]]:

@@ -10,7 +10,7 @@ from crm.extensions import db
 from crm.models import Account, Contact, contact_accounts
 from crm.services import audit
 from crm.services import validation as v
-from crm.services.access import contact_visibility
+from crm.services.access import class_change_error, contact_visibility
 from crm.services.search import search_text_for
 
 
@@ -56,6 +56,7 @@ def _save_account(
         account.owner_id = getattr(actor, "id", None)
     elif new_owner != before and not can(actor, "contact.transfer"):
         errors["owner"] = ["You do not have permission to transfer accounts to another owner."]
+    _check_access_class(actor, account, is_new, errors)
     if errors:
         raise ValidationFailed(errors)
     if is_new:
@@ -64,6 +65,21 @@ def _save_account(
         # Contacts are found by their company's name: keep their search text in step.
         for contact in db.session.scalars(select(Contact).where(Contact.account_id == account.id)):
             contact.search_text = search_text_for(contact)
+
+
+def _check_access_class(
+    actor: Actor, account: Account, is_new: bool, errors: dict[str, list[str]]
+) -> None:
+    if inspect(account).attrs["access_class"].history.has_changes():
+        new_id = account.access_class.id if account.access_class is not None else None
+    else:
+        new_id = account.access_class_id
+    stored = None
+    if not is_new:
+        stored = db.session.scalar(select(Account.access_class_id).where(Account.id == account.id))
+    refused = class_change_error(actor, new_id, stored)
+    if refused:
+        errors["access_class"] = [refused]
 
 
 def _chosen_owner_id(account: Account) -> int | None:

@@ -20,6 +20,7 @@ from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import (
+    AccessClass,
     Account,
     Address,
     AuditEntry,
@@ -38,7 +39,7 @@ from crm.models import (
 )
 from crm.models.base import utcnow
 from crm.services import audit
-from crm.services.access import contact_visibility
+from crm.services.access import class_refusal, contact_visibility
 from crm.services.counted_insert import insert_counted
 from crm.services.tags import tags_for_names
 
@@ -170,6 +171,46 @@ def set_responsible(actor: Actor, target: Select, user_id: int | None) -> BulkRe
     result = BulkResult(f"Set responsible user to {who}", changed)
     result.skip(f"{who} was already responsible", total - changed)
     _record(actor, result.message, ids, {"responsible_id": [None, user_id]})
+    return result
+
+
+def set_access_class(actor: Actor, target: Select, class_id: int | None) -> BulkResult:
+    """Put the contacts (and the B2C ones' own hidden accounts) in an access class."""
+    _require(actor, "contact.set_class", "change access classes")
+    chosen = db.session.get(AccessClass, class_id) if class_id is not None else None
+    if class_id is not None and chosen is None:
+        raise ValidationFailed({"access_class": ["No such access class."]})
+    refused = class_refusal(actor, class_id)
+    if refused:
+        raise ValidationFailed({"access_class": [refused]})
+    ids = gated_ids(actor, target)
+    total = count(actor, target)
+    moving = select(Contact.id).where(
+        Contact.id.in_(ids), Contact.access_class_id.is_distinct_from(class_id)
+    )
+    # The B2C contacts' own hidden accounts first (the second statement changes `moving`).
+    db.session.execute(
+        update(Account)
+        .where(
+            Account.is_hidden.is_(True),
+            Account.id.in_(select(Contact.account_id).where(Contact.id.in_(moving))),
+        )
+        .values(access_class_id=class_id, version=Account.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    moved = (
+        db.session.execute(
+            update(Contact)
+            .where(Contact.id.in_(moving))
+            .values(access_class_id=class_id, version=Contact.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    name = chosen.name if chosen is not None else "no class"
+    result = BulkResult(f"Set access class to {name}", moved)
+    result.skip(f"already in {name}", total - moved)
+    _record(actor, result.message, ids, {"access_class_id": [None, class_id]})
     return result
 
 

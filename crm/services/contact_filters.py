@@ -84,6 +84,12 @@ def in_account_named(fragment: str) -> ColumnElement[bool]:
     )
 
 
+def in_access_class(class_id: int | None) -> ColumnElement[bool]:
+    if class_id is None:
+        return Contact.access_class_id.is_(None)
+    return Contact.access_class_id == class_id
+
+
 def in_account(account_id: int) -> ColumnElement[bool]:
     return Contact.account_id == account_id
 

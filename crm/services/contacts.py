@@ -18,6 +18,7 @@ from crm.auth.permissions import Actor, can
 from crm.errors import FieldError, PermissionDenied, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
+    AccessClass,
     Account,
     Address,
     AddressType,
@@ -32,6 +33,7 @@ from crm.models import (
 from crm.models.base import utcnow
 from crm.services import audit
 from crm.services import validation as v
+from crm.services.access import class_change_error
 from crm.services.geocoding import AddressQuery, geocoder_from_config
 from crm.services.search import fold, search_text_for
 
@@ -63,7 +65,8 @@ def live_rows(rows: list[Any]) -> list[Any]:
 
 
 def _stored_row(contact: Contact) -> Any:
-    """(account_id, owner_id) as stored before this edit, or None for a new contact.
+    """(account_id, owner_id, access_class_id) as stored before this edit, or None for a new
+    contact.
 
     Read from the database: after a commit every attribute is expired, so the ORM's own
     history of a replaced many-to-one does not know what it replaced.
@@ -72,7 +75,9 @@ def _stored_row(contact: Contact) -> Any:
         return None
     with db.session.no_autoflush:
         return db.session.execute(
-            select(Contact.account_id, Contact.owner_id).where(Contact.id == contact.id)
+            select(Contact.account_id, Contact.owner_id, Contact.access_class_id).where(
+                Contact.id == contact.id
+            )
         ).one_or_none()
 
 
@@ -148,6 +153,7 @@ def _apply_contact_rules(
 
     _apply_owner(actor, c, is_new, previous_owner_id, errors)
     _check_responsible(actor, c, errors)
+    _apply_access_class(actor, c, is_new, errors)
     _apply_kind_and_account(c, errors)
     _apply_phones(c, errors)
     _apply_addresses(c, errors)
@@ -203,6 +209,27 @@ def _check_responsible(actor: Actor, c: Contact, errors: _Errors) -> None:
         errors.add("responsible", f"{c.responsible} is not an active user.")
 
 
+def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: _Errors) -> None:
+    """Putting a contact in an access class needs contact.set_class and a class the actor
+    sees; a new contact without one takes its company account's class."""
+    if inspect(c).attrs["access_class"].history.has_changes():
+        new_id = c.access_class.id if c.access_class is not None else None
+    else:  # unchanged, or access_class_id set directly: keep the relationship in step
+        new_id = c.access_class_id
+        if (c.access_class.id if c.access_class is not None else None) != new_id:
+            c.access_class = db.session.get(AccessClass, new_id) if new_id is not None else None
+            if new_id is not None and c.access_class is None:
+                errors.add("access_class", "No such access class.")
+                return
+    if is_new and new_id is None and c.account is not None and not c.account.is_hidden:
+        c.access_class = c.account.access_class
+        return
+    stored = _stored_row(c)
+    refused = class_change_error(actor, new_id, stored.access_class_id if stored else None)
+    if refused:
+        errors.add("access_class", refused)
+
+
 def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
     """B2C: a hidden account named after the person, and primary. B2B: a chosen account."""
     if c.kind is None:
@@ -228,6 +255,7 @@ def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
         hidden.name = (c.full_name or hidden.name)[:200]
         if c.owner is not None:
             hidden.owner = c.owner
+        hidden.access_class = c.access_class  # the person's own account: the same class
         c.account = hidden
         c.is_primary = True
         c.linked_accounts = [a for a in c.linked_accounts if not a.is_hidden]

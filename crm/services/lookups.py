@@ -1,5 +1,5 @@
-"""Lookup lists (phone, address and social platform types, categories, criteria): rules for
-changing them."""
+"""Lookup lists (phone, address and social platform types, categories, criteria, and the
+access classes): rules for changing them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import (
+    AccessClass,
+    Account,
     Address,
     AddressType,
     Category,
+    Contact,
     Criterion,
     CriterionScope,
     Phone,
@@ -26,7 +29,13 @@ from crm.models import (
 )
 from crm.services import validation as v
 
-Lookup = PhoneType | AddressType | SocialPlatform | Category | Criterion
+Lookup = PhoneType | AddressType | SocialPlatform | Category | Criterion | AccessClass
+
+# Who may change each list (list managers, but access classes are the administrators').
+PERMISSION = {
+    AccessClass: ("access_class.manage", "Only administrators may change access classes.")
+}
+_LIST_MANAGERS = ("lookup.manage", "Only list managers may change lookup lists.")
 
 # Which rows use each lookup entry: (the referring column, what its rows are called).
 # Contacts in the trash count: restored, they keep their categories and criteria.
@@ -39,7 +48,17 @@ USAGE = {
         (contact_criteria.c.criterion_id, "contact(s)"),
         (account_criteria.c.criterion_id, "account(s)"),
     ),
+    AccessClass: (
+        (Contact.__table__.c.access_class_id, "contact(s)"),
+        (Account.__table__.c.access_class_id, "account(s)"),
+    ),
 }
+
+
+def _require(actor: Actor, item: Lookup) -> None:
+    permission, refusal = PERMISSION.get(type(item), _LIST_MANAGERS)
+    if not can(actor, permission):
+        raise PermissionDenied(refusal)
 
 
 def usages(item: Lookup) -> list[tuple[int, str]]:
@@ -67,8 +86,7 @@ def save_lookup(actor: Actor, item: Lookup) -> None:
 
 
 def _save_lookup(actor: Actor, item: Lookup) -> None:
-    if not can(actor, "lookup.manage"):
-        raise PermissionDenied("Only list managers may change lookup lists.")
+    _require(actor, item)
     errors: dict[str, list[str]] = {}
     item.name = v.clean_text(item.name) or ""
     limit = type(item).__table__.c["name"].type.length
@@ -102,6 +120,8 @@ def _save_lookup(actor: Actor, item: Lookup) -> None:
                 errors["handle_pattern"] = [f"Not a valid regular expression: {exc}"]
     if isinstance(item, Criterion):
         _check_scope(item, errors)
+    if isinstance(item, AccessClass):
+        item.description = v.clean_text(item.description) or ""
     if item.position is None:
         item.position = 0
     if errors:
@@ -129,8 +149,7 @@ def _check_scope(item: Criterion, errors: dict[str, list[str]]) -> None:
 
 def delete_lookup(actor: Actor, item: Lookup) -> None:
     """An entry in use cannot be deleted; it can be deactivated instead."""
-    if not can(actor, "lookup.manage"):
-        raise PermissionDenied("Only list managers may change lookup lists.")
+    _require(actor, item)
     used = [f"{n} {what}" for n, what in usages(item) if n]
     if used:
         raise DomainError(

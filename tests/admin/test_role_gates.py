@@ -64,6 +64,9 @@ PAGES: dict[str, str] = {
     "/admin/users/edit/?id={user}": "user.manage",
     "/admin/users/details/?id={user}": "user.manage",
     "/admin/roles/": "user.manage",
+    "/admin/access-classes/": "access_class.manage",
+    "/admin/access-classes/new/": "access_class.manage",
+    "/admin/access-classes/edit/?id={access_class}": "access_class.manage",
     "/admin/history/": "audit.view",
     "/admin/history/details/?id={audit}": "audit.view",
 }
@@ -85,7 +88,14 @@ CLOSED = [
     "/admin/trash/ajax/lookup/?name=owner&query=a",
     *(
         f"/admin/{view}/details/?id=1"
-        for view in ("phone-types", "address-types", "social-platforms", "categories", "criteria")
+        for view in (
+            "phone-types",
+            "address-types",
+            "social-platforms",
+            "categories",
+            "criteria",
+            "access-classes",
+        )
     ),
     "/admin/tags/manage/new/",
     "/admin/tags/manage/details/?id={tag}",
@@ -103,6 +113,7 @@ CLOSED = [
             "users",
             "roles",
             "history",
+            "access-classes",
         )
     ),
 ]
@@ -117,13 +128,14 @@ class _Who:
 
 @pytest.fixture
 def ids(make_contact, make_user):
-    from crm.models import Account, MarketingList, Segment
+    from crm.models import AccessClass, Account, MarketingList, Segment
 
     contact = make_contact(first_name="Ana", last_name="Smith")
     account = Account(name="Acme")
     segment = Segment(name="Fair")
     mlist = MarketingList(name="Newsletter")
-    db.session.add_all([account, segment, mlist])
+    retail = AccessClass(name="Retail")
+    db.session.add_all([account, segment, mlist, retail])
     vip, loyal = tags_for_names(["VIP", "Loyal"])
     db.session.commit()
     return {
@@ -133,6 +145,7 @@ def ids(make_contact, make_user):
         "account": account.id,
         "segment": segment.id,
         "mlist": mlist.id,
+        "access_class": retail.id,
         "user": make_user("crm_sales").id,
         "audit": db.session.query(AuditEntry.id).first()[0],
     }
