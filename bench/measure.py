@@ -302,6 +302,8 @@ class Bench:
             f"/admin/account/details/?id={f['company']}",
         )
         get("dashboard", "/admin/")
+        get("tag cloud", "/admin/tags/")
+        get("responsibles", "/admin/responsibles/")
         get("trash list", "/admin/trash/")
 
         self._bulk(f)

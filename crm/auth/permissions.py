@@ -32,7 +32,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact.purge": frozenset({ADMIN}),
     # Access classes (seed 003): seeing contacts of every class, putting a contact or
     # account in a class, and creating classes and granting them.
-    "contact.all_classes": frozenset({ADMIN}),
+    "contact.all_classes": frozenset({ADMIN, MANAGER}),
     "contact.set_class": frozenset({ADMIN, MANAGER}),
     "access_class.manage": frozenset({ADMIN}),
     # Seed 001: "Add to marketing list ... only available for the roles crm_sales, crm_manager".

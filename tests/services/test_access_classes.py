@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from crm.auth.permissions import PERMISSIONS
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import AccessClass, Account, Contact, Role
@@ -23,6 +24,7 @@ def world(make_user, make_contact):
     sales = make_user("crm_sales")
     marketeer = make_user("crm_marketeer")
     manager = make_user("crm_manager")
+    newcomer = make_user("crm_sales")
     retail, key = AccessClass(name="Retail"), AccessClass(name="Key accounts")
     db.session.add_all([retail, key])
     retail.users.append(sales)
@@ -40,6 +42,7 @@ def world(make_user, make_contact):
         "sales": sales,
         "marketeer": marketeer,
         "manager": manager,
+        "newcomer": newcomer,
         "retail": retail,
         "key": key,
         **made,
@@ -55,7 +58,8 @@ def test_each_user_sees_the_classes_granted_to_them_or_their_roles(world, app):
     assert seen_by(world["admin"]) == ["Carl", "Kai", "Nora", "Olga", "Rita"]
     assert seen_by(world["sales"]) == ["Carl", "Nora", "Olga", "Rita"]  # owner, responsible
     assert seen_by(world["marketeer"]) == ["Carl", "Kai", "Nora", "Olga"]  # through the role
-    assert seen_by(world["manager"]) == ["Nora"]  # nothing granted: unclassed only
+    assert seen_by(world["manager"]) == ["Carl", "Kai", "Nora", "Olga", "Rita"]  # all classes
+    assert seen_by(world["newcomer"]) == ["Nora"]  # nothing granted: unclassed only
     assert access.get_visible_contact(world["sales"], world["kai"].id) is None
     assert access.get_visible_contact(world["marketeer"], world["kai"].id) is not None
     for name in ("contact_visibility", "account_visibility"):  # unindexed form on SQLite too
@@ -63,7 +67,7 @@ def test_each_user_sees_the_classes_granted_to_them_or_their_roles(world, app):
 
     app.config["CRM_UNCLASSED_CONTACTS"] = "owners"
     assert seen_by(world["sales"]) == ["Carl", "Olga", "Rita"]
-    assert seen_by(world["manager"]) == []
+    assert seen_by(world["newcomer"]) == []
     assert seen_by(world["admin"]) == ["Carl", "Kai", "Nora", "Olga", "Rita"]
 
 
@@ -94,7 +98,7 @@ def test_accounts_follow_the_same_rule(world):
     assert sorted(db.session.scalars(query)) == ["Mine", "Open", "Shop"]
 
 
-def test_only_managers_class_contacts_and_only_into_classes_they_see(world, make_user):
+def test_only_managers_class_contacts_and_only_into_classes_they_see(world, make_user, monkeypatch):
     sales, retail, key = world["sales"], world["retail"], world["key"]
     contact = world["nora"]
     contact.access_class = retail
@@ -105,6 +109,8 @@ def test_only_managers_class_contacts_and_only_into_classes_they_see(world, make
     ]
     db.session.rollback()
 
+    # A matrix where managers see only the classes granted to them (the matrix is data).
+    monkeypatch.setitem(PERMISSIONS, "contact.all_classes", frozenset({"crm_admin"}))
     boss = make_user("crm_manager")
     retail.users.append(boss)
     db.session.commit()
