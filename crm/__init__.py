@@ -10,6 +10,7 @@ from flask import Flask, jsonify, render_template
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
+from crm import security
 from crm.config import (
     PROJECT_ROOT,
     DefaultConfig,
@@ -44,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config, instance_path)
 
     _init_database(app)
+    security.init_app(app)
     _init_auth(app)
     _init_admin(app)
     _init_errors(app)

@@ -34,6 +34,9 @@ class DefaultConfig:
     # Who sees contacts and accounts without an access class: "everyone" who may see
     # contacts, or "owners" (their owner and responsible user, and those who see all classes).
     CRM_UNCLASSED_CONTACTS = "everyone"
+    # Behind a reverse proxy: trust one hop of X-Forwarded-For/-Proto/-Host (HTTPS detection,
+    # client addresses for sign-in throttling).
+    CRM_PROXY_FIX = False
     CRM_PAGE_SIZE = 20
     CRM_PAGE_SIZE_OPTIONS = (20, 50, 100)
     # Geocoder: "gazetteer" (offline, city level, the default), "nominatim" or "none".
@@ -54,6 +57,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_GEOCODER_URL": str,
     "SESSION_COOKIE_SECURE": bool,
     "CRM_UNCLASSED_CONTACTS": str,
+    "CRM_PROXY_FIX": bool,
 }
 
 

@@ -23,6 +23,7 @@ from crm.admin.segments import MarketingListView, SegmentView
 from crm.admin.tags import TagCloudView, TagView
 from crm.admin.trash import TrashView
 from crm.admin.users import RoleView, UserView
+from crm.security import csp_nonce
 
 
 def init_admin(app: Flask) -> Admin:
@@ -31,6 +32,7 @@ def init_admin(app: Flask) -> Admin:
         name=app.config.get("CRM_NAME", "Contacts CRM"),
         index_view=DashboardView(name="Home", url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
+        csp_nonce_generator=csp_nonce,
     )
     admin.add_view(ContactView())
     admin.add_view(TagCloudView())

@@ -36,7 +36,8 @@ class UserView(CrmModelView):
         "new_password": PasswordField(
             "New password",
             validators=[Optional()],
-            description="At least 10 characters. Leave empty to keep the current password.",
+            description="10 to 128 characters, not easy to guess (a few uncommon words work "
+            "well). Leave empty to keep the current password.",
         ),
     }
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from crm.auth.forms import LoginForm
 from crm.extensions import db
-from crm.services.users import authenticate
+from crm.services.sign_in import sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -33,12 +33,12 @@ def login():
         return redirect(safe_next(request.args.get("next")) or url_for("admin.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
-        if user is None:
-            flash("Wrong email or password, or the account is disabled.", "error")
+        result = sign_in(form.email.data, form.password.data, request.remote_addr)
+        db.session.commit()  # the attempt and its history entry, whatever the outcome
+        if result.user is None:
+            flash(result.message, "error")
         else:
-            login_user(user, remember=form.remember.data)
-            db.session.commit()
+            login_user(result.user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")) or url_for("admin.index"))
     status = 401 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status

@@ -15,6 +15,7 @@ from crm.models.contact import (
     contact_categories,
     contact_criteria,
 )
+from crm.models.login_attempt import LoginAttempt
 from crm.models.lookups import (
     AddressType,
     Category,
@@ -38,6 +39,7 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "LoginAttempt",
     "AccessClass",
     "access_class_roles",
     "access_class_users",

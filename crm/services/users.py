@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cache
 
 from flask import current_app, has_app_context
 from sqlalchemy import inspect, select
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from crm.auth.permissions import ADMIN, Actor, can
 from crm.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
@@ -17,6 +19,10 @@ from crm.models.base import utcnow
 from crm.services.validation import clean_email, clean_limited
 
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+# zxcvbn's 0-4 guessability score a password must reach: 3 is "safely unguessable:
+# moderate protection from offline slow-hash scenario" (about 10^10 guesses).
+MIN_PASSWORD_SCORE = 3
 DEFAULT_HASH_METHOD = "scrypt"
 
 
@@ -34,13 +40,40 @@ def _dummy_hash(method: str) -> str:
     return generate_password_hash("not-a-real-password", method=method)
 
 
-def check_password_strength(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
+def check_password_strength(password: str, *, about: tuple[str, ...] = ()) -> None:
+    """The password policy: 10 to 128 characters, and not easy to guess (zxcvbn: common
+    passwords, keyboard patterns, dates, repeats, and words from `about`, such as the
+    user's email and name, are found). Raises FieldError with what to change."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
         raise FieldError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise FieldError(f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
+    words = {
+        word
+        for value in about
+        if value
+        for word in (
+            value.lower(),
+            value.lower().split("@")[0],
+            *re.split(r"[@.\s_-]+", value.lower()),
+        )
+        if len(word) > 2
+    }
+    verdict = zxcvbn(
+        password[:72], user_inputs=[*sorted(words), "crm", "contacts"]
+    )  # 72: its limit
+    if verdict["score"] < MIN_PASSWORD_SCORE:
+        feedback = verdict["feedback"]
+        why = feedback.get("warning") or ""
+        tips = " ".join(feedback.get("suggestions") or ["Use a few uncommon words."])
+        raise FieldError(
+            " ".join(p for p in ("This password is too easy to guess.", why, tips) if p)
+        )
 
 
 def set_password(user: User, password: str) -> None:
-    check_password_strength(password)
+    check_password_strength(password, about=(user.email, user.full_name))
     user.password_hash = generate_password_hash(password, method=_hash_method())
 
 
@@ -70,7 +103,7 @@ def create_user(email: str, password: str, roles: list[str], full_name: str = ""
     if email and db.session.scalar(select(User).where(User.email == email)):
         errors["email"] = [f"A user with the email {email} already exists."]
     try:
-        check_password_strength(password)
+        check_password_strength(password, about=(email, full_name))
     except FieldError as exc:
         errors["password"] = [str(exc)]
     try:

@@ -119,3 +119,18 @@ def fresh_db(app: Flask) -> Callable[[], Any]:
         return db.session
 
     return fresh
+
+
+@pytest.fixture(autouse=True)
+def _no_content_security_policy_violations(page: Page) -> Iterator[None]:
+    """Every page of every browser test runs under the app's Content-Security-Policy: a
+    script, handler or style it blocks fails the test (the page would be broken for users)."""
+    blocked: list[str] = []
+
+    def console(message: Any) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            blocked.append(message.text)
+
+    page.on("console", console)
+    yield
+    assert not blocked, "\n".join(blocked)

@@ -10,6 +10,7 @@ from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES, Role, User
 from crm.services.users import (
+    MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     authenticate,
     create_user,
@@ -76,6 +77,22 @@ def test_short_password_is_refused(app, subtests):
                 "password": [f"The password must have at least {MIN_PASSWORD_LENGTH} characters."]
             }
     assert count(User) == 0
+
+
+def test_guessable_and_overlong_passwords_are_refused(app, subtests):
+    for password, message in (
+        ("password123", "This password is too easy to guess. This is a very common password."),
+        ("qwertyuiop", "This password is too easy to guess. This is a top-100 common"),
+        ("aaaaaaaaaaaaaa", "This password is too easy to guess. Repeats like"),
+        ("ana.smith.2024", "This password is too easy to guess."),  # her email, a year
+        ("x" * (MAX_PASSWORD_LENGTH + 1), "The password must have at most 128 characters."),
+    ):
+        with subtests.test(password=password[:20]):
+            errors = refused("ana.smith@example.com", password, ["crm_sales"])
+            assert errors["password"][0].startswith(message), errors
+    assert count(User) == 0
+    user = create_user("ana.smith@example.com", "lantern-orbit-maple", ["crm_sales"])
+    assert user.id is not None  # a few uncommon words pass
 
 
 def test_unknown_role_is_refused(app):
