@@ -73,6 +73,38 @@ def current_actor(session: Session | None = None) -> ActorInfo:
     return _actor_provider()
 
 
+def record_event(
+    session: Session,
+    actor: Any,
+    action: str,
+    entity_type: str,
+    summary: str,
+    changes: dict,
+    entity_id: int | None = None,
+) -> None:
+    """One history entry for an event that is more than a row's change (a bulk action, a
+    tag merge, a sign-in); `actor` is the acting user, or (id, email) when there is none
+    signed in yet."""
+    if isinstance(actor, tuple):
+        user_id, email = actor
+    else:
+        user_id, email = current_actor(session)
+        if getattr(actor, "id", None) is not None:
+            user_id, email = actor.id, getattr(actor, "email", email)
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            user_id=user_id,
+            user_email=email,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            summary=summary[:300],
+            changes=changes,
+        )
+    )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value

@@ -23,7 +23,6 @@ from crm.models import (
     AccessClass,
     Account,
     Address,
-    AuditEntry,
     Category,
     Contact,
     MarketingList,
@@ -80,20 +79,9 @@ def _require(actor: Actor, permission: str, what: str) -> None:
 
 def _record(actor: Actor, summary: str, ids: Select, changes: dict) -> None:
     """One history entry for the whole action, naming every contact it touched."""
-    user_id, email = audit.current_actor(db.session)
-    if getattr(actor, "id", None) is not None:
-        user_id, email = actor.id, getattr(actor, "email", email)
     touched = list(db.session.scalars(ids))
-    db.session.add(
-        AuditEntry(
-            at=utcnow(),
-            user_id=user_id,
-            user_email=email,
-            action="bulk",
-            entity_type="contact",
-            summary=summary[:300],
-            changes={**changes, "contact_ids": touched},
-        )
+    audit.record_event(
+        db.session, actor, "bulk", "contact", summary, {**changes, "contact_ids": touched}
     )
 
 

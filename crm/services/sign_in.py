@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from crm.extensions import db
-from crm.models import AuditEntry, LoginAttempt, User
+from crm.models import LoginAttempt, User
 from crm.models.base import utcnow
+from crm.services import audit
 from crm.services.users import authenticate
 
 MAX_FAILURES_PER_EMAIL = 5
@@ -88,15 +89,12 @@ def _wait(column, value: str, limit: int, now: datetime, *, per_email: bool = Fa
 def _history(
     action: str, entity_id: int | None, user_id: int | None, email: str, address: str, what: str
 ) -> None:
-    db.session.add(
-        AuditEntry(
-            at=utcnow(),
-            user_id=user_id,
-            user_email=email,
-            action=action,
-            entity_type="user",
-            entity_id=entity_id,
-            summary=f"{what} ({email} from {address})"[:300],
-            changes={"address": [None, address]},
-        )
+    audit.record_event(
+        db.session,
+        (user_id, email),
+        action,
+        "user",
+        f"{what} ({email} from {address})",
+        {"address": [None, address]},
+        entity_id=entity_id,
     )

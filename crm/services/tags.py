@@ -11,8 +11,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, insert, literal, sel
 from crm.auth.permissions import Actor, can
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
-from crm.models import AuditEntry, Contact, Tag, contact_tags
-from crm.models.base import utcnow
+from crm.models import Contact, Tag, contact_tags
 from crm.services import audit
 from crm.services.access import contact_visibility, sees_every_live_contact
 
@@ -113,21 +112,7 @@ def _require_manager(actor: Actor) -> None:
 
 def _record(actor: Actor, action: str, tag: Tag, summary: str, changes: dict) -> None:
     """One history entry for a change to a tag and to every contact carrying it."""
-    user_id, email = audit.current_actor(db.session)
-    if getattr(actor, "id", None) is not None:
-        user_id, email = actor.id, getattr(actor, "email", email)
-    db.session.add(
-        AuditEntry(
-            at=utcnow(),
-            user_id=user_id,
-            user_email=email,
-            action=action,
-            entity_type="tag",
-            entity_id=tag.id,
-            summary=summary[:300],
-            changes=changes,
-        )
-    )
+    audit.record_event(db.session, actor, action, "tag", summary, changes, entity_id=tag.id)
 
 
 def _forget_loaded_tag_lists() -> None:
