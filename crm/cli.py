@@ -119,5 +119,13 @@ def bootstrap_command(demo_contacts: int) -> None:
         click.echo(f"Loaded {created} demo contacts (CRM_DEMO=0 skips this).")
 
 
+@crm_cli.command("permissions")
+def permissions_command() -> None:
+    """Print the permission matrix (roles x rights) as a Markdown table."""
+    from crm.auth.permissions import matrix_markdown
+
+    click.echo(matrix_markdown(), nl=False)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(crm_cli)

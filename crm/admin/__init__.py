@@ -18,6 +18,7 @@ from crm.admin.lookups import (
     PhoneTypeView,
     SocialPlatformView,
 )
+from crm.admin.permissions import PermissionMatrixView
 from crm.admin.responsibles import ResponsiblesView
 from crm.admin.segments import MarketingListView, SegmentView
 from crm.admin.tags import TagCloudView, TagView
@@ -50,6 +51,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(UserView())
     admin.add_view(RoleView())
     admin.add_view(AccessClassView())
+    admin.add_view(PermissionMatrixView())
     admin.add_view(AuditView())
 
     @app.context_processor

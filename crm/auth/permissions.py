@@ -47,7 +47,58 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lookup.manage": frozenset({ADMIN, LIST_MANAGER}),
     "user.manage": frozenset({ADMIN}),
     "audit.view": frozenset({ADMIN}),
+    "permissions.view": frozenset({ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER}),
 }
+
+# What each action lets a user do, in the order the permission matrix shows them.
+LABELS: dict[str, str] = {
+    "contact.view": "see contacts (of the access classes they see)",
+    "contact.create": "create contacts",
+    "contact.edit": "edit contacts",
+    "contact.delete": "move contacts to the trash",
+    "contact.restore": "restore contacts from the trash",
+    "contact.purge": "delete contacts for good (purge the trash)",
+    "contact.export": "export contacts to CSV",
+    "contact.bulk_edit": "tag, categorise, select contacts in bulk",
+    "contact.transfer": "transfer a contact or account to another owner",
+    "contact.assign_responsible": "assign responsible users",
+    "contact.all_classes": "see contacts and accounts of every access class",
+    "contact.set_class": "put contacts and accounts in an access class",
+    "access_class.manage": "create access classes and grant them",
+    "segment.manage": "create and edit segments",
+    "marketing_list.manage": "create and edit marketing lists",
+    "marketing_list.add_members": "add contacts to marketing lists",
+    "account.view": "see accounts",
+    "account.create": "create accounts",
+    "account.edit": "edit accounts",
+    "account.delete": "delete accounts",
+    "tag.manage": "rename, merge and delete tags",
+    "lookup.manage": "edit lookup lists (List management)",
+    "user.manage": "manage users and roles",
+    "audit.view": "read the history",
+    "permissions.view": "read the permission matrix",
+}
+ROLE_ORDER = (ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER)
+
+
+def matrix() -> list[tuple[str, str, list[bool]]]:
+    """(action, label, [granted to each role of ROLE_ORDER]) for every action."""
+    return [
+        (action, LABELS[action], [role in PERMISSIONS[action] for role in ROLE_ORDER])
+        for action in LABELS
+    ]
+
+
+def matrix_markdown() -> str:
+    """The permission matrix as a Markdown table (the README's copy is checked against it)."""
+    lines = [
+        "| right | " + " | ".join(ROLE_ORDER) + " |",
+        "| --- |" + " :-: |" * len(ROLE_ORDER),
+    ]
+    for action, label, granted in matrix():
+        cells = " | ".join("yes" if g else "" for g in granted)
+        lines.append(f"| {label} (`{action}`) | {cells} |")
+    return "\n".join(lines) + "\n"
 
 
 class Actor(Protocol):

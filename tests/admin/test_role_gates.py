@@ -68,6 +68,7 @@ PAGES: dict[str, str] = {
     "/admin/access-classes/new/": "access_class.manage",
     "/admin/access-classes/edit/?id={access_class}": "access_class.manage",
     "/admin/history/": "audit.view",
+    "/admin/permissions/": "permissions.view",
     "/admin/history/details/?id={audit}": "audit.view",
 }
 # Pages that exist but show nothing to anyone (fixed roles, append-only history, lookups
@@ -261,3 +262,24 @@ def test_a_type_in_use_cannot_be_deleted_but_can_be_deactivated(client, login_as
     unused_id = db.session.query(PhoneType).filter_by(name="Fax").one().id
     client.post("/admin/phone-types/delete/", data={"id": unused_id, "csrf_token": token})
     assert db.session.get(PhoneType, unused_id) is None
+
+
+# GET pages outside the admin table, also walked below.
+OTHER_GETS = ["/", "/login", "/logout", "/healthz", "/admin/", "/no-such-page"]
+
+
+@pytest.mark.parametrize("roles", [(), *((role,) for role in ROLES)], ids=lambda r: r or "none")
+def test_walking_every_get_route_changes_nothing(client, make_user, ids, roles):
+    """Every state change needs a POST with a CSRF token: no GET writes anything."""
+    from tests.db_state import changed_tables, snapshot
+
+    user = make_user(*roles)
+    assert login(client, user.email).status_code == 302
+    before = snapshot()
+    for template in [*PAGES, *CLOSED, *OTHER_GETS]:
+        client.get(template.format(**ids))
+    assert changed_tables(before, snapshot()) == []
+    # The same comparison sees a real change (a sign-out is a POST, and is recorded nowhere,
+    # but a sign-in is).
+    login(client.application.test_client(), user.email)
+    assert "login_attempts" in changed_tables(before, snapshot())
