@@ -418,18 +418,21 @@ class ContactView(CrmModelView):
             "allow_blank": True,
             "blank_text": "—",
             "query_factory": _active_users,
+            "validators": [known_choice],
         },
         "responsible": {
             "label": "Responsible user",
             "allow_blank": True,
             "blank_text": "—",
             "query_factory": _active_users,
+            "validators": [known_choice],
         },
         "access_class": {
             "label": "Access class",
             "allow_blank": True,
             "blank_text": "— (none)",
             "query_factory": lambda: access.visible_classes(current_user),
+            "validators": [known_choice],
             "description": "Only users granted this class (and the owner and responsible "
             "user) see the contact",
         },

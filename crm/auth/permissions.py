@@ -67,7 +67,7 @@ LABELS: dict[str, str] = {
     "access_class.manage": "create access classes and grant them",
     "segment.manage": "create and edit segments",
     "marketing_list.manage": "create and edit marketing lists",
-    "marketing_list.add_members": "add contacts to marketing lists",
+    "marketing_list.add_members": "add contacts to and remove them from marketing lists",
     "account.view": "see accounts",
     "account.create": "create accounts",
     "account.edit": "edit accounts",

@@ -1,0 +1,357 @@
+"""Every state-changing request, generated from the permission matrix: each role without the
+permission is refused and changes nothing; a role with it changes what it asked for.
+Writes nobody may do (fixed roles, append-only history, inline list editing) change nothing
+for anyone."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from crm.auth.permissions import can
+from crm.extensions import db
+from crm.models import (
+    AccessClass,
+    Account,
+    AuditEntry,
+    Contact,
+    MarketingList,
+    SavedView,
+    Segment,
+    SegmentKind,
+)
+from crm.services import selection
+from crm.services.bulk import add_to_marketing_list, move_to_trash
+from crm.services.tags import tags_for_names
+from tests.admin.helpers import contact_form
+from tests.conftest import ROLES, csrf_from, login
+from tests.db_state import changed_tables, snapshot
+
+Data = Callable[[dict[str, int]], dict[str, Any]]
+
+
+def _lookup(name: str) -> Data:
+    return lambda ids: {"name": name, "active": "y", "position": "3"}
+
+
+# (method URL, permission that allows it or None for nobody, form data)
+WRITES: list[tuple[str, str | None, Data]] = [
+    ("/admin/contact/new/", "contact.create", lambda ids: contact_form(first_name="Gen")),
+    (
+        "/admin/contact/edit/?id={contact}",
+        "contact.edit",
+        lambda ids: contact_form(first_name="Edited", expected_version="1"),
+    ),
+    ("/admin/contact/delete/", "contact.delete", lambda ids: {"id": ids["contact"]}),
+    (
+        "/admin/contact/action/",
+        "contact.bulk_edit",
+        lambda ids: {"action": "select", "rowid": [str(ids["contact"])]},
+    ),
+    (
+        "/admin/contact/action/#delete",
+        "contact.delete",
+        lambda ids: {"action": "delete", "rowid": [str(ids["contact"])]},
+    ),
+    (
+        "/admin/contact/bulk/?target=ids&ids={contact}",
+        "contact.bulk_edit",
+        lambda ids: {"operation": "add_tags", "tags": "Gen", "confirm": "y"},
+    ),
+    (
+        "/admin/contact/bulk/?target=ids&ids={contact}#responsible",
+        "contact.assign_responsible",
+        lambda ids: {"operation": "set_responsible", "responsible": "none", "confirm": "y"},
+    ),
+    (
+        "/admin/contact/bulk/?target=ids&ids={contact}#class",
+        "contact.set_class",
+        lambda ids: {
+            "operation": "set_access_class",
+            "access_class": str(ids["access_class"]),
+            "confirm": "y",
+        },
+    ),
+    (
+        "/admin/contact/bulk/?target=ids&ids={contact}#trash",
+        "contact.delete",
+        lambda ids: {"operation": "trash", "confirm": "y"},
+    ),
+    (
+        "/admin/contact/bulk/?target=ids&ids={contact}#list",
+        "marketing_list.add_members",
+        lambda ids: {
+            "operation": "add_to_marketing_list",
+            "marketing_list": str(ids["mlist"]),
+            "confirm": "y",
+        },
+    ),
+    ("/admin/contact/selection/clear/", "contact.view", lambda ids: {}),
+    (
+        "/admin/contact/views/save/",
+        "contact.view",
+        lambda ids: {"name": "Mine", "query": "search=ana"},
+    ),
+    ("/admin/contact/views/delete/", "contact.view", lambda ids: {"id": ids["view"]}),
+    ("/admin/contact/ajax/update/", None, lambda ids: {"list_form_pk": ids["contact"]}),
+    (
+        "/admin/trash/action/",
+        "contact.restore",
+        lambda ids: {"action": "restore", "rowid": [str(ids["trashed"])]},
+    ),
+    (
+        "/admin/trash/action/#purge",
+        "contact.purge",
+        lambda ids: {"action": "purge", "rowid": [str(ids["trashed"])]},
+    ),
+    ("/admin/trash/delete/", None, lambda ids: {"id": ids["trashed"]}),
+    ("/admin/trash/edit/?id={trashed}", None, lambda ids: {"first_name": "X"}),
+    ("/admin/trash/new/", None, lambda ids: {"first_name": "X", "last_name": "Y"}),
+    ("/admin/trash/ajax/update/", None, lambda ids: {"list_form_pk": ids["trashed"]}),
+    ("/admin/account/new/", "account.create", lambda ids: {"name": "Gen Co"}),
+    (
+        "/admin/account/edit/?id={account}",
+        "account.edit",
+        lambda ids: {"name": "Renamed Co", "website": "", "notes": ""},
+    ),
+    ("/admin/account/delete/", "account.delete", lambda ids: {"id": ids["account"]}),
+    (
+        "/admin/account/action/",
+        "account.delete",
+        lambda ids: {"action": "delete", "rowid": [str(ids["account"])]},
+    ),
+    ("/admin/account/ajax/update/", None, lambda ids: {"list_form_pk": ids["account"]}),
+    ("/admin/segments/new/", "segment.manage", lambda ids: {"name": "Gen", "kind": "static"}),
+    (
+        "/admin/segments/edit/?id={segment}",
+        "segment.manage",
+        lambda ids: {"name": "Renamed", "kind": "static", "description": ""},
+    ),
+    ("/admin/segments/delete/", "segment.manage", lambda ids: {"id": ids["segment"]}),
+    (
+        "/admin/segments/action/",
+        "segment.manage",
+        lambda ids: {"action": "delete", "rowid": [str(ids["segment"])]},
+    ),
+    ("/admin/segments/ajax/update/", None, lambda ids: {"list_form_pk": ids["segment"]}),
+    ("/admin/marketing-lists/new/", "marketing_list.manage", lambda ids: {"name": "Gen"}),
+    (
+        "/admin/marketing-lists/edit/?id={mlist}",
+        "marketing_list.manage",
+        lambda ids: {"name": "Renamed", "description": "", "active": "y"},
+    ),
+    (
+        "/admin/marketing-lists/delete/",
+        "marketing_list.manage",
+        lambda ids: {"id": ids["mlist"]},
+    ),
+    (
+        "/admin/marketing-lists/action/",
+        "marketing_list.manage",
+        lambda ids: {"action": "delete", "rowid": [str(ids["mlist"])]},
+    ),
+    (
+        "/admin/marketing-lists/members/?id={mlist}",
+        "marketing_list.add_members",
+        lambda ids: {"contact_id": [str(ids["member"])]},
+    ),
+    ("/admin/marketing-lists/ajax/update/", None, lambda ids: {"list_form_pk": ids["mlist"]}),
+    ("/admin/tags/manage/new/", None, lambda ids: {"name": "Gen"}),
+    ("/admin/tags/manage/edit/?id={tag}", "tag.manage", lambda ids: {"name": "Very VIP"}),
+    ("/admin/tags/manage/delete/", "tag.manage", lambda ids: {"id": ids["tag"]}),
+    ("/admin/tags/manage/confirm-delete/?id={tag}", "tag.manage", lambda ids: {}),
+    (
+        "/admin/tags/manage/merge/?ids={tag}&ids={tag2}",
+        "tag.manage",
+        lambda ids: {"survivor": str(ids["tag"])},
+    ),
+    (
+        "/admin/tags/manage/action/",
+        "tag.manage",
+        lambda ids: {"action": "delete", "rowid": [str(ids["tag"])]},
+    ),
+    ("/admin/tags/manage/ajax/update/", None, lambda ids: {"list_form_pk": ids["tag"]}),
+    *(
+        entry
+        for url, model_id in (
+            ("phone-types", "phone_type"),
+            ("address-types", "address_type"),
+            ("social-platforms", "platform"),
+            ("categories", "category"),
+            ("criteria", "criterion"),
+        )
+        for entry in (
+            (f"/admin/{url}/new/", "lookup.manage", _lookup("Gen")),
+            (f"/admin/{url}/edit/?id={{{model_id}}}", "lookup.manage", _lookup("Renamed")),
+            (f"/admin/{url}/delete/", "lookup.manage", lambda ids, m=model_id: {"id": ids[m]}),
+            (
+                f"/admin/{url}/action/",
+                "lookup.manage",
+                lambda ids, m=model_id: {"action": "delete", "rowid": [str(ids[m])]},
+            ),
+            (
+                f"/admin/{url}/ajax/update/",
+                None,
+                lambda ids, m=model_id: {"list_form_pk": ids[m], "name": "X"},
+            ),
+        )
+    ),
+    ("/admin/access-classes/new/", "access_class.manage", _lookup("Gen")),
+    ("/admin/access-classes/edit/?id={free_class}", "access_class.manage", _lookup("Renamed")),
+    (
+        "/admin/access-classes/delete/",
+        "access_class.manage",
+        lambda ids: {"id": ids["free_class"]},
+    ),
+    (
+        "/admin/access-classes/action/",
+        "access_class.manage",
+        lambda ids: {"action": "delete", "rowid": [str(ids["free_class"])]},
+    ),
+    ("/admin/access-classes/ajax/update/", None, lambda ids: {"list_form_pk": ids["free_class"]}),
+    (
+        "/admin/users/new/",
+        "user.manage",
+        lambda ids: {
+            "email": "gen@example.com",
+            "full_name": "Gen",
+            "active": "y",
+            "new_password": "lantern-orbit-maple",
+        },
+    ),
+    (
+        "/admin/users/edit/?id={other_user}",
+        "user.manage",
+        lambda ids: {"email": "renamed@example.com", "full_name": "Renamed", "active": "y"},
+    ),
+    ("/admin/users/delete/", "user.manage", lambda ids: {"id": ids["other_user"]}),
+    (
+        "/admin/users/action/",
+        "user.manage",
+        lambda ids: {"action": "delete", "rowid": [str(ids["other_user"])]},
+    ),
+    ("/admin/users/ajax/update/", None, lambda ids: {"list_form_pk": ids["other_user"]}),
+    ("/admin/roles/new/", None, lambda ids: {"name": "crm_god"}),
+    ("/admin/roles/edit/?id=1", None, lambda ids: {"name": "crm_god"}),
+    ("/admin/roles/delete/", None, lambda ids: {"id": 1}),
+    ("/admin/roles/action/", None, lambda ids: {"action": "delete", "rowid": ["1"]}),
+    ("/admin/roles/ajax/update/", None, lambda ids: {"list_form_pk": 1, "name": "x"}),
+    ("/admin/history/new/", None, lambda ids: {"summary": "forged"}),
+    ("/admin/history/edit/?id={audit}", None, lambda ids: {"summary": "forged"}),
+    ("/admin/history/delete/", None, lambda ids: {"id": ids["audit"]}),
+    (
+        "/admin/history/action/",
+        None,
+        lambda ids: {"action": "delete", "rowid": [str(ids["audit"])]},
+    ),
+    ("/admin/history/ajax/update/", None, lambda ids: {"list_form_pk": ids["audit"]}),
+]
+# Sign-in and sign-out have their own tests (tests/auth).
+NOT_HERE = {"/login", "/logout"}
+
+
+class _Who:
+    def __init__(self, roles):
+        self.role_names = set(roles)
+        self.is_authenticated = True
+        self.is_active = True
+
+
+def _path(url: str) -> str:
+    return re.sub(r"[?#].*", "", url)
+
+
+def test_every_write_route_is_in_the_table(app):
+    known = {_path(url) for url, _, _ in WRITES} | NOT_HERE
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and not rule.endpoint.endswith(".static"):
+            assert rule.rule in known, rule.rule
+
+
+@pytest.fixture
+def world(make_user, make_contact):
+    from crm.models import AddressType, Category, Criterion, PhoneType, SocialPlatform
+
+    admin = make_user("crm_admin")
+    contact = make_contact(admin, first_name="Ana", last_name="Smith")
+    member = make_contact(admin, first_name="Mo", last_name="Member")
+    trashed = make_contact(admin, first_name="Tess", last_name="Trashed")
+    move_to_trash(admin, select(Contact.id).where(Contact.id == trashed.id))
+    account = Account(name="Acme")
+    segment = Segment(name="Fair", kind=SegmentKind.STATIC)
+    mlist = MarketingList(name="Newsletter")
+    retail, free = AccessClass(name="Retail"), AccessClass(name="Unused")
+    unused = {
+        "phone_type": PhoneType(name="Pager"),
+        "address_type": AddressType(name="Summer house"),
+        "platform": SocialPlatform(name="Myspace"),
+        "category": Category(name="Unused category"),
+        "criterion": Criterion(name="Unused criterion"),
+    }
+    db.session.add_all([account, segment, mlist, retail, free, *unused.values()])
+    vip, loyal = tags_for_names(["VIP", "Loyal"])
+    db.session.flush()
+    manager = make_user("crm_manager")
+    add_to_marketing_list(manager, select(Contact.id).where(Contact.id == member.id), mlist.id)
+    db.session.commit()
+    return {
+        "contact": contact.id,
+        "member": member.id,
+        "trashed": trashed.id,
+        "account": account.id,
+        "segment": segment.id,
+        "mlist": mlist.id,
+        "tag": vip.id,
+        "tag2": loyal.id,
+        "access_class": retail.id,
+        "free_class": free.id,
+        "other_user": make_user("crm_sales").id,
+        "audit": db.session.scalar(select(AuditEntry.id).limit(1)),
+        **{key: item.id for key, item in unused.items()},
+    }
+
+
+def _client_for(app, make_user, roles, ids):
+    """A signed-in client for a new user with `roles`, with a saved view and a selection of
+    its own (so that clearing and deleting them has something to change)."""
+    user = make_user(*roles)
+    db.session.add(SavedView(user_id=user.id, name="Berlin", query="flt0_city_is=Berlin"))
+    db.session.flush()
+    ids = {
+        **ids,
+        "view": db.session.scalar(select(SavedView.id).where(SavedView.user_id == user.id)),
+    }
+    if roles:
+        selection.add(user, [ids["member"]])
+    db.session.commit()
+    client = app.test_client()
+    assert login(client, user.email).status_code == 302
+    token = csrf_from(client.get("/admin/").get_data(as_text=True))
+    return client, token, ids
+
+
+@pytest.mark.parametrize("url, permission, data", WRITES, ids=[w[0] for w in WRITES])
+def test_only_the_roles_the_matrix_allows_change_anything(
+    app, make_user, world, url, permission, data
+):
+    role_sets = [(), *((role,) for role in ROLES)]
+    allowed = [r for r in role_sets if permission and can(_Who(r), permission)]
+    refused = [r for r in role_sets if r not in allowed]
+    clients = {roles: _client_for(app, make_user, roles, world) for roles in role_sets}
+    before = snapshot()
+    target = url.split("#")[0]
+    for roles in refused:
+        client, token, ids = clients[roles]
+        response = client.post(target.format(**ids), data={**data(ids), "csrf_token": token})
+        # Refused outright, or the form shown again with the reason (200): never changed.
+        assert response.status_code in (200, 302, 400, 403, 404, 405), (roles, response.status_code)
+        assert changed_tables(before, snapshot()) == [], roles
+    if allowed:
+        client, token, ids = clients[allowed[0]]
+        response = client.post(target.format(**ids), data={**data(ids), "csrf_token": token})
+        assert response.status_code in (200, 302), (allowed[0], response.status_code)
+        assert changed_tables(before, snapshot()) != [], (allowed[0], "nothing changed")
