@@ -80,6 +80,8 @@ def _require(actor: Actor, permission: str, what: str) -> None:
 def _record(actor: Actor, summary: str, ids: Select, changes: dict) -> None:
     """One history entry for the whole action, naming every contact it touched."""
     touched = list(db.session.scalars(ids))
+    if not touched:  # nothing the actor may see was targeted: nothing happened
+        return
     audit.record_event(
         db.session, actor, "bulk", "contact", summary, {**changes, "contact_ids": touched}
     )
@@ -105,6 +107,8 @@ def _link_many(
 
 def add_tags(actor: Actor, target: Select, names: list[str]) -> BulkResult:
     _require(actor, "contact.bulk_edit", "tag contacts")
+    if count(actor, target) == 0:  # no contact to tag: no new tag either
+        return BulkResult("Add tag " + ", ".join(n.strip() for n in names if n.strip()))
     tags = tags_for_names(names)
     result = BulkResult("Add tag " + ", ".join(t.name for t in tags))
     for tag in tags:

@@ -204,3 +204,46 @@ def test_managers_class_contacts_in_bulk_and_sales_may_not(client, app, login_as
     assert nora.access_class_id == retail.id
     assert nora.account.access_class_id == retail.id  # her own (B2C) account follows
     assert db.session.scalar(select(User.id).where(User.email == "seller@example.com"))
+
+
+def test_ids_of_hidden_contacts_do_nothing_in_deletes_actions_and_the_trash(
+    app, make_user, scene, monkeypatch
+):
+    """Where Flask-Admin loads a record by id (delete, actions, the trash), a contact the
+    user may not see is not found: a matrix where managers see only granted classes."""
+    from crm.auth.permissions import PERMISSIONS
+    from tests.db_state import changed_tables, snapshot
+
+    monkeypatch.setitem(PERMISSIONS, "contact.all_classes", frozenset({"crm_admin"}))
+    kai = scene["kai"]
+    admin = make_user("crm_admin")
+    trashed = Contact(first_name="Tia", last_name="Key", kind="b2b", account=scene["bank"])
+    from crm.services.contacts import apply_contact_rules
+
+    db.session.add(trashed)
+    apply_contact_rules(admin, trashed, is_new=True)
+    db.session.commit()
+    from crm.services.bulk import move_to_trash
+
+    move_to_trash(admin, select(Contact.id).where(Contact.id == trashed.id))
+    db.session.commit()
+    manager = make_user("crm_manager")
+    client = app.test_client()
+    assert login(client, manager.email).status_code == 302
+    token = csrf_from(client.get("/admin/").get_data(as_text=True))
+    before = snapshot()
+    for url, data in (
+        ("/admin/contact/delete/", {"id": kai.id}),
+        ("/admin/contact/action/", {"action": "delete", "rowid": [str(kai.id)]}),
+        ("/admin/contact/action/", {"action": "select", "rowid": [str(kai.id)]}),
+        (f"/admin/contact/edit/?id={kai.id}", {"first_name": "X", "last_name": "Y"}),
+        ("/admin/trash/action/", {"action": "restore", "rowid": [str(trashed.id)]}),
+        (
+            f"/admin/contact/bulk/?target=ids&ids={kai.id}",
+            {"operation": "add_tags", "tags": "X", "confirm": "y"},
+        ),
+    ):
+        response = client.post(url, data={**data, "csrf_token": token})
+        assert response.status_code in (200, 302, 404), url
+        assert changed_tables(before, snapshot()) == [], url
+    assert client.get("/admin/trash/?search=Tia").get_data(as_text=True).count("Tia Key") == 0
