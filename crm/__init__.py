@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
@@ -23,7 +23,7 @@ from crm.extensions import csrf, db, include_in_autogenerate, login_manager, mig
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: config -> extensions -> auth -> admin -> cli."""
+    """Build the app: config -> extensions -> auth -> admin -> api -> cli."""
     instance_path = Path(os.environ.get("CRM_INSTANCE_PATH") or PROJECT_ROOT / "instance")
     if test_config and test_config.get("INSTANCE_PATH"):
         instance_path = Path(test_config["INSTANCE_PATH"])
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     _init_auth(app)
     _init_admin(app)
+    _init_api(app)
     _init_errors(app)
     from crm import cli
 
@@ -135,10 +136,18 @@ def _init_admin(app: Flask) -> None:
     init_admin(app)
 
 
+def _init_api(app: Flask) -> None:
+    from crm import api
+
+    api.init_app(app)
+
+
 def _init_errors(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
     def page(code: int, title: str, message: str):
+        if request.path.startswith("/api/"):  # the API answers in JSON, errors included
+            return jsonify(error=f"{title}: {message}"), code
         return render_template("errors/error.html", code=code, title=title, message=message), code
 
     @app.errorhandler(CSRFError)

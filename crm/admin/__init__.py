@@ -7,6 +7,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from crm.admin.account import AccountView
+from crm.admin.api_tokens import ApiTokenView
 from crm.admin.audit import AuditView
 from crm.admin.base import DashboardView
 from crm.admin.contact import ContactView
@@ -52,6 +53,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(RoleView())
     admin.add_view(AccessClassView())
     admin.add_view(PermissionMatrixView())
+    admin.add_view(ApiTokenView())
     admin.add_view(AuditView())
 
     @app.context_processor

@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user.manage": frozenset({ADMIN}),
     "audit.view": frozenset({ADMIN}),
     "permissions.view": frozenset({ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER}),
+    # Making one's own API tokens; the JSON API then acts with the user's own rights.
+    "api.tokens": CONTACT_ROLES,
 }
 
 # What each action lets a user do, in the order the permission matrix shows them.
@@ -76,6 +78,7 @@ LABELS: dict[str, str] = {
     "lookup.manage": "edit lookup lists (List management)",
     "user.manage": "manage users and roles",
     "audit.view": "read the history",
+    "api.tokens": "make API tokens and use the JSON API (with their own rights)",
     "permissions.view": "read the permission matrix",
 }
 ROLE_ORDER = (ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER)

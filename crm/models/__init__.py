@@ -3,6 +3,7 @@
 from crm.models.access_class import AccessClass, access_class_roles, access_class_users
 from crm.models.account import Account, account_criteria
 from crm.models.address import Address
+from crm.models.api_token import ApiToken
 from crm.models.audit import AuditEntry
 from crm.models.contact import (
     Contact,
@@ -39,6 +40,7 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "ApiToken",
     "LoginAttempt",
     "AccessClass",
     "access_class_roles",

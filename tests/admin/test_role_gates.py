@@ -69,6 +69,7 @@ PAGES: dict[str, str] = {
     "/admin/access-classes/edit/?id={access_class}": "access_class.manage",
     "/admin/history/": "audit.view",
     "/admin/permissions/": "permissions.view",
+    "/admin/api-tokens/": "api.tokens",
     "/admin/history/details/?id={audit}": "audit.view",
 }
 # Pages that exist but show nothing to anyone (fixed roles, append-only history, lookups

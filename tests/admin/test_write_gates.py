@@ -17,6 +17,7 @@ from crm.extensions import db
 from crm.models import (
     AccessClass,
     Account,
+    ApiToken,
     AuditEntry,
     Contact,
     MarketingList,
@@ -235,6 +236,8 @@ WRITES: list[tuple[str, str | None, Data]] = [
         lambda ids: {"action": "delete", "rowid": [str(ids["other_user"])]},
     ),
     ("/admin/users/ajax/update/", None, lambda ids: {"list_form_pk": ids["other_user"]}),
+    ("/admin/api-tokens/", "api.tokens", lambda ids: {"name": "Web shop"}),
+    ("/admin/api-tokens/revoke/", "api.tokens", lambda ids: {"id": ids["api_token"]}),
     ("/admin/roles/new/", None, lambda ids: {"name": "crm_god"}),
     ("/admin/roles/edit/?id=1", None, lambda ids: {"name": "crm_god"}),
     ("/admin/roles/delete/", None, lambda ids: {"id": 1}),
@@ -250,8 +253,8 @@ WRITES: list[tuple[str, str | None, Data]] = [
     ),
     ("/admin/history/ajax/update/", None, lambda ids: {"list_form_pk": ids["audit"]}),
 ]
-# Sign-in and sign-out have their own tests (tests/auth).
-NOT_HERE = {"/login", "/logout"}
+# Sign-in and sign-out have their own tests (tests/auth), the JSON API its own (tests/api).
+NOT_HERE = {"/login", "/logout", "/api/v1/contacts"}
 
 
 class _Who:
@@ -320,10 +323,13 @@ def _client_for(app, make_user, roles, ids):
     its own (so that clearing and deleting them has something to change)."""
     user = make_user(*roles)
     db.session.add(SavedView(user_id=user.id, name="Berlin", query="flt0_city_is=Berlin"))
+    token = ApiToken(user_id=user.id, name="Own", token_hash=f"{user.id:064d}", prefix="crm_x")
+    db.session.add(token)
     db.session.flush()
     ids = {
         **ids,
         "view": db.session.scalar(select(SavedView.id).where(SavedView.user_id == user.id)),
+        "api_token": token.id,
     }
     if roles:
         selection.add(user, [ids["member"]])

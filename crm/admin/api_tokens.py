@@ -1,0 +1,52 @@
+"""Administration > API tokens: each user makes and revokes their own tokens for the JSON
+API (crm.api). A new token is shown once, on the page that made it, never stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+
+from crm.admin.base import PermissionPage
+from crm.errors import NotFound, ValidationFailed
+from crm.extensions import db
+from crm.services.api_tokens import create_token, revoke_token, tokens_of
+
+
+class ApiTokenView(PermissionPage):
+    permission = "api.tokens"
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("name", "API tokens")
+        kwargs.setdefault("category", "Administration")
+        super().__init__(endpoint="api_tokens", url="api-tokens", **kwargs)
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        made, errors = None, []
+        if request.method == "POST":
+            try:
+                token, made = create_token(current_user, request.form.get("name", ""))
+                db.session.commit()
+            except ValidationFailed as exc:
+                db.session.rollback()
+                errors = exc.errors.get("name", [])
+        return self.render(
+            "admin/api_tokens.html",
+            tokens=tokens_of(current_user),
+            made=made,
+            errors=errors,
+            api_url=url_for("api.list_contacts", _external=True),
+        )
+
+    @expose("/revoke/", methods=("POST",))
+    def revoke(self):
+        try:
+            token = revoke_token(current_user, request.form.get("id", type=int) or 0)
+            db.session.commit()
+        except NotFound:
+            abort(404)
+        flash(f"API token {token.name!r} revoked: it no longer works.", "success")
+        return redirect(url_for(".index"))

@@ -1,0 +1,223 @@
+"""The JSON API (`/api/v1/...`): a thin layer over the services, authenticated by a user's
+API token (`Authorization: Bearer crm_...`) and acting with that user's rights and access
+classes, exactly like the admin pages.
+
+    GET  /api/v1/contacts?search=&page=0&page_size=50   the contacts the user sees
+    GET  /api/v1/contacts/<id>                          one of them (404 otherwise)
+    POST /api/v1/contacts                               create one (JSON body, 201)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from crm.auth.permissions import can
+from crm.errors import DomainError, PermissionDenied, ValidationFailed
+from crm.extensions import csrf, db
+from crm.models import Contact, Phone
+from crm.services import access, audit, search
+from crm.services.api_tokens import user_for_token
+from crm.services.contacts import create_contact
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_PAGE_SIZE = 100
+# What a client may send when creating a contact (anything else is refused, not ignored).
+WRITABLE = frozenset(
+    {
+        "kind",
+        "title",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "email",
+        "email_secondary",
+        "job_title",
+        "department",
+        "website",
+        "notes",
+        "account",
+        "phones",
+        "addresses",
+    }
+)
+ROW_FIELDS = {
+    "phones": frozenset({"type", "country_code", "number", "extension"}),
+    "addresses": frozenset(
+        {"type", "street", "street2", "city", "region", "postal_code", "country"}
+    ),
+}
+
+
+def error(status: int, message: str, **extra: Any) -> Response:
+    response = jsonify(error=message, **extra)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="crm"'
+    return response
+
+
+@bp.before_request
+def _authenticate():
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        db.session.rollback()
+        return error(401, "Send a valid API token: Authorization: Bearer crm_...")
+    db.session.commit()  # the token's last use
+    if not can(user, "api.tokens"):
+        return error(403, "Your roles do not allow using the API.")
+    g.api_user = user
+    return None
+
+
+def _require(permission: str) -> None:
+    if not can(g.api_user, permission):
+        raise PermissionDenied("You do not have permission to do this.")
+
+
+def contact_json(c: Contact) -> dict[str, Any]:
+    account = c.account if c.account is not None and not c.account.is_hidden else None
+    return {
+        "id": c.id,
+        "url": url_for("api.get_contact", contact_id=c.id, _external=True),
+        "kind": c.kind.value if c.kind else None,
+        "title": c.title,
+        "first_name": c.first_name,
+        "middle_name": c.middle_name,
+        "last_name": c.last_name,
+        "full_name": c.full_name,
+        "account": account.name if account else None,
+        "job_title": c.job_title,
+        "email": c.email,
+        "email_secondary": c.email_secondary,
+        "owner": c.owner.email if c.owner else None,
+        "responsible": c.responsible.email if c.responsible else None,
+        "access_class": c.access_class.name if c.access_class else None,
+        "customer_status": c.customer_status.value if c.customer_status else None,
+        "prospect_status": c.prospect_status.value if c.prospect_status else None,
+        "tags": [t.name for t in c.tags],
+        "phones": [
+            {"type": str(p.phone_type), "number": p.display, "e164": p.e164} for p in c.phones
+        ],
+        "addresses": [
+            {
+                "type": str(a.address_type),
+                "street": a.street,
+                "street2": a.street2,
+                "city": a.city,
+                "region": a.region,
+                "postal_code": a.postal_code,
+                "country": a.country,
+            }
+            for a in c.addresses
+        ],
+        "created_at": c.created_at.isoformat() if c.created_at else None,
+        "updated_at": c.updated_at.isoformat() if c.updated_at else None,
+    }
+
+
+_LOADS = (
+    selectinload(Contact.account),
+    selectinload(Contact.owner),
+    selectinload(Contact.responsible),
+    selectinload(Contact.access_class),
+    selectinload(Contact.tags),
+    selectinload(Contact.phones).selectinload(Phone.phone_type),
+    selectinload(Contact.addresses),
+)
+
+
+@bp.get("/contacts")
+def list_contacts():
+    _require("contact.view")
+    try:
+        page = max(0, int(request.args.get("page", 0)))
+        size = min(MAX_PAGE_SIZE, max(1, int(request.args.get("page_size", 50))))
+    except ValueError:
+        return error(400, "page and page_size must be whole numbers.")
+    query = select(Contact).where(access.contact_visibility(g.api_user))
+    clause = search.contact_search_clause((request.args.get("search") or "")[:200])
+    if clause is not None:
+        query = query.where(clause)
+    rows = db.session.scalars(
+        query.order_by(Contact.last_name, Contact.first_name, Contact.id)
+        .offset(min(page, 100_000) * size)
+        .limit(size + 1)
+        .options(*_LOADS)
+    ).all()
+    return jsonify(
+        items=[contact_json(c) for c in rows[:size]],
+        page=page,
+        page_size=size,
+        more=len(rows) > size,
+    )
+
+
+@bp.get("/contacts/<int:contact_id>")
+def get_contact(contact_id: int):
+    _require("contact.view")
+    contact = access.get_visible_contact(g.api_user, contact_id)
+    if contact is None:
+        return error(404, "No such contact, or not one you may see.")
+    return jsonify(contact_json(contact))
+
+
+def _contact_data(payload: Any) -> dict[str, Any]:
+    """The posted contact, checked for shape (the contact rules check the values)."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed({"body": ["Send a JSON object."]})
+    unknown = sorted(set(payload) - WRITABLE)
+    if unknown:
+        raise ValidationFailed({key: ["Not a field you can set."] for key in unknown})
+    data: dict[str, Any] = {}
+    for key, value in payload.items():
+        if key in ROW_FIELDS:
+            rows = value if isinstance(value, list) else None
+            if rows is None or not all(isinstance(r, dict) for r in rows):
+                raise ValidationFailed({key: ["A list of objects is expected."]})
+            for row in rows:
+                extra = sorted(set(row) - ROW_FIELDS[key])
+                wrong = [k for k, v in row.items() if v is not None and not isinstance(v, str)]
+                if extra or wrong:
+                    raise ValidationFailed({key: [f"Unexpected or non-text keys: {extra + wrong}"]})
+            data[key] = rows
+        elif value is not None and not isinstance(value, str):
+            raise ValidationFailed({key: ["Text is expected."]})
+        else:
+            data[key] = value
+    return data
+
+
+@bp.post("/contacts")
+def post_contact():
+    _require("contact.create")
+    try:
+        data = _contact_data(request.get_json(silent=True))
+        with audit.acting_as(g.api_user):
+            contact = create_contact(g.api_user, data)
+            db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return error(422, "The contact was not saved.", errors=exc.errors)
+    except DomainError as exc:
+        db.session.rollback()
+        return error(403 if isinstance(exc, PermissionDenied) else 422, exc.message)
+    response = jsonify(contact_json(contact))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_contact", contact_id=contact.id)
+    return response
+
+
+@bp.errorhandler(PermissionDenied)
+def _denied(exc: PermissionDenied):
+    return error(403, exc.message)
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(bp)  # no cookies: a token in a header is the proof
+    app.register_blueprint(bp)
