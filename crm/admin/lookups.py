@@ -179,7 +179,13 @@ class AccessClassView(LookupView):
         "roles": "Every user holding one of these roles sees them",
     }
     form_args = {
-        "users": {"label": "Granted to users", "query_factory": lambda: _users()},
+        "users": {
+            "label": "Granted to users",
+            "query_factory": lambda: _users(),
+            "get_label": lambda user: (
+                f"{user.full_name} <{user.email}>" if user.full_name else user.email
+            ),
+        },
         "roles": {"label": "Granted to roles"},
     }
 

@@ -61,3 +61,13 @@ def submit(page: Page, button: str = "Save") -> None:
     page.get_by_role("button", name=button, exact=True).click()
     expect(page.locator("body[data-crm-stale]")).to_have_count(0)
     page.wait_for_load_state()
+
+
+def choose_select2_many(page: Page, field_id: str, option: str) -> None:
+    """Add `option` to the multiple select2 widget of `field_id` (type, then pick)."""
+    box = page.locator(f"#s2id_{field_id}")
+    box.locator("input.select2-input").click()
+    box.locator("input.select2-input").fill(option[:4])
+    drop = page.locator("#select2-drop.select2-drop-active")
+    drop.locator(".select2-result-label", has_text=re.compile(rf"^{re.escape(option)}$")).click()
+    expect(box.locator(".select2-search-choice", has_text=option)).to_have_count(1)
