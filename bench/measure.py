@@ -336,6 +336,7 @@ class Bench:
             "segment_is": str(f.get("segment", 1)),
             "marketing_list_is": str(f.get("marketing_list", 1)),
             "has_phone_is": "0",
+            "access_class_is": "none",  # contacts without a class (there may be no class)
             "created_equals": "2020-06-01 00:00:00",
             "created_not_equal": "2020-06-01 00:00:00",
             "created_greater_than": "2026-01-01 00:00:00",

@@ -23,6 +23,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact.edit": CONTACT_ROLES,
     "contact.delete": frozenset({ADMIN, MANAGER}),
     "contact.export": frozenset({ADMIN, MANAGER, MARKETEER}),
+    # Bringing contacts in from files, and merging duplicates (the import and merge pages
+    # ask these when they come).
+    "contact.import": frozenset({ADMIN, MANAGER}),
+    "contact.merge": frozenset({ADMIN, MANAGER}),
     # Giving a contact (or account) to another owner; sales may not give contacts away.
     "contact.transfer": frozenset({ADMIN, MANAGER}),
     # Tags, categories, segments and the selection basket, on many contacts at once.
@@ -61,6 +65,8 @@ LABELS: dict[str, str] = {
     "contact.restore": "restore contacts from the trash",
     "contact.purge": "delete contacts for good (purge the trash)",
     "contact.export": "export contacts to CSV",
+    "contact.import": "import contacts from files",
+    "contact.merge": "merge duplicate contacts",
     "contact.bulk_edit": "tag, categorise, select contacts in bulk",
     "contact.transfer": "transfer a contact or account to another owner",
     "contact.assign_responsible": "assign responsible users",
