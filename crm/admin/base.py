@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.form import rules
@@ -16,11 +17,13 @@ from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
+from wtforms import FieldList, FormField
 from wtforms.validators import ValidationError
 
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
+from crm.errors import DomainError, FieldError, ValidationFailed
 from crm.extensions import db
+from crm.services.validation import clean_free_text, clean_text
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
 
@@ -53,6 +56,33 @@ class CrmForm(FlaskForm):
     def __init__(self, formdata: Any = None, obj: Any = None, prefix: str = "", **kwargs: Any):
         self._obj = obj
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Text with control characters (NUL, escape, ...) is refused on its field before any
+        other check: a uniqueness check would send it to the database, and PostgreSQL
+        refuses NUL in text with an error rather than an answer."""
+        refused = False
+        for field in _text_fields(self):
+            try:
+                clean_free_text(field.data)
+            except FieldError as exc:
+                field.errors = [str(exc)]
+                refused = True
+        return False if refused else super().validate(extra_validators)
+
+
+def _text_fields(form: Any) -> list[Any]:
+    """The fields holding typed text, inline rows' included."""
+    found = []
+    for field in form:
+        if isinstance(field, FieldList):
+            for entry in field.entries:
+                found += _text_fields(entry.form) if isinstance(entry, FormField) else []
+        elif isinstance(field, FormField):
+            found += _text_fields(field.form)
+        elif isinstance(field.data, str) and field.type not in ("CSRFTokenField", "HiddenField"):
+            found.append(field)
+    return found
 
 
 class CsrfTokenRule(rules.BaseRule):
@@ -126,7 +156,7 @@ class GatedAjaxLoader(QueryAjaxModelLoader):
     def get_list(self, term: str, offset: int = 0, limit: int = 10) -> Any:
         limit = max(1, min(int(limit or 10), self.max_limit))
         offset = max(0, min(int(offset or 0), 10_000))
-        return super().get_list(term[:100], offset, limit)
+        return super().get_list((clean_text(term) or "")[:100], offset, limit)
 
 
 class CrmModelView(ModelView):
@@ -209,6 +239,7 @@ class CrmModelView(ModelView):
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         page = max(0, min(page or 0, MAX_PAGE))
+        search = clean_text(search)  # no control characters (PostgreSQL refuses NUL)
         return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
 
     def delete_record(self, model: Any) -> None:
@@ -224,6 +255,23 @@ class CrmModelView(ModelView):
             flash(exc.message, "error")
             return False
         return True
+
+    @action("delete", "Delete", "Delete the selected records?")
+    def action_delete(self, ids: list[str]) -> None:
+        """The ticked records, through the view's (gated) query and the delete service, in
+        one transaction. Flask-Admin's own compares the integer ids with the posted text,
+        which PostgreSQL refuses."""
+        wanted = [int(i) for i in ids if str(i).isdigit()]
+        records = self.get_query().filter(self.model.id.in_(wanted)).all() if wanted else []
+        try:
+            for record in records:
+                self.delete_record(record)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return
+        flash(f"{len(records)} record(s) deleted.", "success")
 
     def save_and_commit(self, form: Any, change: Callable[[], None]) -> bool:
         """Run `change` (populate the model, call its service) and commit, all or nothing;

@@ -25,7 +25,7 @@ from crm.models import (
 )
 from crm.services import access, segments
 from crm.services import contact_filters as where
-from crm.services.validation import country_choices
+from crm.services.validation import clean_text, country_choices
 
 YES_NO = [("1", "Yes"), ("0", "No")]
 NOBODY = "none"
@@ -46,7 +46,8 @@ class ClauseFilter(BaseSQLAFilter):
         super().__init__(Contact.id, name, options=options)
         self._operation = operation
         self._build = build
-        self._clean = clean or (lambda value: value.strip())
+        # No control characters (PostgreSQL refuses NUL in a query's text).
+        self._clean = clean or (lambda value: clean_text(value) or "")
 
     def clean(self, value: str) -> Any:
         return self._clean(value)

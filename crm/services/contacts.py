@@ -319,6 +319,11 @@ def _apply_phones(c: Contact, errors: _Errors) -> None:
             errors.add(f"phones-{index}-phone_type", "Choose the type of phone number.")
         _refuse_retired_type(phone, "phone_type", f"phones-{index}-phone_type", errors)
         try:
+            v.clean_extension(phone.extension)
+        except FieldError as exc:
+            errors.add(f"phones-{index}-extension", str(exc))
+            continue
+        try:
             clean = v.clean_phone(phone.country_code, phone.number, phone.extension, region)
         except FieldError as exc:
             errors.add(f"phones-{index}-number", str(exc))

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, sel
 from crm.extensions import db
 from crm.models import Contact, Phone
 from crm.services import query_plan
+from crm.services.validation import clean_text
 
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 100
@@ -58,7 +59,7 @@ def search_text_for(contact: Contact, phones: Iterable[Phone] | None = None) -> 
 def search_terms(typed: str | None) -> list[str]:
     """The words to look for. A query that looks like a phone number is one term: its digits
     (a leading '+' and the separators dropped)."""
-    typed = (typed or "").strip()
+    typed = clean_text(typed) or ""  # no control characters: NUL breaks both databases
     if not typed:
         return []
     if _PHONE_LIKE.match(typed) and len(digits(typed)) >= 3:

@@ -18,6 +18,7 @@ from crm.models import (
     SegmentKind,
     segment_members,
 )
+from crm.services import validation as v
 from crm.services.access import contact_visibility
 
 # List arguments a saved query may keep (search, filters, sort, scope, page size).
@@ -46,12 +47,30 @@ def in_marketing_list(list_id: int) -> ColumnElement[bool]:
     )
 
 
+def _clean_name(name: str | None, errors: dict[str, list[str]]) -> str:
+    """A name on one line, without control characters (refused on the field)."""
+    try:
+        return " ".join((v.clean_free_text(name) or "").split())
+    except v.FieldError as exc:
+        errors["name"] = [str(exc)]
+        return name or ""
+
+
+def _clean_description(text: str | None, errors: dict[str, list[str]]) -> str | None:
+    try:
+        return v.clean_free_text(text)
+    except v.FieldError as exc:
+        errors["description"] = [str(exc)]
+        return text
+
+
 def save_segment(actor: Actor, segment: Segment) -> None:
     if not can(actor, "segment.manage"):
         raise PermissionDenied("You may not change segments.")
     errors: dict[str, list[str]] = {}
-    segment.name = " ".join((segment.name or "").split())
-    if not segment.name:
+    segment.name = _clean_name(segment.name, errors)
+    segment.description = _clean_description(segment.description, errors)
+    if not segment.name and "name" not in errors:
         errors["name"] = ["A segment needs a name."]
     if segment.kind == SegmentKind.DYNAMIC:
         segment.query = clean_list_query(segment.query or "")
@@ -109,9 +128,13 @@ def remove_from_segment(actor: Actor, segment: Segment, target: Select) -> int:
 def save_marketing_list(actor: Actor, mlist: MarketingList) -> None:
     if not can(actor, "marketing_list.manage"):
         raise PermissionDenied("You may not change marketing lists.")
-    mlist.name = " ".join((mlist.name or "").split())
-    if not mlist.name:
-        raise ValidationFailed({"name": ["A marketing list needs a name."]})
+    errors: dict[str, list[str]] = {}
+    mlist.name = _clean_name(mlist.name, errors)
+    mlist.description = _clean_description(mlist.description, errors)
+    if not mlist.name and "name" not in errors:
+        errors["name"] = ["A marketing list needs a name."]
+    if errors:
+        raise ValidationFailed(errors)
     if mlist.owner_id is None:
         mlist.owner_id = getattr(actor, "id", None)
 

@@ -9,17 +9,21 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, exists, func, insert, literal, select
 
 from crm.auth.permissions import Actor, can
-from crm.errors import PermissionDenied, ValidationFailed
+from crm.errors import FieldError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Tag, contact_tags
 from crm.services import audit
 from crm.services.access import contact_visibility, sees_every_live_contact
+from crm.services.validation import clean_free_text
 
 MAX_TAG_LENGTH = 60
 
 
 def clean_tag_name(name: str) -> str:
-    cleaned = " ".join((name or "").split())
+    try:
+        cleaned = " ".join((clean_free_text(name) or "").split())
+    except FieldError as exc:
+        raise ValidationFailed({"tags": [str(exc)]}) from exc
     if not cleaned:
         raise ValidationFailed({"tags": ["A tag needs a name."]})
     if len(cleaned) > MAX_TAG_LENGTH:

@@ -16,25 +16,58 @@ import pycountry
 
 from crm.errors import FieldError
 
+# Characters no typed text needs: the control characters (Unicode category Cc) but tab, line
+# feed and carriage return (NUL, which PostgreSQL refuses in text columns; bell, backspace,
+# escape, which starts terminal escape sequences in logs; DEL and the C1 set), and lone
+# surrogates (no valid UTF-8 decodes to them; the database drivers cannot encode them).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+CONTROL_CHARACTERS_MESSAGE = "Remove the control characters (such as NUL) from this text."
+SURROGATES_MESSAGE = "Remove the characters that are not valid text (broken UTF-8) from this text."
 
-def clean_text(value: str | None) -> str | None:
-    """Strip; empty becomes None."""
+
+def _stripped(value: str | None) -> str | None:
     if value is None:
         return None
     value = str(value).strip()
     return value or None
 
 
+def clean_text(value: str | None) -> str | None:
+    """Strip; empty becomes None. Control characters (but tab and newlines) and lone
+    surrogates are removed: callers take the result as is, with no field to show a message
+    on (notes, lookup and account names). A field that can show a message uses
+    clean_free_text (or clean_limited, clean_required_name), which refuses them instead."""
+    value = _stripped(value)
+    if value is None:
+        return None
+    value = _SURROGATES.sub("", _CONTROL_CHARACTERS.sub("", value)).strip()
+    return value or None
+
+
+def clean_free_text(value: str | None) -> str | None:
+    """Strip; empty becomes None. Anything a person types is kept (tab and newlines too);
+    control characters and broken characters are refused with a message for the field."""
+    value = _stripped(value)
+    if value is None:
+        return None
+    if _CONTROL_CHARACTERS.search(value):
+        raise FieldError(CONTROL_CHARACTERS_MESSAGE)
+    if _SURROGATES.search(value):
+        raise FieldError(SURROGATES_MESSAGE)
+    return value
+
+
 def clean_limited(value: str | None, limit: int) -> str | None:
-    """clean_text, refusing more than `limit` characters (the column's size)."""
-    value = clean_text(value)
+    """clean_free_text, refusing more than `limit` characters (the column's size)."""
+    value = clean_free_text(value)
     if value is not None and len(value) > limit:
         raise FieldError(f"Too long (at most {limit} characters).")
     return value
 
 
 def clean_required_name(value: str | None, label: str) -> str:
-    value = clean_text(value)
+    value = clean_free_text(value)
     if not value:
         raise FieldError(f"{label} is required.")
     if len(value) > 100:
@@ -44,7 +77,7 @@ def clean_required_name(value: str | None, label: str) -> str:
 
 def clean_email(value: str | None) -> str | None:
     """A syntactically valid address, lower-cased; None when empty."""
-    value = clean_text(value)
+    value = clean_free_text(value)
     if value is None:
         return None
     try:
@@ -56,7 +89,7 @@ def clean_email(value: str | None) -> str | None:
 
 def clean_url(value: str | None) -> str | None:
     """An http(s) URL with a host; 'example.com' becomes 'https://example.com'."""
-    value = clean_text(value)
+    value = clean_free_text(value)
     if value is None:
         return None
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
@@ -84,7 +117,7 @@ def timezone_names() -> tuple[str, ...]:
 
 
 def clean_timezone(value: str | None) -> str | None:
-    value = clean_text(value)
+    value = clean_free_text(value)
     if value is None:
         return None
     if value not in set(timezone_names()):
@@ -101,7 +134,7 @@ def language_choices() -> tuple[tuple[str, str], ...]:
 
 def clean_language(value: str | None) -> str | None:
     """An ISO 639-1 code, optionally with a region ('pt-BR')."""
-    value = clean_text(value)
+    value = clean_free_text(value)
     if value is None:
         return None
     base, _, region = value.replace("_", "-").partition("-")
@@ -136,7 +169,7 @@ COUNTRY_ALIASES = {
 
 def clean_country(value: str | None) -> str | None:
     """An ISO 3166-1 alpha-2 code (a name, a common alias or an alpha-3 code is looked up)."""
-    value = clean_text(value)
+    value = clean_free_text(value)
     if value is None:
         return None
     if value.lower() in COUNTRY_ALIASES:
@@ -159,7 +192,7 @@ def clean_country(value: str | None) -> str | None:
 def clean_birthday(value: date | str | None, today: date | None = None) -> date | None:
     """A plausible date of birth; ISO text ('1990-04-01') is accepted (CLI, API, import)."""
     if isinstance(value, str):
-        value = clean_text(value)
+        value = clean_free_text(value)
         if value is None:
             return None
         try:
@@ -189,6 +222,14 @@ class CleanPhone:
     formatted: str
 
 
+def clean_extension(extension: str | None) -> str | None:
+    """A phone extension: 1 to 10 digits, or None."""
+    extension = clean_free_text(extension)
+    if extension is not None and not re.fullmatch(r"\d{1,10}", extension):
+        raise FieldError("The extension must be 1 to 10 digits.")
+    return extension
+
+
 def clean_phone(
     country_code: str | None, number: str | None, extension: str | None, default_region: str
 ) -> CleanPhone:
@@ -197,13 +238,11 @@ def clean_phone(
     `country_code` is a calling code ('+44', '44') or a region ('GB'); a number typed with a
     leading '+' carries its own. Without either, `default_region` applies.
     """
-    number = clean_text(number)
+    number = clean_free_text(number)
     if not number:
         raise FieldError("Enter the phone number.")
-    extension = clean_text(extension)
-    if extension is not None and not re.fullmatch(r"\d{1,10}", extension):
-        raise FieldError("The extension must be 1 to 10 digits.")
-    cc = clean_text(country_code)
+    extension = clean_extension(extension)
+    cc = clean_free_text(country_code)
     region = default_region
     if cc:
         if cc.isalpha() and len(cc) == 2:
@@ -242,7 +281,7 @@ def clean_social(
     value: str | None, hosts: list[str], url_template: str, handle_pattern: str, platform_name: str
 ) -> tuple[str, str]:
     """Check a social link against its platform; return (handle as typed, profile URL)."""
-    value = clean_text(value)
+    value = clean_free_text(value)
     if not value:
         raise FieldError("Enter the profile address or handle.")
     looks_like_url = (
