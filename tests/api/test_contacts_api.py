@@ -134,3 +134,26 @@ def test_tokens_are_made_and_revoked_on_their_page_and_shown_once(client, login_
         "/admin/api-tokens/", data={"name": " ", "csrf_token": csrf_from(listing)}
     ).get_data(as_text=True)
     assert "Name the token" in empty
+
+
+def test_hostile_values_go_through_the_api_as_data(client, sales_token):
+    """What the hostile-input suite types into the forms, sent to the API: refused with a
+    reason, or stored and returned exactly, as JSON (never HTML) with nosniff."""
+    from tests.security.payloads import PAYLOADS
+
+    headers = bearer(sales_token["token"])
+    for key, value in PAYLOADS.items():
+        response = client.post(
+            "/api/v1/contacts", headers=headers, json={"first_name": "Hos", "last_name": value}
+        )
+        assert response.status_code in (201, 422), key
+        assert response.mimetype == "application/json", key
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        body = response.get_json()
+        if response.status_code == 422:
+            assert body["errors"]["last_name"], key
+            continue
+        fetched = client.get(f"/api/v1/contacts/{body['id']}", headers=headers).get_json()
+        assert (
+            fetched["last_name"] == " ".join(value.split()) or fetched["last_name"] == value.strip()
+        ), key
