@@ -437,6 +437,21 @@ class Bench:
                 f"; peak Python allocations {peak / 1e6:.0f} MB (tracemalloc), "
                 f"max RSS grew {(rss_after - rss_before) / 1024:.0f} MB"
             )
+
+            def duplicates() -> str:
+                from crm.services.duplicates import find_duplicates
+
+                groups = find_duplicates(actor, limit=1_000_000, among=target)
+                db.session.rollback()
+                return f"{len(groups):,} groups of possible duplicates"
+
+            self.time_call(
+                "duplicate groups (services.duplicates.find_duplicates)",
+                f"among {label}",
+                duplicates,
+                max(1, min(runs, 2)),
+                None,
+            )
             db.session.remove()
 
     def _has_tag(self, name: str) -> bool:

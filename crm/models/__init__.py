@@ -16,6 +16,7 @@ from crm.models.contact import (
     contact_categories,
     contact_criteria,
 )
+from crm.models.duplicate import NotDuplicate
 from crm.models.login_attempt import LoginAttempt
 from crm.models.lookups import (
     AddressType,
@@ -40,6 +41,7 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "NotDuplicate",
     "ApiToken",
     "LoginAttempt",
     "AccessClass",
