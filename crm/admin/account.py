@@ -10,7 +10,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CrmModelView, CsrfTokenRule, known_choice
+from crm.admin.base import CrmModelView, CsrfTokenRule
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Account, User
@@ -64,7 +64,6 @@ class AccountView(CrmModelView):
             "allow_blank": True,
             "blank_text": "— (none)",
             "query_factory": lambda: access.visible_classes(current_user),
-            "validators": [known_choice],
             "description": "Only users granted this class (and the owner) see the account; "
             "new contacts of the account are put in it too",
         },
@@ -74,7 +73,6 @@ class AccountView(CrmModelView):
             "query_factory": lambda: db.session.scalars(
                 select(User).where(User.active.is_(True)).order_by(User.full_name)
             ).all(),
-            "validators": [known_choice],
         },
     }
 

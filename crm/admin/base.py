@@ -12,13 +12,14 @@ from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_admin.form import rules
 from flask_admin.model import typefmt
+from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
 from wtforms import FieldList, FormField
-from wtforms.validators import ValidationError
 
 from crm.auth.permissions import can
 from crm.errors import DomainError, FieldError, ValidationFailed
@@ -62,27 +63,57 @@ class CrmForm(FlaskForm):
         other check: a uniqueness check would send it to the database, and PostgreSQL
         refuses NUL in text with an error rather than an answer."""
         refused = False
-        for field in _text_fields(self):
-            try:
-                clean_free_text(field.data)
-            except FieldError as exc:
-                field.errors = [str(exc)]
-                refused = True
-        return False if refused else super().validate(extra_validators)
+        for field in _fields(self):
+            if _is_text(field):
+                try:
+                    clean_free_text(field.data)
+                except FieldError as exc:
+                    field.errors = [str(exc)]
+                    refused = True
+        if refused:
+            return False
+        valid = super().validate(extra_validators)
+        for field in _fields(self):
+            if isinstance(field, _RECORD_PICKERS) and not field.errors and _unresolved(field):
+                field.errors = ["Not a valid choice"]  # Flask-Admin's own wording
+                valid = False
+        return valid
 
 
-def _text_fields(form: Any) -> list[Any]:
-    """The fields holding typed text, inline rows' included."""
+# Fields whose posted ids become records: an id that resolves to nothing (unknown, or not
+# one the user may see) would otherwise be taken as "none chosen" and clear the field.
+_RECORD_PICKERS = (
+    QuerySelectField,
+    QuerySelectMultipleField,
+    AjaxSelectField,
+    AjaxSelectMultipleField,
+)
+
+
+def _unresolved(field: Any) -> bool:
+    posted = {v for v in (field.raw_data or []) if v not in ("", "__None")}
+    if isinstance(field, QuerySelectMultipleField | AjaxSelectMultipleField):
+        return len(posted) != len(field.data or [])
+    return bool(posted) and field.data is None
+
+
+def _fields(form: Any) -> list[Any]:
+    """Every field of the form, inline rows' included."""
     found = []
     for field in form:
         if isinstance(field, FieldList):
             for entry in field.entries:
-                found += _text_fields(entry.form) if isinstance(entry, FormField) else []
+                found += _fields(entry.form) if isinstance(entry, FormField) else [entry]
         elif isinstance(field, FormField):
-            found += _text_fields(field.form)
-        elif isinstance(field.data, str) and field.type not in ("CSRFTokenField", "HiddenField"):
+            found += _fields(field.form)
+        else:
             found.append(field)
     return found
+
+
+def _is_text(field: Any) -> bool:
+    """A field holding typed text."""
+    return isinstance(field.data, str) and field.type not in ("CSRFTokenField", "HiddenField")
 
 
 class CsrfTokenRule(rules.BaseRule):
@@ -113,20 +144,6 @@ def section(title: str, *fields: str | rules.BaseRule, open_: bool = True) -> ru
         key=title.lower().replace(" ", "-"),
         open=open_,
     )
-
-
-def known_choice(_form, field) -> None:
-    """An ajax select whose posted id did not resolve (unknown, or not visible) is an error."""
-    raw = (field.raw_data or [""])[0]
-    if raw not in ("", "__None") and field.data is None:
-        raise ValidationError("Not a valid choice.")
-
-
-def known_choices(_form, field) -> None:
-    """A multiple select whose posted ids did not all resolve is an error, not a silent drop."""
-    posted = {v for v in (field.raw_data or []) if v not in ("", "__None")}
-    if len(posted) != len(field.data or []):
-        raise ValidationError("Not a valid choice.")
 
 
 class GatedAjaxLoader(QueryAjaxModelLoader):

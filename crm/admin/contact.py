@@ -35,8 +35,6 @@ from crm.admin.base import (
     CrmModelView,
     CsrfTokenRule,
     GatedAjaxLoader,
-    known_choice,
-    known_choices,
     section,
 )
 from crm.admin.bulk_form import OPERATIONS as BULK_OPERATIONS
@@ -418,37 +416,32 @@ class ContactView(CrmModelView):
             "allow_blank": True,
             "blank_text": "—",
             "query_factory": _active_users,
-            "validators": [known_choice],
         },
         "responsible": {
             "label": "Responsible user",
             "allow_blank": True,
             "blank_text": "—",
             "query_factory": _active_users,
-            "validators": [known_choice],
         },
         "access_class": {
             "label": "Access class",
             "allow_blank": True,
             "blank_text": "— (none)",
             "query_factory": lambda: access.visible_classes(current_user),
-            "validators": [known_choice],
             "description": "Only users granted this class (and the owner and responsible "
             "user) see the contact",
         },
         "categories": {
             "query_factory": _lookup_choices(Category),
             "get_label": _lookup_label,
-            "validators": [known_choices],
         },
         "criteria": {
             "label": "Criteria",
             "query_factory": _criteria_for_individuals,
             "get_label": _lookup_label,
-            "validators": [known_choices],
         },
-        "account": {"label": "Account", "validators": [Optional(), known_choice]},
-        "manager": {"label": "Manager", "validators": [known_choice]},
+        "account": {"label": "Account", "validators": [Optional()]},
+        "manager": {"label": "Manager"},
         "linked_accounts": {"label": "Other accounts"},
         "website": {"description": "e.g. https://example.com"},
         "other_contacts": {"description": "Other ways to reach the person (Skype, ...)"},

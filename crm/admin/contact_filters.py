@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import (
-    AccessClass,
     Category,
     Contact,
     ContactKind,
@@ -94,8 +93,7 @@ def _classes() -> list[tuple[str, str]]:
         return []
     from flask_login import current_user
 
-    rows = db.session.scalars(select(AccessClass).order_by(AccessClass.position, AccessClass.name))
-    shown = [(str(c.id), c.name) for c in rows if access.may_see_class(current_user, c.id)]
+    shown = [(str(c.id), c.name) for c in access.visible_classes(current_user)]
     if access.may_see_class(current_user, None):
         shown.insert(0, (NOBODY, "(no class)"))
     return shown

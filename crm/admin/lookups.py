@@ -19,14 +19,13 @@ from crm.models import (
     AccessClass,
     AddressType,
     Category,
-    Contact,
     Criterion,
     CriterionScope,
     PhoneType,
     SocialPlatform,
     User,
 )
-from crm.services.counting import capped_count
+from crm.services import access
 from crm.services.lookups import delete_lookup, save_lookup
 
 
@@ -156,10 +155,8 @@ class CriterionView(LookupView):
 
 
 def _class_members_link(view: Any, _context: Any, model: AccessClass, _name: str) -> Markup:
-    """How many contacts are in the class (counted up to the cap), linking to them."""
-    contacts, over = capped_count(
-        select(Contact.id).where(Contact.access_class_id == model.id, Contact.deleted_at.is_(None))
-    )
+    """How many contacts are in the class (counted for the page by the list), linking to them."""
+    contacts, over = getattr(model, "_contact_count", (0, False))
     label = f"more than {contacts:,}" if over else f"{contacts:,}"
     url = url_for("contact.index_view", flt0_access_class_is=model.id, show="all")
     return Markup('<a href="{}">{} contact(s)</a>').format(url, label)
@@ -201,6 +198,13 @@ class AccessClassView(LookupView):
 
     def _allowed(self, verb: str) -> bool:
         return can(current_user, "access_class.manage")
+
+    def get_list(self, *args: Any, **kwargs: Any):
+        count, rows = super().get_list(*args, **kwargs)
+        sizes = access.class_sizes([row.id for row in rows])
+        for row in rows:
+            row._contact_count = sizes[row.id]
+        return count, rows
 
 
 def _users() -> list[User]:

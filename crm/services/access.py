@@ -78,6 +78,21 @@ def visible_classes(user: Actor | None) -> list[AccessClass]:
     return list(db.session.scalars(query))
 
 
+def class_sizes(class_ids: list[int]) -> dict[int, tuple[int, bool]]:
+    """(live contacts in the class counted up to the cap, whether there are more) per class:
+    a bounded count each, so a page of classes costs little at a million contacts."""
+    from crm.services.counting import capped_count
+
+    return {
+        class_id: capped_count(
+            select(Contact.id).where(
+                Contact.access_class_id == class_id, Contact.deleted_at.is_(None)
+            )
+        )
+        for class_id in class_ids
+    }
+
+
 def class_change_error(actor: Actor | None, new_id: int | None, stored_id: int | None) -> str:
     """Why `actor` may not move a contact or account from class `stored_id` to `new_id`
     ("" when allowed, or when nothing changes)."""

@@ -40,7 +40,7 @@ from crm.models.base import utcnow
 from crm.services import audit
 from crm.services.access import class_refusal, contact_visibility
 from crm.services.counted_insert import insert_counted
-from crm.services.tags import tags_for_names
+from crm.services.tags import tag_key, tags_for_names
 
 
 @dataclass
@@ -121,7 +121,7 @@ def add_tags(actor: Actor, target: Select, names: list[str]) -> BulkResult:
 
 def remove_tags(actor: Actor, target: Select, names: list[str]) -> BulkResult:
     _require(actor, "contact.bulk_edit", "tag contacts")
-    keys = [" ".join(n.split()).lower() for n in names if n.strip()]
+    keys = [tag_key(n) for n in names if n.strip()]
     tags = list(db.session.scalars(select(Tag).where(Tag.key.in_(keys))))
     result = BulkResult("Remove tag " + ", ".join(t.name for t in tags))
     total = count(actor, target)

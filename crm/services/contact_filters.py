@@ -23,6 +23,7 @@ from crm.models import (
 )
 from crm.services import query_plan
 from crm.services.search import fold
+from crm.services.tags import tag_key
 
 
 def linked(contact_id: Column, key: Column, value: object) -> ColumnElement[bool]:
@@ -31,20 +32,21 @@ def linked(contact_id: Column, key: Column, value: object) -> ColumnElement[bool
     return query_plan.member_of((contact_id.table.name, key.name, value), rows)
 
 
+def _tag_id(name: str) -> int:
+    """The id of the tag named so (case and spaces ignored), 0 when there is none."""
+    return db.session.scalar(select(Tag.id).where(Tag.key == tag_key(name))) or 0
+
+
 def has_tag(name: str) -> ColumnElement[bool]:
-    key = " ".join(name.split()).lower()
-    tag_id = db.session.scalar(select(Tag.id).where(Tag.key == key))
-    return linked(contact_tags.c.contact_id, contact_tags.c.tag_id, tag_id or 0)
+    return linked(contact_tags.c.contact_id, contact_tags.c.tag_id, _tag_id(name))
 
 
 def lacks_tag(name: str) -> ColumnElement[bool]:
     """Contacts without the tag: a probe of each contact's (contact, tag) key, which both
     databases serve from the link table's primary key (NOT IN would collect every tagged
     contact first; PostgreSQL may even rescan them for each contact)."""
-    key = " ".join(name.split()).lower()
-    tag_id = db.session.scalar(select(Tag.id).where(Tag.key == key))
     return ~exists().where(
-        contact_tags.c.contact_id == Contact.id, contact_tags.c.tag_id == (tag_id or 0)
+        contact_tags.c.contact_id == Contact.id, contact_tags.c.tag_id == _tag_id(name)
     )
 
 

@@ -232,6 +232,12 @@ def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: _Errors)
 
 def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
     """B2C: a hidden account named after the person, and primary. B2B: a chosen account."""
+    if c.kind is not None and not isinstance(c.kind, ContactKind):  # given as text (API, CLI)
+        try:
+            c.kind = ContactKind(str(c.kind).strip().lower())
+        except ValueError:
+            errors.add("kind", "Choose B2B (works for an account) or B2C (a consumer).")
+            return
     if c.kind is None:
         c.kind = (
             ContactKind.B2B

@@ -103,7 +103,7 @@ def find_duplicates(
         _add_all(pairs, ids, reason)
     for (a, b), reason in _similar_names(visible):
         pairs[(a, b)].append(reason)
-    ignored = _not_duplicates({i for pair in pairs for i in pair})
+    ignored = _not_duplicates(visible) if pairs else set()
     for pair in ignored:
         pairs.pop(pair, None)
     groups = _components(pairs)
@@ -195,12 +195,15 @@ def _similar_names(visible) -> list[tuple[tuple[int, int], str]]:
     return found
 
 
-def _not_duplicates(ids: set[int]) -> set[tuple[int, int]]:
-    """The remembered pairs among `ids` (the table holds only what users marked: small)."""
-    if not ids:
-        return set()
-    rows = db.session.execute(select(NotDuplicate.low_id, NotDuplicate.high_id)).all()
-    return {(low, high) for low, high in rows if low in ids and high in ids}
+def _not_duplicates(visible) -> set[tuple[int, int]]:
+    """The remembered pairs of contacts matching `visible` (read in SQL, not per id)."""
+    seen = select(Contact.id).where(visible)
+    rows = db.session.execute(
+        select(NotDuplicate.low_id, NotDuplicate.high_id).where(
+            NotDuplicate.low_id.in_(seen), NotDuplicate.high_id.in_(seen)
+        )
+    ).all()
+    return {(low, high) for low, high in rows}
 
 
 def _components(pairs: dict[tuple[int, int], list[str]]) -> list[DuplicateGroup]:
@@ -239,7 +242,7 @@ def mark_not_duplicates(actor: Actor, contact_ids: Iterable[int]) -> int:
     )
     if len(seen) < 2 or len(seen) != len(wanted):
         raise ValidationFailed({"contacts": ["Choose two or more contacts you can see."]})
-    known = _not_duplicates(seen)
+    known = _not_duplicates(Contact.id.in_(seen))
     added = 0
     for low, high in combinations(sorted(seen), 2):
         if (low, high) not in known:

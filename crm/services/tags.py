@@ -19,6 +19,11 @@ from crm.services.validation import clean_free_text
 MAX_TAG_LENGTH = 60
 
 
+def tag_key(name: str) -> str:
+    """How a tag is found: case and runs of spaces do not matter ("vip" finds "VIP")."""
+    return " ".join((name or "").split()).lower()
+
+
 def clean_tag_name(name: str) -> str:
     try:
         cleaned = " ".join((clean_free_text(name) or "").split())

@@ -155,6 +155,7 @@ def test_an_administrator_creates_a_class_and_grants_it(client, login_as, make_u
     assert [r.name for r in staff.roles] == ["crm_sales"]
     listing = client.get("/admin/access-classes/").get_data(as_text=True)
     assert "Staff" in listing and "flt0_access_class_is=" in listing
+    assert re.search(r'flt0_access_class_is=\d+&amp;show=all">1 contact\(s\)<', listing)  # Kai
 
     # A class in use is not deleted: the message says why.
     key = db.session.scalar(select(AccessClass).where(AccessClass.name == "Key accounts"))

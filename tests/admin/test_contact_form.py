@@ -127,7 +127,7 @@ def test_a_hidden_account_cannot_be_posted_as_a_b2b_account(client, login_as, ma
     response = post_form(
         client, "/admin/contact/new/", contact_form(kind="b2b", account=str(other.account_id))
     )
-    assert "Not a valid choice." in field_errors(response.get_data(as_text=True))
+    assert "Not a valid choice" in field_errors(response.get_data(as_text=True))
     assert len(_contacts()) == 1
 
 

@@ -107,6 +107,11 @@ def test_creating_a_contact_follows_the_contact_rules(client, sales_token):
         ({"first_name": "X", "last_name": "Y", "access_class_id": 1}, "access_class_id"),
         ({"first_name": "X", "last_name": ["Y"]}, "last_name"),
         ({"first_name": "X", "last_name": "Y", "phones": [{"number": 5}]}, "phones"),
+        ({"first_name": "X", "last_name": "Y", "kind": "martian"}, "kind"),
+        (
+            {"first_name": "X", "last_name": "Y", "phones": [{"type": "Pager", "number": "1"}]},
+            "phones-0-phone_type",
+        ),
         (["not", "an", "object"], "body"),
     ):
         refused = client.post("/api/v1/contacts", headers=headers, json=payload)
