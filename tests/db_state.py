@@ -25,3 +25,18 @@ def changed_tables(before: dict, after: dict) -> list[str]:
     return [
         name for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)
     ]
+
+
+def tag_links() -> set[tuple[str, str]]:
+    """Every (contact first name, tag name) link, read from the link table: each must be
+    there once."""
+    from crm.models import Contact, Tag, contact_tags
+
+    rows = db.session.execute(
+        select(Contact.first_name, Tag.name)
+        .join(contact_tags, contact_tags.c.contact_id == Contact.id)
+        .join(Tag, Tag.id == contact_tags.c.tag_id)
+    ).all()
+    pairs = [tuple(row) for row in rows]
+    assert len(pairs) == len(set(pairs)), "a contact carries a tag twice"
+    return set(pairs)

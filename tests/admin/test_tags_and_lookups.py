@@ -21,12 +21,12 @@ from crm.models import (
     account_criteria,
     contact_categories,
     contact_criteria,
-    contact_tags,
 )
 from crm.models.base import utcnow
 from crm.services.tags import tags_for_names
 from tests.admin.helpers import field_errors, post_form
 from tests.conftest import csrf_from
+from tests.db_state import tag_links
 
 
 def tagged(make_contact, first_name: str, *names: str, **fields) -> Contact:
@@ -41,16 +41,7 @@ def tag(name: str) -> Tag | None:
     return db.session.scalar(select(Tag).where(Tag.key == name.lower()))
 
 
-def links() -> set[tuple[str, str]]:
-    """Every (contact, tag) link, read from the link table: each must be there once."""
-    rows = db.session.execute(
-        select(Contact.first_name, Tag.name)
-        .join(contact_tags, contact_tags.c.contact_id == Contact.id)
-        .join(Tag, Tag.id == contact_tags.c.tag_id)
-    ).all()
-    pairs = [tuple(row) for row in rows]
-    assert len(pairs) == len(set(pairs)), "a contact carries a tag twice"
-    return set(pairs)
+links = tag_links
 
 
 def shown_contacts(page: str) -> set[int]:

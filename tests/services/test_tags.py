@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
-from crm.models import Contact, Tag, contact_tags
+from crm.models import Contact, Tag
 from crm.models.base import utcnow
 from crm.services.tags import (
     TagCount,
@@ -21,6 +21,7 @@ from crm.services.tags import (
     tag_cloud,
     tags_for_names,
 )
+from tests.db_state import tag_links
 from tests.services.conftest import history
 
 
@@ -41,16 +42,7 @@ def tag(name: str) -> Tag:
     return db.session.scalar(select(Tag).where(Tag.key == name.lower()))
 
 
-def links() -> set[tuple[str, str]]:
-    """Every (contact first name, tag name) link, read from the link table itself."""
-    rows = db.session.execute(
-        select(Contact.first_name, Tag.name)
-        .join(contact_tags, contact_tags.c.contact_id == Contact.id)
-        .join(Tag, Tag.id == contact_tags.c.tag_id)
-    ).all()
-    pairs = [tuple(row) for row in rows]
-    assert len(pairs) == len(set(pairs)), "a contact carries a tag twice"
-    return set(pairs)
+links = tag_links
 
 
 def trash(contact: Contact) -> None:
