@@ -44,7 +44,42 @@ def test_migrated_schema_matches_models(app):
             },
         )
         diff = compare_metadata(context, db.metadata)
+        if connection.dialect.name == "sqlite":
+            diff = _without_inline_foreign_keys(connection, diff)
     assert diff == []
+
+
+def _without_inline_foreign_keys(connection, diff: list) -> list:
+    """SQLite does not reflect the ON DELETE of a foreign key declared on a column added by
+    ALTER TABLE (migrations add them so, to keep the search triggers on contacts): autogenerate
+    then sees it removed and added again. Check those against PRAGMA foreign_key_list and
+    drop them from the diff; anything else stays."""
+    from sqlalchemy import text
+
+    added = {
+        (d[1].parent.name, tuple(c.name for c in d[1].columns)): d[1]
+        for d in diff
+        if d[0] == "add_fk"
+    }
+    kept = []
+    for item in diff:
+        if item[0] in {"add_fk", "remove_fk"}:
+            fk = item[1]
+            key = (fk.parent.name, tuple(c.name for c in fk.columns))
+            model_fk = added.get(key)
+            if model_fk is not None and len(key[1]) == 1:
+                rows = connection.execute(text(f"PRAGMA foreign_key_list({key[0]})")).all()
+                stored = {row[3]: (row[2], row[4], row[6]) for row in rows}
+                element = next(iter(model_fk.elements))
+                expected = (
+                    element.column.table.name,
+                    element.column.name,
+                    (model_fk.ondelete or "NO ACTION").upper(),
+                )
+                assert stored.get(key[1][0]) == expected, (key, stored.get(key[1][0]))
+                continue
+        kept.append(item)
+    return kept
 
 
 def test_downgrade_to_base_and_upgrade_again(database_url: str, tmp_path: Path):

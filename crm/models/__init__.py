@@ -26,6 +26,7 @@ from crm.models.lookups import (
     PhoneType,
     SocialPlatform,
 )
+from crm.models.merge import MergeRecord
 from crm.models.phone import Phone
 from crm.models.segment import (
     MarketingList,
@@ -41,6 +42,7 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "MergeRecord",
     "NotDuplicate",
     "ApiToken",
     "LoginAttempt",

@@ -18,6 +18,16 @@ class Address(db.Model):
     __tablename__ = "addresses"
     __audit__ = True
     __audit_parent__ = "contact_id"
+    # A merge keeps one of a contact's rows that agree on these (the same address).
+    __merge_key__ = (
+        "address_type_id",
+        "street",
+        "street2",
+        "city_key",
+        "region",
+        "postal_code",
+        "country",
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(

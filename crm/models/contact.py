@@ -162,6 +162,11 @@ class Contact(TimestampMixin, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Lower-cased names and emails, kept by services.contacts; what substring search reads.
+    # Merged into that contact (crm.services.merge): a tombstone, in no list, whose old
+    # links lead to the contact it was merged into. Merged contacts also have deleted_at.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Whether the contact has a phone, kept by services.contacts: the "has phone" filter
     # reads this column rather than probing the phones of every contact it walks.
@@ -185,6 +190,9 @@ class Contact(TimestampMixin, db.Model):
         secondary=contact_criteria, order_by="Criterion.name"
     )
     manager: Mapped[Contact | None] = relationship(remote_side=[id], foreign_keys=[manager_id])
+    merged_into: Mapped[Contact | None] = relationship(
+        remote_side=[id], foreign_keys=[merged_into_id]
+    )
 
     phones: Mapped[list[Phone]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", order_by="Phone.id"

@@ -20,6 +20,8 @@ class Phone(db.Model):
     __tablename__ = "phones"
     __audit__ = True
     __audit_parent__ = "contact_id"
+    # A merge keeps one of a contact's rows that agree on these (the same number).
+    __merge_key__ = ("e164", "extension")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(

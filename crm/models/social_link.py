@@ -20,6 +20,8 @@ class SocialLink(db.Model):
     __tablename__ = "social_links"
     __audit__ = True
     __audit_parent__ = "contact_id"
+    # A merge keeps one of a contact's rows that agree on these (the same profile).
+    __merge_key__ = ("platform_id", "handle")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(

@@ -12,7 +12,7 @@ owner and responsible user.
 from __future__ import annotations
 
 from flask import current_app, has_app_context
-from sqlalchemy import ColumnElement, Select, false, literal_column, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, false, literal_column, or_, select, union
 
 from crm.auth.permissions import Actor, can
 from crm.extensions import db
@@ -141,7 +141,12 @@ def contact_visibility(
     if not can(user, "contact.view"):
         return false()
     deleted_at = Contact.deleted_at if use_index else unindexed(Contact.__table__.c.deleted_at)
-    live = deleted_at.is_not(None) if trashed else deleted_at.is_(None)
+    # Merged contacts (tombstones) carry deleted_at too, but are not in the trash.
+    live = (
+        deleted_at.is_not(None) & unindexed(Contact.__table__.c.merged_into_id).is_(None)
+        if trashed
+        else deleted_at.is_(None)
+    )
     classes = _class_rule(user, Contact.__table__, ("owner_id", "responsible_id"))
     return live if classes is None else live & classes
 
@@ -158,8 +163,9 @@ def account_visibility(user: Actor | None) -> ColumnElement[bool]:
     """A WHERE clause selecting the accounts `user` may see."""
     if not can(user, "account.view"):
         return false()
+    live = Account.merged_into_id.is_(None)  # a merged account is kept, but not shown
     classes = _class_rule(user, Account.__table__, ("owner_id",))
-    return true() if classes is None else classes
+    return live if classes is None else live & classes
 
 
 def visible_contacts(user: Actor | None) -> Select[tuple[Contact]]:

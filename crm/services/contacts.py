@@ -287,7 +287,11 @@ def _other_contacts_in(account: Account, c: Contact, *, primary: bool = False) -
     query = (
         select(db.func.count())
         .select_from(Contact)
-        .where(Contact.account_id == account.id, Contact.id != (c.id or 0))
+        .where(
+            Contact.account_id == account.id,
+            Contact.id != (c.id or 0),
+            Contact.merged_into_id.is_(None),  # merged ones keep their account: not holders
+        )
     )
     if primary:
         query = query.where(Contact.is_primary.is_(True))
