@@ -19,6 +19,7 @@ from crm.admin.lookups import (
     PhoneTypeView,
     SocialPlatformView,
 )
+from crm.admin.merge import MergeView
 from crm.admin.permissions import PermissionMatrixView
 from crm.admin.responsibles import ResponsiblesView
 from crm.admin.segments import MarketingListView, SegmentView
@@ -42,6 +43,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(SegmentView())
     admin.add_view(MarketingListView())
     admin.add_view(TrashView())
+    admin.add_view(MergeView())
     admin.add_view(AccountView())
     admin.add_view(PhoneTypeView())
     admin.add_view(AddressTypeView())
