@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # ask these when they come).
     "contact.import": frozenset({ADMIN, MANAGER}),
     "contact.merge": frozenset({ADMIN, MANAGER}),
+    # Undoing a merge puts every moved row back: administrators only.
+    "merge.undo": frozenset({ADMIN}),
     # Giving a contact (or account) to another owner; sales may not give contacts away.
     "contact.transfer": frozenset({ADMIN, MANAGER}),
     # Tags, categories, segments and the selection basket, on many contacts at once.
@@ -66,7 +68,8 @@ LABELS: dict[str, str] = {
     "contact.purge": "delete contacts for good (purge the trash)",
     "contact.export": "export contacts to CSV",
     "contact.import": "import contacts from files",
-    "contact.merge": "merge duplicate contacts",
+    "contact.merge": "merge duplicate contacts and accounts",
+    "merge.undo": "undo a merge (while nothing changed since)",
     "contact.bulk_edit": "tag, categorise, select contacts in bulk",
     "contact.transfer": "transfer a contact or account to another owner",
     "contact.assign_responsible": "assign responsible users",

@@ -81,10 +81,12 @@ def record_event(
     summary: str,
     changes: dict,
     entity_id: int | None = None,
+    contact_id: int | None = None,
+    account_id: int | None = None,
 ) -> None:
     """One history entry for an event that is more than a row's change (a bulk action, a
-    tag merge, a sign-in); `actor` is the acting user, or (id, email) when there is none
-    signed in yet."""
+    tag merge, a sign-in, a merge); `actor` is the acting user, or (id, email) when there is
+    none signed in yet. `contact_id` / `account_id` put it in that record's history."""
     if isinstance(actor, tuple):
         user_id, email = actor
     else:
@@ -99,13 +101,15 @@ def record_event(
             action=action,
             entity_type=entity_type,
             entity_id=entity_id,
+            contact_id=contact_id,
+            account_id=account_id,
             summary=summary[:300],
             changes=changes,
         )
     )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -132,14 +136,14 @@ def _column_changes(target: Any, *, deleted: bool = False) -> dict[str, list[Any
         if deleted:  # the row is gone: read what was loaded, never lazy-load
             old = state.dict.get(key)
             if old is not None:
-                changes[key] = [_jsonable(old), None]
+                changes[key] = [jsonable(old), None]
             continue
         if not hist.has_changes():
             continue
         old = hist.deleted[0] if hist.deleted else None
         new = hist.added[0] if hist.added else None
-        if _jsonable(old) != _jsonable(new):
-            changes[key] = [_jsonable(old), _jsonable(new)]
+        if jsonable(old) != jsonable(new):
+            changes[key] = [jsonable(old), jsonable(new)]
     for rel in state.mapper.relationships:
         if rel.secondary is None or deleted:
             continue
@@ -161,7 +165,7 @@ def _created_values(target: Any) -> dict[str, list[Any]]:
             continue
         value = getattr(target, attr.key)
         if value is not None and value != "":
-            values[attr.key] = [None, _jsonable(value)]
+            values[attr.key] = [None, jsonable(value)]
     return values
 
 
