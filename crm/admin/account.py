@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import abort, flash, redirect, request, url_for
+from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import NotFound
 
 from crm.admin.base import CrmModelView, CsrfTokenRule
 from crm.auth.permissions import can
@@ -21,6 +23,7 @@ from crm.services.accounts import (
     delete_account,
     save_account,
 )
+from crm.services.merge import MAX_MERGED, merged_into
 
 
 def _contacts_link(view: Any, _context: Any, model: Account, _name: str) -> Markup:
@@ -141,5 +144,32 @@ class AccountView(CrmModelView):
 
         return self.save_and_commit(form, change)
 
+    def get_one(self, id: Any) -> Any:
+        """The account, or (details and edit pages) a redirect from a merged account's old
+        link to the account it was merged into, when the user may see that one."""
+        try:
+            return super().get_one(id)
+        except NotFound:
+            found = merged_into(Account, id) if request.method == "GET" else None
+            master = found and access.get_visible_account(current_user, found[1].id)
+            pages = {f"{self.endpoint}.details_view", f"{self.endpoint}.edit_view"}
+            if not master or request.endpoint not in pages:
+                raise
+            flash(f"{found[0].name} (#{found[0].id}) was merged into this account.", "info")
+            abort(redirect(url_for(request.endpoint, **{**request.args, "id": master.id})))
+
     def delete_record(self, model: Account) -> None:
         delete_account(current_user, model)
+
+    def is_action_allowed(self, name: str) -> bool:
+        if name == "merge":
+            return can(current_user, "contact.merge")
+        return super().is_action_allowed(name)
+
+    @action("merge", "Merge…")
+    def action_merge(self, ids: list[str]):
+        """Open the merge page for the ticked accounts."""
+        if not 2 <= len(ids) <= MAX_MERGED:
+            flash(f"Tick two to {MAX_MERGED} accounts to merge.", "error")
+            return None
+        return redirect(url_for("merge.accounts", ids=ids))

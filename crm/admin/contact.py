@@ -26,6 +26,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import NotFound
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
@@ -64,7 +65,17 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
-from crm.services import access, bulk, counting, query_plan, search, segments, selection
+from crm.services import (
+    access,
+    bulk,
+    counting,
+    duplicates,
+    merge,
+    query_plan,
+    search,
+    segments,
+    selection,
+)
 from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
 from crm.services.tags import tags_for_names
@@ -80,6 +91,7 @@ LIST_SCOPES = {
 # with next/previous, so no page counts a million rows.
 COUNT_CAP = 10_000
 DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
+MERGE_AT_MOST = 10  # contacts merged in one go ("With selected > Merge…")
 
 
 def _lookup_choices(model: type):
@@ -510,6 +522,23 @@ class ContactView(CrmModelView):
             query = query.filter(contact_filters_where.in_selection_of(current_user.id))
         return query
 
+    def get_one(self, id: Any) -> Any:
+        """The contact, or (on the details and edit pages) a redirect from a merged contact's
+        old link to the contact it was merged into, when the user may see that one."""
+        try:
+            return super().get_one(id)
+        except NotFound:
+            old_page = request.endpoint in (
+                f"{self.endpoint}.details_view",
+                f"{self.endpoint}.edit_view",
+            )
+            found = duplicates.merge_successor(current_user, id) if old_page else None
+            if found is None or request.method != "GET":
+                raise
+            merged, master = found
+            flash(f"{merged.full_name} (#{merged.id}) was merged into this contact.", "info")
+            abort(redirect(url_for(request.endpoint, **{**request.args, "id": master.id})))
+
     def get_query(self):
         return self._scoped(super().get_query()).options(
             selectinload(Contact.account),
@@ -604,6 +633,10 @@ class ContactView(CrmModelView):
         return columns[idx]
 
     def render(self, template: str, **kwargs: Any):
+        model = kwargs.get("model")
+        if template == self.details_template and model is not None:
+            allowed = can(current_user, "contact.merge")
+            kwargs["merges"] = merge.merges_of("contact", model.id) if allowed else []
         if template == self.list_template and "list_columns" in kwargs:
             kwargs["list_columns"] = self._shown_list_columns()
             shown = set(self._shown_columns())
@@ -726,6 +759,9 @@ class ContactView(CrmModelView):
                     previous_owner_id=previous_owner_id,
                     expected_version=expected,
                 )
+                if is_new and not request.form.get("save_anyway") and self._warn_duplicates(model):
+                    session.rollback()
+                    return False
                 if "tags" in request.form:  # a post without the field leaves tags alone
                     names = form.tags.data or []
                     # After the checks: creating tags flushes, and the contact is complete now.
@@ -753,6 +789,32 @@ class ContactView(CrmModelView):
             session.rollback()
             flash(exc.message, "error")
             return False
+        return True
+
+    def _warn_duplicates(self, contact: Contact) -> bool:
+        """Whether the new contact looks like existing ones: then they are listed above the
+        form (with "Save anyway") and nothing is saved yet."""
+        phones = [phone.e164 for phone in live_rows(contact.phones)]
+        found = duplicates.matches_for(current_user, contact, phones)
+        if not found:
+            return False
+        self._template_args["duplicate_matches"] = [
+            {
+                "id": match.id,
+                "name": match.full_name,
+                "account": match.account.name
+                if match.account is not None and not match.account.is_hidden
+                else None,
+                "email": match.email,
+                "reasons": reasons,
+            }
+            for match, reasons in found
+        ]
+        flash(
+            "Nothing was saved yet: this contact looks like one you already have (see below). "
+            "Open it to update it instead, or choose Save anyway.",
+            "warning",
+        )
         return True
 
     def _attach_errors(self, form: Any, contact: Contact, errors: dict[str, list[str]]) -> None:
@@ -783,9 +845,15 @@ class ContactView(CrmModelView):
     def can_bulk_edit(self) -> bool:
         return can(current_user, "contact.bulk_edit")
 
+    @property
+    def can_merge(self) -> bool:
+        return can(current_user, "contact.merge")
+
     def is_action_allowed(self, name: str) -> bool:
         if name in ("select", "unselect", "bulk"):
             return self.can_bulk_edit
+        if name == "merge":
+            return self.can_merge
         return super().is_action_allowed(name)
 
     @action("select", "Add to selected contacts")
@@ -808,6 +876,26 @@ class ContactView(CrmModelView):
     def action_bulk(self, ids: list[str]):
         wanted = ",".join(str(int(i)) for i in ids if str(i).isdigit())
         return redirect(url_for(".bulk_view", target="ids", ids=wanted))
+
+    @action("merge", "Merge…")
+    def action_merge(self, ids: list[str]):
+        """The merge page for the ticked contacts (two to ten of those the user sees)."""
+        wanted = {int(i) for i in ids if str(i).isdigit()}
+        seen = (
+            sorted(
+                db.session.scalars(
+                    select(Contact.id).where(
+                        Contact.id.in_(wanted), access.contact_visibility(current_user)
+                    )
+                )
+            )
+            if 2 <= len(wanted) <= MERGE_AT_MOST
+            else []
+        )
+        if len(seen) < 2 or len(seen) != len(wanted):
+            flash("Tick two to ten contacts to merge.", "error")
+            return None
+        return redirect(url_for("merge.contacts", ids=seen))
 
     @action(
         "delete",

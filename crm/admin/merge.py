@@ -1,13 +1,52 @@
-"""Contacts → Merges: the merge page for contacts and accounts, and the list of merges."""
+"""Contacts → Merges: the merge page for contacts and accounts (side by side, field by field),
+the list of merges, each merge's page, and undo. Thin over crm.services.merge."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
 
 from crm.admin.base import PermissionPage
+from crm.auth.permissions import can
+from crm.errors import DomainError, NotFound, StaleEditError, ValidationFailed
+from crm.extensions import db
+from crm.models import MergeRecord
+from crm.services.merge import (
+    MAX_MERGED,
+    account_plan,
+    contact_plan,
+    merge_accounts,
+    merge_contacts,
+    undo_merge,
+    undo_refusal,
+)
+
+PER_PAGE = 50
+_KINDS = {
+    "contact": {
+        "plan": contact_plan,
+        "merge": merge_contacts,
+        "what": "contacts",
+        "details": "contact.details_view",
+        "list": "contact.index_view",
+    },
+    "account": {
+        "plan": account_plan,
+        "merge": merge_accounts,
+        "what": "accounts",
+        "details": "account.details_view",
+        "list": "account.index_view",
+    },
+}
+
+
+class MergeForm(FlaskForm):
+    """No fields of its own: the CSRF token (the choices are read from the request)."""
 
 
 class MergeView(PermissionPage):
@@ -18,14 +57,149 @@ class MergeView(PermissionPage):
         kwargs.setdefault("category", "Contacts")
         super().__init__(endpoint="merge", url="merge", **kwargs)
 
-    @expose("/")
-    def index(self):
-        abort(404)
-
+    # ---- the merge page -----------------------------------------------------------------
     @expose("/contacts/", methods=("GET", "POST"))
     def contacts(self):
-        abort(404)
+        return self._merge_page("contact")
 
     @expose("/accounts/", methods=("GET", "POST"))
     def accounts(self):
-        abort(404)
+        return self._merge_page("account")
+
+    def _merge_page(self, kind: str):
+        spec = _KINDS[kind]
+        ids = request.values.getlist("ids")
+        master = request.values.get("master")
+        back = url_for(spec["list"])
+        try:
+            plan = spec["plan"](current_user, ids, master)
+        except ValidationFailed as exc:
+            flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
+            return redirect(back)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return redirect(back)
+        form = MergeForm()
+        errors: dict[str, list[str]] = {}
+        picked = {fp.field.name: fp.chosen for fp in plan.fields}
+        if request.method == "POST":
+            picked.update(
+                {
+                    fp.field.name: request.form.get(f"f_{fp.field.name}") or fp.chosen
+                    for fp in plan.fields
+                }
+            )
+            if not form.validate_on_submit():
+                errors["form"] = ["The form expired or was not sent from this page: try again."]
+            else:
+                versions = {r.id: request.form.get(f"v_{r.id}") for r in plan.records}
+                try:
+                    record = spec["merge"](
+                        current_user,
+                        [r.id for r in plan.records],
+                        master_id=plan.master.id,
+                        choices=picked,
+                        versions=versions,
+                    )
+                    db.session.commit()
+                except ValidationFailed as exc:
+                    db.session.rollback()
+                    errors = exc.errors
+                except StaleEditError as exc:
+                    db.session.rollback()
+                    flash(exc.message, "error")
+                    return redirect(
+                        url_for(
+                            f".{kind}s", ids=[r.id for r in plan.records], master=plan.master.id
+                        )
+                    )
+                except NotFound as exc:
+                    db.session.rollback()
+                    flash(exc.message, "error")
+                    return redirect(back)
+                except DomainError as exc:
+                    db.session.rollback()
+                    errors = {"form": [exc.message]}
+                else:
+                    count = len(record.merged_ids)
+                    what = spec["what"] if count > 1 else spec["what"][:-1]
+                    flash(
+                        f"Merged {count} other {what} into {plan.master}. "
+                        "The merge is listed under Contacts > Merges.",
+                        "success",
+                    )
+                    return redirect(url_for(spec["details"], id=plan.master.id))
+            if errors:
+                db.session.expire_all()
+                plan = spec["plan"](current_user, [r.id for r in plan.records], plan.master.id)
+        return self.render(
+            "admin/merge.html",
+            plan=plan,
+            picked=picked,
+            errors=errors,
+            form=form,
+            kind=kind,
+            what=spec["what"],
+            max_merged=MAX_MERGED,
+            cancel_url=back,
+        )
+
+    # ---- the merges ---------------------------------------------------------------------
+    @expose("/")
+    def index(self):
+        page = max(request.args.get("page", 0, type=int), 0)
+        total = db.session.scalar(select(func.count()).select_from(MergeRecord)) or 0
+        records = db.session.scalars(
+            select(MergeRecord)
+            .order_by(MergeRecord.id.desc())
+            .offset(page * PER_PAGE)
+            .limit(PER_PAGE)
+        ).all()
+        return self.render(
+            "admin/merges.html",
+            records=records,
+            page=page,
+            pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+            total=total,
+        )
+
+    @expose("/<int:merge_id>/")
+    def details(self, merge_id: int):
+        record = db.session.get(MergeRecord, merge_id) or abort(404)
+        ledger = record.changes or {}
+        moved: dict[str, int] = {}
+        for item in ledger.get("changes", []):
+            moved[item["table"]] = moved.get(item["table"], 0) + 1
+        left: dict[str, int] = {}
+        for item in ledger.get("left", []):
+            left[item["table"]] = left.get(item["table"], 0) + 1
+        spec = _KINDS.get(record.kind, _KINDS["contact"])
+        return self.render(
+            "admin/merge_details.html",
+            record=record,
+            ids=[record.master_id, *record.merged_ids],
+            moved=sorted(moved.items()),
+            left=sorted(left.items()),
+            refusal=undo_refusal(record),
+            may_undo=can(current_user, "merge.undo"),
+            details_endpoint=spec["details"],
+            form=MergeForm(),
+        )
+
+    @expose("/<int:merge_id>/undo/", methods=("POST",))
+    def undo(self, merge_id: int):
+        if not can(current_user, "merge.undo"):
+            abort(403)
+        record = db.session.get(MergeRecord, merge_id) or abort(404)
+        if not MergeForm().validate_on_submit():
+            flash("The form expired or was not sent from this page: try again.", "error")
+            return redirect(url_for(".details", merge_id=merge_id))
+        try:
+            undo_merge(current_user, record)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Not undone: {exc.message}", "error")
+        else:
+            flash(f"Merge #{merge_id} undone: the records are back as they were.", "success")
+        return redirect(url_for(".details", merge_id=merge_id))

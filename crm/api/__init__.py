@@ -3,7 +3,8 @@ API token (`Authorization: Bearer crm_...`) and acting with that user's rights a
 classes, exactly like the admin pages.
 
     GET  /api/v1/contacts?search=&page=0&page_size=50   the contacts the user sees
-    GET  /api/v1/contacts/<id>                          one of them (404 otherwise)
+    GET  /api/v1/contacts/<id>                          one of them (404 otherwise; 301 to
+                                                        the contact a merged one went into)
     POST /api/v1/contacts                               create one (JSON body, 201)
 """
 
@@ -19,7 +20,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import csrf, db
 from crm.models import Contact, Phone
-from crm.services import access, audit, search
+from crm.services import access, audit, duplicates, search
 from crm.services.api_tokens import user_for_token
 from crm.services.contacts import create_contact
 
@@ -163,7 +164,18 @@ def get_contact(contact_id: int):
     _require("contact.view")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:
-        return error(404, "No such contact, or not one you may see.")
+        found = duplicates.merge_successor(g.api_user, contact_id)
+        if found is None:
+            return error(404, "No such contact, or not one you may see.")
+        merged, master = found
+        response = error(
+            301,
+            f"Contact {merged.id} was merged into contact {master.id}.",
+            merged_into=master.id,
+            url=url_for("api.get_contact", contact_id=master.id, _external=True),
+        )
+        response.headers["Location"] = url_for("api.get_contact", contact_id=master.id)
+        return response
     return jsonify(contact_json(contact))
 
 

@@ -280,6 +280,9 @@ def _seeding_user() -> User:
     return user
 
 
+DUPLICATE_SHARE = 0.02  # contacts entered twice, as in every real address book
+
+
 def seed_demo_data(count: int, seed: int | None = None) -> int:
     """Add `count` demo contacts in the current transaction; returns how many were added."""
     rng = random.Random(seed)
@@ -287,8 +290,20 @@ def seed_demo_data(count: int, seed: int | None = None) -> int:
     owners = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
     companies: dict[str, list[Account]] = {c.code: [] for c in COUNTRIES}
     created = 0
+    made: list[dict] = []
     with acting_as(admin):
         for _ in range(count):
+            if made and rng.random() < DUPLICATE_SHARE:
+                # The same person entered twice (for Possible duplicates): same email and
+                # phone, the name typed in capitals, fewer details, another job title.
+                base = rng.choice(made)
+                twin = {k: v for k, v in base.items() if k not in {"birthday", "department"}}
+                twin["first_name"] = base["first_name"].upper()
+                if "job_title" in base:
+                    twin["job_title"] = rng.choice(JOB_TITLES)
+                create_contact(admin, twin)
+                created += 1
+                continue
             country = rng.choice(COUNTRIES)
             female = rng.random() < 0.5
             first = rng.choice(country.female if female else country.male)
@@ -375,6 +390,7 @@ def seed_demo_data(count: int, seed: int | None = None) -> int:
                     }
                 ]
             create_contact(admin, data)
+            made.append(data)
             created += 1
     return created
 

@@ -9,6 +9,10 @@ Pairs come from three blocks, each cheap at a hundred thousand contacts:
   rapidfuzz only inside their block.
 Pairs a user marked "not a duplicate" are never proposed; the pairs are joined into groups
 (connected components). Only contacts the actor may see, not in the trash, are considered.
+
+`matches_for` asks the same question about one contact being created (the warning of the
+create form), and `merge_successor` follows a merged contact's old id to the contact it
+ended up in (old links of merged contacts).
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from rapidfuzz import fuzz
-from sqlalchemy import Select, func, select, union_all
+from sqlalchemy import Select, func, or_, select, union_all
+from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
-from crm.models import Account, Contact, NotDuplicate, Phone
-from crm.services.access import contact_visibility
-from crm.services.search import fold
+from crm.models import Account, Contact, ContactKind, NotDuplicate, Phone
+from crm.services.access import contact_visibility, get_visible_contact
+from crm.services.search import contact_search_clause, fold
 
 # Titles and honorifics that say nothing about who a person is.
 TITLES = frozenset(
@@ -56,6 +61,8 @@ TITLES = frozenset(
 NAME_SIMILARITY = 90  # rapidfuzz token_sort_ratio at or above which names count as similar
 MAX_BLOCK = 200  # a name block bigger than this is too common a name to say anything
 SCORES = {"email": 95, "phone": 85, "name": 60}  # a pair's score: its best reason's, plus
+MAX_MATCHES = 10  # existing contacts named when a new one looks like them
+NAME_CANDIDATES = 200  # rows read (from the search index) to compare one name's key
 
 
 def name_key(first: str | None, middle: str | None, last: str | None) -> str:
@@ -252,3 +259,99 @@ def mark_not_duplicates(actor: Actor, contact_ids: Iterable[int]) -> int:
             added += 1
     db.session.flush()
     return added
+
+
+def matches_for(
+    actor: Actor, contact: Contact, phones: Iterable[str | None] = ()
+) -> list[tuple[Contact, list[str]]]:
+    """Existing contacts `actor` may see that look like `contact` (one being created, already
+    checked by the contact rules), each with why: the same email (primary or secondary,
+    either way round), the same phone (`phones`: E.164 numbers), or the same name key (in
+    the same company account for a B2B contact, among consumers for a B2C one). Trashed and
+    merged contacts are never matched. At most MAX_MATCHES, those with most reasons first."""
+    with db.session.no_autoflush:  # `contact` may be pending: it must not be saved by a query
+        return _matches_for(actor, contact, phones)
+
+
+def _matches_for(
+    actor: Actor, contact: Contact, phones: Iterable[str | None]
+) -> list[tuple[Contact, list[str]]]:
+    visible = contact_visibility(actor)
+    if contact.id is not None:
+        visible = visible & (Contact.id != contact.id)
+    found: dict[int, list[str]] = defaultdict(list)
+    emails = sorted({e.lower() for e in (contact.email, contact.email_secondary) if e})
+    if emails:
+        rows = db.session.execute(
+            select(Contact.id, Contact.email, Contact.email_secondary)
+            .where(visible, or_(Contact.email.in_(emails), Contact.email_secondary.in_(emails)))
+            .order_by(Contact.id)
+            .limit(MAX_MATCHES)
+        )
+        for contact_id, email, secondary in rows:
+            for address in emails:
+                if address in (email, secondary):
+                    found[contact_id].append(f"same email {address}")
+    numbers = sorted({n for n in phones if n})
+    if numbers:
+        rows = db.session.execute(
+            select(Phone.contact_id, Phone.e164)
+            .join(Contact, Contact.id == Phone.contact_id)
+            .where(visible, Phone.e164.in_(numbers))
+            .distinct()
+            .order_by(Phone.contact_id, Phone.e164)
+            .limit(MAX_MATCHES * len(numbers))
+        )
+        for contact_id, number in rows:
+            found[contact_id].append(f"same phone {number}")
+    for contact_id, reason in _same_name_key(visible, contact):
+        found[contact_id].append(reason)
+    chosen = sorted(found, key=lambda i: (-len(found[i]), i))[:MAX_MATCHES]
+    if not chosen:
+        return []
+    loaded = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Contact).where(Contact.id.in_(chosen)).options(selectinload(Contact.account))
+        )
+    }
+    return [(loaded[i], found[i]) for i in chosen if i in loaded]
+
+
+def _same_name_key(visible, contact: Contact) -> list[tuple[int, str]]:
+    """Contacts with `contact`'s name key: in its company account (B2B), or among consumers
+    (B2C). Candidates come from the search index (every word of the key is in a contact's
+    search text), bounded; their keys are compared here."""
+    key = name_key(contact.first_name, contact.middle_name, contact.last_name)
+    if not key:
+        return []
+    account = contact.account
+    query = (
+        select(Contact.id, Contact.first_name, Contact.middle_name, Contact.last_name)
+        .join(Account, Account.id == Contact.account_id)
+        .where(visible)
+    )
+    if contact.kind == ContactKind.B2B:
+        if account is None or account.id is None or account.is_hidden:
+            return []
+        query = query.where(Contact.account_id == account.id)
+        reason = f"same name at {account.name}"
+    else:
+        query = query.where(Account.is_hidden.is_(True))
+        reason = "same name"
+    words = contact_search_clause(key)
+    if words is not None:
+        query = query.where(words)
+    rows = db.session.execute(query.order_by(Contact.id).limit(NAME_CANDIDATES))
+    return [(row.id, reason) for row in rows if name_key(row[1], row[2], row[3]) == key]
+
+
+def merge_successor(actor: Actor, contact_id: object) -> tuple[Contact, Contact] | None:
+    """For the id of a merged contact (a tombstone): (that contact, the live contact it was
+    merged into, following further merges), when `actor` may see the latter; None otherwise
+    (not merged, too deep, a loop, or out of the actor's sight)."""
+    from crm.services.merge import merged_into
+
+    found = merged_into(Contact, contact_id)
+    master = get_visible_contact(actor, found[1].id) if found is not None else None
+    return (found[0], master) if master is not None else None

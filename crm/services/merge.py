@@ -794,6 +794,30 @@ def _refresh_search_text(contact_ids: list[int]) -> None:
     db.session.expire_all()
 
 
+# ---- old links ---------------------------------------------------------------------------------
+MAX_HOPS = 10
+
+
+def merged_into(model: type, record_id: object) -> tuple[Any, Any] | None:
+    """For the id of a merged contact or account: (it, the live record it was merged into,
+    following later merges up to MAX_HOPS), or None when it is not merged (or the chain is
+    broken). Whether the user may see the master is for the caller to ask."""
+    try:
+        pk = int(str(record_id))
+    except (TypeError, ValueError):
+        return None
+    merged = db.session.get(model, pk)
+    if merged is None or merged.merged_into_id is None:
+        return None
+    current, seen = merged, {merged.id}
+    while current is not None and current.merged_into_id is not None:
+        if current.merged_into_id in seen or len(seen) > MAX_HOPS:
+            return None
+        seen.add(current.merged_into_id)
+        current = db.session.get(model, current.merged_into_id)
+    return (merged, current) if current is not None else None
+
+
 # ---- undo --------------------------------------------------------------------------------------
 def merges_of(kind: str, record_id: int) -> list[MergeRecord]:
     """The merges whose master is this record, newest first."""

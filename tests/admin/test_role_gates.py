@@ -25,6 +25,13 @@ PAGES: dict[str, str] = {
     "/admin/contact/bulk/?target=matching&flt0_tag_is=VIP": "contact.bulk_edit",
     "/admin/contact/bulk/?target=ids&ids={contact}": "contact.bulk_edit",
     "/admin/trash/": "contact.restore",
+    "/admin/duplicates/": "contact.merge",
+    "/admin/duplicates/?among=selection": "contact.merge",
+    "/admin/duplicates/?among=matching&flt0_tag_is=VIP&search=smi&show=all": "contact.merge",
+    "/admin/merge/": "contact.merge",
+    "/admin/merge/contacts/?ids={contact}&ids={contact2}": "contact.merge",
+    "/admin/merge/accounts/?ids={account}&ids={account2}": "contact.merge",
+    "/admin/merge/{merge_id}/": "contact.merge",
     "/admin/segments/": "contact.view",
     "/admin/segments/new/": "segment.manage",
     "/admin/segments/new/?query=flt0_tag_is%3DVIP": "segment.manage",
@@ -131,20 +138,27 @@ class _Who:
 @pytest.fixture
 def ids(make_contact, make_user):
     from crm.models import AccessClass, Account, MarketingList, Segment
+    from crm.services.merge import merge_contacts
 
     contact = make_contact(first_name="Ana", last_name="Smith")
-    account = Account(name="Acme")
+    contact2 = make_contact(first_name="Anna", last_name="Smith")
+    merged = [make_contact(first_name="Mo", last_name=f"Merged{i}") for i in range(2)]
+    record = merge_contacts(make_user("crm_manager"), [m.id for m in merged])
+    account, account2 = Account(name="Acme"), Account(name="Acme Ltd")
     segment = Segment(name="Fair")
     mlist = MarketingList(name="Newsletter")
     retail = AccessClass(name="Retail")
-    db.session.add_all([account, segment, mlist, retail])
+    db.session.add_all([account, account2, segment, mlist, retail])
     vip, loyal = tags_for_names(["VIP", "Loyal"])
     db.session.commit()
     return {
         "tag": vip.id,
         "tag2": loyal.id,
         "contact": contact.id,
+        "contact2": contact2.id,
+        "merge_id": record.id,
         "account": account.id,
+        "account2": account2.id,
         "segment": segment.id,
         "mlist": mlist.id,
         "access_class": retail.id,
@@ -165,7 +179,8 @@ def test_every_admin_page_is_in_the_table(app):
             continue
         if rule.rule in ("/admin/",):
             continue
-        assert rule.rule in known or rule.rule.rstrip("/") + "/" in known, rule.rule
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # /<int:merge_id>/: {merge_id}
+        assert path in known or path.rstrip("/") + "/" in known, rule.rule
 
 
 @pytest.mark.parametrize("roles", [(), *((role,) for role in ROLES)], ids=lambda r: r or "none")

@@ -27,6 +27,7 @@ from crm.models import (
 )
 from crm.services import selection
 from crm.services.bulk import add_to_marketing_list, move_to_trash
+from crm.services.merge import merge_contacts
 from crm.services.tags import tags_for_names
 from tests.admin.helpers import contact_form
 from tests.conftest import ROLES, csrf_from, login
@@ -99,6 +100,32 @@ WRITES: list[tuple[str, str | None, Data]] = [
     ),
     ("/admin/contact/views/delete/", "contact.view", lambda ids: {"id": ids["view"]}),
     ("/admin/contact/ajax/update/", None, lambda ids: {"list_form_pk": ids["contact"]}),
+    (
+        "/admin/duplicates/not-duplicates/",
+        "contact.merge",
+        lambda ids: {"ids": [str(ids["contact"]), str(ids["member"])]},
+    ),
+    (
+        "/admin/merge/contacts/",
+        "contact.merge",
+        lambda ids: {
+            "ids": [str(ids["contact"]), str(ids["member"])],
+            "master": str(ids["contact"]),
+            f"v_{ids['contact']}": str(ids["versions"][ids["contact"]]),
+            f"v_{ids['member']}": str(ids["versions"][ids["member"]]),
+        },
+    ),
+    (
+        "/admin/merge/accounts/",
+        "contact.merge",
+        lambda ids: {
+            "ids": [str(ids["account"]), str(ids["account2"])],
+            "master": str(ids["account"]),
+            f"v_{ids['account']}": str(ids["versions"][ids["account"]]),
+            f"v_{ids['account2']}": str(ids["versions"][ids["account2"]]),
+        },
+    ),
+    ("/admin/merge/{merge_id}/undo/", "merge.undo", lambda ids: {}),
     (
         "/admin/trash/action/",
         "contact.restore",
@@ -272,7 +299,8 @@ def test_every_write_route_is_in_the_table(app):
     known = {_path(url) for url, _, _ in WRITES} | NOT_HERE
     for rule in app.url_map.iter_rules():
         if "POST" in rule.methods and not rule.endpoint.endswith(".static"):
-            assert rule.rule in known, rule.rule
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # <int:merge_id>: {merge_id}
+            assert path in known, rule.rule
 
 
 @pytest.fixture
@@ -284,7 +312,7 @@ def world(make_user, make_contact):
     member = make_contact(admin, first_name="Mo", last_name="Member")
     trashed = make_contact(admin, first_name="Tess", last_name="Trashed")
     move_to_trash(admin, select(Contact.id).where(Contact.id == trashed.id))
-    account = Account(name="Acme")
+    account, account2 = Account(name="Acme"), Account(name="Acme Ltd")
     segment = Segment(name="Fair", kind=SegmentKind.STATIC)
     mlist = MarketingList(name="Newsletter")
     retail, free = AccessClass(name="Retail"), AccessClass(name="Unused")
@@ -295,13 +323,20 @@ def world(make_user, make_contact):
         "category": Category(name="Unused category"),
         "criterion": Criterion(name="Unused criterion"),
     }
-    db.session.add_all([account, segment, mlist, retail, free, *unused.values()])
+    db.session.add_all([account, account2, segment, mlist, retail, free, *unused.values()])
     vip, loyal = tags_for_names(["VIP", "Loyal"])
     db.session.flush()
     manager = make_user("crm_manager")
     add_to_marketing_list(manager, select(Contact.id).where(Contact.id == member.id), mlist.id)
+    merged = [make_contact(admin, first_name="Mo", last_name=f"Merged{i}") for i in range(2)]
+    record = merge_contacts(manager, [m.id for m in merged])
     db.session.commit()
+    versions = {r.id: r.version for r in (contact, member)}
+    versions.update({a.id: a.version for a in (account, account2)})
     return {
+        "versions": versions,
+        "merge_id": record.id,
+        "account2": account2.id,
         "contact": contact.id,
         "member": member.id,
         "trashed": trashed.id,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from crm.errors import PermissionDenied
 from crm.extensions import db
 from crm.models import AccessClass, ApiToken, AuditEntry, Contact
+from crm.models.base import utcnow
 from crm.services.api_tokens import create_token, revoke_token
 from tests.conftest import csrf_from
 
@@ -162,3 +163,31 @@ def test_hostile_values_go_through_the_api_as_data(client, sales_token):
         assert (
             fetched["last_name"] == " ".join(value.split()) or fetched["last_name"] == value.strip()
         ), key
+
+
+def test_a_merged_contact_s_url_redirects_to_the_contact_it_was_merged_into(
+    client, sales_token, make_user, make_contact
+):
+    headers = bearer(sales_token["token"])
+    admin = make_user("crm_admin")
+    master = make_contact(admin, first_name="Ana", last_name="Perez")
+    merged = make_contact(admin, first_name="Anna", last_name="Perez")
+    merged.merged_into_id, merged.deleted_at = master.id, utcnow()
+    db.session.commit()
+    response = client.get(f"/api/v1/contacts/{merged.id}", headers=headers)
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"/api/v1/contacts/{master.id}"
+    body = response.get_json()
+    assert body["merged_into"] == master.id
+    assert body["url"].endswith(f"/api/v1/contacts/{master.id}")
+    assert f"was merged into contact {master.id}" in body["error"]
+    followed = client.get(response.headers["Location"], headers=headers)
+    assert followed.get_json()["full_name"] == "Ana Perez"
+    # Merged into a contact out of the user's sight: as if it did not exist.
+    hidden = make_contact(admin, first_name="Kai", last_name="Perez")
+    merged.merged_into_id = hidden.id
+    hidden.access_class_id = db.session.get(Contact, sales_token["hidden"]).access_class_id
+    db.session.commit()
+    response = client.get(f"/api/v1/contacts/{merged.id}", headers=headers)
+    assert response.status_code == 404
+    assert "merged" not in response.get_data(as_text=True)

@@ -308,6 +308,8 @@ class World:
                 "categories": [str(ids["category name"])] if "category name" in ids else [],
                 "criteria": [str(ids["criterion name"])] if "criterion name" in ids else [],
                 "access_class": str(ids.get("access class name", "__None")),
+                # Every contact here is the same Ana Smith: save past the duplicate warning.
+                "save_anyway": "1",
             }
         )
         hostile = dict.fromkeys(CONTACT_FIELDS, payload)

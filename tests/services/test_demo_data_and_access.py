@@ -158,3 +158,13 @@ def test_unknown_or_malformed_ids_give_none(sales, make_contact, subtests):
             assert get_visible_contact(sales, bad_id) is None
             assert get_visible_account(sales, bad_id) is None
     assert count(Contact) == 1
+
+
+def test_demo_data_holds_a_few_people_entered_twice(admin_user):
+    from crm.services.duplicates import find_duplicates
+
+    seed_demo_data(150, seed=5)
+    db.session.commit()
+    groups = find_duplicates(admin_user)
+    assert groups, "Possible duplicates has something to show in the demo"
+    assert any("same email" in reason for g in groups for reason in g.summary)

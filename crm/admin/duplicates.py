@@ -1,0 +1,168 @@
+"""Contacts → Possible duplicates: groups of contacts that look like the same person, each
+with its reasons and score, a "Merge…" form and a "Not duplicates" button.
+
+The contacts compared are every contact the user sees, the ones matching the contact list's
+search and filters ("Find duplicates among these" on the list), or the user's selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from crm.admin.base import PermissionPage
+from crm.admin.contact import ContactView
+from crm.errors import PermissionDenied, ValidationFailed
+from crm.extensions import db
+from crm.models import Contact, Phone
+from crm.services import access, counting, segments, selection
+from crm.services.duplicates import DuplicateGroup, find_duplicates, mark_not_duplicates
+
+# A full comparison costs about 6 s per 100,000 contacts: bigger sets are not compared.
+MAX_COMPARED = 100_000
+MAX_GROUPS = 200  # groups shown on the page; the rest are counted
+# What the page compares, by its `among` argument.
+AMONG = {
+    "": "all contacts you can see",
+    "matching": "the contacts matching the contact list",
+    "selection": "your selected contacts",
+}
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One group as the page shows it: its contacts (as loaded) in id order."""
+
+    group: DuplicateGroup
+    contacts: list[Contact]
+
+
+def _ids(values: list[str]) -> list[int] | None:
+    """The posted ids as numbers; None when any is not a number."""
+    try:
+        return sorted({int(v) for v in values})
+    except ValueError:
+        return None
+
+
+def _page_query(among: str) -> str:
+    """This page's query string: what it compares and, for "matching", the list's search,
+    filters and tab (only the list's own arguments, so nothing else is passed on)."""
+    if not among:
+        return ""
+    kept = segments.clean_list_query(request.query_string.decode("utf-8", "replace"))
+    return urlencode([("among", among)]) + (f"&{kept}" if kept else "")
+
+
+class DuplicatesView(PermissionPage):
+    permission = "contact.merge"
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("name", "Possible duplicates")
+        kwargs.setdefault("category", "Contacts")
+        super().__init__(endpoint="duplicates", url="duplicates", **kwargs)
+
+    def _contact_view(self) -> ContactView:
+        return next(v for v in self.admin._views if isinstance(v, ContactView))
+
+    def _compared(self, among: str):
+        """A select of the ids to compare (None: every contact the user sees)."""
+        if among == "selection":
+            return selection.selected_ids(current_user)
+        if among == "matching":  # the list's own query, for its search, filters and tab
+            args = {**request.args.to_dict(), "target": "matching"}
+            query, _ = self._contact_view()._bulk_target(args)
+            return query.statement
+        return None
+
+    @expose("/")
+    def index(self):
+        among = request.args.get("among", "")
+        if among not in AMONG:
+            flash("Unknown set of contacts to compare: showing all contacts you can see.", "error")
+            return redirect(url_for(".index"))
+        compared = self._compared(among)
+        counted = select(Contact.id).where(access.contact_visibility(current_user))
+        if compared is not None:
+            counted = counted.where(Contact.id.in_(compared))
+        total, too_many = counting.capped_count(counted, MAX_COMPARED)
+        rows: list[GroupRow] = []
+        more = 0
+        if not too_many and total >= 2:
+            groups = find_duplicates(current_user, limit=total, among=compared)
+            more = max(0, len(groups) - MAX_GROUPS)
+            rows = self._rows(groups[:MAX_GROUPS])
+        query = _page_query(among)
+        return self.render(
+            "admin/duplicates.html",
+            among=among,
+            described=AMONG[among],
+            total=total,
+            too_many=too_many,
+            max_compared=MAX_COMPARED,
+            rows=rows,
+            more=more,
+            selection_count=selection.count(current_user),
+            page_query=f"?{query}" if query else "",
+            list_query=segments.clean_list_query(request.query_string.decode("utf-8", "replace")),
+        )
+
+    def _rows(self, groups: list[DuplicateGroup]) -> list[GroupRow]:
+        """The groups with their contacts, account and phones loaded in a few queries."""
+        ids = {i for g in groups for i in g.contact_ids}
+        if not ids:
+            return []
+        loaded = {
+            c.id: c
+            for c in db.session.scalars(
+                select(Contact)
+                .where(Contact.id.in_(ids))
+                .options(
+                    selectinload(Contact.account),
+                    selectinload(Contact.phones).selectinload(Phone.phone_type),
+                )
+            )
+        }
+        return [GroupRow(g, [loaded[i] for i in g.contact_ids if i in loaded]) for g in groups]
+
+    @expose("/not-duplicates/", methods=("POST",))
+    def not_duplicates(self):
+        """Remember that the posted contacts are different people; back to the page."""
+        among = request.args.get("among", "")
+        query = _page_query(among if among in AMONG else "")
+        back = url_for(".index") + (f"?{query}" if query else "")
+        wanted = _ids(request.form.getlist("ids"))
+        if not wanted or len(wanted) < 2:
+            flash("Choose two or more contacts to mark as not duplicates.", "error")
+            return redirect(back)
+        try:
+            added = mark_not_duplicates(current_user, wanted)
+            db.session.commit()
+        except PermissionDenied:
+            db.session.rollback()
+            abort(403)
+        except ValidationFailed as exc:  # unknown ids, or ids of contacts out of sight
+            db.session.rollback()
+            for messages in exc.errors.values():
+                for message in messages:
+                    flash(f"Nothing was marked. {message}", "error")
+            return redirect(back)
+        names = ", ".join(
+            c.full_name
+            for c in db.session.scalars(
+                select(Contact).where(Contact.id.in_(wanted)).order_by(Contact.id)
+            )
+        )
+        flash(
+            f"Marked as different people: {names}. They will not be proposed as duplicates "
+            f"of each other again ({added} new pair(s)).",
+            "success",
+        )
+        return redirect(back)
