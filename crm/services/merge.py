@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
@@ -777,6 +777,7 @@ def _refresh_search_text(contact_ids: list[int]) -> None:
     """Contacts are found by their company's name: keep their search text in step."""
     db.session.flush()
     db.session.expire_all()
+    changed: list[dict] = []
     for start in range(0, len(contact_ids), 500):
         chunk = contact_ids[start : start + 500]
         for contact in db.session.scalars(
@@ -786,11 +787,15 @@ def _refresh_search_text(contact_ids: list[int]) -> None:
         ):
             text = search_text_for(contact)
             if contact.search_text != text:
-                db.session.execute(
-                    Contact.__table__.update()
-                    .where(Contact.__table__.c.id == contact.id)
-                    .values(search_text=text)
-                )
+                changed.append({"contact_id": contact.id, "text": text})
+    if changed:  # one executemany; the search index's triggers still run per row
+        table = Contact.__table__
+        db.session.execute(
+            table.update()
+            .where(table.c.id == bindparam("contact_id"))
+            .values(search_text=bindparam("text")),
+            changed,
+        )
     db.session.expire_all()
 
 

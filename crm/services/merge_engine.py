@@ -217,6 +217,9 @@ def _move_column(
 ) -> None:
     pk = list(table.primary_key.columns)
     self_reference = column.foreign_keys and next(iter(column.foreign_keys)).column.table is table
+    if len(pk) == 1 and not _unique_sets(table, column) and not _merge_key(table):
+        _move_many(conn, table, column, merged_ids, master_id, ledger, bool(self_reference))
+        return
     rows = conn.execute(select(table).where(column.in_(merged_ids)).order_by(*pk)).mappings()
     for row in rows.all():
         key = _key_of(table, row)
@@ -230,16 +233,66 @@ def _move_column(
         set_column(conn, table, key, column.name, row[column.name], new, ledger)
 
 
-def set_column(
-    conn: Connection, table: Table, key: dict, name: str, old: Any, new: Any, ledger: Ledger
+def _move_many(
+    conn: Connection,
+    table: Table,
+    column: Column,
+    merged_ids: list[int],
+    master_id: int,
+    ledger: Ledger,
+    self_reference: bool,
 ) -> None:
-    """Change one column of one row, recorded in the ledger (a version column moves too)."""
-    values: dict[str, Any] = {name: new}
+    """Rows that cannot clash (no unique key, no merge key: a company's contacts) move in
+    one UPDATE per chunk rather than one per row; the master's own row, if it points at a
+    merged record, is set to NULL instead."""
+    pk = next(iter(table.primary_key.columns))
+    rows = conn.execute(select(pk, column).where(column.in_(merged_ids)).order_by(pk)).all()
+    own = [r for r in rows if self_reference and r[0] == master_id]
+    for row in own:
+        set_column(conn, table, {pk.name: row[0]}, column.name, row[1], None, ledger)
+    moving = [r for r in rows if r not in own]
+    for start in range(0, len(moving), CHUNK):
+        chunk = moving[start : start + CHUNK]
+        set_column_many(conn, table, column.name, chunk, master_id, ledger)
+
+
+CHUNK = 500  # rows per UPDATE ... WHERE id IN (...)
+
+
+def _bump(table: Table, values: dict[str, Any]) -> dict[str, Any]:
     if "version" in table.c:
         values["version"] = table.c.version + 1
     if "updated_at" in table.c:
         values["updated_at"] = utcnow()
-    conn.execute(update(table).where(_key_clause(table, key)).values(values))
+    return values
+
+
+def set_column_many(
+    conn: Connection, table: Table, name: str, rows: list[Any], new: Any, ledger: Ledger
+) -> None:
+    """Set one column of many rows (of a table keyed by one column) to `new`; `rows` are
+    (key, old value) pairs. Recorded in the ledger row by row."""
+    pk = next(iter(table.primary_key.columns))
+    conn.execute(
+        update(table).where(pk.in_([r[0] for r in rows])).values(_bump(table, {name: new}))
+    )
+    for key, old in rows:
+        ledger.changes.append(
+            {
+                "table": table.name,
+                "key": {pk.name: to_json(key)},
+                "column": name,
+                "old": to_json(old),
+                "new": to_json(new),
+            }
+        )
+
+
+def set_column(
+    conn: Connection, table: Table, key: dict, name: str, old: Any, new: Any, ledger: Ledger
+) -> None:
+    """Change one column of one row, recorded in the ledger (a version column moves too)."""
+    conn.execute(update(table).where(_key_clause(table, key)).values(_bump(table, {name: new})))
     after_key = {k: (to_json(new) if k == name else v) for k, v in key.items()}
     ledger.changes.append(
         {
@@ -304,6 +357,27 @@ SPECIAL: dict[str, Handler] = {"not_duplicates": _move_pairs}
 
 
 # ---- undo ------------------------------------------------------------------------------------
+def _batches(changes: list[dict]) -> list[list[dict]]:
+    """Consecutive changes of one column from one value to another, of rows keyed by one
+    column, in chunks: each chunk is undone by one UPDATE."""
+    batches: list[list[dict]] = []
+    for item in changes:
+        last = batches[-1] if batches else None
+        same = (
+            last is not None
+            and len(last) < CHUNK
+            and len(item["key"]) == 1
+            and item["column"] not in item["key"]
+            and all(last[0][k] == item[k] for k in ("table", "column", "old", "new"))
+            and last[0]["key"].keys() == item["key"].keys()
+        )
+        if same:
+            last.append(item)
+        else:
+            batches.append([item])
+    return batches
+
+
 def undo(ledger: Ledger) -> None:
     """Replay the ledger backwards: inserted rows go, column changes are reversed (each row
     must still hold what the merge wrote), deleted rows come back, and the snapshots are
@@ -314,18 +388,23 @@ def undo(ledger: Ledger) -> None:
         table = tables[item["table"]]
         key = {c.name: item["row"][c.name] for c in table.primary_key}
         conn.execute(delete(table).where(_key_clause(table, key)))
-    for item in reversed(ledger.changes):
-        table = tables[item["table"]]
-        column = table.c[item["column"]]
-        new = from_json(column, item["new"])
-        clause = _key_clause(table, item["key"])
+    for batch in _batches(list(reversed(ledger.changes))):
+        first = batch[0]
+        table = tables[first["table"]]
+        column = table.c[first["column"]]
+        new = from_json(column, first["new"])
+        if len(batch) == 1:
+            clause = _key_clause(table, first["key"])
+        else:  # one key column, the same change: one UPDATE ... WHERE key IN (...)
+            (name,) = first["key"]
+            clause = table.c[name].in_([from_json(table.c[name], i["key"][name]) for i in batch])
         clause = and_(clause, column.is_(None) if new is None else column == new)
-        values: dict[str, Any] = {column.name: from_json(column, item["old"])}
+        values: dict[str, Any] = {column.name: from_json(column, first["old"])}
         if "version" in table.c:
             values["version"] = table.c.version + 1
-        if conn.execute(update(table).where(clause).values(values)).rowcount != 1:
+        if conn.execute(update(table).where(clause).values(values)).rowcount != len(batch):
             raise UndoRefused(
-                f"A row of {item['table']} that the merge moved has changed or gone since: "
+                f"A row of {first['table']} that the merge moved has changed or gone since: "
                 "the merge cannot be undone without losing that change."
             )
     for item in reversed(ledger.deleted):

@@ -435,16 +435,19 @@ def _atomic_property(w, monkeypatch, records, fail_at):
     tables = sorted(db.metadata.sorted_tables, key=lambda t: t.name)
     before = _dump(tables)
     calls = {"n": 0}
-    real = merge_engine.set_column
 
-    def failing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == fail_at:
-            raise RuntimeError("injected failure")
-        return real(*args, **kwargs)
+    def failing(real):
+        def change(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == fail_at:
+                raise RuntimeError("injected failure")
+            return real(*args, **kwargs)
+
+        return change
 
     with monkeypatch.context() as patch:
-        patch.setattr(merge_engine, "set_column", failing)
+        for name in ("set_column", "set_column_many"):  # every change the engine makes
+            patch.setattr(merge_engine, name, failing(getattr(merge_engine, name)))
         try:
             merge_contacts(actor, ids)
             db.session.commit()
