@@ -452,7 +452,54 @@ class Bench:
                 max(1, min(runs, 2)),
                 None,
             )
+            self._merges(actor, runs)
             db.session.remove()
+
+    def _merges(self, actor: Any, runs: int) -> None:
+        """Merging three contacts, and the two companies holding the most contacts, each
+        rolled back after the timed flush (the database stays as seeded)."""
+        from sqlalchemy import func, select
+
+        from crm.models import Account, Contact
+        from crm.services.merge import merge_accounts, merge_contacts
+
+        db = self.db
+        people = db.session.scalars(
+            select(Contact.id).where(Contact.deleted_at.is_(None)).order_by(Contact.id).limit(3)
+        ).all()
+        companies = db.session.execute(
+            select(Contact.account_id, func.count())
+            .join(Account, Account.id == Contact.account_id)
+            .where(Account.is_hidden.is_(False))
+            .group_by(Contact.account_id)
+            .order_by(func.count().desc())
+            .limit(2)
+        ).all()
+        db.session.rollback()
+
+        def merged(merge, ids) -> str:
+            record = merge(actor, ids)
+            db.session.flush()
+            moved = len(record.changes["changes"])
+            db.session.rollback()
+            return f"{moved:,} references moved (rolled back)"
+
+        self.time_call(
+            "merge contacts (services.merge.merge_contacts)",
+            "3 contacts, + flush",
+            lambda: merged(merge_contacts, people),
+            max(1, min(runs, 3)),
+            None,
+        )
+        if len(companies) == 2:
+            sizes = " + ".join(f"{n:,}" for _, n in companies)
+            self.time_call(
+                "merge accounts (services.merge.merge_accounts)",
+                f"the 2 largest companies ({sizes} contacts), + flush",
+                lambda: merged(merge_accounts, [a for a, _ in companies]),
+                max(1, min(runs, 2)),
+                None,
+            )
 
     def _has_tag(self, name: str) -> bool:
         from sqlalchemy import exists, select
