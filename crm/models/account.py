@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -46,7 +46,7 @@ class Account(TimestampMixin, db.Model):
     access_class_id: Mapped[int | None] = mapped_column(ForeignKey("access_classes.id"), index=True)
     # Merged into that account (crm.services.merge): kept, but in no list or picker.
     merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+        ForeignKey("accounts.id", ondelete="SET NULL")
     )
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
@@ -61,8 +61,17 @@ class Account(TimestampMixin, db.Model):
     )
 
     __mapper_args__ = {"version_id_col": version}
-    # The Accounts list: companies (not hidden) by name.
-    __table_args__ = (Index("ix_accounts_is_hidden_name", "is_hidden", "name", "id"),)
+    __table_args__ = (
+        # The Accounts list: companies (not hidden), not merged, by name.
+        Index("ix_accounts_live_name", "is_hidden", "merged_into_id", "name", "id"),
+        # Partial: only merged accounts are indexed (their merges look them up).
+        Index(
+            "ix_accounts_merged_into_id",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
+    )
 
     def __str__(self) -> str:
         return self.name

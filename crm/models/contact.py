@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -96,6 +97,9 @@ contact_criteria = Table(
 )
 
 
+_TRASHED = "deleted_at IS NOT NULL AND merged_into_id IS NULL"
+
+
 class Contact(TimestampMixin, db.Model):
     __tablename__ = "contacts"
     __audit__ = True
@@ -165,7 +169,7 @@ class Contact(TimestampMixin, db.Model):
     # Merged into that contact (crm.services.merge): a tombstone, in no list, whose old
     # links lead to the contact it was merged into. Merged contacts also have deleted_at.
     merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+        ForeignKey("contacts.id", ondelete="SET NULL")
     )
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Whether the contact has a phone, kept by services.contacts: the "has phone" filter
@@ -209,6 +213,21 @@ class Contact(TimestampMixin, db.Model):
         # The default list: live, active contacts by name.
         Index("ix_contacts_live_name", "deleted_at", "active", "last_name", "first_name", "id"),
         Index("ix_contacts_last_name_first_name", "last_name", "first_name"),
+        # Partial: only merged contacts are indexed (their merges and old links look them up).
+        Index(
+            "ix_contacts_merged_into_id",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
+        # The trash, newest first: trashed contacts, not the merged ones (which are deleted too).
+        Index(
+            "ix_contacts_trash",
+            "deleted_at",
+            "id",
+            sqlite_where=text(_TRASHED),
+            postgresql_where=text(_TRASHED),
+        ),
     )
 
     @property

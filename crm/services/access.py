@@ -142,8 +142,9 @@ def contact_visibility(
         return false()
     deleted_at = Contact.deleted_at if use_index else unindexed(Contact.__table__.c.deleted_at)
     # Merged contacts (tombstones) carry deleted_at too, but are not in the trash.
+    # Phrased as the partial index ix_contacts_trash is, so that it serves the trash.
     live = (
-        deleted_at.is_not(None) & unindexed(Contact.__table__.c.merged_into_id).is_(None)
+        deleted_at.is_not(None) & Contact.merged_into_id.is_(None)
         if trashed
         else deleted_at.is_(None)
     )

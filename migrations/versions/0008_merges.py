@@ -28,7 +28,12 @@ def _add_merged_into(table):
     else:
         op.add_column(table, sa.Column('merged_into_id', sa.Integer(), nullable=True))
         op.create_foreign_key(name, table, table, ['merged_into_id'], ['id'], ondelete='SET NULL')
-    op.create_index(f'ix_{table}_merged_into_id', table, ['merged_into_id'], unique=False)
+    # Partial: only merged records are indexed.
+    op.create_index(
+        f'ix_{table}_merged_into_id', table, ['merged_into_id'], unique=False,
+        sqlite_where=sa.text('merged_into_id IS NOT NULL'),
+        postgresql_where=sa.text('merged_into_id IS NOT NULL'),
+    )
 
 
 def upgrade():
@@ -52,9 +57,26 @@ def upgrade():
     op.create_index('ix_merges_kind_master_id', 'merges', ['kind', 'master_id'], unique=False)
     for table in ('accounts', 'contacts'):
         _add_merged_into(table)
+    # The Accounts list skips merged accounts from its index.
+    op.drop_index('ix_accounts_is_hidden_name', table_name='accounts')
+    op.create_index(
+        'ix_accounts_live_name', 'accounts', ['is_hidden', 'merged_into_id', 'name', 'id'],
+        unique=False,
+    )
+    # The trash: trashed contacts, not the merged ones (which carry deleted_at too).
+    trashed = sa.text('deleted_at IS NOT NULL AND merged_into_id IS NULL')
+    op.create_index(
+        'ix_contacts_trash', 'contacts', ['deleted_at', 'id'], unique=False,
+        sqlite_where=trashed, postgresql_where=trashed,
+    )
 
 
 def downgrade():
+    op.drop_index('ix_contacts_trash', table_name='contacts')
+    op.drop_index('ix_accounts_live_name', table_name='accounts')
+    op.create_index(
+        'ix_accounts_is_hidden_name', 'accounts', ['is_hidden', 'name', 'id'], unique=False
+    )
     for table in ('contacts', 'accounts'):
         op.drop_index(f'ix_{table}_merged_into_id', table_name=table)
         if op.get_bind().dialect.name == 'sqlite':
