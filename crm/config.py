@@ -45,6 +45,13 @@ class DefaultConfig:
     CRM_GEOCODER_TIMEOUT = 5.0
     CRM_GEOCODER_USER_AGENT = "contacts-crm"
 
+    # Background jobs (imports): "thread" (in this process), "rq" (a Redis queue,
+    # CRM_REDIS_URL, for several machines) or "inline" (in the request; tests, CLI).
+    CRM_JOB_QUEUE = "thread"
+    CRM_REDIS_URL = ""
+    # Largest file an import accepts.
+    CRM_IMPORT_MAX_BYTES = 50 * 1024 * 1024
+
     FLASK_ADMIN_FLUID_LAYOUT = True
 
 
@@ -58,6 +65,9 @@ ENV_SETTINGS: dict[str, type] = {
     "SESSION_COOKIE_SECURE": bool,
     "CRM_UNCLASSED_CONTACTS": str,
     "CRM_PROXY_FIX": bool,
+    "CRM_JOB_QUEUE": str,
+    "CRM_REDIS_URL": str,
+    "CRM_IMPORT_MAX_BYTES": int,
 }
 
 
@@ -76,6 +86,9 @@ def apply_environment(config: dict) -> None:
 
 def check_settings(config: dict) -> None:
     """Refuse to start with a setting that has no meaning (rather than guess)."""
+    queue = config.get("CRM_JOB_QUEUE", "thread")
+    if queue not in ("thread", "rq", "inline"):
+        raise ValueError(f"CRM_JOB_QUEUE must be 'thread', 'rq' or 'inline', not {queue!r}")
     unclassed = config.get("CRM_UNCLASSED_CONTACTS")
     if unclassed not in ("everyone", "owners"):
         raise ValueError(

@@ -17,6 +17,13 @@ from crm.models.contact import (
     contact_criteria,
 )
 from crm.models.duplicate import NotDuplicate
+from crm.models.import_job import (
+    DuplicateHandling,
+    ImportedRow,
+    ImportJob,
+    JobStatus,
+    SavedMapping,
+)
 from crm.models.login_attempt import LoginAttempt
 from crm.models.lookups import (
     AddressType,
@@ -42,6 +49,11 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "DuplicateHandling",
+    "ImportedRow",
+    "ImportJob",
+    "JobStatus",
+    "SavedMapping",
     "MergeRecord",
     "NotDuplicate",
     "ApiToken",

@@ -104,6 +104,9 @@ def from_json(column: Column, value: Any) -> Any:
         return datetime.fromisoformat(value)
     if isinstance(column.type, Date) and isinstance(value, str):
         return date.fromisoformat(value)
+    enum_class = getattr(column.type, "enum_class", None)
+    if enum_class is not None and isinstance(value, str):
+        return enum_class(value)
     if isinstance(column.type, Numeric) and not isinstance(column.type, Float):
         return decimal.Decimal(str(value))
     return value
