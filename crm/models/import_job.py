@@ -13,6 +13,7 @@ from crm.models.base import LabeledEnum, enum_column, utcnow
 
 
 class JobStatus(LabeledEnum):
+    DRAFT = ("draft", "Being prepared (mapping)")
     QUEUED = ("queued", "Waiting to start")
     RUNNING = ("running", "Running")
     DONE = ("done", "Done")
@@ -49,7 +50,7 @@ class ImportJob(db.Model):
     )
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[JobStatus] = mapped_column(
-        enum_column(JobStatus, "job_status"), default=JobStatus.QUEUED, index=True
+        enum_column(JobStatus, "job_status"), default=JobStatus.DRAFT, index=True
     )
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     done_rows: Mapped[int] = mapped_column(Integer, default=0)

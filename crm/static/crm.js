@@ -78,3 +78,35 @@
     if (boxes.length) { sync(); }
   });
 })();
+
+// Import jobs: while one runs, its card polls the job's status and moves the progress bar;
+// when it ends the page reloads (to show the rows in error and the buttons).
+(function () {
+  function poll(card) {
+    fetch(card.dataset.statusUrl, {credentials: 'same-origin'})
+      .then(function (response) { return response.json(); })
+      .then(function (job) {
+        var bar = card.querySelector('.progress-bar');
+        bar.style.width = job.progress + '%';
+        bar.setAttribute('aria-valuenow', job.progress);
+        bar.textContent = job.progress + '%';
+        ['created', 'updated', 'skipped', 'failed'].forEach(function (name) {
+          card.querySelector('.job-' + name).textContent = job[name];
+        });
+        card.querySelector('.job-done').textContent = job.done_rows;
+        card.querySelector('.job-total').textContent = job.total_rows;
+        card.querySelector('.job-state').textContent = job.label;
+        if (job.status === 'queued' || job.status === 'running') {
+          setTimeout(function () { poll(card); }, 700);
+        } else if (card.dataset.state !== job.status) {
+          window.location.reload();
+        }
+      })
+      .catch(function () { setTimeout(function () { poll(card); }, 2000); });
+  }
+  document.addEventListener('DOMContentLoaded', function () {
+    document.querySelectorAll('.import-progress').forEach(function (card) {
+      if (card.dataset.state === 'queued' || card.dataset.state === 'running') { poll(card); }
+    });
+  });
+})();

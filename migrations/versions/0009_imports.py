@@ -30,7 +30,7 @@ def upgrade():
     sa.Column('mapping', sa.JSON(), nullable=False),
     sa.Column('on_duplicate', sa.Enum('skip', 'fill', 'overwrite', 'create', name='duplicate_handling', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('dry_run', sa.Boolean(), nullable=False),
-    sa.Column('status', sa.Enum('queued', 'running', 'done', 'failed', 'undone', name='job_status', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('status', sa.Enum('draft', 'queued', 'running', 'done', 'failed', 'undone', name='job_status', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('total_rows', sa.Integer(), nullable=False),
     sa.Column('done_rows', sa.Integer(), nullable=False),
     sa.Column('created', sa.Integer(), nullable=False),

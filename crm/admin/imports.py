@@ -1,0 +1,264 @@
+"""Contacts → Import: upload a file, map its columns, preview, dry run, run as a job with a
+progress bar, undo. Thin over crm.services.importing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import StringField
+
+from crm.admin.base import PermissionPage
+from crm.auth.permissions import can
+from crm.errors import DomainError, ValidationFailed
+from crm.extensions import db
+from crm.models import (
+    AddressType,
+    DuplicateHandling,
+    ImportJob,
+    JobStatus,
+    PhoneType,
+    SocialPlatform,
+)
+from crm.services import jobs
+from crm.services.importing import imports
+from crm.services.importing.targets import Mapping, parse_target, target_choices
+
+SAMPLES = 3  # sample values shown per column
+JOBS_SHOWN = 50
+
+
+class UploadForm(FlaskForm):
+    file = FileField("File", validators=[FileRequired("Choose a file to import.")])
+    sheet = StringField("Sheet (XLSX, optional)")
+
+
+class CsrfOnly(FlaskForm):
+    """The CSRF token of the pages' other forms (their fields are read from the request)."""
+
+
+class ImportView(PermissionPage):
+    permission = "contact.import"
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("name", "Import")
+        kwargs.setdefault("category", "Contacts")
+        super().__init__(endpoint="imports", url="imports", **kwargs)
+
+    def _job(self, job_id: int) -> ImportJob:
+        job = db.session.get(ImportJob, job_id)
+        if job is None:
+            abort(404)
+        if job.user_id != current_user.id and not can(current_user, "audit.view"):
+            abort(404)  # another user's import: not shown (administrators see every one)
+        return job
+
+    # ---- the list and the upload --------------------------------------------------------
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        imports.fail_interrupted()
+        form = UploadForm()
+        if form.validate_on_submit():
+            upload = form.file.data
+            data = upload.read(current_app.config["CRM_IMPORT_MAX_BYTES"] + 1)
+            try:
+                job = imports.create_job(
+                    current_user, data, upload.filename or "upload", sheet=form.sheet.data or None
+                )
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                form.file.errors = [*form.file.errors, exc.message]
+            else:
+                return redirect(url_for(".mapping", job_id=job.id))
+        query = select(ImportJob).where(ImportJob.dry_run.is_(False))
+        if not can(current_user, "audit.view"):
+            query = query.where(ImportJob.user_id == current_user.id)
+        recent = db.session.scalars(query.order_by(ImportJob.id.desc()).limit(JOBS_SHOWN)).all()
+        return self.render("admin/imports.html", form=form, jobs=recent)
+
+    # ---- mapping, preview, dry run, start ---------------------------------------------------
+    @expose("/<int:job_id>/mapping/", methods=("GET", "POST"))
+    def mapping(self, job_id: int):
+        job = self._job(job_id)
+        if job.status != JobStatus.DRAFT:
+            return redirect(url_for(".job", job_id=job.id))
+        source = imports.read_job_source(job)
+        samples: list[list[str]] = []
+        for _number, cells in source.rows():
+            samples.append(cells)
+            if len(samples) >= SAMPLES:
+                break
+        mapping = Mapping.from_json(job.mapping)
+        errors: dict[str, list[str]] = {}
+        shown = None
+        form = CsrfOnly()
+        on_duplicate = job.on_duplicate
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                errors["form"] = ["The form expired: try again."]
+            else:
+                mapping, on_duplicate, errors = self._posted(source.headers, mapping)
+                if not errors:
+                    job.mapping = mapping.as_json()
+                    job.on_duplicate = on_duplicate
+                    response = self._act(job, mapping, on_duplicate, errors)
+                    if response is not None:
+                        return response
+                    if request.form.get("do") == "preview":
+                        shown = imports.preview(current_user, job, mapping)
+                    db.session.commit()
+        return self.render(
+            "admin/import_mapping.html",
+            job=job,
+            headers=source.headers,
+            samples=samples,
+            mapping=mapping,
+            choices=target_choices(slots=_slots_needed(mapping)),
+            type_slots=_type_slots(mapping),
+            type_names=_type_names(),
+            duplicate_choices=list(DuplicateHandling),
+            on_duplicate=on_duplicate,
+            errors=errors,
+            preview=shown,
+            preview_columns=imports.PREVIEW_COLUMNS,
+            dry_runs=imports.dry_runs_of(job),
+            form=form,
+            row_count=source.row_count,
+        )
+
+    def _posted(self, headers: list[str], current: Mapping):
+        errors: dict[str, list[str]] = {}
+        columns = []
+        for index in range(len(headers)):
+            value = request.form.get(f"col_{index}", current.columns[index])
+            try:
+                columns.append(str(parse_target(value)))
+            except ValueError as exc:
+                errors.setdefault("mapping", []).append(f"Column {index + 1}: {exc}")
+                columns.append(current.columns[index])
+        types = dict(current.types)
+        for key in _type_slots(Mapping(columns)):
+            chosen = request.form.get(f"type_{key}")
+            if chosen:
+                types[key] = chosen
+        try:
+            on_duplicate = DuplicateHandling(request.form.get("on_duplicate", "skip"))
+        except ValueError:
+            errors["on_duplicate"] = ["Choose what to do with rows matching existing contacts."]
+            on_duplicate = DuplicateHandling.SKIP
+        return Mapping(columns, types), on_duplicate, errors
+
+    def _act(self, job: ImportJob, mapping: Mapping, on_duplicate, errors: dict):
+        action = request.form.get("do")
+        try:
+            if action == "save_mapping":
+                saved = imports.save_mapping(current_user, job, request.form.get("mapping_name"))
+                db.session.commit()
+                flash(f"Mapping saved as {saved.name!r}: used for files with these columns.")
+                return redirect(url_for(".mapping", job_id=job.id))
+            if action in ("dry_run", "run"):
+                started = imports.start(
+                    current_user, job, mapping, on_duplicate, dry_run=action == "dry_run"
+                )
+                db.session.commit()
+                jobs.submit("import", started.id)
+                if action == "dry_run":
+                    flash("Dry run started: nothing is saved. Its counts appear below.")
+                    return redirect(url_for(".mapping", job_id=job.id))
+                return redirect(url_for(".job", job_id=started.id))
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors.update(exc.errors)
+        except DomainError as exc:
+            db.session.rollback()
+            errors["form"] = [exc.message]
+        return None
+
+    # ---- a job ----------------------------------------------------------------------------
+    @expose("/<int:job_id>/")
+    def job(self, job_id: int):
+        imports.fail_interrupted()
+        job = self._job(job_id)
+        return self.render("admin/import_job.html", job=job, form=CsrfOnly())
+
+    @expose("/<int:job_id>/status.json")
+    def status(self, job_id: int):
+        job = self._job(job_id)
+        return jsonify(
+            status=job.status.value,
+            label=job.status.label,
+            progress=job.progress,
+            done_rows=job.done_rows,
+            total_rows=job.total_rows,
+            created=job.created,
+            updated=job.updated,
+            skipped=job.skipped,
+            failed=job.failed,
+        )
+
+    @expose("/<int:job_id>/undo/", methods=("POST",))
+    def undo(self, job_id: int):
+        job = self._job(job_id)
+        if not CsrfOnly().validate_on_submit():
+            abort(400)
+        try:
+            report = imports.undo_import(current_user, job)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            flash(
+                f"Import undone: {report.deleted} contact(s) deleted, {report.restored} "
+                f"restored; {report.kept} changed by someone since and left as they are.",
+                "success",
+            )
+        return redirect(url_for(".job", job_id=job.id))
+
+    @expose("/<int:job_id>/resume/", methods=("POST",))
+    def resume(self, job_id: int):
+        job = self._job(job_id)
+        if not CsrfOnly().validate_on_submit():
+            abort(400)
+        try:
+            imports.resume_job(current_user, job)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            jobs.submit("import", job.id)
+        return redirect(url_for(".job", job_id=job.id))
+
+
+def _slots_needed(mapping: Mapping) -> int:
+    slots = [t.slot for t in mapping.targets() if t.slot]
+    return max([5, *slots])
+
+
+def _type_slots(mapping: Mapping) -> list[str]:
+    """Slots used without a column giving their type: the page asks for it."""
+    targets = mapping.targets()
+    used = {t.slot_key: t.kind for t in targets if t.slot and t.kind != "email"}
+    typed = {t.slot_key for t in targets if t.slot and t.name in ("type", "platform")}
+    return sorted(k for k in used if k not in typed)
+
+
+def _type_names() -> dict[str, list[str]]:
+    def names(model: type) -> list[str]:
+        rows = db.session.scalars(
+            select(model.name).where(model.active.is_(True)).order_by(model.position, model.id)
+        )
+        return list(rows)
+
+    return {
+        "phone": names(PhoneType),
+        "address": names(AddressType),
+        "social": names(SocialPlatform),
+    }

@@ -1,0 +1,694 @@
+"""Imports as jobs: start one from an upload, run it in batches, undo it.
+
+- `create_job` keeps the uploaded file under `instance/imports/` (a generated name), reads
+  its header (a file that cannot be read is refused before any job exists) and proposes
+  the mapping: a saved one for files with these columns, a known column set (Google,
+  Outlook, ours), or a guess from the header names.
+- `run_job` goes through the rows in batches of BATCH; each batch is one transaction that
+  also records, per row, what it did (`ImportedRow`) and moves the job's counters, so a job
+  interrupted by a restart has applied whole batches only: it is marked failed with its
+  counts (`fail_interrupted`), and resuming skips the rows already recorded.
+- Each row: its cells are read (`rows.RowReader`), the contact rules check it, and the
+  duplicate keys of crm.services.duplicates decide whether it matches an existing contact
+  (rows earlier in the same file included); then, as the user chose: skip it, fill the
+  existing contact's empty fields, overwrite them, or create a new contact anyway.
+- A dry run does all of that and keeps nothing: every batch is rolled back; rows are
+  compared with the earlier rows of the file by their emails and phone numbers.
+- `undo_import` deletes the contacts the import created and puts back what it changed in
+  the contacts it updated, leaving (and counting) those changed since by someone else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from crm.auth.permissions import Actor, can
+from crm.errors import DomainError, PermissionDenied, ValidationFailed
+from crm.extensions import db
+from crm.models import (
+    Address,
+    AddressType,
+    Contact,
+    DuplicateHandling,
+    ImportedRow,
+    ImportJob,
+    JobStatus,
+    Phone,
+    PhoneType,
+    SavedMapping,
+    SocialLink,
+    SocialPlatform,
+    User,
+)
+from crm.models.base import utcnow
+from crm.services import audit
+from crm.services.access import get_visible_contact
+from crm.services.contacts import apply_contact_rules, create_contact, lookup_by_name
+from crm.services.duplicates import matches_for
+from crm.services.importing import column_sets, sources
+from crm.services.importing.rows import RowReader
+from crm.services.importing.targets import Mapping
+from crm.services.merge_engine import from_json
+from crm.services.search import search_text_for
+from crm.services.tags import tags_for_names
+
+BATCH = 200  # rows per transaction
+MAX_ERRORS = 1000  # rows in error kept on the job (all are counted)
+STALE_AFTER = timedelta(minutes=2)  # a running job silent this long was interrupted
+# Contact fields an update may fill or overwrite (the rest are decided by the rules).
+UPDATABLE = (
+    "title", "first_name", "middle_name", "last_name", "job_title", "department", "email",
+    "email_secondary", "website", "birthday", "gender", "customer_status", "prospect_status",
+    "contact_preference", "email_marketing", "do_not_email", "do_not_call", "timezone",
+    "language", "notes", "other_contacts",
+)  # fmt: skip
+
+
+# ---- the stored file -----------------------------------------------------------------------
+def _folder() -> Path:
+    folder = Path(current_app.instance_path) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _path(job: ImportJob) -> Path:
+    return _folder() / job.stored_name
+
+
+def headers_key(headers: list[str]) -> str:
+    """A fingerprint of a header row: files with the same columns share saved mappings."""
+    normal = "\x1f".join(" ".join(h.split()).casefold() for h in headers)
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def read_job_source(job: ImportJob) -> sources.Source:
+    return sources.read_source(
+        _path(job).read_bytes(), job.filename, sheet=(job.details or {}).get("sheet")
+    )
+
+
+# ---- starting -------------------------------------------------------------------------------
+def create_job(
+    actor: Actor,
+    data: bytes,
+    filename: str,
+    *,
+    sheet: str | None = None,
+) -> ImportJob:
+    """Keep the upload and propose a mapping; raises SourceError for a file that cannot be
+    read (nothing is kept then)."""
+    if not can(actor, "contact.import"):
+        raise PermissionDenied("You do not have permission to import contacts.")
+    source = sources.read_source(data, filename, sheet=sheet)
+    stored = f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
+    mapping, column_set = propose_mapping(actor, source.headers)
+    job = ImportJob(
+        user_id=getattr(actor, "id", None),
+        filename=Path(filename).name[:255] or "upload",
+        stored_name=stored,
+        size=len(data),
+        file_format=source.format,
+        details=dict(source.details),
+        column_set=column_set,
+        mapping=mapping.as_json(),
+    )
+    (_folder() / stored).write_bytes(data)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def propose_mapping(actor: Actor, headers: list[str]) -> tuple[Mapping, str | None]:
+    """The user's saved mapping for these columns, else a known column set, else a guess."""
+    saved = db.session.scalar(
+        select(SavedMapping)
+        .where(
+            SavedMapping.user_id == getattr(actor, "id", None),
+            SavedMapping.headers_key == headers_key(headers),
+        )
+        .order_by(SavedMapping.id.desc())
+        .limit(1)
+    )
+    if saved is not None:
+        return Mapping.from_json(saved.mapping), f"saved: {saved.name}"
+    known = column_sets.recognise(headers)
+    if known is not None:
+        return known.mapping, known.name
+    return column_sets.guess_mapping(headers), None
+
+
+def save_mapping(actor: Actor, job: ImportJob, name: str) -> SavedMapping:
+    """Keep the job's mapping under `name` for the next file with the same columns."""
+    name = " ".join((name or "").split())[:100]
+    if not name:
+        raise ValidationFailed({"mapping_name": ["Give the mapping a name."]})
+    headers = read_job_source(job).headers
+    saved = db.session.scalar(
+        select(SavedMapping).where(SavedMapping.user_id == job.user_id, SavedMapping.name == name)
+    ) or SavedMapping(user_id=job.user_id, name=name)
+    saved.headers_key = headers_key(headers)
+    saved.mapping = dict(job.mapping)
+    db.session.add(saved)
+    db.session.flush()
+    return saved
+
+
+def set_options(
+    actor: Actor,
+    job: ImportJob,
+    mapping: Mapping,
+    on_duplicate: DuplicateHandling,
+    *,
+    dry_run: bool,
+) -> None:
+    """Fix what the job will do before it is queued."""
+    _own(actor, job)
+    if job.status != JobStatus.DRAFT:
+        raise DomainError("This import has started: start a new one to change its mapping.")
+    headers = read_job_source(job).headers
+    if len(mapping.columns) != len(headers):
+        raise ValidationFailed({"mapping": ["Map every column of the file (or ignore it)."]})
+    chosen = {str(t) for t in mapping.targets()}
+    if not ({"first_name", "last_name"} <= chosen or "full_name" in chosen):
+        raise ValidationFailed(
+            {"mapping": ["Map the first and last name columns (or a full name column)."]}
+        )
+    job.mapping = mapping.as_json()
+    job.on_duplicate = on_duplicate
+    job.dry_run = dry_run
+
+
+def start(
+    actor: Actor,
+    job: ImportJob,
+    mapping: Mapping,
+    on_duplicate: DuplicateHandling,
+    *,
+    dry_run: bool,
+) -> ImportJob:
+    """Queue the import, or a dry run of it (a job of its own on the same file, so that the
+    import itself can follow with the same mapping). The caller commits, then submits the
+    returned job to crm.services.jobs."""
+    set_options(actor, job, mapping, on_duplicate, dry_run=False)
+    if not dry_run:
+        job.status = JobStatus.QUEUED
+        return job
+    trial = ImportJob(
+        user_id=job.user_id,
+        filename=job.filename,
+        stored_name=job.stored_name,
+        size=job.size,
+        file_format=job.file_format,
+        details=dict(job.details),
+        column_set=job.column_set,
+        mapping=mapping.as_json(),
+        on_duplicate=on_duplicate,
+        dry_run=True,
+        status=JobStatus.QUEUED,
+    )
+    db.session.add(trial)
+    db.session.flush()
+    return trial
+
+
+def dry_runs_of(job: ImportJob) -> list[ImportJob]:
+    """The dry runs made for this upload, newest first."""
+    return list(
+        db.session.scalars(
+            select(ImportJob)
+            .where(
+                ImportJob.stored_name == job.stored_name,
+                ImportJob.dry_run.is_(True),
+                ImportJob.id != job.id,
+            )
+            .order_by(ImportJob.id.desc())
+        )
+    )
+
+
+def _own(actor: Actor, job: ImportJob) -> None:
+    if not can(actor, "contact.import") or (
+        job.user_id != getattr(actor, "id", None) and not can(actor, "audit.view")
+    ):
+        raise PermissionDenied("This import is not yours.")
+
+
+# ---- running --------------------------------------------------------------------------------
+@dataclass
+class _Counts:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+def run_job(job_id: int) -> None:
+    """Run (or resume) a queued job to the end. Called by the job runner, in the app context;
+    commits batch by batch."""
+    job = db.session.get(ImportJob, job_id)
+    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        return
+    actor = db.session.get(User, job.user_id) if job.user_id else None
+    if actor is None or not can(actor, "contact.import"):
+        _fail(job, "The user who started this import may no longer import contacts.")
+        return
+    try:
+        source = read_job_source(job)
+    except (DomainError, OSError) as exc:
+        _fail(job, f"The file cannot be read any more: {exc}")
+        return
+    job.status = JobStatus.RUNNING
+    job.started_at = job.started_at or utcnow()
+    job.heartbeat_at = utcnow()
+    job.total_rows = job.total_rows or source.row_count
+    db.session.commit()
+    done = set(
+        db.session.scalars(select(ImportedRow.row_number).where(ImportedRow.job_id == job.id))
+    )
+    reader = RowReader(
+        Mapping.from_json(job.mapping), source.headers, us_dates=job.column_set == "Outlook"
+    )
+    seen: dict[str, int] = {}  # dry runs: emails and phones of earlier rows -> row number
+    batch: list[tuple[int, list[str]]] = []
+    try:
+        for number, cells in _rows(source):
+            if number in done:
+                continue
+            batch.append((number, cells))
+            if len(batch) >= BATCH:
+                _run_batch(job, actor, reader, batch, seen)
+                batch = []
+        if batch:
+            _run_batch(job, actor, reader, batch, seen)
+    except Exception as exc:  # noqa: BLE001 - any failure ends the job, with its counts
+        db.session.rollback()
+        job = db.session.get(ImportJob, job_id)
+        _fail(job, f"Stopped after {job.done_rows} rows: {exc}")
+        return
+    job.status = JobStatus.DONE
+    job.finished_at = utcnow()
+    audit.record_event(
+        db.session,
+        actor,
+        "import",
+        "import_job",
+        f"{'Dry run of' if job.dry_run else 'Imported'} {job.filename}: {job.created} created, "
+        f"{job.updated} updated, {job.skipped} skipped, {job.failed} with errors",
+        {"created": job.created, "updated": job.updated, "skipped": job.skipped,
+         "failed": job.failed, "dry_run": job.dry_run},
+        entity_id=job.id,
+    )  # fmt: skip
+    db.session.commit()
+
+
+def _rows(source: sources.Source) -> Iterator[tuple[int, list[str]]]:
+    yield from source.rows()
+
+
+def _run_batch(
+    job: ImportJob,
+    actor: User,
+    reader: RowReader,
+    batch: list[tuple[int, list[str]]],
+    seen: dict[str, int],
+) -> None:
+    counts = _Counts()
+    errors: list[dict] = []
+    audit.note_actor(db.session, actor)
+    for number, cells in batch:
+        action, problems = _apply_row(job, actor, reader, number, cells, seen)
+        setattr(counts, action, getattr(counts, action) + 1)
+        errors += [{"row": number, "field": f, "message": m} for f, m in problems]
+    if job.dry_run:
+        db.session.rollback()
+        job = db.session.get(ImportJob, job.id)
+    job.created += counts.created
+    job.updated += counts.updated
+    job.skipped += counts.skipped
+    job.failed += counts.failed
+    job.done_rows += len(batch)
+    if errors and len(job.errors) < MAX_ERRORS:
+        job.errors = [*job.errors, *errors][:MAX_ERRORS]
+    job.heartbeat_at = utcnow()
+    db.session.commit()
+
+
+def _apply_row(
+    job: ImportJob,
+    actor: User,
+    reader: RowReader,
+    number: int,
+    cells: list[str],
+    seen: dict[str, int],
+) -> tuple[str, list[tuple[str, str]]]:
+    """What one row does: "created", "updated", "skipped" or "failed", and its problems."""
+    row = reader.read(cells)
+    if row.problems:
+        _note(job, number, "failed")
+        return "failed", row.problems
+    data = dict(row.data)
+    tag_names = data.pop("tags", [])
+    if "account" in data and "kind" not in data:
+        data["kind"] = "b2b"
+    savepoint = db.session.begin_nested()
+    try:
+        contact = create_contact(actor, data)
+        if tag_names:
+            contact.tags = tags_for_names(tag_names)
+        db.session.flush()
+    except ValidationFailed as exc:
+        savepoint.rollback()
+        _note(job, number, "failed")
+        return "failed", [(_field_label(f), m) for f, ms in exc.errors.items() for m in ms]
+    except DomainError as exc:
+        savepoint.rollback()
+        _note(job, number, "failed")
+        return "failed", [("", exc.message)]
+    phones = [p.e164 for p in contact.phones if p.e164]
+    existing = _existing(actor, contact, phones, row.crm_id, job, number, seen)
+    if existing is None or job.on_duplicate == DuplicateHandling.CREATE:
+        savepoint.commit()
+        _note(job, number, "created", contact)
+        return "created", []
+    savepoint.rollback()  # the row is a duplicate: the new contact goes
+    if job.on_duplicate == DuplicateHandling.SKIP or isinstance(existing, int):
+        _note(job, number, "skipped", existing if isinstance(existing, Contact) else None)
+        return "skipped", []
+    before = _update(actor, existing, row.data, tag_names, job.on_duplicate)
+    _note(job, number, "updated", existing, before)
+    return "updated", []
+
+
+def _existing(
+    actor: User,
+    contact: Contact,
+    phones: list[str],
+    crm_id: int | None,
+    job: ImportJob,
+    number: int,
+    seen: dict[str, int],
+) -> Contact | int | None:
+    """The contact this row duplicates: the one its CRM id names, else the best match by
+    the duplicate keys; in a dry run, an earlier row of the file (its number)."""
+    if crm_id is not None:
+        named = get_visible_contact(actor, crm_id)
+        if named is not None and named.id != contact.id:
+            return named
+    found = matches_for(actor, contact, phones)
+    if found:
+        return found[0][0]
+    if job.dry_run:
+        keys = [k for k in (contact.email, contact.email_secondary, *phones) if k]
+        earlier = next((seen[k] for k in keys if k in seen), None)
+        for key in keys:
+            seen.setdefault(key, number)
+        return earlier
+    return None
+
+
+def _update(
+    actor: User,
+    contact: Contact,
+    values: dict[str, Any],
+    tag_names: list[str],
+    how: DuplicateHandling,
+) -> dict:
+    """Fill (or overwrite) the existing contact from the row; returns what undo needs."""
+    before: dict[str, Any] = {"fields": {}, "phones": [], "addresses": [], "social_links": []}
+    overwrite = how == DuplicateHandling.OVERWRITE
+    for name in UPDATABLE:
+        if name not in values:
+            continue
+        current = getattr(contact, name)
+        empty = current is None or current == "" or (name == "email_marketing" and not current)
+        if (overwrite or empty) and current != values[name]:
+            before["fields"][name] = audit.jsonable(current)
+            setattr(contact, name, values[name])
+    had = {(p.e164 or p.number, p.extension or None) for p in contact.phones}
+    for item in values.get("phones", []):
+        phone = Phone(
+            phone_type=lookup_by_name(PhoneType, item["type"]),
+            number=item["number"],
+            extension=item.get("extension"),
+            country_code=item.get("country_code"),
+        )
+        contact.phones.append(phone)
+        before["phones"].append(phone)
+    for item in values.get("addresses", []):
+        item = dict(item)
+        kind = lookup_by_name(AddressType, item.pop("type", "Main"))
+        address = Address(address_type=kind, **item)
+        if not any(_same_address(address, a) for a in contact.addresses):
+            contact.addresses.append(address)
+            before["addresses"].append(address)
+    for item in values.get("social_links", []):
+        link = SocialLink(
+            platform=lookup_by_name(SocialPlatform, item["platform"]), handle=item["handle"]
+        )
+        contact.social_links.append(link)
+        before["social_links"].append(link)
+    new_tags = [t for t in tags_for_names(tag_names) if t not in contact.tags]
+    contact.tags = [*contact.tags, *new_tags]
+    before["tags"] = [t.id for t in new_tags]
+    new_categories = [c for c in values.get("categories", []) if c not in contact.categories]
+    contact.categories = [*contact.categories, *new_categories]
+    before["categories"] = [c.id for c in new_categories]
+    apply_contact_rules(actor, contact, is_new=False)
+    # A number the contact already has is not added twice (the rules normalised them).
+    for phone in list(before["phones"]):
+        if (phone.e164 or phone.number, phone.extension or None) in had:
+            contact.phones.remove(phone)
+            before["phones"].remove(phone)
+    db.session.flush()
+    for kind in ("phones", "addresses", "social_links"):
+        before[kind] = [row.id for row in before[kind]]
+    return before
+
+
+def _same_address(a: Address, b: Address) -> bool:
+    def key(x: Address) -> tuple:
+        return tuple(
+            (getattr(x, f) or "").strip().casefold()
+            for f in ("street", "city", "postal_code", "country")
+        )
+
+    return key(a) == key(b)
+
+
+def _note(
+    job: ImportJob,
+    number: int,
+    action: str,
+    contact: Contact | None = None,
+    before: dict | None = None,
+) -> None:
+    if job.dry_run:
+        return
+    db.session.flush()
+    db.session.add(
+        ImportedRow(
+            job_id=job.id,
+            row_number=number,
+            action=action,
+            contact_id=contact.id if contact is not None else None,
+            version=contact.version if contact is not None else None,
+            before=before,
+        )
+    )
+
+
+def _field_label(field: str) -> str:
+    """ "phones-0-number" -> "phone 1 number"; plain fields as they are."""
+    parts = field.split("-")
+    if len(parts) == 3 and parts[1].isdigit():
+        return f"{parts[0].rstrip('s').replace('_', ' ')} {int(parts[1]) + 1} {parts[2]}"
+    return field.replace("_", " ")
+
+
+def _fail(job: ImportJob | None, message: str) -> None:
+    if job is None:
+        return
+    job.status = JobStatus.FAILED
+    job.message = message[:2000]
+    job.finished_at = utcnow()
+    db.session.commit()
+
+
+def fail_interrupted() -> int:
+    """Mark failed the running jobs whose heartbeat stopped (the process running them ended):
+    whole batches were applied, and the job says how far it got. Returns how many."""
+    stale = utcnow() - STALE_AFTER
+    jobs = db.session.scalars(
+        select(ImportJob).where(
+            ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at < stale
+        )
+    ).all()
+    for job in jobs:
+        job.status = JobStatus.FAILED
+        job.message = (
+            f"Interrupted after {job.done_rows} of {job.total_rows} rows (the server "
+            "restarted). Every row counted was applied; resume to import the rest."
+        )
+        job.finished_at = utcnow()
+    if jobs:
+        db.session.commit()
+    return len(jobs)
+
+
+def resume_job(actor: Actor, job: ImportJob) -> None:
+    """Queue a failed job again: it goes on after the rows it applied."""
+    _own(actor, job)
+    if job.status != JobStatus.FAILED or job.dry_run:
+        raise DomainError("Only a failed import can be resumed.")
+    job.status = JobStatus.QUEUED
+    job.message = None
+    job.finished_at = None
+
+
+# ---- undo ---------------------------------------------------------------------------------------
+@dataclass
+class UndoReport:
+    deleted: int = 0
+    restored: int = 0
+    kept: int = 0  # changed by someone since the import: left as they are
+
+
+def undo_import(actor: Actor, job: ImportJob) -> UndoReport:
+    """Delete what the import created and restore what it updated (the caller commits).
+    Contacts changed since the import are left as they are and counted."""
+    _own(actor, job)
+    if job.dry_run or job.status not in (JobStatus.DONE, JobStatus.FAILED):
+        raise DomainError("Only a finished import can be undone.")
+    audit.note_actor(db.session, actor)
+    report = UndoReport()
+    rows = db.session.scalars(
+        select(ImportedRow)
+        .where(ImportedRow.job_id == job.id, ImportedRow.action.in_(("created", "updated")))
+        .order_by(ImportedRow.row_number.desc())
+    ).all()
+    for row in rows:
+        contact = db.session.get(Contact, row.contact_id) if row.contact_id else None
+        if contact is None or contact.version != row.version:
+            report.kept += 1
+            continue
+        if row.action == "created":
+            account = contact.account
+            db.session.delete(contact)
+            db.session.flush()
+            if account is not None and account.is_hidden:
+                db.session.delete(account)
+            report.deleted += 1
+        else:
+            _restore(contact, row.before or {})
+            report.restored += 1
+    db.session.flush()
+    job.status = JobStatus.UNDONE
+    job.undone_at = utcnow()
+    audit.record_event(
+        db.session,
+        actor,
+        "undo_import",
+        "import_job",
+        f"Undid import {job.filename}: {report.deleted} deleted, {report.restored} restored, "
+        f"{report.kept} changed since and kept",
+        {"deleted": report.deleted, "restored": report.restored, "kept": report.kept},
+        entity_id=job.id,
+    )
+    return report
+
+
+def _restore(contact: Contact, before: dict) -> None:
+    for name, value in (before.get("fields") or {}).items():
+        setattr(contact, name, from_json(Contact.__table__.c[name], value))
+    for kind, model in (("phones", Phone), ("addresses", Address), ("social_links", SocialLink)):
+        for row_id in before.get(kind) or []:
+            row = db.session.get(model, row_id)
+            if row is not None:
+                getattr(contact, kind).remove(row)
+    added_tags = set(before.get("tags") or [])
+    contact.tags = [t for t in contact.tags if t.id not in added_tags]
+    added_categories = set(before.get("categories") or [])
+    contact.categories = [c for c in contact.categories if c.id not in added_categories]
+    phones = [p for p in contact.phones if p not in db.session.deleted]
+    contact.search_text = search_text_for(contact, phones)
+    contact.has_phone = bool(phones)
+
+
+# ---- preview ---------------------------------------------------------------------------------
+@dataclass
+class PreviewRow:
+    number: int
+    values: dict[str, str]  # as they would be stored
+    problems: list[tuple[str, str]]
+
+
+def preview(actor: Actor, job: ImportJob, mapping: Mapping, limit: int = 10) -> list[PreviewRow]:
+    """The first rows as they would be stored (names, emails, phones in E.164, addresses,
+    account, tags) or why not; nothing is kept."""
+    _own(actor, job)
+    source = read_job_source(job)
+    reader = RowReader(mapping, source.headers, us_dates=job.column_set == "Outlook")
+    shown: list[PreviewRow] = []
+    for number, cells in source.rows():
+        if len(shown) >= limit:
+            break
+        row = reader.read(cells)
+        if row.problems:
+            shown.append(PreviewRow(number, {}, row.problems))
+            continue
+        data = dict(row.data)
+        tags = data.pop("tags", [])
+        if "account" in data and "kind" not in data:
+            data["kind"] = "b2b"
+        savepoint = db.session.begin_nested()
+        try:
+            contact = create_contact(actor, data)
+            values = _shown_values(contact, tags)
+            shown.append(PreviewRow(number, values, []))
+        except ValidationFailed as exc:
+            problems = [(_field_label(f), m) for f, ms in exc.errors.items() for m in ms]
+            shown.append(PreviewRow(number, {}, problems))
+        except DomainError as exc:
+            shown.append(PreviewRow(number, {}, [("", exc.message)]))
+        finally:
+            savepoint.rollback()
+    return shown
+
+
+PREVIEW_COLUMNS = ("Name", "Type", "Account", "Email", "Phones", "Addresses", "Tags", "Other")
+
+
+def _shown_values(contact: Contact, tags: list[str]) -> dict[str, str]:
+    other = [
+        f"{label}: {value}"
+        for label, value in (
+            ("job title", contact.job_title),
+            ("birthday", contact.birthday and contact.birthday.isoformat()),
+            ("owner", contact.owner and contact.owner.email),
+            ("notes", contact.notes and contact.notes[:60]),
+        )
+        if value
+    ]
+    return {
+        "Name": contact.full_name,
+        "Type": contact.kind.label if contact.kind else "",
+        "Account": ""
+        if contact.account is None or contact.account.is_hidden
+        else contact.account.name,
+        "Email": ", ".join(e for e in (contact.email, contact.email_secondary) if e),
+        "Phones": "; ".join(
+            f"{p.phone_type.name if p.phone_type else ''} {p.display}" for p in contact.phones
+        ),
+        "Addresses": "; ".join(a.one_line for a in contact.addresses),
+        "Tags": ", ".join(tags),
+        "Other": "; ".join(other),
+    }
