@@ -50,7 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_admin(app)
     _init_api(app)
     _init_errors(app)
-    from crm import cli
+    from crm import cli, cli_import  # noqa: F401 - cli_import adds `crm import`
 
     cli.init_app(app)
     return app
@@ -82,12 +82,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
+    # SQLAlchemy, not the sqlite3 module, begins transactions (see _sqlite_begin): the
+    # module's own implicit BEGIN breaks SAVEPOINTs (a released savepoint would commit).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    """Begin SQLite transactions explicitly, so that nested ones (savepoints) work."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
 
 
 def _init_auth(app: Flask) -> None:

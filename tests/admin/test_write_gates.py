@@ -5,6 +5,7 @@ for anyone."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any
@@ -126,6 +127,11 @@ WRITES: list[tuple[str, str | None, Data]] = [
         },
     ),
     ("/admin/merge/{merge_id}/undo/", "merge.undo", lambda ids: {}),
+    (
+        "/admin/imports/",
+        "contact.import",
+        lambda ids: {"file": (io.BytesIO(b"First name,Last name\nAna,Smith\n"), "people.csv")},
+    ),
     (
         "/admin/trash/action/",
         "contact.restore",
@@ -281,7 +287,15 @@ WRITES: list[tuple[str, str | None, Data]] = [
     ("/admin/history/ajax/update/", None, lambda ids: {"list_form_pk": ids["audit"]}),
 ]
 # Sign-in and sign-out have their own tests (tests/auth), the JSON API its own (tests/api).
-NOT_HERE = {"/login", "/logout", "/api/v1/contacts"}
+NOT_HERE = {
+    "/login",
+    "/logout",
+    "/api/v1/contacts",
+    # A user's own import (404 for everyone else): tests/admin/test_import_pages.py.
+    "/admin/imports/{job_id}/mapping/",
+    "/admin/imports/{job_id}/undo/",
+    "/admin/imports/{job_id}/resume/",
+}
 
 
 class _Who:

@@ -112,3 +112,11 @@ def test_small_parsers():
     assert country_code("Österreich") == "AT" and country_code("Narnia") is None
     assert split_name("Ana María López") == ("Ana María", "López")
     assert split_name("Cher") == ("", "Cher")
+
+
+def test_outlooks_empty_birthday_and_googles_system_groups_are_no_values(app):
+    row = reader(["first_name", "last_name", "birthday", "tags"]).read(
+        ["Ana", "Smith", "0/0/00", "* myContacts ::: Friends ::: * starred"]
+    )
+    assert row.problems == []
+    assert "birthday" not in row.data and row.data["tags"] == ["Friends"]

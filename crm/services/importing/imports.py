@@ -62,6 +62,7 @@ from crm.services.search import search_text_for
 from crm.services.tags import tags_for_names
 
 BATCH = 200  # rows per transaction
+SAMPLES = 3  # first rows kept on the job for the mapping page
 MAX_ERRORS = 1000  # rows in error kept on the job (all are counted)
 STALE_AFTER = timedelta(minutes=2)  # a running job silent this long was interrupted
 # Contact fields an update may fill or overwrite (the rest are decided by the rules).
@@ -92,8 +93,15 @@ def headers_key(headers: list[str]) -> str:
 
 def read_job_source(job: ImportJob) -> sources.Source:
     return sources.read_source(
-        _path(job).read_bytes(), job.filename, sheet=(job.details or {}).get("sheet")
+        _path(job).read_bytes(),
+        job.filename,
+        sheet=(job.details or {}).get("sheet"),
+        max_bytes=max(job.size, 1),
     )
+
+
+def job_headers(job: ImportJob) -> list[str]:
+    return list((job.details or {}).get("headers") or read_job_source(job).headers)
 
 
 # ---- starting -------------------------------------------------------------------------------
@@ -108,7 +116,8 @@ def create_job(
     read (nothing is kept then)."""
     if not can(actor, "contact.import"):
         raise PermissionDenied("You do not have permission to import contacts.")
-    source = sources.read_source(data, filename, sheet=sheet)
+    limit = current_app.config.get("CRM_IMPORT_MAX_BYTES", sources.MAX_BYTES)
+    source = sources.read_source(data, filename, sheet=sheet, max_bytes=limit)
     stored = f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
     mapping, column_set = propose_mapping(actor, source.headers)
     job = ImportJob(
@@ -117,7 +126,15 @@ def create_job(
         stored_name=stored,
         size=len(data),
         file_format=source.format,
-        details=dict(source.details),
+        # Kept, so that the mapping page does not read the file again (a big workbook
+        # takes seconds): its header, size and first rows.
+        details={
+            **source.details,
+            "summary": source.summary,
+            "headers": source.headers,
+            "row_count": source.row_count,
+            "samples": [row.cells for row in source.preview(SAMPLES)],
+        },
         column_set=column_set,
         mapping=mapping.as_json(),
     )
@@ -151,7 +168,7 @@ def save_mapping(actor: Actor, job: ImportJob, name: str) -> SavedMapping:
     name = " ".join((name or "").split())[:100]
     if not name:
         raise ValidationFailed({"mapping_name": ["Give the mapping a name."]})
-    headers = read_job_source(job).headers
+    headers = job_headers(job)
     saved = db.session.scalar(
         select(SavedMapping).where(SavedMapping.user_id == job.user_id, SavedMapping.name == name)
     ) or SavedMapping(user_id=job.user_id, name=name)
@@ -174,7 +191,7 @@ def set_options(
     _own(actor, job)
     if job.status != JobStatus.DRAFT:
         raise DomainError("This import has started: start a new one to change its mapping.")
-    headers = read_job_source(job).headers
+    headers = job_headers(job)
     if len(mapping.columns) != len(headers):
         raise ValidationFailed({"mapping": ["Map every column of the file (or ignore it)."]})
     chosen = {str(t) for t in mapping.targets()}
@@ -236,9 +253,7 @@ def dry_runs_of(job: ImportJob) -> list[ImportJob]:
 
 
 def _own(actor: Actor, job: ImportJob) -> None:
-    if not can(actor, "contact.import") or (
-        job.user_id != getattr(actor, "id", None) and not can(actor, "audit.view")
-    ):
+    if not can(actor, "contact.import") or job.user_id != getattr(actor, "id", None):
         raise PermissionDenied("This import is not yours.")
 
 
@@ -365,14 +380,10 @@ def _apply_row(
         if tag_names:
             contact.tags = tags_for_names(tag_names)
         db.session.flush()
-    except ValidationFailed as exc:
-        savepoint.rollback()
-        _note(job, number, "failed")
-        return "failed", [(_field_label(f), m) for f, ms in exc.errors.items() for m in ms]
     except DomainError as exc:
         savepoint.rollback()
         _note(job, number, "failed")
-        return "failed", [("", exc.message)]
+        return "failed", _problems(exc)
     phones = [p.e164 for p in contact.phones if p.e164]
     existing = _existing(actor, contact, phones, row.crm_id, job, number, seen)
     if existing is None or job.on_duplicate == DuplicateHandling.CREATE:
@@ -383,7 +394,14 @@ def _apply_row(
     if job.on_duplicate == DuplicateHandling.SKIP or isinstance(existing, int):
         _note(job, number, "skipped", existing if isinstance(existing, Contact) else None)
         return "skipped", []
-    before = _update(actor, existing, row.data, tag_names, job.on_duplicate)
+    savepoint = db.session.begin_nested()
+    try:
+        before = _update(actor, existing, row.data, tag_names, job.on_duplicate)
+    except DomainError as exc:
+        savepoint.rollback()
+        _note(job, number, "failed")
+        return "failed", _problems(exc)
+    savepoint.commit()
     _note(job, number, "updated", existing, before)
     return "updated", []
 
@@ -456,7 +474,7 @@ def _update(
         )
         contact.social_links.append(link)
         before["social_links"].append(link)
-    new_tags = [t for t in tags_for_names(tag_names) if t not in contact.tags]
+    new_tags = [t for t in tags_for_names(tag_names) if t not in contact.tags] if tag_names else []
     contact.tags = [*contact.tags, *new_tags]
     before["tags"] = [t.id for t in new_tags]
     new_categories = [c for c in values.get("categories", []) if c not in contact.categories]
@@ -504,6 +522,13 @@ def _note(
             before=before,
         )
     )
+
+
+def _problems(exc: DomainError) -> list[tuple[str, str]]:
+    """(column or field, message) for what the rules refused."""
+    if isinstance(exc, ValidationFailed):
+        return [(_field_label(f), m) for f, ms in exc.errors.items() for m in ms]
+    return [("", exc.message)]
 
 
 def _field_label(field: str) -> str:
@@ -654,11 +679,8 @@ def preview(actor: Actor, job: ImportJob, mapping: Mapping, limit: int = 10) -> 
             contact = create_contact(actor, data)
             values = _shown_values(contact, tags)
             shown.append(PreviewRow(number, values, []))
-        except ValidationFailed as exc:
-            problems = [(_field_label(f), m) for f, ms in exc.errors.items() for m in ms]
-            shown.append(PreviewRow(number, {}, problems))
         except DomainError as exc:
-            shown.append(PreviewRow(number, {}, [("", exc.message)]))
+            shown.append(PreviewRow(number, {}, _problems(exc)))
         finally:
             savepoint.rollback()
     return shown

@@ -255,6 +255,8 @@ class RowReader:
             else:
                 data[name] = user
         elif name == "birthday":
+            if re.fullmatch(r"0?0[./-]0?0[./-]0{2,4}", value):
+                return  # Outlook writes 0/0/00 for no birthday
             try:
                 data["birthday"] = parse_date(value, us_first=self.us_dates)
             except ValueError as exc:
@@ -284,7 +286,8 @@ class RowReader:
             else:
                 data[name] = flag
         elif name == "tags":
-            names = [t for t in LIST.split(value) if t]
+            # Google's system groups ("* myContacts", "* starred") are not the user's tags.
+            names = [t for t in LIST.split(value) if t and not t.startswith("* ")]
             data["tags"] = list(dict.fromkeys([*data.get("tags", []), *names]))
         elif name == "categories":
             for item in (c for c in LIST.split(value) if c):

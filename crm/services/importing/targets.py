@@ -19,6 +19,7 @@ gives, the type to use (`Mapping.types`, e.g. Outlook's "Business Phone" is a Wo
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 
 IGNORE = "ignore"
@@ -255,3 +256,27 @@ def own_format_mapping(headers: list[str]) -> Mapping | None:
     if not {"first_name", "last_name"} <= names:
         return None
     return Mapping(columns)
+
+
+# ---- the vCard UID of a contact ----------------------------------------------------------
+# A fixed prefix (an RFC 4122 layout: version 8, the variant), then the contact id in the
+# low 62 bits: exports write it, and an import of that vCard reads the id back.
+_UID_PREFIX = 0x6372_6D5F_6964  # "crm_id"
+_UID_MIDDLE = 0xC12
+_UID_FIXED = (_UID_PREFIX << 80) | (0x8 << 76) | (_UID_MIDDLE << 64) | (0b10 << 62)
+_UID_ID_BITS = (1 << 62) - 1
+
+
+def contact_uid(contact_id: int) -> str:
+    """The vCard UID of a contact: urn:uuid:... derived from its id, the same every time."""
+    return f"urn:uuid:{uuid.UUID(int=_UID_FIXED | (contact_id & _UID_ID_BITS))}"
+
+
+def contact_id_from_uid(uid: str) -> int | None:
+    """The contact id a UID made by `contact_uid` holds, or None for any other UID."""
+    text = uid.strip().lower().removeprefix("urn:uuid:")
+    try:
+        value = uuid.UUID(text).int
+    except ValueError:
+        return None
+    return value & _UID_ID_BITS if value & ~_UID_ID_BITS == _UID_FIXED else None

@@ -1,0 +1,166 @@
+"""Imports as jobs: rows created or refused with their row numbers, duplicates skipped,
+filled, overwritten or created, dry runs that save nothing, undo, and resuming a job cut off
+half-way."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.errors import PermissionDenied
+from crm.extensions import db
+from crm.models import Contact, DuplicateHandling, ImportedRow, ImportJob, JobStatus
+from crm.models.base import utcnow
+from crm.services.importing import imports
+from crm.services.importing.targets import Mapping
+
+HEADER = "First Name,Last Name,E-mail Address,Mobile Phone,Company,Job Title\n"
+
+
+def csv_bytes(*rows: str) -> bytes:
+    return (HEADER + "".join(r + "\n" for r in rows)).encode("utf-8")
+
+
+def run(actor, data: bytes, how=DuplicateHandling.SKIP, *, dry_run=False, name="people.csv"):
+    job = imports.create_job(actor, data, name)
+    started = imports.start(actor, job, Mapping.from_json(job.mapping), how, dry_run=dry_run)
+    db.session.commit()
+    imports.run_job(started.id)
+    db.session.expire_all()
+    return db.session.get(ImportJob, started.id)
+
+
+def live_contacts() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Contact).where(Contact.deleted_at.is_(None))
+    )
+
+
+def test_rows_are_created_or_refused_with_their_row_number(manager):
+    job = run(
+        manager,
+        csv_bytes(
+            "Ana,Smith,ana@example.com,+44 7400 123456,Acme,CEO",
+            "Bob,Jones,not-an-email,,,",
+            "Cy,,cy@example.com,,,",
+            "Di,Lee,di@example.com,12,,",
+        ),
+    )
+    assert job.status == JobStatus.DONE
+    assert (job.created, job.updated, job.skipped, job.failed) == (1, 0, 0, 3)
+    by_row = {e["row"]: e for e in job.errors}
+    assert set(by_row) == {3, 4, 5}
+    assert "email" in by_row[3]["field"].lower()
+    assert "last name" in by_row[4]["field"].lower() or "last" in by_row[4]["message"].lower()
+    assert "phone 1" in by_row[5]["field"].lower()
+    ana = db.session.scalar(select(Contact).where(Contact.email == "ana@example.com"))
+    assert ana.account.name == "Acme" and ana.job_title == "CEO"
+    assert [p.e164 for p in ana.phones] == ["+447400123456"]
+
+
+@pytest.mark.parametrize(
+    "how, expected_job_title, counts",
+    [
+        (DuplicateHandling.SKIP, None, (0, 0, 1)),
+        (DuplicateHandling.FILL, "CEO", (0, 1, 0)),
+        (DuplicateHandling.OVERWRITE, "CEO", (0, 1, 0)),
+        (DuplicateHandling.CREATE, None, (1, 0, 0)),
+    ],
+)
+def test_a_row_matching_an_existing_contact(manager, make_contact, how, expected_job_title, counts):
+    existing = make_contact(manager, first_name="Ana", last_name="Smith", email="ana@example.com")
+    job = run(manager, csv_bytes("Anna,Smith,ANA@example.com,,Acme,CEO"), how)
+    assert job.status == JobStatus.DONE, job.message
+    assert (job.created, job.updated, job.skipped) == counts
+    db.session.refresh(existing)
+    assert existing.job_title == expected_job_title
+    assert existing.first_name == ("Anna" if how == DuplicateHandling.OVERWRITE else "Ana")
+
+
+def test_rows_repeating_an_earlier_row_of_the_file_are_duplicates_too(manager):
+    data = csv_bytes("Ana,Smith,ana@example.com,,,", "Ana,Smith,ana@example.com,,,")
+    trial = run(manager, data, dry_run=True)
+    assert (trial.created, trial.skipped) == (1, 1)
+    assert live_contacts() == 0  # a dry run saves nothing
+    job = run(manager, data)
+    assert (job.created, job.skipped) == (1, 1) and live_contacts() == 1
+
+
+def test_undo_deletes_what_was_created_and_restores_what_was_updated(manager, make_contact):
+    existing = make_contact(manager, first_name="Ana", last_name="Smith", email="ana@example.com")
+    job = run(
+        manager,
+        csv_bytes("Ana,Smith,ana@example.com,+44 7400 123456,,CEO", "Bo,Lee,bo@example.com,,,"),
+        DuplicateHandling.FILL,
+    )
+    db.session.refresh(existing)
+    assert existing.job_title == "CEO" and len(existing.phones) == 1
+    report = imports.undo_import(manager, job)
+    db.session.commit()
+    db.session.expire_all()
+    existing = db.session.get(Contact, existing.id)
+    assert (report.deleted, report.restored, report.kept) == (1, 1, 0)
+    assert existing.job_title is None and existing.phones == []
+    assert db.session.scalar(select(Contact).where(Contact.email == "bo@example.com")) is None
+    assert db.session.get(ImportJob, job.id).status == JobStatus.UNDONE
+
+
+def test_undo_leaves_contacts_changed_since(manager):
+    job = run(manager, csv_bytes("Bo,Lee,bo@example.com,,,"))
+    bo = db.session.scalar(select(Contact).where(Contact.email == "bo@example.com"))
+    bo.job_title = "Edited after the import"
+    db.session.commit()
+    report = imports.undo_import(manager, job)
+    db.session.commit()
+    assert (report.deleted, report.kept) == (0, 1)
+    assert db.session.get(Contact, bo.id) is not None
+
+
+def test_a_job_cut_off_half_way_applied_whole_batches_and_resumes_exactly(manager, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 3)
+    rows = [f"P{i},Person,p{i}@example.com,,," for i in range(8)]
+    job = imports.create_job(manager, csv_bytes(*rows), "people.csv")
+    imports.start(
+        manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP, dry_run=False
+    )
+    db.session.commit()
+    real = imports._apply_row
+
+    def dies_on_row_6(job, actor, reader, number, cells, seen):
+        if number == 6:
+            raise RuntimeError("the server went away")
+        return real(job, actor, reader, number, cells, seen)
+
+    monkeypatch.setattr(imports, "_apply_row", dies_on_row_6)
+    imports.run_job(job.id)
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == JobStatus.FAILED and "Stopped after 3 rows" in job.message
+    assert (job.created, job.done_rows) == (3, 3) and live_contacts() == 3  # one whole batch
+
+    monkeypatch.setattr(imports, "_apply_row", real)
+    imports.resume_job(manager, job)
+    db.session.commit()
+    imports.run_job(job.id)
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == JobStatus.DONE and (job.created, job.done_rows) == (8, 8)
+    assert live_contacts() == 8
+    numbers = db.session.scalars(
+        select(ImportedRow.row_number).where(ImportedRow.job_id == job.id)
+    ).all()
+    assert sorted(numbers) == list(range(2, 10))  # every row once
+
+
+def test_a_running_job_whose_process_ended_is_marked_failed(manager):
+    job = imports.create_job(manager, csv_bytes("Ana,Smith,,,,"), "people.csv")
+    job.status = JobStatus.RUNNING
+    job.heartbeat_at = utcnow() - imports.STALE_AFTER * 2
+    db.session.commit()
+    assert imports.fail_interrupted() == 1
+    assert "Interrupted after 0 of" in db.session.get(ImportJob, job.id).message
+
+
+def test_only_importers_import(sales):
+    with pytest.raises(PermissionDenied):
+        imports.create_job(sales, csv_bytes("Ana,Smith,,,,"), "people.csv")
