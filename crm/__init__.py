@@ -82,22 +82,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
-    # SQLAlchemy, not the sqlite3 module, begins transactions (see _sqlite_begin): the
-    # module's own implicit BEGIN breaks SAVEPOINTs (a released savepoint would commit).
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection) -> None:
-    """Begin SQLite transactions explicitly, so that nested ones (savepoints) work."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
 
 
 def _init_auth(app: Flask) -> None:

@@ -329,6 +329,16 @@ def _rows(source: sources.Source) -> Iterator[tuple[int, list[str]]]:
     yield from source.rows()
 
 
+def begin_for_savepoints() -> None:
+    """Start the session's transaction explicitly on SQLite, so that savepoints nest in it:
+    Python's sqlite3 module begins a transaction only before its first write, and a
+    savepoint released outside a transaction would commit. IMMEDIATE takes the write lock
+    now, rather than failing to upgrade a read later. Call it with nothing pending."""
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _run_batch(
     job: ImportJob,
     actor: User,
@@ -336,6 +346,7 @@ def _run_batch(
     batch: list[tuple[int, list[str]]],
     seen: dict[str, int],
 ) -> None:
+    begin_for_savepoints()
     counts = _Counts()
     errors: list[dict] = []
     audit.note_actor(db.session, actor)
@@ -662,6 +673,8 @@ def preview(actor: Actor, job: ImportJob, mapping: Mapping, limit: int = 10) -> 
     _own(actor, job)
     source = read_job_source(job)
     reader = RowReader(mapping, source.headers, us_dates=job.column_set == "Outlook")
+    db.session.flush()
+    begin_for_savepoints()
     shown: list[PreviewRow] = []
     for number, cells in source.rows():
         if len(shown) >= limit:
