@@ -154,7 +154,10 @@ class ImportView(PermissionPage):
             if action == "save_mapping":
                 saved = imports.save_mapping(current_user, job, request.form.get("mapping_name"))
                 db.session.commit()
-                flash(f"Mapping saved as {saved.name!r}: used for files with these columns.")
+                flash(
+                    f"Mapping saved as {saved.name!r}: used for files with these columns.",
+                    "success",
+                )
                 return redirect(url_for(".mapping", job_id=job.id))
             if action in ("dry_run", "run"):
                 started = imports.start(
@@ -163,7 +166,7 @@ class ImportView(PermissionPage):
                 db.session.commit()
                 jobs.submit("import", started.id)
                 if action == "dry_run":
-                    flash("Dry run started: nothing is saved. Its counts appear below.")
+                    flash("Dry run started: nothing is saved. Its counts appear below.", "info")
                     return redirect(url_for(".mapping", job_id=job.id))
                 return redirect(url_for(".job", job_id=started.id))
         except ValidationFailed as exc:

@@ -1,0 +1,67 @@
+"""`flask --app app crm import FILE`: the import from a terminal, with its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.extensions import db
+from crm.models import Contact, ImportJob
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "import"
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def run(*args: str):
+        result = runner.invoke(args=["crm", *args])
+        db.session.expire_all()
+        return result
+
+    return run
+
+
+def contacts() -> int:
+    return db.session.scalar(select(func.count()).select_from(Contact))
+
+
+def test_import_a_file_then_again_the_rows_are_duplicates(cli, make_user, tmp_path):
+    make_user("crm_admin")
+    file = tmp_path / "people.csv"
+    file.write_text(
+        "First Name,Last Name,E-mail Address\nAna,Smith,ana@example.com\nBo,Lee,nope\n",
+        encoding="utf-8",
+    )
+    dry = cli("import", str(file), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "1 would be created" in dry.output and "row 3:" in dry.output
+    assert contacts() == 0
+    result = cli("import", str(file))
+    assert result.exit_code == 0, result.output
+    assert "1 were created" in result.output and "1 with errors" in result.output
+    assert contacts() == 1
+    again = cli("import", str(file), "--on-duplicate", "update")
+    assert "1 skipped" not in again.output and "1 were updated" in again.output
+    assert contacts() == 1
+
+
+def test_a_vcard_file(cli, make_user):
+    make_user("crm_admin")
+    result = cli("import", str(FIXTURES / "vcard40.vcf"))
+    assert result.exit_code == 0, result.output
+    assert contacts() >= 1
+
+
+def test_bad_files_and_users_are_refused(cli, make_user, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert "No active crm_admin" in cli("import", str(empty)).output
+    make_user("crm_admin")
+    result = cli("import", str(empty))
+    assert result.exit_code == 2 and "The file is empty." in result.output
+    assert db.session.scalar(select(func.count()).select_from(ImportJob)) == 0
+    assert cli("import", str(empty), "--as", "nobody@example.com").exit_code != 0
