@@ -416,27 +416,7 @@ class Bench:
                 tag,
             )
 
-            def export() -> str:
-                size = chars = 0
-                for part in bulk.export_csv(actor, target):
-                    size += 1
-                    chars += len(part)
-                db.session.rollback()
-                return f"{chars / 1e6:.1f} MB of CSV in {size} chunks"
-
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            result = self.time_call(
-                "export CSV (services.bulk.export_csv)", f"{label}, consumed", export, runs, None
-            )
-            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            tracemalloc.start()
-            export()
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            result.outcome += (
-                f"; peak Python allocations {peak / 1e6:.0f} MB (tracemalloc), "
-                f"max RSS grew {(rss_after - rss_before) / 1024:.0f} MB"
-            )
+            self._exports(actor, target, label, f["contacts"], runs)
 
             def duplicates() -> str:
                 from crm.services.duplicates import find_duplicates
@@ -454,6 +434,53 @@ class Bench:
             )
             self._merges(actor, runs)
             db.session.remove()
+
+    def _exports(self, actor: Any, target: Any, label: str, contacts: int, runs: int) -> None:
+        """Exports (services.exporting) streamed into a sink that counts the bytes: CSV, XLSX
+        and vCard of `target`, and CSV of every contact. Each reports its contacts per
+        second and its memory: the most the process's RSS grew (sampled after every chunk)
+        and tracemalloc's peak (a second, untimed pass: tracing slows Python down)."""
+        from sqlalchemy import select
+
+        from crm.models import Contact
+        from crm.services import exporting
+
+        db = self.db
+        everyone = select(Contact.id)
+        cases = (
+            ("export CSV (services.exporting)", "csv", target, label, runs),
+            ("export XLSX (services.exporting)", "xlsx", target, label, 1),
+            ("export vCard (services.exporting)", "vcf", target, label, 1),
+            ("export CSV, every contact", "csv", everyone, f"all {contacts:,} contacts", 1),
+        )
+        for name, file_format, what, described, times in cases:
+            watch = _ExportWatch()
+
+            def export(file_format: str = file_format, what: Any = what, watch=watch) -> str:
+                watch.start()
+                exporting.write(actor, what, file_format, watch, progress=watch.chunk)
+                seconds = time.perf_counter() - watch.started
+                db.session.rollback()
+                return (
+                    f"{watch.rows:,} contacts, {watch.rows / seconds:,.0f} a second, "
+                    f"{watch.size / 1e6:,.1f} MB"
+                )
+
+            result = self.time_call(
+                name, f"{described}, written to a counting sink", export, times, None
+            )
+            grew = watch.rss_grew
+            tracemalloc.start()
+            try:
+                export()
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            result.outcome += (
+                f"; RSS grew at most {grew / 1e6:,.0f} MB, "
+                f"peak Python allocations {peak / 1e6:,.0f} MB (tracemalloc)"
+            )
+            self.log(f"    {result.outcome}")
 
     def _merges(self, actor: Any, runs: int) -> None:
         """Merging three contacts, and the two companies holding the most contacts, each
@@ -535,3 +562,33 @@ class Bench:
             self.db.session.rollback()
             self.db.session.remove()
         return plan
+
+
+def _rss() -> int:
+    """The process's resident memory now, in bytes (Linux); its high-water mark elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class _ExportWatch:
+    """A write-only sink for an export: counts its bytes, its contacts, and the most the
+    process's resident memory grew since the export started (sampled after each chunk)."""
+
+    def start(self) -> None:
+        self.size = self.rows = self.rss_grew = 0
+        self.rss_start = _rss()
+        self.started = time.perf_counter()
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def chunk(self, contacts: int) -> None:
+        self.rows += contacts
+        self.rss_grew = max(self.rss_grew, _rss() - self.rss_start)

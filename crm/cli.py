@@ -127,5 +127,84 @@ def permissions_command() -> None:
     click.echo(matrix_markdown(), nl=False)
 
 
+def acting_user(email: str | None) -> User:
+    """The user a command acts as: the active user `email`, else the first active crm_admin."""
+    from crm.models import Role, user_roles
+
+    if email:
+        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None or not user.active:
+            raise click.UsageError(f"No active user {email!r}.")
+        return user
+    user = db.session.scalar(
+        select(User)
+        .join(user_roles, user_roles.c.user_id == User.id)
+        .join(Role, Role.id == user_roles.c.role_id)
+        .where(Role.name == "crm_admin", User.active.is_(True))
+        .order_by(User.id)
+        .limit(1)
+    )
+    if user is None:
+        raise click.UsageError("No active crm_admin: create one, or name the user with --as.")
+    return user
+
+
+@crm_cli.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "xlsx", "vcf"]),
+    default=None,
+    help="File format (default: from FILE's extension: .csv, .xlsx, .vcf).",
+)
+@click.option(
+    "--as", "as_email", default=None, help="The acting user (default: the first crm_admin)."
+)
+def export_command(file: str, file_format: str | None, as_email: str | None) -> None:
+    """Export every contact the acting user may see to FILE: CSV or XLSX in the format
+    imports read back, or vCard 4.0. Written as read (memory stays flat); recorded in the
+    history."""
+    from pathlib import Path
+
+    from crm.services import exporting
+
+    path = Path(file)
+    if file_format is None:
+        try:
+            file_format = exporting.format_for_path(path)
+        except ValueError as exc:
+            message = f"{exc} Name a .csv, .xlsx or .vcf file, or give --format."
+            raise click.UsageError(message) from None
+    actor = acting_user(as_email)
+    target = select(Contact.id)
+    try:
+        total = exporting.record_export(actor, target, file_format, "every contact (command)")
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    # Written beside FILE, then renamed: an interrupted export leaves no half file.
+    partial = path.with_name(f".{path.name}.part")
+    written = 0
+    label = f"Exporting to {exporting.FORMATS[file_format].name}"
+    try:
+        with partial.open("wb") as out, click.progressbar(length=total, label=label) as bar:
+
+            def advance(contacts: int) -> None:
+                nonlocal written
+                written += contacts
+                bar.update(contacts)
+
+            exporting.write(actor, target, file_format, out, progress=advance)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    db.session.commit()  # the history entry
+    size = path.stat().st_size
+    shown = f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1000:,.1f} KB"
+    click.echo(f"Exported {written:,} contact(s) to {path} ({shown}).")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(crm_cli)

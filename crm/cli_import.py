@@ -9,12 +9,11 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from sqlalchemy import select
 
-from crm.cli import crm_cli
+from crm.cli import acting_user, crm_cli
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
-from crm.models import DuplicateHandling, ImportJob, JobStatus, Role, User, user_roles
+from crm.models import DuplicateHandling, ImportJob, JobStatus
 
 # The choices ARCHITECTURE.md names ("update" fills empty fields only), and our two kinds of
 # update by their own names.
@@ -26,25 +25,6 @@ ON_DUPLICATE = {
     "create": DuplicateHandling.CREATE,
 }
 FORMATS = {"auto": None, "csv": ".csv", "xlsx": ".xlsx", "vcf": ".vcf"}
-
-
-def _acting_user(email: str | None) -> User:
-    if email:
-        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None or not user.active:
-            raise click.UsageError(f"No active user {email!r}.")
-        return user
-    user = db.session.scalar(
-        select(User)
-        .join(user_roles, user_roles.c.user_id == User.id)
-        .join(Role, Role.id == user_roles.c.role_id)
-        .where(Role.name == "crm_admin", User.active.is_(True))
-        .order_by(User.id)
-        .limit(1)
-    )
-    if user is None:
-        raise click.UsageError("No active crm_admin: create one, or name the user with --as.")
-    return user
 
 
 @crm_cli.command("import")
@@ -75,7 +55,7 @@ def import_command(
     from crm.services.importing import imports
     from crm.services.importing.targets import Mapping
 
-    actor = _acting_user(as_email)
+    actor = acting_user(as_email)
     name = file.name
     if FORMATS[file_format] and not name.lower().endswith(FORMATS[file_format]):
         name = f"{name}{FORMATS[file_format]}"

@@ -17,7 +17,7 @@ from crm.admin.fields import as_choices
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Category, MarketingList, Segment, SegmentKind, User
-from crm.services import access, bulk
+from crm.services import access, bulk, exporting
 
 # operation: (label, permission, parameter field or None)
 OPERATIONS: dict[str, tuple[str, str, str | None]] = {
@@ -33,7 +33,7 @@ OPERATIONS: dict[str, tuple[str, str, str | None]] = {
         "marketing_list.add_members",
         "marketing_list",
     ),
-    "export": ("Export to CSV", "contact.export", None),
+    "export": ("Export (CSV, XLSX or vCard)", "contact.export", "export_format"),
     "trash": ("Move to the trash", "contact.delete", None),
 }
 NOBODY = "none"
@@ -55,6 +55,12 @@ class BulkForm(FlaskForm):
     category = SelectField("Category")
     segment = SelectField("Segment (static)")
     marketing_list = SelectField("Marketing list")
+    export_format = SelectField(
+        "File format",
+        choices=as_choices((key, chosen.label) for key, chosen in exporting.FORMATS.items()),
+        default="csv",
+        description="CSV and XLSX open in spreadsheets and import back; vCard goes to phones.",
+    )
     confirm = BooleanField("Yes, apply this to all of them")
 
     def fill_choices(self) -> None:
@@ -119,7 +125,14 @@ class BulkForm(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         # Only the chosen actions' parameters are checked (the others may be empty).
         params = {OPERATIONS[key][2] for key in self.chosen} - {None}
-        for name in ("responsible", "access_class", "category", "segment", "marketing_list"):
+        for name in (
+            "responsible",
+            "access_class",
+            "category",
+            "segment",
+            "marketing_list",
+            "export_format",
+        ):
             if name not in params:
                 getattr(self, name).validate_choice = False
         ok = super().validate(extra_validators)

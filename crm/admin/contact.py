@@ -70,6 +70,7 @@ from crm.services import (
     bulk,
     counting,
     duplicates,
+    exporting,
     merge,
     query_plan,
     search,
@@ -955,7 +956,7 @@ class ContactView(CrmModelView):
         form.fill_choices()
         if request.method == "POST" and form.validate():
             if form.chosen == ["export"]:
-                return self._export(target)
+                return self._export(target, form.export_format.data, described)
             if self._run_bulk(lambda: form.run(current_user, target)):
                 return redirect(self._return_url(request.args))
         return self.render(
@@ -973,15 +974,23 @@ class ContactView(CrmModelView):
         kept = {k: v for k, v in args.items() if k not in ("target", "ids")}
         return url_for(".index_view", **kept)
 
-    def _export(self, target):
+    def _export(self, target, file_format: str, described: str):
+        """The download of the target's contacts in the chosen format, streamed as it is read
+        (XLSX once written to a temporary file); the export is in the history."""
         if not can(current_user, "contact.export"):
             abort(403)
-        rows = bulk.export_csv(current_user, target)
-        stamp = utcnow().strftime("%Y%m%d-%H%M")
+        chosen = exporting.FORMATS[file_format]
+        if request.args.get("target") == "matching":
+            kept = {k: v for k, v in request.args.items() if k != "target"}
+            described += f" ({urlencode(kept)})" if kept else ""
+        exporting.record_export(current_user, target, file_format, described)
+        db.session.commit()
+        body = exporting.streamed(current_user, target, file_format)
+        name = f"contacts-{utcnow().strftime('%Y%m%d-%H%M')}.{chosen.key}"
         return Response(
-            stream_with_context(rows),
-            mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="contacts-{stamp}.csv"'},
+            stream_with_context(body),
+            content_type=chosen.mimetype,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     @expose("/views/save/", methods=("POST",))

@@ -66,7 +66,7 @@ LABELS: dict[str, str] = {
     "contact.delete": "move contacts to the trash",
     "contact.restore": "restore contacts from the trash",
     "contact.purge": "delete contacts for good (purge the trash)",
-    "contact.export": "export contacts to CSV",
+    "contact.export": "export contacts (CSV, XLSX, vCard)",
     "contact.import": "import contacts from files",
     "contact.merge": "merge duplicate contacts and accounts",
     "merge.undo": "undo a merge (while nothing changed since)",

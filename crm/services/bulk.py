@@ -4,17 +4,14 @@ each one transaction at the boundary, each reporting what it changed and what it
 A target is a SELECT of contact ids (a page's ticked rows, the selection basket, or every
 contact matching a list's filters); it is always re-checked against the visibility gate.
 Every bulk action writes one history entry naming the action and the contacts it touched.
+Exports are in `crm.services.exporting`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, delete, exists, func, literal, select, update
-from sqlalchemy.orm import aliased
 
 from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied, ValidationFailed
@@ -22,12 +19,10 @@ from crm.extensions import db
 from crm.models import (
     AccessClass,
     Account,
-    Address,
     Category,
     Contact,
     MarketingList,
     MarketingListMember,
-    Phone,
     Segment,
     SegmentKind,
     Tag,
@@ -314,138 +309,3 @@ def move_to_trash(actor: Actor, target: Select) -> BulkResult:
         or 0
     )
     return BulkResult("Move to trash", changed)
-
-
-CSV_COLUMNS = (
-    "id",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "email",
-    "email_secondary",
-    "account",
-    "job_title",
-    "customer_status",
-    "prospect_status",
-    "phones",
-    "city",
-    "country",
-    "tags",
-    "owner",
-    "responsible",
-    "created_at",
-    "updated_at",
-)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    """Text for a CSV cell; one a spreadsheet would run as a formula gets a leading quote."""
-    text = "" if value is None else str(getattr(value, "value", value))
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def export_csv(actor: Actor, target: Select, batch: int = 1000) -> Iterator[str]:
-    """CSV text in chunks of `batch` contacts, read as plain rows (no ORM objects: four
-    small queries per chunk), so memory stays flat and 100,000 contacts take seconds."""
-    _require(actor, "contact.export", "export contacts")
-    ids = list(db.session.scalars(gated_ids(actor, target).order_by(Contact.id)))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue()
-    owner, responsible = aliased(User), aliased(User)
-    for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        buffer.seek(0)
-        buffer.truncate()
-        phones: dict[int, list[str]] = {}
-        for contact_id, e164, number in db.session.execute(
-            select(Phone.contact_id, Phone.e164, Phone.number)
-            .where(Phone.contact_id.in_(chunk))
-            .order_by(Phone.id)
-        ):
-            phones.setdefault(contact_id, []).append(e164 or number)
-        places: dict[int, tuple[str, str]] = {}
-        for contact_id, city, country in db.session.execute(
-            select(Address.contact_id, Address.city, Address.country)
-            .where(Address.contact_id.in_(chunk))
-            .order_by(Address.id)
-        ):
-            places.setdefault(contact_id, (city or "", country or ""))
-        tags: dict[int, list[str]] = {}
-        for contact_id, name in db.session.execute(
-            select(contact_tags.c.contact_id, Tag.name)
-            .join(Tag, Tag.id == contact_tags.c.tag_id)
-            .where(contact_tags.c.contact_id.in_(chunk))
-            .order_by(Tag.key)
-        ):
-            tags.setdefault(contact_id, []).append(name)
-        rows = db.session.execute(
-            select(
-                Contact.id,
-                Contact.first_name,
-                Contact.middle_name,
-                Contact.last_name,
-                Contact.email,
-                Contact.email_secondary,
-                Account.name,
-                Account.is_hidden,
-                Contact.job_title,
-                Contact.customer_status,
-                Contact.prospect_status,
-                owner.email,
-                responsible.email,
-                Contact.created_at,
-                Contact.updated_at,
-            )
-            .join(Account, Account.id == Contact.account_id)
-            .outerjoin(owner, owner.id == Contact.owner_id)
-            .outerjoin(responsible, responsible.id == Contact.responsible_id)
-            .where(Contact.id.in_(chunk))
-            .order_by(Contact.id)
-        )
-        for (
-            contact_id,
-            first,
-            middle,
-            last,
-            email,
-            email2,
-            account,
-            hidden,
-            job,
-            status,
-            prospect,
-            owner_email,
-            responsible_email,
-            created,
-            updated,
-        ) in rows:
-            city, country = places.get(contact_id, ("", ""))
-            writer.writerow(
-                [
-                    _cell(v)
-                    for v in (
-                        contact_id,
-                        first,
-                        middle,
-                        last,
-                        email,
-                        email2,
-                        "" if hidden else account,
-                        job,
-                        status,
-                        prospect,
-                        "; ".join(phones.get(contact_id, [])),
-                        city,
-                        country,
-                        "; ".join(tags.get(contact_id, [])),
-                        owner_email or "",
-                        responsible_email or "",
-                        created.isoformat(),
-                        updated.isoformat(),
-                    )
-                ]
-            )
-        yield buffer.getvalue()

@@ -110,7 +110,7 @@ def test_bulk_on_everything_matching_a_filter(client, login_as, make_contact, ma
     export = client.post(url, data={"operation": "export", "csrf_token": csrf_from(form)})
     assert export.status_code == 200 and export.mimetype == "text/csv"
     lines = export.get_data(as_text=True).strip().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("id,first_name")
+    assert len(lines) == 4 and lines[0].startswith("\ufeffCRM id,Title,First name")
 
 
 def test_bulk_post_without_csrf_is_refused(client, login_as, make_contact):
@@ -207,7 +207,7 @@ def test_several_actions_run_together_in_one_transaction(
     assert {c.responsible_id for c in db.session.scalars(select(Contact))} == {responsible.id}
 
     for clash, message in (
-        (["export", "add_tags"], "Export to CSV runs on its own"),
+        (["export", "add_tags"], "Export (CSV, XLSX or vCard) runs on its own"),
         (["add_tags", "remove_tags"], "Add tags and Remove tags cannot run together"),
         ([], "Choose an action."),
     ):

@@ -119,8 +119,9 @@ def csv_rows(text: str) -> list[dict[str, str]]:
 
 
 def neutralised(value: str) -> str:
-    """How the export shows a cell: formulas behind a leading quote."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    """How the export shows a cell: formulas (and quoted ones) behind one more quote."""
+    quoted = re.match(r"'+[=+\-@\t\r]", value)
+    return "'" + value if value.startswith(FORMULA_START) or quoted else value
 
 
 _CONTROL = re.compile(r'<(?:input|select|textarea)\b[^>]*?\bname="([^"]+)"')

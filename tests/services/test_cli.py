@@ -223,3 +223,78 @@ def test_seed_without_an_admin_explains_what_to_do(cli):
     assert result.exit_code != 0
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Create an administrator first" in result.output
+
+
+# ---- export -----------------------------------------------------------------------------
+
+
+def test_export_writes_every_visible_contact_in_the_format_of_the_extension(
+    cli, make_user, make_contact, tmp_path
+):
+    import csv
+    import io
+
+    admin = make_user("crm_admin")
+    make_contact(admin, first_name="Zoë", last_name="Ærø", email="zoe@example.com")
+    make_contact(admin, first_name="Bo", last_name="=1+1")
+    target = tmp_path / "contacts.csv"
+    result = cli("export", str(target))
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        rf"Exported 2 contact\(s\) to {re.escape(str(target))} \(\d+\.\d KB\)\.", result.output
+    )
+    rows = list(csv.reader(io.StringIO(target.read_bytes().decode("utf-8-sig"))))
+    assert [row[4] for row in rows] == ["Last name", "Ærø", "'=1+1"]
+    assert not list(tmp_path.glob(".*.part"))  # written aside, then renamed
+    from crm.models import AuditEntry
+
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
+    assert entry.user_id == admin.id and entry.changes["count"] == 2
+
+    vcards = tmp_path / "phone.txt"
+    result = cli("export", str(vcards), "--format", "vcf")
+    assert result.exit_code == 0, result.output
+    assert vcards.read_text(encoding="utf-8").count("BEGIN:VCARD") == 2
+
+    workbook = tmp_path / "contacts.xlsx"
+    assert cli("export", str(workbook)).exit_code == 0
+    assert workbook.read_bytes()[:2] == b"PK"  # a zip: the workbook
+
+
+def test_export_as_a_user_exports_what_they_see_and_refuses_without_the_right(
+    cli, make_user, make_contact, tmp_path
+):
+    from crm.models import AccessClass
+
+    admin = make_user("crm_admin")
+    marketeer = make_user("crm_marketeer", email="mia@example.com")
+    make_user("crm_sales", email="sam@example.com")
+    hidden = AccessClass(name="Key accounts")
+    db.session.add(hidden)
+    db.session.commit()
+    make_contact(admin, first_name="Kai", last_name="Keyman", access_class=hidden)
+    make_contact(admin, first_name="Nora", last_name="Plain")
+    target = tmp_path / "mine.vcf"
+    result = cli("export", str(target), "--as", marketeer.email)
+    assert result.exit_code == 0, result.output
+    assert "Exported 1 contact(s)" in result.output
+    assert "Plain" in target.read_text(encoding="utf-8")
+    assert "Keyman" not in target.read_text(encoding="utf-8")
+
+    refused = tmp_path / "refused.csv"
+    result = cli("export", str(refused), "--as", "sam@example.com")
+    assert result.exit_code == 2
+    assert "error: You do not have permission to export contacts." in result.stderr
+    assert not refused.exists()
+    assert cli("export", str(refused), "--as", "nobody@example.com").exit_code == 2
+
+
+def test_export_needs_a_known_format_and_an_admin(cli, make_user, tmp_path):
+    result = cli("export", str(tmp_path / "contacts.csv"))
+    assert result.exit_code == 2
+    assert "No active crm_admin" in result.output
+    make_user("crm_admin")
+    result = cli("export", str(tmp_path / "contacts.pdf"))
+    assert result.exit_code == 2
+    assert "Cannot tell the format from '.pdf'" in result.output
+    assert not list(tmp_path.glob("contacts.*"))

@@ -28,6 +28,9 @@ from crm.services.importing.targets import (
 KNOWN_SHARE = 0.8  # of a file's headers a column set must know to be recognised
 
 
+OWN_EXPORT = "Contacts CRM export"  # the name of our own format
+
+
 @dataclass(frozen=True)
 class Recognised:
     name: str  # "Google Contacts", "Outlook", ...
@@ -38,7 +41,7 @@ def recognise(headers: list[str]) -> Recognised | None:
     """The known column set these headers are, with its mapping; None for any other file."""
     own = _own_export(headers)
     if own is not None:
-        return Recognised("Contacts CRM export", own)
+        return Recognised(OWN_EXPORT, own)
     names = [_plain(h) for h in headers]
     found = []
     for column_set in COLUMN_SETS:

@@ -289,9 +289,7 @@ def run_job(job_id: int) -> None:
     done = set(
         db.session.scalars(select(ImportedRow.row_number).where(ImportedRow.job_id == job.id))
     )
-    reader = RowReader(
-        Mapping.from_json(job.mapping), source.headers, us_dates=job.column_set == "Outlook"
-    )
+    reader = _reader(job, Mapping.from_json(job.mapping), source.headers)
     seen: dict[str, int] = {}  # dry runs: emails and phones of earlier rows -> row number
     batch: list[tuple[int, list[str]]] = []
     try:
@@ -323,6 +321,15 @@ def run_job(job_id: int) -> None:
         entity_id=job.id,
     )  # fmt: skip
     db.session.commit()
+
+
+def _reader(job: ImportJob, mapping: Mapping, headers: list[str]) -> RowReader:
+    return RowReader(
+        mapping,
+        headers,
+        us_dates=job.column_set == "Outlook",
+        own_csv=job.file_format == "csv" and job.column_set == column_sets.OWN_EXPORT,
+    )
 
 
 def _rows(source: sources.Source) -> Iterator[tuple[int, list[str]]]:
@@ -672,7 +679,7 @@ def preview(actor: Actor, job: ImportJob, mapping: Mapping, limit: int = 10) -> 
     account, tags) or why not; nothing is kept."""
     _own(actor, job)
     source = read_job_source(job)
-    reader = RowReader(mapping, source.headers, us_dates=job.column_set == "Outlook")
+    reader = _reader(job, mapping, source.headers)
     db.session.flush()
     begin_for_savepoints()
     shown: list[PreviewRow] = []

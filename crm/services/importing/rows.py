@@ -37,7 +37,7 @@ from crm.models import (
     User,
 )
 from crm.models.base import LabeledEnum
-from crm.services.importing.targets import Mapping
+from crm.services.importing.targets import Mapping, restore_neutralised
 
 MULTI = re.compile(r"\s*:::\s*")  # Google Contacts: several values in one cell
 LIST = re.compile(r"\s*(?::::|[;,])\s*")  # tags and categories
@@ -191,8 +191,17 @@ class RowReader:
     """Reads rows for one import: the mapping's targets, and look-ups (users, categories,
     types, accounts) loaded once and kept for every row."""
 
-    def __init__(self, mapping: Mapping, headers: list[str], *, us_dates: bool = False):
+    def __init__(
+        self,
+        mapping: Mapping,
+        headers: list[str],
+        *,
+        us_dates: bool = False,
+        own_csv: bool = False,
+    ):
         self.targets = mapping.targets()
+        # Our own CSV export put an apostrophe before values a spreadsheet would run.
+        self.own_csv = own_csv
         self.types = mapping.types
         self.headers = headers
         self.us_dates = us_dates
@@ -212,6 +221,8 @@ class RowReader:
         slots: dict[str, dict[str, tuple[int, str]]] = {}
         for index, target in enumerate(self.targets):
             value = (cells[index] if index < len(cells) else "").strip()
+            if self.own_csv:
+                value = restore_neutralised(value)
             if target.kind == "ignore" or not value:
                 continue
             if target.kind == "field":

@@ -258,6 +258,24 @@ def own_format_mapping(headers: list[str]) -> Mapping | None:
     return Mapping(columns)
 
 
+# ---- spreadsheet formulas -------------------------------------------------------------------
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
+
+
+def neutralise(text: str) -> str:
+    """`text` as a CSV cell a spreadsheet will not run: an apostrophe in front of a value that
+    begins with a formula character (or with apostrophes and then one)."""
+    if text.startswith(FORMULA_START) or (text[:1] == "'" and _QUOTED_FORMULA.match(text)):
+        return "'" + text
+    return text
+
+
+def restore_neutralised(cell: str) -> str:
+    """The value `neutralise` was given (an import of our own CSV files takes it off)."""
+    return cell[1:] if _QUOTED_FORMULA.match(cell) else cell
+
+
 # ---- the vCard UID of a contact ----------------------------------------------------------
 # A fixed prefix (an RFC 4122 layout: version 8, the variant), then the contact id in the
 # low 62 bits: exports write it, and an import of that vCard reads the id back.
