@@ -164,3 +164,27 @@ def test_a_running_job_whose_process_ended_is_marked_failed(manager):
 def test_only_importers_import(sales):
     with pytest.raises(PermissionDenied):
         imports.create_job(sales, csv_bytes("Ana,Smith,,,,"), "people.csv")
+
+
+def test_a_queued_job_a_restart_dropped_is_marked_failed_and_can_be_resumed(manager):
+    job = imports.create_job(manager, csv_bytes("Ana,Smith,ana@example.com,,,"), "people.csv")
+    job.status = JobStatus.QUEUED
+    job.created_at = utcnow() - imports.STALE_AFTER * 2
+    db.session.commit()
+    assert imports.fail_interrupted() == 1
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == JobStatus.FAILED and "Not started" in job.message
+    imports.resume_job(manager, job)
+    db.session.commit()
+    imports.run_job(job.id)
+    db.session.expire_all()
+    assert db.session.get(ImportJob, job.id).created == 1
+
+
+def test_a_queued_job_waits_while_another_runs(manager):
+    waiting = imports.create_job(manager, csv_bytes("Ana,Smith,,,,"), "a.csv")
+    running = imports.create_job(manager, csv_bytes("Bo,Lee,,,,"), "b.csv")
+    waiting.status, waiting.created_at = JobStatus.QUEUED, utcnow() - imports.STALE_AFTER * 2
+    running.status, running.heartbeat_at = JobStatus.RUNNING, utcnow()
+    db.session.commit()
+    assert imports.fail_interrupted() == 0

@@ -582,16 +582,44 @@ def fail_interrupted() -> int:
             "restarted). Every row counted was applied; resume to import the rest."
         )
         job.finished_at = utcnow()
-    if jobs:
+    lost = _lost_in_queue(stale)
+    for job in lost:
+        job.status = JobStatus.FAILED
+        job.message = "Not started: the server restarted before it ran. " + (
+            "Start the dry run again." if job.dry_run else "Resume to run it."
+        )
+        job.finished_at = utcnow()
+    if jobs or lost:
         db.session.commit()
-    return len(jobs)
+    return len(jobs) + len(lost)
+
+
+def _lost_in_queue(stale) -> list[ImportJob]:
+    """Queued jobs a restart dropped: with in-process jobs ("thread"), a job queued for a
+    while when none is running was in the queue of a process that ended."""
+    if current_app.config.get("CRM_JOB_QUEUE", "thread") != "thread":
+        return []  # a Redis queue outlives restarts; inline jobs are never queued
+    running = db.session.scalar(
+        select(ImportJob.id)
+        .where(ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at >= stale)
+        .limit(1)
+    )
+    if running is not None:
+        return []
+    return list(
+        db.session.scalars(
+            select(ImportJob).where(
+                ImportJob.status == JobStatus.QUEUED, ImportJob.created_at < stale
+            )
+        )
+    )
 
 
 def resume_job(actor: Actor, job: ImportJob) -> None:
     """Queue a failed job again: it goes on after the rows it applied."""
     _own(actor, job)
     if job.status != JobStatus.FAILED or job.dry_run:
-        raise DomainError("Only a failed import can be resumed.")
+        raise DomainError("Only a failed import can be resumed (start a dry run again).")
     job.status = JobStatus.QUEUED
     job.message = None
     job.finished_at = None
