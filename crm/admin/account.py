@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import NotFound
 
 from crm.admin.base import CrmModelView, CsrfTokenRule
 from crm.auth.permissions import can
@@ -23,7 +22,7 @@ from crm.services.accounts import (
     delete_account,
     save_account,
 )
-from crm.services.merge import MAX_MERGED, merged_into
+from crm.services.merge import MAX_MERGED, merge_successor
 
 
 def _contacts_link(view: Any, _context: Any, model: Account, _name: str) -> Markup:
@@ -144,19 +143,8 @@ class AccountView(CrmModelView):
 
         return self.save_and_commit(form, change)
 
-    def get_one(self, id: Any) -> Any:
-        """The account, or (details and edit pages) a redirect from a merged account's old
-        link to the account it was merged into, when the user may see that one."""
-        try:
-            return super().get_one(id)
-        except NotFound:
-            found = merged_into(Account, id) if request.method == "GET" else None
-            master = found and access.get_visible_account(current_user, found[1].id)
-            pages = {f"{self.endpoint}.details_view", f"{self.endpoint}.edit_view"}
-            if not master or request.endpoint not in pages:
-                raise
-            flash(f"{found[0].name} (#{found[0].id}) was merged into this account.", "info")
-            abort(redirect(url_for(request.endpoint, **{**request.args, "id": master.id})))
+    def merge_successor(self, pk: int) -> tuple[Any, Any] | None:
+        return merge_successor(current_user, Account, pk)
 
     def delete_record(self, model: Account) -> None:
         delete_account(current_user, model)

@@ -240,15 +240,33 @@ class CrmModelView(ModelView):
         return None
 
     def get_one(self, id: Any) -> Any:
-        """Records come through the view's (gated) query; a missing one is a 404."""
+        """Records come through the view's (gated) query; a missing one is a 404, unless it
+        was merged into a record the user sees: the details and edit pages then lead there."""
         try:
             pk = int(id)
         except (TypeError, ValueError):
             abort(404)
         record = self.get_query().filter(self.model.id == pk).one_or_none()
         if record is None:
+            self._follow_merge(pk)
             abort(404)
         return record
+
+    def merge_successor(self, pk: int) -> tuple[Any, Any] | None:
+        """(the merged record, the visible one it was merged into); None: no old links."""
+        return None
+
+    def _follow_merge(self, pk: int) -> None:
+        pages = {f"{self.endpoint}.details_view", f"{self.endpoint}.edit_view"}
+        if request.method != "GET" or request.endpoint not in pages:
+            return
+        found = self.merge_successor(pk)
+        if found is None:
+            return
+        merged, master = found
+        what = self.model.__name__.lower()
+        flash(f"{merged} (#{merged.id}) was merged into this {what}.", "info")
+        abort(redirect(url_for(request.endpoint, **{**request.args, "id": master.id})))
 
     def get_count_query(self):
         # count(*) rather than count('*'): the latter is about three times slower on SQLite.

@@ -26,7 +26,6 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import NotFound
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
@@ -523,22 +522,8 @@ class ContactView(CrmModelView):
             query = query.filter(contact_filters_where.in_selection_of(current_user.id))
         return query
 
-    def get_one(self, id: Any) -> Any:
-        """The contact, or (on the details and edit pages) a redirect from a merged contact's
-        old link to the contact it was merged into, when the user may see that one."""
-        try:
-            return super().get_one(id)
-        except NotFound:
-            old_page = request.endpoint in (
-                f"{self.endpoint}.details_view",
-                f"{self.endpoint}.edit_view",
-            )
-            found = duplicates.merge_successor(current_user, id) if old_page else None
-            if found is None or request.method != "GET":
-                raise
-            merged, master = found
-            flash(f"{merged.full_name} (#{merged.id}) was merged into this contact.", "info")
-            abort(redirect(url_for(request.endpoint, **{**request.args, "id": master.id})))
+    def merge_successor(self, pk: int) -> tuple[Any, Any] | None:
+        return merge.merge_successor(current_user, Contact, pk)
 
     def get_query(self):
         return self._scoped(super().get_query()).options(

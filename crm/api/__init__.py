@@ -20,9 +20,10 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import csrf, db
 from crm.models import Contact, Phone
-from crm.services import access, audit, duplicates, search
+from crm.services import access, audit, search
 from crm.services.api_tokens import user_for_token
 from crm.services.contacts import create_contact
+from crm.services.merge import merge_successor
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -164,7 +165,7 @@ def get_contact(contact_id: int):
     _require("contact.view")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:
-        found = duplicates.merge_successor(g.api_user, contact_id)
+        found = merge_successor(g.api_user, Contact, contact_id)
         if found is None:
             return error(404, "No such contact, or not one you may see.")
         merged, master = found

@@ -11,8 +11,7 @@ Pairs a user marked "not a duplicate" are never proposed; the pairs are joined i
 (connected components). Only contacts the actor may see, not in the trash, are considered.
 
 `matches_for` asks the same question about one contact being created (the warning of the
-create form), and `merge_successor` follows a merged contact's old id to the contact it
-ended up in (old links of merged contacts).
+create form, and imports).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from crm.auth.permissions import Actor, can
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Account, Contact, ContactKind, NotDuplicate, Phone
-from crm.services.access import contact_visibility, get_visible_contact
+from crm.services.access import contact_visibility
 from crm.services.search import contact_search_clause, fold
 
 # Titles and honorifics that say nothing about who a person is.
@@ -344,14 +343,3 @@ def _same_name_key(visible, contact: Contact) -> list[tuple[int, str]]:
         query = query.where(words)
     rows = db.session.execute(query.order_by(Contact.id).limit(NAME_CANDIDATES))
     return [(row.id, reason) for row in rows if name_key(row[1], row[2], row[3]) == key]
-
-
-def merge_successor(actor: Actor, contact_id: object) -> tuple[Contact, Contact] | None:
-    """For the id of a merged contact (a tombstone): (that contact, the live contact it was
-    merged into, following further merges), when `actor` may see the latter; None otherwise
-    (not merged, too deep, a loop, or out of the actor's sight)."""
-    from crm.services.merge import merged_into
-
-    found = merged_into(Contact, contact_id)
-    master = get_visible_contact(actor, found[1].id) if found is not None else None
-    return (found[0], master) if master is not None else None

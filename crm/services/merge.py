@@ -823,6 +823,20 @@ def merged_into(model: type, record_id: object) -> tuple[Any, Any] | None:
     return (merged, current) if current is not None else None
 
 
+def merge_successor(actor: Actor, model: type, record_id: object) -> tuple[Any, Any] | None:
+    """For the id of a merged contact or account: (it, the live record it was merged into),
+    when `actor` may see that one; None otherwise (not merged, a broken chain, or out of the
+    actor's sight). What old links (pages, API) follow."""
+    from crm.services.access import get_visible_account, get_visible_contact
+
+    found = merged_into(model, record_id)
+    if found is None:
+        return None
+    visible = get_visible_contact if model is Contact else get_visible_account
+    master = visible(actor, found[1].id)
+    return (found[0], master) if master is not None else None
+
+
 # ---- undo --------------------------------------------------------------------------------------
 def merges_of(kind: str, record_id: int) -> list[MergeRecord]:
     """The merges whose master is this record, newest first."""
