@@ -26,6 +26,7 @@ from crm.models import (
 )
 from crm.services import jobs
 from crm.services.importing import imports
+from crm.services.importing.rows import type_names
 from crm.services.importing.targets import Mapping, parse_target, target_choices
 
 JOBS_SHOWN = 50
@@ -248,14 +249,8 @@ def _type_slots(mapping: Mapping) -> list[str]:
 
 
 def _type_names() -> dict[str, list[str]]:
-    def names(model: type) -> list[str]:
-        rows = db.session.scalars(
-            select(model.name).where(model.active.is_(True)).order_by(model.position, model.id)
-        )
-        return list(rows)
-
     return {
-        "phone": names(PhoneType),
-        "address": names(AddressType),
-        "social": names(SocialPlatform),
+        "phone": type_names(PhoneType),
+        "address": type_names(AddressType),
+        "social": type_names(SocialPlatform),
     }

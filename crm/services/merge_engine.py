@@ -157,6 +157,12 @@ def _unique_sets(table: Table, column: Column) -> list[tuple[Column, ...]]:
     return sets
 
 
+def merge_key(row: Any) -> tuple | None:
+    """The values of the model's `__merge_key__` for this row (None: the model has none)."""
+    names = getattr(type(row), "__merge_key__", None)
+    return tuple(getattr(row, name) or None for name in names) if names else None
+
+
 def _merge_key(table: Table) -> tuple[Column, ...] | None:
     """The model's `__merge_key__` (columns that make two rows of one record the same)."""
     for mapper in db.Model.registry.mappers:

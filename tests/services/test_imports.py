@@ -188,3 +188,26 @@ def test_a_queued_job_waits_while_another_runs(manager):
     running.status, running.heartbeat_at = JobStatus.RUNNING, utcnow()
     db.session.commit()
     assert imports.fail_interrupted() == 0
+
+
+def test_an_update_does_not_add_what_the_contact_already_has(manager, make_contact):
+    existing = make_contact(
+        manager,
+        first_name="Ana",
+        last_name="Smith",
+        email="ana@example.com",
+        phones=[{"type": "Mobile", "country_code": "GB", "number": "07400 123456"}],
+    )
+    job = run(
+        manager,
+        (b"First Name,Last Name,E-mail Address,Mobile Phone,LinkedIn\n"
+         b"Ana,Smith,ana@example.com,+44 7400 123456,https://www.linkedin.com/in/ana-s\n"
+         b"Ana,Smith,ana@example.com,+44 7400 123456,https://www.linkedin.com/in/ana-s\n"),
+        DuplicateHandling.FILL,
+    )  # fmt: skip
+    assert job.status == JobStatus.DONE, job.message
+    assert (job.updated, job.failed) == (2, 0), job.errors
+    db.session.expire_all()
+    existing = db.session.get(Contact, existing.id)
+    assert [p.e164 for p in existing.phones] == ["+447400123456"]
+    assert [link.url for link in existing.social_links] == ["https://www.linkedin.com/in/ana-s"]

@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from crm.auth.permissions import Actor, can
-from crm.errors import DomainError, PermissionDenied, ValidationFailed
+from crm.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import (
     Address,
@@ -51,13 +51,14 @@ from crm.models import (
 )
 from crm.models.base import utcnow
 from crm.services import audit
+from crm.services import validation as v
 from crm.services.access import get_visible_contact
 from crm.services.contacts import apply_contact_rules, create_contact, lookup_by_name
 from crm.services.duplicates import matches_for
 from crm.services.importing import column_sets, sources
 from crm.services.importing.rows import RowReader
 from crm.services.importing.targets import Mapping
-from crm.services.merge_engine import from_json
+from crm.services.merge_engine import from_json, merge_key
 from crm.services.search import search_text_for
 from crm.services.tags import tags_for_names
 
@@ -65,6 +66,7 @@ BATCH = 200  # rows per transaction
 SAMPLES = 3  # first rows kept on the job for the mapping page
 MAX_ERRORS = 1000  # rows in error kept on the job (all are counted)
 STALE_AFTER = timedelta(minutes=2)  # a running job silent this long was interrupted
+CHILDREN = ("phones", "addresses", "social_links")
 # Contact fields an update may fill or overwrite (the rest are decided by the rules).
 UPDATABLE = (
     "title", "first_name", "middle_name", "last_name", "job_title", "department", "email",
@@ -469,8 +471,17 @@ def _update(
         if (overwrite or empty) and current != values[name]:
             before["fields"][name] = audit.jsonable(current)
             setattr(contact, name, values[name])
-    had = {(p.e164 or p.number, p.extension or None) for p in contact.phones}
+    had = {kind: {merge_key(row) for row in getattr(contact, kind)} for kind in CHILDREN}
+    region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
     for item in values.get("phones", []):
+        try:  # normalised as the rules will, to compare with the contact's own numbers
+            clean = v.clean_phone(
+                item.get("country_code"), item["number"], item.get("extension"), region
+            )
+        except FieldError:
+            clean = None  # the rules say what is wrong with it
+        if clean is not None and (clean.e164, clean.extension or None) in had["phones"]:
+            continue  # the contact has this number already
         phone = Phone(
             phone_type=lookup_by_name(PhoneType, item["type"]),
             number=item["number"],
@@ -483,9 +494,8 @@ def _update(
         item = dict(item)
         kind = lookup_by_name(AddressType, item.pop("type", "Main"))
         address = Address(address_type=kind, **item)
-        if not any(_same_address(address, a) for a in contact.addresses):
-            contact.addresses.append(address)
-            before["addresses"].append(address)
+        contact.addresses.append(address)
+        before["addresses"].append(address)
     for item in values.get("social_links", []):
         link = SocialLink(
             platform=lookup_by_name(SocialPlatform, item["platform"]), handle=item["handle"]
@@ -499,25 +509,18 @@ def _update(
     contact.categories = [*contact.categories, *new_categories]
     before["categories"] = [c.id for c in new_categories]
     apply_contact_rules(actor, contact, is_new=False)
-    # A number the contact already has is not added twice (the rules normalised them).
-    for phone in list(before["phones"]):
-        if (phone.e164 or phone.number, phone.extension or None) in had:
-            contact.phones.remove(phone)
-            before["phones"].remove(phone)
+    # An address or link the contact already has (the same by the model's merge key, once
+    # the rules normalised it and the flush filled its foreign keys) is not added twice.
+    db.session.flush()
+    for kind in ("addresses", "social_links"):
+        for row in list(before[kind]):
+            if merge_key(row) in had[kind]:
+                getattr(contact, kind).remove(row)
+                before[kind].remove(row)
     db.session.flush()
     for kind in ("phones", "addresses", "social_links"):
         before[kind] = [row.id for row in before[kind]]
     return before
-
-
-def _same_address(a: Address, b: Address) -> bool:
-    def key(x: Address) -> tuple:
-        return tuple(
-            (getattr(x, f) or "").strip().casefold()
-            for f in ("street", "city", "postal_code", "country")
-        )
-
-    return key(a) == key(b)
 
 
 def _note(

@@ -455,12 +455,18 @@ class RowReader:
         return next(iter(names.values()), "Other")
 
 
+def type_names(model: type) -> list[str]:
+    """The active entries of a lookup list (phone types, ...) by name, in their order."""
+    return list(
+        db.session.scalars(
+            select(model.name).where(model.active.is_(True)).order_by(model.position, model.id)
+        )
+    )
+
+
 def _names(model: type) -> dict[str, str]:
     """Active lookup entries by lower-cased name, in their order."""
-    rows = db.session.scalars(
-        select(model).where(model.active.is_(True)).order_by(model.position, model.id)
-    )
-    return {row.name.casefold(): row.name for row in rows}
+    return {name.casefold(): name for name in type_names(model)}
 
 
 def _enum(enum_cls: type[LabeledEnum], value: str) -> Any:
