@@ -693,15 +693,25 @@ def _record(
 
 def _versions_now(ledger: Ledger) -> dict[str, int]:
     """The version of every snapshotted row once merged: undo wants them unchanged."""
-    guard = {}
-    for name in ledger.snapshots:
+    return _versions(ledger.snapshots)
+
+
+def _versions(names: Iterable[str]) -> dict[str, int]:
+    """The current versions of rows named "table:id" (of tables with a version), one query
+    per table; a row that no longer exists is left out."""
+    wanted: dict[str, list[int]] = {}
+    for name in names:
         table_name, row_id = name.split(":", 1)
+        if "version" in db.metadata.tables[table_name].c:
+            wanted.setdefault(table_name, []).append(int(row_id))
+    found = {}
+    for table_name, ids in wanted.items():
         table = db.metadata.tables[table_name]
-        if "version" in table.c:
-            guard[name] = db.session.scalar(
-                select(table.c.version).where(table.c.id == int(row_id))
-            )
-    return guard
+        for row_id, version in db.session.execute(
+            select(table.c.id, table.c.version).where(table.c.id.in_(ids))
+        ):
+            found[f"{table_name}:{row_id}"] = version
+    return found
 
 
 # ---- merging accounts ------------------------------------------------------------------------
@@ -866,10 +876,11 @@ def undo_refusal(record: MergeRecord) -> str:
     )
     if later is not None:
         return f"A later merge (#{later}) involves these records: undo it first."
-    for name, version in (record.changes.get("guard") or {}).items():
+    guard = record.changes.get("guard") or {}
+    current = _versions(guard)
+    for name, version in guard.items():
         table_name, row_id = name.split(":", 1)
-        table = db.metadata.tables[table_name]
-        now = db.session.scalar(select(table.c.version).where(table.c.id == int(row_id)))
+        now = current.get(name)
         if now is None:
             return f"{_record_name(table_name)} #{row_id} no longer exists."
         if now != version:
