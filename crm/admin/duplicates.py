@@ -22,11 +22,11 @@ from crm.admin.contact import ContactView
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Phone
-from crm.services import access, counting, segments, selection
-from crm.services.duplicates import DuplicateGroup, find_duplicates, mark_not_duplicates
+from crm.services import segments, selection
+from crm.services.duplicates import MAX_COMPARED as _MAX_COMPARED
+from crm.services.duplicates import DuplicateGroup, compare, mark_not_duplicates
 
-# A full comparison costs about 6 s per 100,000 contacts: bigger sets are not compared.
-MAX_COMPARED = 100_000
+MAX_COMPARED = _MAX_COMPARED  # the service's limit; tests lower it here
 MAX_GROUPS = 200  # groups shown on the page; the rest are counted
 # What the page compares, by its `among` argument.
 AMONG = {
@@ -88,17 +88,10 @@ class DuplicatesView(PermissionPage):
         if among not in AMONG:
             flash("Unknown set of contacts to compare: showing all contacts you can see.", "error")
             return redirect(url_for(".index"))
-        compared = self._compared(among)
-        counted = select(Contact.id).where(access.contact_visibility(current_user))
-        if compared is not None:
-            counted = counted.where(Contact.id.in_(compared))
-        total, too_many = counting.capped_count(counted, MAX_COMPARED)
-        rows: list[GroupRow] = []
-        more = 0
-        if not too_many and total >= 2:
-            groups = find_duplicates(current_user, limit=total, among=compared)
-            more = max(0, len(groups) - MAX_GROUPS)
-            rows = self._rows(groups[:MAX_GROUPS])
+        found = compare(current_user, self._compared(among), MAX_COMPARED)
+        total, too_many, groups = found.total, found.too_many, found.groups
+        more = max(0, len(groups) - MAX_GROUPS)
+        rows = self._rows(groups[:MAX_GROUPS])
         query = _page_query(among)
         return self.render(
             "admin/duplicates.html",

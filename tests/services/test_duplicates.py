@@ -237,3 +237,15 @@ def test_a_chain_of_merges_too_long_leads_nowhere(make_user, make_contact):
     db.session.commit()
     assert contact_successor(admin, chain[1].id) == (chain[1], chain[-1])  # MAX_HOPS deep
     assert contact_successor(admin, chain[0].id) is None  # one more
+
+
+def test_compare_refuses_sets_over_its_limit(make_user, make_contact):
+    from crm.services.duplicates import compare
+
+    manager = make_user("crm_manager")
+    make_contact(manager, first_name="Ana", last_name="Smith", email="ana@example.com")
+    make_contact(manager, first_name="Anna", last_name="Smith", email="ana@example.com")
+    found = compare(manager)
+    assert (found.total, found.too_many, len(found.groups)) == (2, False, 1)
+    capped = compare(manager, max_compared=1)
+    assert capped.too_many and capped.groups == []
