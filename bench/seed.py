@@ -106,6 +106,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "deleted_at",
         "deleted_by_id",
         "search_text",
+        "name_key",
         "has_phone",
         "version",
         "created_at",
@@ -358,10 +359,11 @@ class Generator:
     EMAIL_SHARE = 0.8
 
     def __init__(self, n: int, lookups: Lookups, seed: int = 1):
-        from crm.services.search import fold, search_text_for
+        from crm.services.search import fold, name_key_of, search_text_for
 
         self._fold = fold
         self._search_text_for = search_text_for
+        self._name_key_of = name_key_of
         self.n = n
         self.lk = lookups
         self.rng = random.Random(seed)
@@ -654,6 +656,7 @@ class Generator:
                 stamp(updated) if deleted else None,
                 self.trash_deleter if deleted else None,
                 self._search_text_for(person, phones),
+                self._name_key_of(person),
                 1 if phones else 0,
                 1,
                 stamp(created),

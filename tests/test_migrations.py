@@ -171,6 +171,9 @@ def test_upgrading_keeps_existing_rows_and_indexes_them_for_search(
             ).all()
         assert row.birthday_month == 5
         assert with_phone == [(1,)]  # filled from the existing phones
+        with db.engine.connect() as conn:
+            keys = conn.execute(text("SELECT name_key FROM contacts ORDER BY id")).scalars()
+            assert list(keys) == ["jurgen muller", "ana silva"]  # duplicate checks find them
         for expected in ("müller", "muller", "jurgen", "49301234567", "0301234567", "acme ltd"):
             assert expected in row.search_text
         from crm.models import Contact

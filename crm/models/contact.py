@@ -97,6 +97,7 @@ contact_criteria = Table(
 )
 
 
+NAME_KEY_LENGTH = 320
 _TRASHED = "deleted_at IS NOT NULL AND merged_into_id IS NULL"
 
 
@@ -172,6 +173,9 @@ class Contact(TimestampMixin, db.Model):
         ForeignKey("contacts.id", ondelete="SET NULL")
     )
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # The name folded, without titles, its words sorted (crm.services.search.name_key), kept
+    # by services.contacts: duplicate checks (create form, imports) look names up by it.
+    name_key: Mapped[str | None] = mapped_column(String(NAME_KEY_LENGTH))
     # Whether the contact has a phone, kept by services.contacts: the "has phone" filter
     # reads this column rather than probing the phones of every contact it walks.
     has_phone: Mapped[bool] = mapped_column(
@@ -213,6 +217,7 @@ class Contact(TimestampMixin, db.Model):
         # The default list: live, active contacts by name.
         Index("ix_contacts_live_name", "deleted_at", "active", "last_name", "first_name", "id"),
         Index("ix_contacts_last_name_first_name", "last_name", "first_name"),
+        Index("ix_contacts_name_key", "name_key"),
         # Partial: only merged contacts are indexed (their merges and old links look them up).
         Index(
             "ix_contacts_merged_into_id",

@@ -23,7 +23,9 @@ from crm.models.audit import AuditEntry
 from crm.models.base import utcnow
 
 # Columns whose changes are bookkeeping, not information.
-IGNORED_FIELDS = frozenset({"version", "updated_at", "created_at", "search_text", "has_phone"})
+IGNORED_FIELDS = frozenset(
+    {"version", "updated_at", "created_at", "search_text", "name_key", "has_phone"}
+)
 _PENDING_KEY = "audit_pending"
 _ACTOR_KEY = "audit_actor"
 

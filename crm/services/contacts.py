@@ -35,11 +35,11 @@ from crm.services import audit
 from crm.services import validation as v
 from crm.services.access import class_change_error
 from crm.services.geocoding import AddressQuery, geocoder_from_config
-from crm.services.search import fold, search_text_for
+from crm.services.search import fold, name_key_of, search_text_for
 
 
 @dataclass
-class _Errors:
+class FieldErrors:
     found: dict[str, list[str]]
 
     def add(self, field: str, message: str) -> None:
@@ -131,23 +131,9 @@ def _apply_contact_rules(
             "Someone else saved this contact after you opened it. Your changes were not "
             "saved: reload the page to see the current version, then make your changes again."
         )
-    errors = _Errors({})
+    errors = FieldErrors({})
     c = contact
-    c.first_name = errors.check("first_name", v.clean_required_name, c.first_name, "First name")
-    c.last_name = errors.check("last_name", v.clean_required_name, c.last_name, "Last name")
-    for field in ("middle_name", "title", "job_title", "department", "certificate"):
-        setattr(c, field, errors.check(field, v.clean_limited, getattr(c, field), _limit(field)))
-    for field in ("other_contacts", "notes"):
-        setattr(c, field, v.clean_text(getattr(c, field)))
-    c.email = errors.check("email", v.clean_email, c.email)
-    c.email_secondary = errors.check("email_secondary", v.clean_email, c.email_secondary)
-    if c.email and c.email_secondary and c.email == c.email_secondary:
-        errors.add("email_secondary", "The secondary email repeats the primary one.")
-    c.website = errors.check("website", v.clean_url, c.website)
-    c.timezone = errors.check("timezone", v.clean_timezone, c.timezone)
-    c.language = errors.check("language", v.clean_language, c.language)
-    c.birthday = errors.check("birthday", v.clean_birthday, c.birthday)
-    c.birthday_month = c.birthday.month if c.birthday else None
+    clean_person_fields(c, errors)
     if c.manager is not None and c.manager is c:
         errors.add("manager", "A contact cannot be their own manager.")
 
@@ -163,6 +149,7 @@ def _apply_contact_rules(
         raise ValidationFailed(errors.found)
     phones = live_rows(c.phones)
     c.search_text = search_text_for(c, phones)
+    c.name_key = name_key_of(c)
     c.has_phone = bool(phones)
     if c.active is None:
         c.active = True
@@ -172,8 +159,36 @@ def _apply_contact_rules(
     _apply_primary_flag(c)
 
 
+# The contact's own fields that clean_person_fields checks.
+PERSON_FIELDS = (
+    "first_name", "last_name", "middle_name", "title", "job_title", "department", "certificate",
+    "other_contacts", "notes", "email", "email_secondary", "website", "timezone", "language",
+    "birthday", "birthday_month",
+)  # fmt: skip
+
+
+def clean_person_fields(c: Any, errors: FieldErrors) -> None:
+    """Check and normalise the contact's own fields (PERSON_FIELDS) in place, on a Contact or
+    on any object with those attributes (bulk imports check plain values with it)."""
+    c.first_name = errors.check("first_name", v.clean_required_name, c.first_name, "First name")
+    c.last_name = errors.check("last_name", v.clean_required_name, c.last_name, "Last name")
+    for field in ("middle_name", "title", "job_title", "department", "certificate"):
+        setattr(c, field, errors.check(field, v.clean_limited, getattr(c, field), _limit(field)))
+    for field in ("other_contacts", "notes"):
+        setattr(c, field, v.clean_text(getattr(c, field)))
+    c.email = errors.check("email", v.clean_email, c.email)
+    c.email_secondary = errors.check("email_secondary", v.clean_email, c.email_secondary)
+    if c.email and c.email_secondary and c.email == c.email_secondary:
+        errors.add("email_secondary", "The secondary email repeats the primary one.")
+    c.website = errors.check("website", v.clean_url, c.website)
+    c.timezone = errors.check("timezone", v.clean_timezone, c.timezone)
+    c.language = errors.check("language", v.clean_language, c.language)
+    c.birthday = errors.check("birthday", v.clean_birthday, c.birthday)
+    c.birthday_month = c.birthday.month if c.birthday else None
+
+
 def _apply_owner(
-    actor: Actor, c: Contact, is_new: bool, previous_owner_id: int | None, errors: _Errors
+    actor: Actor, c: Contact, is_new: bool, previous_owner_id: int | None, errors: FieldErrors
 ) -> None:
     actor_id = getattr(actor, "id", None)
     if is_new and c.owner is None and c.owner_id is None and isinstance(actor, User):
@@ -197,7 +212,7 @@ def _apply_owner(
         errors.add("owner", f"{c.owner} is not an active user.")
 
 
-def _check_responsible(actor: Actor, c: Contact, errors: _Errors) -> None:
+def _check_responsible(actor: Actor, c: Contact, errors: FieldErrors) -> None:
     """Choosing who is responsible for a contact needs contact.assign_responsible."""
     history = inspect(c).attrs["responsible"].history
     before = history.deleted[0] if history.deleted else None
@@ -209,7 +224,7 @@ def _check_responsible(actor: Actor, c: Contact, errors: _Errors) -> None:
         errors.add("responsible", f"{c.responsible} is not an active user.")
 
 
-def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: _Errors) -> None:
+def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: FieldErrors) -> None:
     """Putting a contact in an access class needs contact.set_class and a class the actor
     sees; a new contact without one takes its company account's class."""
     if inspect(c).attrs["access_class"].history.has_changes():
@@ -230,7 +245,7 @@ def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: _Errors)
         errors.add("access_class", refused)
 
 
-def _apply_kind_and_account(c: Contact, errors: _Errors) -> None:
+def _apply_kind_and_account(c: Contact, errors: FieldErrors) -> None:
     """B2C: a hidden account named after the person, and primary. B2B: a chosen account."""
     if c.kind is not None and not isinstance(c.kind, ContactKind):  # given as text (API, CLI)
         try:
@@ -313,7 +328,7 @@ def _apply_primary_flag(c: Contact) -> None:
         other.is_primary = False
 
 
-def _refuse_retired_type(row: Any, attr: str, field: str, errors: _Errors) -> None:
+def _refuse_retired_type(row: Any, attr: str, field: str, errors: FieldErrors) -> None:
     """A deactivated type stays on rows that have it but cannot be chosen anew."""
     kind = getattr(row, attr)
     chosen_now = inspect(row).pending or inspect(row).attrs[attr].history.has_changes()
@@ -321,62 +336,52 @@ def _refuse_retired_type(row: Any, attr: str, field: str, errors: _Errors) -> No
         errors.add(field, f"{kind.name!r} is no longer in use: choose another type.")
 
 
-def _apply_phones(c: Contact, errors: _Errors) -> None:
+def _apply_phones(c: Contact, errors: FieldErrors) -> None:
     region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
     seen: set[str] = set()
     for index, phone in enumerate(live_rows(c.phones)):
         if phone.phone_type is None and phone.phone_type_id is None:
             errors.add(f"phones-{index}-phone_type", "Choose the type of phone number.")
         _refuse_retired_type(phone, "phone_type", f"phones-{index}-phone_type", errors)
-        try:
-            v.clean_extension(phone.extension)
-        except FieldError as exc:
-            errors.add(f"phones-{index}-extension", str(exc))
-            continue
-        try:
-            clean = v.clean_phone(phone.country_code, phone.number, phone.extension, region)
-        except FieldError as exc:
-            errors.add(f"phones-{index}-number", str(exc))
-            continue
-        phone.country_code = clean.country_code
-        phone.number = clean.number
-        phone.extension = clean.extension
-        phone.e164 = clean.e164
-        phone.formatted = clean.formatted
-        key = f"{clean.e164};{clean.extension or ''}"
-        if key in seen:
-            errors.add(f"phones-{index}-number", "This number is already listed above.")
-        seen.add(key)
+        clean_phone_fields(phone, index, region, errors, seen)
 
 
-def _apply_addresses(c: Contact, errors: _Errors) -> None:
+def clean_phone_fields(
+    phone: Any, index: int, region: str, errors: FieldErrors, seen: set[str]
+) -> None:
+    """Check and normalise one phone's number and extension in place (a Phone or any object
+    with its attributes), filling its E.164 and international forms; `seen` holds the
+    numbers listed before it."""
+    try:
+        v.clean_extension(phone.extension)
+    except FieldError as exc:
+        errors.add(f"phones-{index}-extension", str(exc))
+        return
+    try:
+        clean = v.clean_phone(phone.country_code, phone.number, phone.extension, region)
+    except FieldError as exc:
+        errors.add(f"phones-{index}-number", str(exc))
+        return
+    phone.country_code = clean.country_code
+    phone.number = clean.number
+    phone.extension = clean.extension
+    phone.e164 = clean.e164
+    phone.formatted = clean.formatted
+    key = f"{clean.e164};{clean.extension or ''}"
+    if key in seen:
+        errors.add(f"phones-{index}-number", "This number is already listed above.")
+    seen.add(key)
+
+
+def _apply_addresses(c: Contact, errors: FieldErrors) -> None:
     geocoder = None
     for index, address in enumerate(live_rows(c.addresses)):
         if address.address_type is None and address.address_type_id is None:
             errors.add(f"addresses-{index}-address_type", "Choose the type of address.")
         _refuse_retired_type(address, "address_type", f"addresses-{index}-address_type", errors)
-        for field in ("street", "street2", "city", "region", "postal_code"):
-            value = errors.check(
-                f"addresses-{index}-{field}",
-                v.clean_limited,
-                getattr(address, field),
-                _limit(field, Address),
-            )
-            setattr(address, field, value)
-        address.country = errors.check(
-            f"addresses-{index}-country", v.clean_country, address.country
-        )
-        address.city_key = fold(address.city) if address.city else None
-        if not any((address.street, address.city, address.postal_code)):
-            errors.add(f"addresses-{index}-city", "Enter at least a street, a city or a postcode.")
+        if not clean_address_fields(address, index, errors):
             continue
-        lat, lon = address.latitude, address.longitude
-        if (lat is None) != (lon is None):
-            errors.add(f"addresses-{index}-latitude", "Give both latitude and longitude, or none.")
-            continue
-        if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            errors.add(f"addresses-{index}-latitude", "Coordinates out of range.")
-            continue
+        lat = address.latitude
         moved = any(
             inspect(address).attrs[f].history.has_changes()
             for f in ("street", "city", "region", "postal_code", "country")
@@ -387,17 +392,48 @@ def _apply_addresses(c: Contact, errors: _Errors) -> None:
         if lat is not None and not moved:
             continue  # unchanged address keeps its coordinates
         geocoder = geocoder or geocoder_from_config(current_app.config)
-        point = geocoder.locate(
-            AddressQuery(
-                address.street, address.city, address.region, address.postal_code, address.country
-            )
+        locate_address(address, geocoder)
+
+
+def clean_address_fields(address: Any, index: int, errors: FieldErrors) -> bool:
+    """Check and normalise one address's fields in place (an Address or any object with its
+    attributes); whether it is complete enough to keep (and to locate)."""
+    for field in ("street", "street2", "city", "region", "postal_code"):
+        value = errors.check(
+            f"addresses-{index}-{field}",
+            v.clean_limited,
+            getattr(address, field),
+            _limit(field, Address),
         )
-        address.latitude = point.latitude if point else None
-        address.longitude = point.longitude if point else None
-        address.geocode_source = point.source if point else None
+        setattr(address, field, value)
+    address.country = errors.check(f"addresses-{index}-country", v.clean_country, address.country)
+    address.city_key = fold(address.city) if address.city else None
+    if not any((address.street, address.city, address.postal_code)):
+        errors.add(f"addresses-{index}-city", "Enter at least a street, a city or a postcode.")
+        return False
+    lat, lon = address.latitude, address.longitude
+    if (lat is None) != (lon is None):
+        errors.add(f"addresses-{index}-latitude", "Give both latitude and longitude, or none.")
+        return False
+    if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        errors.add(f"addresses-{index}-latitude", "Coordinates out of range.")
+        return False
+    return True
 
 
-def _apply_social_links(c: Contact, errors: _Errors) -> None:
+def locate_address(address: Any, geocoder: Any) -> None:
+    """Fill the address's coordinates (and where they come from) from the geocoder."""
+    point = geocoder.locate(
+        AddressQuery(
+            address.street, address.city, address.region, address.postal_code, address.country
+        )
+    )
+    address.latitude = point.latitude if point else None
+    address.longitude = point.longitude if point else None
+    address.geocode_source = point.source if point else None
+
+
+def _apply_social_links(c: Contact, errors: FieldErrors) -> None:
     for index, link in enumerate(live_rows(c.social_links)):
         platform = link.platform or (
             db.session.get(SocialPlatform, link.platform_id) if link.platform_id else None
@@ -406,20 +442,25 @@ def _apply_social_links(c: Contact, errors: _Errors) -> None:
             errors.add(f"social_links-{index}-platform", "Choose the platform.")
             continue
         _refuse_retired_type(link, "platform", f"social_links-{index}-platform", errors)
-        try:
-            handle, url = v.clean_social(
-                link.handle,
-                platform.host_list,
-                platform.url_template,
-                platform.handle_pattern,
-                platform.name,
-            )
-            if len(handle) > _limit("handle", SocialLink) or len(url) > _limit("url", SocialLink):
-                raise FieldError(f"Too long (at most {_limit('url', SocialLink)} characters).")
-        except FieldError as exc:
-            errors.add(f"social_links-{index}-handle", str(exc))
-            continue
-        link.handle, link.url = handle, url
+        clean_link_fields(link, platform, index, errors)
+
+
+def clean_link_fields(link: Any, platform: SocialPlatform, index: int, errors: FieldErrors) -> None:
+    """Check one profile link's handle for its platform; fill its handle and URL in place."""
+    try:
+        handle, url = v.clean_social(
+            link.handle,
+            platform.host_list,
+            platform.url_template,
+            platform.handle_pattern,
+            platform.name,
+        )
+        if len(handle) > _limit("handle", SocialLink) or len(url) > _limit("url", SocialLink):
+            raise FieldError(f"Too long (at most {_limit('url', SocialLink)} characters).")
+    except FieldError as exc:
+        errors.add(f"social_links-{index}-handle", str(exc))
+        return
+    link.handle, link.url = handle, url
 
 
 def delete_contact(actor: Actor, contact: Contact) -> None:

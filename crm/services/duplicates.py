@@ -30,45 +30,13 @@ from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Account, Contact, ContactKind, NotDuplicate, Phone
 from crm.services.access import contact_visibility
-from crm.services.search import contact_search_clause, fold
+from crm.services.search import TITLES, fold, name_key, name_key_of  # noqa: F401
 
-# Titles and honorifics that say nothing about who a person is.
-TITLES = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "dr",
-        "prof",
-        "sir",
-        "madam",
-        "dame",
-        "herr",
-        "frau",
-        "sr",
-        "sra",
-        "srta",
-        "dona",
-        "don",
-        "mme",
-        "mlle",
-        "m",
-    ]
-)
 NAME_SIMILARITY = 90  # rapidfuzz token_sort_ratio at or above which names count as similar
 MAX_BLOCK = 200  # a name block bigger than this is too common a name to say anything
 SCORES = {"email": 95, "phone": 85, "name": 60}  # a pair's score: its best reason's, plus
 MAX_MATCHES = 10  # existing contacts named when a new one looks like them
-NAME_CANDIDATES = 200  # rows read (from the search index) to compare one name's key
-
-
-def name_key(first: str | None, middle: str | None, last: str | None) -> str:
-    """The name without accents, case, punctuation or titles, its words sorted: "Dr. José
-    Pérez" and "perez jose" have the same key."""
-    words = fold(" ".join(p for p in (first, middle, last) if p)).replace(".", " ").split()
-    return " ".join(sorted(w.strip(",;'\"()-") for w in words if w.strip(",.") not in TITLES))
+NAME_CANDIDATES = 200  # contacts with one name key named at most
 
 
 @dataclass
@@ -346,17 +314,16 @@ def _matches_for(
 
 
 def _same_name_key(visible, contact: Contact) -> list[tuple[int, str]]:
-    """Contacts with `contact`'s name key: in its company account (B2B), or among consumers
-    (B2C). Candidates come from the search index (every word of the key is in a contact's
-    search text), bounded; their keys are compared here."""
-    key = name_key(contact.first_name, contact.middle_name, contact.last_name)
+    """Contacts with `contact`'s name key (the indexed `Contact.name_key`): in its company
+    account (B2B), or among consumers (B2C)."""
+    key = name_key_of(contact)
     if not key:
         return []
     account = contact.account
     query = (
-        select(Contact.id, Contact.first_name, Contact.middle_name, Contact.last_name)
+        select(Contact.id)
         .join(Account, Account.id == Contact.account_id)
-        .where(visible)
+        .where(visible, Contact.name_key == key)
     )
     if contact.kind == ContactKind.B2B:
         if account is None or account.id is None or account.is_hidden:
@@ -366,8 +333,5 @@ def _same_name_key(visible, contact: Contact) -> list[tuple[int, str]]:
     else:
         query = query.where(Account.is_hidden.is_(True))
         reason = "same name"
-    words = contact_search_clause(key)
-    if words is not None:
-        query = query.where(words)
-    rows = db.session.execute(query.order_by(Contact.id).limit(NAME_CANDIDATES))
-    return [(row.id, reason) for row in rows if name_key(row[1], row[2], row[3]) == key]
+    rows = db.session.scalars(query.order_by(Contact.id).limit(NAME_CANDIDATES))
+    return [(contact_id, reason) for contact_id in rows]

@@ -52,7 +52,7 @@ from crm.services.merge_engine import (
     snapshot_children,
     undo,
 )
-from crm.services.search import search_text_for
+from crm.services.search import name_key_of, search_text_for
 
 MAX_MERGED = 10
 COMBINE = "combine"  # the option that joins every distinct text (notes)
@@ -108,6 +108,7 @@ CONTACT_NOT_CHOSEN = frozenset(
         "deleted_by_id",
         "merged_into_id",
         "search_text",
+        "name_key",
         "has_phone",
         "version",
         "created_at",
@@ -519,6 +520,7 @@ def merge_contacts(
     db.session.expire_all()
     phones = live_rows(master.phones)
     master.search_text = search_text_for(master, phones)
+    master.name_key = name_key_of(master)
     master.has_phone = bool(phones)
     db.session.flush()
 

@@ -121,3 +121,45 @@ def search_rank(typed: str | None) -> ColumnElement[int] | None:
         (or_(*(n.like(prefix, escape="\\") for n in names)), 1),
         else_=2,
     )
+
+
+# Titles and honorifics that say nothing about who a person is.
+TITLES = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "madam",
+        "dame",
+        "herr",
+        "frau",
+        "sr",
+        "sra",
+        "srta",
+        "dona",
+        "don",
+        "mme",
+        "mlle",
+        "m",
+    ]
+)
+
+
+def name_key(first: str | None, middle: str | None, last: str | None) -> str:
+    """The name without accents, case, punctuation or titles, its words sorted: "Dr. José
+    Pérez" and "perez jose" have the same key."""
+    words = fold(" ".join(p for p in (first, middle, last) if p)).replace(".", " ").split()
+    return " ".join(sorted(w.strip(",;'\"()-") for w in words if w.strip(",.") not in TITLES))
+
+
+def name_key_of(contact) -> str | None:
+    """The key stored in `Contact.name_key` for this contact's name (None without one)."""
+    from crm.models.contact import NAME_KEY_LENGTH
+
+    key = name_key(contact.first_name, contact.middle_name, contact.last_name)
+    return key[:NAME_KEY_LENGTH] or None

@@ -59,7 +59,7 @@ from crm.services.importing import column_sets, sources
 from crm.services.importing.rows import RowReader
 from crm.services.importing.targets import Mapping
 from crm.services.merge_engine import from_json, merge_key
-from crm.services.search import search_text_for
+from crm.services.search import name_key_of, search_text_for
 from crm.services.tags import tags_for_names
 
 BATCH = 200  # rows per transaction
@@ -694,6 +694,7 @@ def _restore(contact: Contact, before: dict) -> None:
     contact.categories = [c for c in contact.categories if c.id not in added_categories]
     phones = [p for p in contact.phones if p not in db.session.deleted]
     contact.search_text = search_text_for(contact, phones)
+    contact.name_key = name_key_of(contact)
     contact.has_phone = bool(phones)
 
 

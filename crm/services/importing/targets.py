@@ -119,6 +119,15 @@ def parse_target(text: str) -> Target:
     raise ValueError(f"{text!r} is not a column target.")
 
 
+def parse_slot_key(text: str) -> tuple[str, int]:
+    """ "address.1" -> ("address", 1): the slot a type in `Mapping.types` is for; ValueError
+    when there is no such slot."""
+    match = _SLOT.match(text or "")
+    if match is None or match.group(3) or int(match.group(2)) > MAX_SLOT:
+        raise ValueError(f"{text!r} is not a phone, email, address or social link slot.")
+    return match.group(1), int(match.group(2))
+
+
 def target_choices(slots: int = 5) -> list[tuple[str, str]]:
     """(target, label) for the mapping page: ignore, the fields, then `slots` of each kind."""
     choices = [(IGNORE, Target("ignore").label)]
@@ -153,7 +162,7 @@ class Mapping:
         mapping = cls(columns, types)
         mapping.targets()  # every target must parse
         for key in types:
-            parse_target(key)
+            parse_slot_key(key)
         return mapping
 
 

@@ -379,3 +379,20 @@ def test_guess_every_mapping_parses():
     assert mapping.columns[:6] == [
         "first_name", "last_name", "account", "email", "phone.1", "address.1.city",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["outlook.csv", "google_contacts.csv", "google_contacts_legacy.csv"]
+)
+def test_a_known_column_sets_mapping_survives_being_stored(name):
+    """The stored mapping (with its slot types, "address.1": "Work") is read back as it was:
+    an Outlook file with a business address could not be started before."""
+    found = recognise(read_fixture(name).headers)
+    assert found is not None
+    assert Mapping.from_json(found.mapping.as_json()) == found.mapping
+
+
+@pytest.mark.parametrize("key", ["address.1.street", "phone", "phone.0", "fax.1", "email.21"])
+def test_a_type_for_no_slot_is_refused(key):
+    with pytest.raises(ValueError, match="slot"):
+        Mapping.from_json({"columns": ["first_name"], "types": {key: "Work"}})
