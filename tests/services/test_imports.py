@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 
 from crm.errors import PermissionDenied
 from crm.extensions import db
-from crm.models import Contact, DuplicateHandling, ImportedRow, ImportJob, JobStatus
+from crm.models import (
+    Account,
+    Contact,
+    ContactKind,
+    DuplicateHandling,
+    ImportedRow,
+    ImportJob,
+    JobStatus,
+)
 from crm.models.base import utcnow
 from crm.services.importing import imports
 from crm.services.importing.targets import Mapping
@@ -124,21 +132,21 @@ def test_a_job_cut_off_half_way_applied_whole_batches_and_resumes_exactly(manage
         manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP, dry_run=False
     )
     db.session.commit()
-    real = imports._apply_row
+    real = imports._decide
 
-    def dies_on_row_6(job, actor, reader, number, cells, seen):
-        if number == 6:
+    def dies_on_row_6(job, actor, item, *args):
+        if item.number == 6:
             raise RuntimeError("the server went away")
-        return real(job, actor, reader, number, cells, seen)
+        return real(job, actor, item, *args)
 
-    monkeypatch.setattr(imports, "_apply_row", dies_on_row_6)
+    monkeypatch.setattr(imports, "_decide", dies_on_row_6)
     imports.run_job(job.id)
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert job.status == JobStatus.FAILED and "Stopped after 3 rows" in job.message
     assert (job.created, job.done_rows) == (3, 3) and live_contacts() == 3  # one whole batch
 
-    monkeypatch.setattr(imports, "_apply_row", real)
+    monkeypatch.setattr(imports, "_decide", real)
     imports.resume_job(manager, job)
     db.session.commit()
     imports.run_job(job.id)
@@ -211,3 +219,107 @@ def test_an_update_does_not_add_what_the_contact_already_has(manager, make_conta
     existing = db.session.get(Contact, existing.id)
     assert [p.e164 for p in existing.phones] == ["+447400123456"]
     assert [link.url for link in existing.social_links] == ["https://www.linkedin.com/in/ana-s"]
+
+
+def test_companies_are_matched_by_name_or_created_once(manager):
+    db.session.add(Account(name="Globex"))
+    db.session.commit()
+    job = run(
+        manager,
+        csv_bytes(
+            "Ana,Smith,ana@example.com,,globex,",
+            "Bo,Lee,bo@example.com,,New  Co,",
+            "Cy,Park,cy@example.com,,new co,",
+            "Di,Ray,di@example.com,,,",
+        ),
+    )
+    assert job.created == 4, job.errors
+    people = {c.first_name: c for c in db.session.scalars(select(Contact))}
+    assert people["Ana"].account.name == "Globex" and people["Ana"].kind == ContactKind.B2B
+    assert people["Bo"].account is people["Cy"].account and people["Bo"].account.name == "New Co"
+    assert people["Di"].kind == ContactKind.B2C and people["Di"].account.is_hidden
+    assert people["Di"].account.name == "Di Ray" and people["Di"].is_primary
+    assert db.session.scalar(select(func.count()).select_from(Account)) == 3
+
+
+def test_a_skipped_row_naming_a_new_company_leaves_no_half_made_account(
+    manager, make_contact, monkeypatch
+):
+    """A duplicate row with a company nobody has yet, then another row of that company:
+    this stopped imports with a UNIQUE error ("accounts.id") before."""
+    monkeypatch.setattr(imports, "BATCH", 2)
+    make_contact(manager, first_name="Ana", last_name="Smith", email="ana@example.com")
+    job = run(
+        manager,
+        csv_bytes(
+            "Ana,Smith,ana@example.com,,Brand New Ltd,",
+            "Bo,Lee,bo@example.com,,Brand New Ltd,",
+            "Cy,Park,cy@example.com,,Brand New Ltd,",
+        ),
+    )
+    assert job.status == JobStatus.DONE, job.message
+    assert (job.created, job.skipped) == (2, 1)
+    names = db.session.scalars(select(Account.name).where(Account.name == "Brand New Ltd"))
+    assert list(names) == ["Brand New Ltd"]
+
+
+def test_imported_contacts_are_stored_as_the_form_stores_them(manager):
+    from crm.models import AuditEntry
+    from crm.services.duplicates import matches_for
+    from crm.services.search import contact_search_clause
+
+    run(manager, csv_bytes("José,Pérez,Jose@Example.com,(212) 555-0147,Acme,CEO"))
+    jose = db.session.scalar(select(Contact))
+    assert jose.email == "jose@example.com" and jose.owner == manager
+    assert [(p.e164, p.formatted) for p in jose.phones] == [("+12125550147", "+1 212-555-0147")]
+    assert jose.name_key == "jose perez" and jose.has_phone and jose.version == 1
+    for term in ("perez", "2125550147", "acme"):
+        assert db.session.scalar(select(Contact.id).where(contact_search_clause(term))) == jose.id
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.contact_id == jose.id))
+    assert entry.action == "create" and entry.user_id == manager.id
+    assert entry.changes["job_title"] == [None, "CEO"]
+    assert entry.changes["phones"] == [None, ["+1 212-555-0147"]]
+    probe = Contact(first_name="Jose", last_name="Perez", account=jose.account)
+    probe.kind = ContactKind.B2B
+    assert [c.id for c, _why in matches_for(manager, probe)] == [jose.id]
+
+
+@pytest.mark.parametrize("how", [DuplicateHandling.FILL, DuplicateHandling.OVERWRITE])
+def test_rows_of_one_person_become_one_contact_and_the_dry_run_says_so(manager, how):
+    data = csv_bytes(
+        "Ana,Smith,ana@example.com,,,",
+        "Ana,Smith,ana@example.com,+44 7400 123456,,CEO",
+        "Bo,Lee,bo@example.com,,,",
+    )
+    trial = run(manager, data, how, dry_run=True)
+    job = run(manager, data, how)
+    assert (trial.created, trial.updated, trial.skipped) == (2, 1, 0)
+    assert (job.created, job.updated, job.skipped) == (2, 1, 0)
+    ana = db.session.scalar(select(Contact).where(Contact.email == "ana@example.com"))
+    assert ana.job_title == "CEO" and [p.e164 for p in ana.phones] == ["+447400123456"]
+    report = imports.undo_import(manager, job)
+    db.session.commit()
+    assert (report.deleted, report.restored, report.kept) == (2, 0, 0) and live_contacts() == 0
+
+
+def test_undo_removes_a_contact_that_later_batches_of_the_import_updated(manager, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 1)
+    job = run(
+        manager,
+        csv_bytes("Ana,Smith,ana@example.com,,,", "Ana,Smith,ana@example.com,,,CEO"),
+        DuplicateHandling.FILL,
+    )
+    assert (job.created, job.updated) == (1, 1)
+    report = imports.undo_import(manager, job)
+    db.session.commit()
+    assert (report.deleted, report.kept) == (1, 0) and live_contacts() == 0
+
+
+def test_the_same_name_in_the_same_company_is_a_duplicate(manager, make_contact):
+    make_contact(manager, first_name="Ana", last_name="Smith", kind="b2b", account="Acme")
+    job = run(
+        manager,
+        csv_bytes("ana,SMITH,,,Acme,CEO", "Ana,Smith,,,Globex,", "Ana,Smith,,,,"),
+    )
+    # Acme's Ana is the same person; Globex's and a consumer of that name are not.
+    assert (job.created, job.skipped) == (2, 1)

@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
@@ -38,6 +38,7 @@ from crm.models import (
     Address,
     AddressType,
     Contact,
+    ContactKind,
     DuplicateHandling,
     ImportedRow,
     ImportJob,
@@ -52,9 +53,9 @@ from crm.models import (
 from crm.models.base import utcnow
 from crm.services import audit
 from crm.services import validation as v
-from crm.services.access import get_visible_contact
+from crm.services.access import contact_visibility
+from crm.services.contact_batch import ContactBatch, NewContact
 from crm.services.contacts import apply_contact_rules, create_contact, lookup_by_name
-from crm.services.duplicates import matches_for
 from crm.services.importing import column_sets, sources
 from crm.services.importing.rows import RowReader
 from crm.services.importing.targets import Mapping
@@ -62,7 +63,7 @@ from crm.services.merge_engine import from_json, merge_key
 from crm.services.search import name_key_of, search_text_for
 from crm.services.tags import tags_for_names
 
-BATCH = 200  # rows per transaction
+BATCH = 1000  # rows per transaction
 SAMPLES = 3  # first rows kept on the job for the mapping page
 MAX_ERRORS = 1000  # rows in error kept on the job (all are counted)
 STALE_AFTER = timedelta(minutes=2)  # a running job silent this long was interrupted
@@ -292,7 +293,10 @@ def run_job(job_id: int) -> None:
         db.session.scalars(select(ImportedRow.row_number).where(ImportedRow.job_id == job.id))
     )
     reader = _reader(job, Mapping.from_json(job.mapping), source.headers)
-    seen: dict[str, int] = {}  # dry runs: emails and phones of earlier rows -> row number
+    maker = ContactBatch(actor)
+    # The rows this import creates, by their duplicate keys: a later row that is the same
+    # person is a duplicate of it (dry runs keep them all; real runs the batch's own).
+    seen: dict[str, NewContact] = {}
     batch: list[tuple[int, list[str]]] = []
     try:
         for number, cells in _rows(source):
@@ -300,10 +304,10 @@ def run_job(job_id: int) -> None:
                 continue
             batch.append((number, cells))
             if len(batch) >= BATCH:
-                _run_batch(job, actor, reader, batch, seen)
+                _run_batch(job, actor, reader, maker, batch, seen)
                 batch = []
         if batch:
-            _run_batch(job, actor, reader, batch, seen)
+            _run_batch(job, actor, reader, maker, batch, seen)
     except Exception as exc:  # noqa: BLE001 - any failure ends the job, with its counts
         db.session.rollback()
         job = db.session.get(ImportJob, job_id)
@@ -348,109 +352,146 @@ def begin_for_savepoints() -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@dataclass
+class _Outcome:
+    """What one row did (kept as an ImportedRow by a real import)."""
+
+    number: int
+    action: str  # created, updated, skipped, failed
+    item: NewContact | None = None  # a contact this import creates (its id comes later)
+    contact_id: int | None = None
+    version: int | None = None
+    before: dict | None = None
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
 def _run_batch(
     job: ImportJob,
     actor: User,
     reader: RowReader,
+    maker: ContactBatch,
     batch: list[tuple[int, list[str]]],
-    seen: dict[str, int],
+    seen: dict[str, NewContact],
 ) -> None:
+    """One transaction: check the batch's rows, look their duplicates up together, update
+    the existing contacts they match (each in a savepoint), insert the new ones together."""
     begin_for_savepoints()
-    counts = _Counts()
-    errors: list[dict] = []
     audit.note_actor(db.session, actor)
+    outcomes: list[_Outcome] = []
+    items: list[tuple[NewContact, dict, int | None]] = []
     for number, cells in batch:
-        action, problems = _apply_row(job, actor, reader, number, cells, seen)
-        setattr(counts, action, getattr(counts, action) + 1)
-        errors += [{"row": number, "field": f, "message": m} for f, m in problems]
+        row = reader.read(cells)
+        if row.problems:
+            outcomes.append(_Outcome(number, "failed", problems=row.problems))
+            continue
+        data = dict(row.data)
+        if "account" in data and "kind" not in data:
+            data["kind"] = ContactKind.B2B
+        try:
+            item = maker.prepare(number, data)
+        except DomainError as exc:
+            outcomes.append(_Outcome(number, "failed", problems=_problems(exc)))
+            continue
+        items.append((item, row.data, row.crm_id))
+    matches = maker.existing([item for item, _data, _crm_id in items])
+    named = _named_contacts(actor, [crm_id for _item, _data, crm_id in items if crm_id])
+    if not job.dry_run:
+        seen.clear()  # earlier batches are in the database: `existing` finds them
+    creates: list[NewContact] = []
+    for item, data, crm_id in items:
+        outcome = _decide(
+            job, actor, item, data, named.get(crm_id) or matches.get(item.number), seen
+        )
+        if outcome.action == "created":
+            creates.append(item)
+            for key in item.duplicate_keys():
+                seen.setdefault(key, item)
+        outcomes.append(outcome)
     if job.dry_run:
         db.session.rollback()
         job = db.session.get(ImportJob, job.id)
-    job.created += counts.created
-    job.updated += counts.updated
-    job.skipped += counts.skipped
-    job.failed += counts.failed
-    job.done_rows += len(batch)
-    if errors and len(job.errors) < MAX_ERRORS:
-        job.errors = [*job.errors, *errors][:MAX_ERRORS]
+    else:
+        maker.insert(creates)
+        db.session.flush()
+        _keep_outcomes(job, outcomes)
+    _count(job, outcomes)
     job.heartbeat_at = utcnow()
     db.session.commit()
 
 
-def _apply_row(
+def _named_contacts(actor: User, ids: list[int]) -> dict[int, int]:
+    """The contacts the rows' CRM ids name, among those the actor may see."""
+    if not ids:
+        return {}
+    found = db.session.scalars(
+        select(Contact.id).where(Contact.id.in_(ids), contact_visibility(actor))
+    )
+    return {contact_id: contact_id for contact_id in found}
+
+
+def _decide(
     job: ImportJob,
     actor: User,
-    reader: RowReader,
-    number: int,
-    cells: list[str],
-    seen: dict[str, int],
-) -> tuple[str, list[tuple[str, str]]]:
-    """What one row does: "created", "updated", "skipped" or "failed", and its problems."""
-    row = reader.read(cells)
-    if row.problems:
-        _note(job, number, "failed")
-        return "failed", row.problems
-    data = dict(row.data)
+    item: NewContact,
+    data: dict,
+    existing_id: int | None,
+    seen: dict[str, NewContact],
+) -> _Outcome:
+    """Create the row's contact, or, when it matches an existing contact (or an earlier row
+    of the file), skip it, update that contact or create it anyway, as the user chose."""
+    how = job.on_duplicate
+    earlier = None
+    if existing_id is None:
+        earlier = next((seen[k] for k in item.duplicate_keys() if k in seen), None)
+    if how == DuplicateHandling.CREATE or (existing_id is None and earlier is None):
+        return _Outcome(item.number, "created", item=item, version=1)
+    if how == DuplicateHandling.SKIP:
+        return _Outcome(item.number, "skipped", item=earlier, contact_id=existing_id)
+    if earlier is not None:  # a row of this import: the two rows become one contact
+        earlier.absorb(item, overwrite=how == DuplicateHandling.OVERWRITE)
+        return _Outcome(item.number, "updated", item=earlier, version=1, before=SAME_IMPORT)
+    contact = db.session.get(Contact, existing_id)
+    data = dict(data)
     tag_names = data.pop("tags", [])
-    if "account" in data and "kind" not in data:
-        data["kind"] = "b2b"
     savepoint = db.session.begin_nested()
     try:
-        contact = create_contact(actor, data)
-        if tag_names:
-            contact.tags = tags_for_names(tag_names)
-        db.session.flush()
+        before = _update(actor, contact, data, tag_names, how)
     except DomainError as exc:
         savepoint.rollback()
-        _note(job, number, "failed")
-        return "failed", _problems(exc)
-    phones = [p.e164 for p in contact.phones if p.e164]
-    existing = _existing(actor, contact, phones, row.crm_id, job, number, seen)
-    if existing is None or job.on_duplicate == DuplicateHandling.CREATE:
-        savepoint.commit()
-        _note(job, number, "created", contact)
-        return "created", []
-    savepoint.rollback()  # the row is a duplicate: the new contact goes
-    if job.on_duplicate == DuplicateHandling.SKIP or isinstance(existing, int):
-        _note(job, number, "skipped", existing if isinstance(existing, Contact) else None)
-        return "skipped", []
-    savepoint = db.session.begin_nested()
-    try:
-        before = _update(actor, existing, row.data, tag_names, job.on_duplicate)
-    except DomainError as exc:
-        savepoint.rollback()
-        _note(job, number, "failed")
-        return "failed", _problems(exc)
+        return _Outcome(item.number, "failed", problems=_problems(exc))
     savepoint.commit()
-    _note(job, number, "updated", existing, before)
-    return "updated", []
+    return _Outcome(item.number, "updated", contact_id=contact.id, version=contact.version,
+                    before=before)  # fmt: skip
 
 
-def _existing(
-    actor: User,
-    contact: Contact,
-    phones: list[str],
-    crm_id: int | None,
-    job: ImportJob,
-    number: int,
-    seen: dict[str, int],
-) -> Contact | int | None:
-    """The contact this row duplicates: the one its CRM id names, else the best match by
-    the duplicate keys; in a dry run, an earlier row of the file (its number)."""
-    if crm_id is not None:
-        named = get_visible_contact(actor, crm_id)
-        if named is not None and named.id != contact.id:
-            return named
-    found = matches_for(actor, contact, phones)
-    if found:
-        return found[0][0]
-    if job.dry_run:
-        keys = [k for k in (contact.email, contact.email_secondary, *phones) if k]
-        earlier = next((seen[k] for k in keys if k in seen), None)
-        for key in keys:
-            seen.setdefault(key, number)
-        return earlier
-    return None
+# An update of a contact this same import created (two rows of the file were one person):
+# undo deletes that contact, so there is nothing to restore.
+SAME_IMPORT = {"same_import": True}
+
+
+def _keep_outcomes(job: ImportJob, outcomes: list[_Outcome]) -> None:
+    rows = [
+        {
+            "job_id": job.id,
+            "row_number": o.number,
+            "action": o.action,
+            "contact_id": o.item.id if o.item is not None else o.contact_id,
+            "version": o.version,
+            "before": o.before,
+        }
+        for o in outcomes
+    ]
+    if rows:
+        db.session.execute(insert(ImportedRow.__table__), rows)
+
+
+def _count(job: ImportJob, outcomes: list[_Outcome]) -> None:
+    for action in ("created", "updated", "skipped", "failed"):
+        setattr(job, action, getattr(job, action) + sum(o.action == action for o in outcomes))
+    job.done_rows += len(outcomes)
+    errors = [{"row": o.number, "field": f, "message": m} for o in outcomes for f, m in o.problems]
+    if errors and len(job.errors) < MAX_ERRORS:
+        job.errors = [*job.errors, *errors][:MAX_ERRORS]
 
 
 def _update(
@@ -521,28 +562,6 @@ def _update(
     for kind in ("phones", "addresses", "social_links"):
         before[kind] = [row.id for row in before[kind]]
     return before
-
-
-def _note(
-    job: ImportJob,
-    number: int,
-    action: str,
-    contact: Contact | None = None,
-    before: dict | None = None,
-) -> None:
-    if job.dry_run:
-        return
-    db.session.flush()
-    db.session.add(
-        ImportedRow(
-            job_id=job.id,
-            row_number=number,
-            action=action,
-            contact_id=contact.id if contact is not None else None,
-            version=contact.version if contact is not None else None,
-            before=before,
-        )
-    )
 
 
 def _problems(exc: DomainError) -> list[tuple[str, str]]:
@@ -649,9 +668,23 @@ def undo_import(actor: Actor, job: ImportJob) -> UndoReport:
         .where(ImportedRow.job_id == job.id, ImportedRow.action.in_(("created", "updated")))
         .order_by(ImportedRow.row_number.desc())
     ).all()
+    # A contact this import created may have been updated by later rows of it: it goes
+    # (when nobody changed it since), and the version to compare is the last the job left.
+    created = {row.contact_id for row in rows if row.action == "created"}
+    last_version: dict[int, int] = {}
+    restored_to: dict[int, int] = {}  # a contact updated by several rows: restored in turn
+    for row in reversed(rows):
+        if row.contact_id is not None and row.version is not None:
+            last_version[row.contact_id] = max(row.version, last_version.get(row.contact_id, 0))
     for row in rows:
+        if row.action == "updated" and row.contact_id in created:
+            continue
         contact = db.session.get(Contact, row.contact_id) if row.contact_id else None
-        if contact is None or contact.version != row.version:
+        if row.action == "created":
+            expected = last_version.get(row.contact_id)
+        else:
+            expected = restored_to.get(row.contact_id, row.version)
+        if contact is None or contact.version != expected:
             report.kept += 1
             continue
         if row.action == "created":
@@ -663,6 +696,8 @@ def undo_import(actor: Actor, job: ImportJob) -> UndoReport:
             report.deleted += 1
         else:
             _restore(contact, row.before or {})
+            db.session.flush()
+            restored_to[contact.id] = contact.version
             report.restored += 1
     db.session.flush()
     job.status = JobStatus.UNDONE

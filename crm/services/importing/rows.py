@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import (
-    Account,
     AddressType,
     Category,
     ContactKind,
@@ -210,7 +209,6 @@ class RowReader:
         self.platforms = db.session.scalars(select(SocialPlatform)).all()
         self.categories = {c.name.casefold(): c for c in db.session.scalars(select(Category))}
         self.users: dict[str, User | None] = {}
-        self.accounts: dict[str, Account] = {}
 
     def column(self, index: int) -> str:
         header = self.headers[index] if index < len(self.headers) else ""
@@ -320,24 +318,10 @@ class RowReader:
             )
         return self.users[key]
 
-    def _account(self, name: str) -> Account:
-        """The company of that name (matched case-insensitively), or a new one."""
-        name = " ".join(name.split())
-        key = name.casefold()
-        account = self.accounts.get(key)
-        if account is None:
-            account = db.session.scalar(
-                select(Account)
-                .where(
-                    func.lower(Account.name) == key,
-                    Account.is_hidden.is_(False),
-                    Account.merged_into_id.is_(None),
-                )
-                .order_by(Account.id)
-                .limit(1)
-            ) or Account(name=name[:200])
-            self.accounts[key] = account
-        return account
+    def _account(self, name: str) -> str:
+        """The company's name, spaces tidied (matched to an account, or created, when the
+        row is stored)."""
+        return " ".join(name.split())
 
     # ---- slots --------------------------------------------------------------------------
     def _ordered(self, slots: dict, kind: str) -> list[tuple[str, dict[str, tuple[int, str]]]]:
