@@ -323,3 +323,21 @@ def test_the_same_name_in_the_same_company_is_a_duplicate(manager, make_contact)
     )
     # Acme's Ana is the same person; Globex's and a consumer of that name are not.
     assert (job.created, job.skipped) == (2, 1)
+
+
+def test_undo_takes_the_created_contacts_rows_and_hidden_accounts_with_them(manager):
+    from crm.models import AuditEntry, Phone
+
+    job = run(manager, csv_bytes("Di,Ray,di@example.com,+44 7400 123456,,", "Bo,Lee,,,Acme,"))
+    di = db.session.scalar(select(Contact).where(Contact.first_name == "Di"))
+    hidden_id, di_id = di.account_id, di.id
+    report = imports.undo_import(manager, job)
+    db.session.commit()
+    assert report.deleted == 2 and live_contacts() == 0
+    assert db.session.scalar(select(func.count()).select_from(Phone)) == 0
+    assert db.session.get(Account, hidden_id) is None  # Di's own (hidden) account
+    assert db.session.scalar(select(Account.name)) == "Acme"  # a company stays
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.contact_id == di_id, AuditEntry.action == "delete")
+    )
+    assert "undo of the import of people.csv" in entry.summary
