@@ -433,6 +433,7 @@ class Bench:
                 None,
             )
             self._merges(actor, runs)
+            self._import(actor)
             db.session.remove()
 
     def _exports(self, actor: Any, target: Any, label: str, contacts: int, runs: int) -> None:
@@ -481,6 +482,87 @@ class Bench:
                 f"peak Python allocations {peak / 1e6:,.0f} MB (tracemalloc)"
             )
             self.log(f"    {result.outcome}")
+
+    def _import(self, actor: Any) -> None:
+        """An import of BENCH_IMPORT_ROWS (100,000) CSV rows through the import job, with
+        duplicate checking on: 90% new people (60% of them in existing companies), 10% the
+        emails of existing contacts (skipped as duplicates). Then its undo, which leaves the
+        database as it was (but for the history entries, which are never deleted)."""
+        import csv
+        import io
+        import os
+        import random
+
+        from sqlalchemy import select
+
+        from crm.models import Account, Contact, DuplicateHandling, ImportJob
+        from crm.services.importing import imports
+        from crm.services.importing.targets import Mapping
+
+        db = self.db
+        wanted = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
+        rng = random.Random(11)
+        companies = db.session.scalars(
+            select(Account.name).where(Account.is_hidden.is_(False)).limit(300)
+        ).all()
+        known = db.session.scalars(
+            select(Contact.email).where(Contact.email.is_not(None)).limit(wanted // 10)
+        ).all()
+        db.session.rollback()
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["First Name", "Last Name", "E-mail Address", "Mobile Phone", "Company",
+                         "Job Title", "Business City", "Business Country/Region"])  # fmt: skip
+        for i in range(wanted):
+            first = rng.choice(_FIRST)
+            last = f"{rng.choice(_LAST)}-{''.join(rng.choice(_SYLLABLES) for _ in range(3))}"
+            email = known[i // 10] if i % 10 == 0 and i // 10 < len(known) else (
+                f"{first.lower()}.{i}@import.example.net"
+            )  # fmt: skip
+            company = rng.choice(companies) if companies and rng.random() < 0.6 else ""
+            writer.writerow([
+                first, last, email,
+                f"+1 212 {rng.randint(200, 999)} {rng.randint(1000, 9999)}",
+                company, "Buyer" if company else "", rng.choice(_CITIES), "Germany",
+            ])  # fmt: skip
+        data = out.getvalue().encode("utf-8")
+        job_id: list[int] = []
+
+        def run_import() -> str:
+            job = imports.create_job(actor, data, "bench-import.csv")
+            started = imports.start(
+                actor, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP, dry_run=False
+            )
+            db.session.commit()
+            began = time.perf_counter()
+            imports.run_job(started.id)
+            seconds = time.perf_counter() - began
+            db.session.expire_all()
+            done = db.session.get(ImportJob, started.id)
+            job_id.append(done.id)
+            return (
+                f"{wanted:,} rows, {wanted / seconds:,.0f} rows a second: {done.created:,} "
+                f"created, {done.skipped:,} duplicates skipped, {done.failed:,} failed"
+            )
+
+        def undo() -> str:
+            job = db.session.get(ImportJob, job_id[-1])
+            report = imports.undo_import(actor, job)
+            db.session.commit()
+            (Path(self.app.instance_path) / "imports" / job.stored_name).unlink(missing_ok=True)
+            return f"{report.deleted:,} contacts deleted, {report.kept:,} kept"
+
+        self.time_call(
+            "import CSV (services.importing, skip duplicates)",
+            f"{wanted:,} rows, duplicate checks on, batches of {imports.BATCH:,}",
+            run_import,
+            1,
+            None,
+        )
+        self.time_call(
+            "undo that import (services.importing.undo_import)",
+            "the contacts it created", undo, 1, None,
+        )  # fmt: skip
 
     def _merges(self, actor: Any, runs: int) -> None:
         """Merging three contacts, and the two companies holding the most contacts, each
@@ -562,6 +644,51 @@ class Bench:
             self.db.session.rollback()
             self.db.session.remove()
         return plan
+
+
+_FIRST = (
+    "Anna",
+    "Ben",
+    "Carla",
+    "Dieter",
+    "Eva",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Katrin",
+    "Lena",
+    "Marco",
+    "Nora",
+    "Olaf",
+    "Petra",
+    "Rui",
+    "Sofia",
+    "Timo",
+    "Ute",
+)
+_LAST = (
+    "Schmidt",
+    "Meyer",
+    "Garcia",
+    "Rossi",
+    "Dubois",
+    "Novak",
+    "Jensen",
+    "Kowalski",
+    "Silva",
+    "Tanaka",
+    "Olsen",
+    "Berg",
+    "Weber",
+    "Wagner",
+    "Becker",
+    "Hoffmann",
+)
+_SYLLABLES = ("ka", "ber", "lo", "mi", "sen", "tu", "ra", "no", "vel", "di", "son", "ha", "ri",
+              "ma", "en", "ko", "la", "us", "fer", "ti")  # fmt: skip
+_CITIES = ("Berlin", "Hamburg", "München", "Köln", "Frankfurt am Main", "Stuttgart")  # fmt: skip
 
 
 def _rss() -> int:

@@ -284,8 +284,12 @@ def test_imported_contacts_are_stored_as_the_form_stores_them(manager):
     assert [c.id for c, _why in matches_for(manager, probe)] == [jose.id]
 
 
+@pytest.mark.parametrize("batch", [1000, 1])
 @pytest.mark.parametrize("how", [DuplicateHandling.FILL, DuplicateHandling.OVERWRITE])
-def test_rows_of_one_person_become_one_contact_and_the_dry_run_says_so(manager, how):
+def test_rows_of_one_person_become_one_contact_and_the_dry_run_says_so(
+    manager, how, batch, monkeypatch
+):
+    monkeypatch.setattr(imports, "BATCH", batch)
     data = csv_bytes(
         "Ana,Smith,ana@example.com,,,",
         "Ana,Smith,ana@example.com,+44 7400 123456,,CEO",

@@ -298,7 +298,7 @@ def run_job(job_id: int) -> None:
     maker = ContactBatch(actor)
     # The rows this import creates, by their duplicate keys: a later row that is the same
     # person is a duplicate of it (dry runs keep them all; real runs the batch's own).
-    seen: dict[str, NewContact] = {}
+    seen: dict[int, NewContact] = {}
     batch: list[tuple[int, list[str]]] = []
     try:
         for number, cells in _rows(source):
@@ -373,7 +373,7 @@ def _run_batch(
     reader: RowReader,
     maker: ContactBatch,
     batch: list[tuple[int, list[str]]],
-    seen: dict[str, NewContact],
+    seen: dict[int, NewContact],
 ) -> None:
     """One transaction: check the batch's rows, look their duplicates up together, update
     the existing contacts they match (each in a savepoint), insert the new ones together."""
@@ -400,18 +400,25 @@ def _run_batch(
     if not job.dry_run:
         seen.clear()  # earlier batches are in the database: `existing` finds them
     creates: list[NewContact] = []
+    added: list[int] = []  # the keys this batch put in `seen`
     for item, data, crm_id in items:
         outcome = _decide(
             job, actor, item, data, named.get(crm_id) or matches.get(item.number), seen
         )
         if outcome.action == "created":
             creates.append(item)
-            for key in item.duplicate_keys():
-                seen.setdefault(key, item)
+            for key in map(hash, item.duplicate_keys()):
+                if key not in seen:
+                    seen[key] = item
+                    added.append(key)
         outcomes.append(outcome)
     if job.dry_run:
         db.session.rollback()
         job = db.session.get(ImportJob, job.id)
+        # Kept for the rest of the file, the rows themselves not: a dry run of a big file
+        # holds a number per key, not the contacts.
+        for key in added:
+            seen[key] = _EARLIER_ROW
     else:
         maker.insert(creates)
         db.session.flush()
@@ -437,14 +444,14 @@ def _decide(
     item: NewContact,
     data: dict,
     existing_id: int | None,
-    seen: dict[str, NewContact],
+    seen: dict[int, NewContact],
 ) -> _Outcome:
     """Create the row's contact, or, when it matches an existing contact (or an earlier row
     of the file), skip it, update that contact or create it anyway, as the user chose."""
     how = job.on_duplicate
     earlier = None
     if existing_id is None:
-        earlier = next((seen[k] for k in item.duplicate_keys() if k in seen), None)
+        earlier = next((seen[h] for k in item.duplicate_keys() if (h := hash(k)) in seen), None)
     if how == DuplicateHandling.CREATE or (existing_id is None and earlier is None):
         return _Outcome(item.number, "created", item=item, version=1)
     if how == DuplicateHandling.SKIP:
@@ -464,6 +471,19 @@ def _decide(
     savepoint.commit()
     return _Outcome(item.number, "updated", contact_id=contact.id, version=contact.version,
                     before=before)  # fmt: skip
+
+
+class _EarlierRow(NewContact):
+    """Stands for a row of an earlier batch of a dry run, which nothing keeps."""
+
+    def __init__(self) -> None:
+        super().__init__(0, {}, set(), ContactKind.B2C, None, None, None)
+
+    def absorb(self, other: NewContact, overwrite: bool) -> None:
+        pass
+
+
+_EARLIER_ROW = _EarlierRow()
 
 
 # An update of a contact this same import created (two rows of the file were one person):
