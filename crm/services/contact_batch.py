@@ -298,7 +298,9 @@ class ContactBatch:
         phone; the same name key in the same company or among consumers), then the oldest,
         as crm.services.duplicates.matches_for chooses for one contact."""
         self.find_companies(items)
-        visible = contact_visibility(self.actor)
+        # Not driven by the "live" part of the gate: with a thousand values in an IN list,
+        # SQLite would otherwise walk every live contact rather than the keys' indexes.
+        visible = contact_visibility(self.actor, use_index=False)
         reasons: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         by_email: dict[str, list[int]] = defaultdict(list)
         by_phone: dict[str, list[int]] = defaultdict(list)
@@ -431,14 +433,22 @@ class ContactBatch:
         db.session.execute(insert(AuditEntry.__table__), history)
 
     def _insert_rows(self, model: type, rows: list[dict]) -> list[int]:
-        """Insert rows of `model`'s table; their new ids, in the rows' order."""
+        """Insert rows of `model`'s table; their new ids, in the rows' order. The ids are
+        taken first (the table's sequence on PostgreSQL; past the largest id on SQLite,
+        whose write lock the batch holds), so that the rows go in one executemany: SQLite
+        would otherwise insert a RETURNING statement per row to keep them in order."""
         if not rows:
             return []
         table = model.__table__
-        result = db.session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-        )
-        return list(result.scalars())
+        ids = _new_ids(table, len(rows))
+        if ids is None:
+            result = db.session.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            )
+            return list(result.scalars())
+        with_ids = [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)]
+        db.session.execute(insert(table), with_ids)
+        return ids
 
     def _insert_companies(self, items, now, who, history: list[dict]) -> None:
         new: dict[str, str] = {}
@@ -560,6 +570,35 @@ _ADDRESS_COLUMNS = (
     "address_type_id", "street", "street2", "city", "city_key", "region", "postal_code",
     "country", "latitude", "longitude", "geocode_source",
 )  # fmt: skip
+
+
+def _new_ids(table: Any, count: int) -> list[int] | None:
+    """`count` ids for new rows of `table` (an integer key, no AUTOINCREMENT on SQLite),
+    or None where the database cannot hand them out."""
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        begin_for_savepoints()  # the write lock: nobody else takes an id meanwhile
+        last = connection.execute(select(func.max(table.c.id))).scalar() or 0
+        return list(range(last + 1, last + 1 + count))
+    if dialect == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        return list(
+            connection.execute(
+                select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+            ).scalars()
+        )
+    return None
+
+
+def begin_for_savepoints() -> None:
+    """Start the session's transaction explicitly on SQLite, so that savepoints nest in it:
+    Python's sqlite3 module begins a transaction only before its first write, and a
+    savepoint released outside a transaction would commit. IMMEDIATE takes the write lock
+    now, rather than failing to upgrade a read later. Call it with nothing pending."""
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _one_line(address: SimpleNamespace) -> str:

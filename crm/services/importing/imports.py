@@ -56,7 +56,7 @@ from crm.models.base import utcnow
 from crm.services import audit
 from crm.services import validation as v
 from crm.services.access import contact_visibility
-from crm.services.contact_batch import ContactBatch, NewContact
+from crm.services.contact_batch import ContactBatch, NewContact, begin_for_savepoints
 from crm.services.contacts import apply_contact_rules, create_contact, lookup_by_name
 from crm.services.importing import column_sets, sources
 from crm.services.importing.rows import RowReader
@@ -344,16 +344,6 @@ def _rows(source: sources.Source) -> Iterator[tuple[int, list[str]]]:
     yield from source.rows()
 
 
-def begin_for_savepoints() -> None:
-    """Start the session's transaction explicitly on SQLite, so that savepoints nest in it:
-    Python's sqlite3 module begins a transaction only before its first write, and a
-    savepoint released outside a transaction would commit. IMMEDIATE takes the write lock
-    now, rather than failing to upgrade a read later. Call it with nothing pending."""
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite" and not connection.connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 @dataclass
 class _Outcome:
     """What one row did (kept as an ImportedRow by a real import)."""
@@ -433,7 +423,7 @@ def _named_contacts(actor: User, ids: list[int]) -> dict[int, int]:
     if not ids:
         return {}
     found = db.session.scalars(
-        select(Contact.id).where(Contact.id.in_(ids), contact_visibility(actor))
+        select(Contact.id).where(Contact.id.in_(ids), contact_visibility(actor, use_index=False))
     )
     return {contact_id: contact_id for contact_id in found}
 
