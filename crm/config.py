@@ -45,12 +45,14 @@ class DefaultConfig:
     CRM_GEOCODER_TIMEOUT = 5.0
     CRM_GEOCODER_USER_AGENT = "contacts-crm"
 
-    # Background jobs (imports): "thread" (in this process), "rq" (a Redis queue,
+    # Background jobs (imports, large exports): "thread" (in this process), "rq" (a Redis queue,
     # CRM_REDIS_URL, for several machines) or "inline" (in the request; tests, CLI).
     CRM_JOB_QUEUE = "thread"
     CRM_REDIS_URL = ""
     # Largest file an import accepts.
     CRM_IMPORT_MAX_BYTES = 50 * 1024 * 1024
+    # Exports of more contacts than this run as background jobs (a file to download later).
+    CRM_EXPORT_BACKGROUND_FROM = 10_000
 
     FLASK_ADMIN_FLUID_LAYOUT = True
 
@@ -68,6 +70,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_JOB_QUEUE": str,
     "CRM_REDIS_URL": str,
     "CRM_IMPORT_MAX_BYTES": int,
+    "CRM_EXPORT_BACKGROUND_FROM": int,
 }
 
 

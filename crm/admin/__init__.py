@@ -12,6 +12,7 @@ from crm.admin.audit import AuditView
 from crm.admin.base import DashboardView
 from crm.admin.contact import ContactView
 from crm.admin.duplicates import DuplicatesView
+from crm.admin.exports import ExportView
 from crm.admin.imports import ImportView
 from crm.admin.lookups import (
     AccessClassView,
@@ -47,6 +48,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(TrashView())
     admin.add_view(MergeView())
     admin.add_view(ImportView())
+    admin.add_view(ExportView())
     admin.add_view(DuplicatesView())
     admin.add_view(AccountView())
     admin.add_view(PhoneTypeView())

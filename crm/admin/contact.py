@@ -23,7 +23,7 @@ from flask_admin.form.fields import Select2TagsField
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FloatField, HiddenField, SelectField
@@ -69,7 +69,9 @@ from crm.services import (
     bulk,
     counting,
     duplicates,
+    export_jobs,
     exporting,
+    jobs,
     merge,
     query_plan,
     search,
@@ -968,6 +970,21 @@ class ContactView(CrmModelView):
         if request.args.get("target") == "matching":
             kept = {k: v for k, v in request.args.items() if k != "target"}
             described += f" ({urlencode(kept)})" if kept else ""
+        total = db.session.scalar(
+            select(func.count()).select_from(
+                exporting.exported_ids(current_user, target).subquery()
+            )
+        )
+        if export_jobs.runs_in_background(total or 0):
+            job = export_jobs.start_export(current_user, target, file_format, described)
+            db.session.commit()
+            jobs.submit("export", job.id)
+            flash(
+                f"Exporting {total:,} contacts to {chosen.name} in the background: the file "
+                "will be ready to download on this page (and under Contacts > Exports).",
+                "success",
+            )
+            return redirect(url_for("exports.job", export_id=job.id))
         exporting.record_export(current_user, target, file_format, described)
         db.session.commit()
         body = exporting.streamed(current_user, target, file_format)

@@ -17,6 +17,7 @@ from crm.models.contact import (
     contact_criteria,
 )
 from crm.models.duplicate import NotDuplicate
+from crm.models.export_job import ExportJob, export_items
 from crm.models.import_job import (
     DuplicateHandling,
     ImportedRow,
@@ -49,8 +50,10 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "export_items",
     "DuplicateHandling",
     "ImportedRow",
+    "ExportJob",
     "ImportJob",
     "JobStatus",
     "SavedMapping",

@@ -1,4 +1,4 @@
-"""Background jobs (imports): run outside the request that starts them.
+"""Background jobs (imports, large exports): run outside the request that starts them.
 
 `CRM_JOB_QUEUE` chooses how:
 - "thread" (the default): a worker thread of this process runs jobs one at a time, with no
@@ -26,13 +26,14 @@ QUEUES = ("thread", "rq", "inline")
 
 
 def _runners() -> dict[str, Callable[[int], None]]:
+    from crm.services.export_jobs import run_export
     from crm.services.importing.imports import run_job
 
-    return {"import": run_job}
+    return {"import": run_job, "export": run_export}
 
 
 def submit(kind: str, job_id: int) -> None:
-    """Run job `job_id` of `kind` ("import") as configured."""
+    """Run job `job_id` of `kind` ("import" or "export") as configured."""
     app = current_app._get_current_object()
     queue = app.config.get("CRM_JOB_QUEUE", "thread")
     if queue == "inline":

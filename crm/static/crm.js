@@ -110,3 +110,31 @@
     });
   });
 })();
+
+// Export jobs: the same, with contacts written instead of rows.
+(function () {
+  function poll(card) {
+    fetch(card.dataset.statusUrl, {credentials: 'same-origin'})
+      .then(function (response) { return response.json(); })
+      .then(function (job) {
+        var bar = card.querySelector('.progress-bar');
+        bar.style.width = job.progress + '%';
+        bar.setAttribute('aria-valuenow', job.progress);
+        bar.textContent = job.progress + '%';
+        card.querySelector('.job-done').textContent = job.done;
+        card.querySelector('.job-total').textContent = job.total;
+        card.querySelector('.job-state').textContent = job.label;
+        if (job.status === 'queued' || job.status === 'running') {
+          setTimeout(function () { poll(card); }, 700);
+        } else if (card.dataset.state !== job.status) {
+          window.location.reload();
+        }
+      })
+      .catch(function () { setTimeout(function () { poll(card); }, 2000); });
+  }
+  document.addEventListener('DOMContentLoaded', function () {
+    document.querySelectorAll('.export-progress').forEach(function (card) {
+      if (card.dataset.state === 'queued' || card.dataset.state === 'running') { poll(card); }
+    });
+  });
+})();

@@ -33,6 +33,7 @@ PAGES: dict[str, str] = {
     "/admin/merge/accounts/?ids={account}&ids={account2}": "contact.merge",
     "/admin/merge/{merge_id}/": "contact.merge",
     "/admin/imports/": "contact.import",
+    "/admin/exports/": "contact.export",
     "/admin/segments/": "contact.view",
     "/admin/segments/new/": "segment.manage",
     "/admin/segments/new/?query=flt0_tag_is%3DVIP": "segment.manage",
@@ -87,6 +88,10 @@ CLOSED = [
     "/admin/imports/{import_job}/",
     "/admin/imports/{import_job}/mapping/",
     "/admin/imports/{import_job}/status.json",
+    # Another user's export, likewise.
+    "/admin/exports/{export_id}/",
+    "/admin/exports/{export_id}/status.json",
+    "/admin/exports/{export_id}/download/",
     "/admin/roles/new/",
     "/admin/history/new/",
     "/admin/history/edit/?id={audit}",
@@ -152,6 +157,11 @@ def ids(make_contact, make_user):
     from crm.services.importing.imports import create_job
 
     import_job = create_job(make_user("crm_manager"), b"First name,Last name\nA,B\n", "a.csv")
+    from sqlalchemy import select
+
+    from crm.services.export_jobs import start_export
+
+    export_job = start_export(make_user("crm_manager"), select(Contact.id), "csv", "everyone")
     account, account2 = Account(name="Acme"), Account(name="Acme Ltd")
     segment = Segment(name="Fair")
     mlist = MarketingList(name="Newsletter")
@@ -166,6 +176,7 @@ def ids(make_contact, make_user):
         "contact2": contact2.id,
         "merge_id": record.id,
         "import_job": import_job.id,
+        "export_id": export_job.id,
         "account": account.id,
         "account2": account2.id,
         "segment": segment.id,
