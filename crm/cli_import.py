@@ -84,7 +84,10 @@ def import_command(
         + (" (dry run: nothing is saved)" if dry_run else "")
     )
     job_id = run.id
-    jobs.submit("import", job_id)
+    try:
+        jobs.submit("import", job_id)
+    except jobs.JobQueueDown as exc:
+        raise click.ClickException(exc.message) from None
     with click.progressbar(length=100, label="Importing", show_percent=True) as bar:
         shown = 0
         while True:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need (Debian's chromium for the browser tests,
-# postgresql for the PostgreSQL run) when they are missing and we may install them (root).
+# redis-server for the Redis job queue, postgresql for the PostgreSQL run) when they are missing and we may install them (root).
 set -euo pipefail
 want=()
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
+command -v redis-server >/dev/null 2>&1 || want+=(redis-server)
 if [ "${1:-}" = "--postgresql" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   want+=(postgresql)
 fi

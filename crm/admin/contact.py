@@ -978,7 +978,11 @@ class ContactView(CrmModelView):
         if export_jobs.runs_in_background(total or 0):
             job = export_jobs.start_export(current_user, target, file_format, described)
             db.session.commit()
-            jobs.submit("export", job.id)
+            try:
+                jobs.submit("export", job.id)
+            except jobs.JobQueueDown as exc:
+                flash(exc.message, "error")
+                return redirect(url_for("exports.job", export_id=job.id))
             flash(
                 f"Exporting {total:,} contacts to {chosen.name} in the background: the file "
                 "will be ready to download on this page (and under Contacts > Exports).",

@@ -165,7 +165,7 @@ class ImportView(PermissionPage):
                     current_user, job, mapping, on_duplicate, dry_run=action == "dry_run"
                 )
                 db.session.commit()
-                jobs.submit("import", started.id)
+                _submit(started.id)
                 if action == "dry_run":
                     flash("Dry run started: nothing is saved. Its counts appear below.", "info")
                     return redirect(url_for(".mapping", job_id=job.id))
@@ -231,8 +231,17 @@ class ImportView(PermissionPage):
             db.session.rollback()
             flash(exc.message, "error")
         else:
-            jobs.submit("import", job.id)
+            _submit(job.id)
         return redirect(url_for(".job", job_id=job.id))
+
+
+def _submit(job_id: int) -> None:
+    """Hand the job to the job runner; if the queue is down, say so (the job's page then
+    shows it failed, with the reason)."""
+    try:
+        jobs.submit("import", job_id)
+    except jobs.JobQueueDown as exc:
+        flash(exc.message, "error")
 
 
 def _slots_needed(mapping: Mapping) -> int:

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import Flask, current_app
 
+from crm.errors import DomainError
 from crm.extensions import db
 
 _executor: ThreadPoolExecutor | None = None
@@ -39,13 +40,47 @@ def submit(kind: str, job_id: int) -> None:
     if queue == "inline":
         _runners()[kind](job_id)
     elif queue == "rq":
-        _enqueue_rq(app, kind, job_id)
+        try:
+            _enqueue_rq(app, kind, job_id)
+        except Exception as exc:
+            if _queue_down(exc):
+                _not_queued(kind, job_id, exc)
+            raise
     else:
         global _executor
         with _lock:
             if _executor is None:
                 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-job")
             _pending.append(_executor.submit(_run, app, kind, job_id))
+
+
+class JobQueueDown(DomainError):
+    """The job queue could not take the job (the job is marked failed with the reason)."""
+
+
+def _queue_down(exc: Exception) -> bool:
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover - rq (and redis) not installed
+        return isinstance(exc, OSError)
+    return isinstance(exc, RedisError | OSError)
+
+
+def _not_queued(kind: str, job_id: int, exc: Exception) -> None:
+    from crm.models import ExportJob, ImportJob, JobStatus
+    from crm.models.base import utcnow
+
+    message = (
+        "The job queue (Redis, CRM_REDIS_URL) cannot be reached, so the job was not started: "
+        f"try again later, or ask an administrator. ({type(exc).__name__})"
+    )
+    job = db.session.get({"import": ImportJob, "export": ExportJob}[kind], job_id)
+    if job is not None:
+        job.status = JobStatus.FAILED
+        job.message = message
+        job.finished_at = utcnow()
+        db.session.commit()
+    raise JobQueueDown(message) from None
 
 
 def _run(app: Flask, kind: str, job_id: int) -> None:

@@ -108,3 +108,21 @@ def test_jobs_run_in_the_background_by_default(app, client, login_as):
     db.session.expire_all()
     job = db.session.scalars(select(ImportJob)).one()
     assert job.status == JobStatus.DONE and job.created == 1
+
+
+def test_a_job_queue_that_is_down_is_a_message_not_an_error_page(app, client, login_as):
+    """CRM_JOB_QUEUE=rq with nothing listening at CRM_REDIS_URL."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.config.update(CRM_JOB_QUEUE="rq", CRM_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    login_as("crm_manager")
+    url = upload(client).headers["Location"]
+    form = mapping_form(client.get(url).get_data(as_text=True))
+    answer = client.post(url, data={**form, "do": "run"}, follow_redirects=True)
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "cannot be reached" in html
+    job = db.session.scalars(select(ImportJob)).one()
+    assert job.status == JobStatus.FAILED and ">Failed<" in html
