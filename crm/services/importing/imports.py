@@ -8,14 +8,18 @@
   also records, per row, what it did (`ImportedRow`) and moves the job's counters, so a job
   interrupted by a restart has applied whole batches only: it is marked failed with its
   counts (`fail_interrupted`), and resuming skips the rows already recorded.
-- Each row: its cells are read (`rows.RowReader`), the contact rules check it, and the
-  duplicate keys of crm.services.duplicates decide whether it matches an existing contact
-  (rows earlier in the same file included); then, as the user chose: skip it, fill the
-  existing contact's empty fields, overwrite them, or create a new contact anyway.
-- A dry run does all of that and keeps nothing: every batch is rolled back; rows are
-  compared with the earlier rows of the file by their emails and phone numbers.
-- `undo_import` deletes the contacts the import created and puts back what it changed in
-  the contacts it updated, leaving (and counting) those changed since by someone else.
+- Each row: its cells are read (`rows.RowReader`) and checked by the contact rules
+  (crm.services.contact_batch, the form's checks on plain values); the batch's rows are
+  looked up together by the duplicate keys (the same email, phone, or name key in the same
+  company or among consumers; a CRM id names its contact), rows earlier in the same file
+  included; then, as the user chose: skip the row, fill the existing contact's empty
+  fields, overwrite them (per row, through the ORM rules, in a savepoint), or create a new
+  contact anyway. The new contacts of a batch are inserted together.
+- A dry run does all of that and keeps nothing: every batch is rolled back, and the file's
+  rows are remembered by their duplicate keys only.
+- `undo_import` deletes the contacts the import created (in bulk) and puts back what it
+  changed in the contacts it updated, leaving (and counting) those changed since by
+  someone else.
 """
 
 from __future__ import annotations
@@ -263,14 +267,6 @@ def _own(actor: Actor, job: ImportJob) -> None:
 
 
 # ---- running --------------------------------------------------------------------------------
-@dataclass
-class _Counts:
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    failed: int = 0
-
-
 def run_job(job_id: int) -> None:
     """Run (or resume) a queued job to the end. Called by the job runner, in the app context;
     commits batch by batch."""
