@@ -12,6 +12,7 @@ from flask_login import current_user
 from crm.admin.base import PermissionPage
 from crm.models import ExportJob
 from crm.services import export_jobs, exporting
+from crm.services.users import emails_of
 
 
 class ExportView(PermissionPage):
@@ -22,8 +23,8 @@ class ExportView(PermissionPage):
         kwargs.setdefault("category", "Contacts")
         super().__init__(endpoint="exports", url="exports", **kwargs)
 
-    def _job(self, export_id: int) -> ExportJob:
-        job = export_jobs.job_of(current_user, export_id)
+    def _job(self, export_id: int, *, follow: bool = False) -> ExportJob:
+        job = export_jobs.job_of(current_user, export_id, follow=follow)
         if job is None:
             abort(404)  # another user's export is not shown
         return job
@@ -32,24 +33,28 @@ class ExportView(PermissionPage):
     def index(self):
         export_jobs.fail_interrupted()
         export_jobs.delete_old_files()
+        shown = export_jobs.jobs_of(current_user)
         return self.render(
-            "admin/exports.html", jobs=export_jobs.jobs_of(current_user), formats=exporting.FORMATS
+            "admin/exports.html",
+            jobs=shown,
+            formats=exporting.FORMATS,
+            who=emails_of(j.user_id for j in shown),
         )
 
     @expose("/<int:export_id>/")
     def job(self, export_id: int):
         export_jobs.fail_interrupted()
-        job = self._job(export_id)
+        job = self._job(export_id, follow=True)
         return self.render(
             "admin/export_job.html",
             job=job,
             formats=exporting.FORMATS,
-            ready=export_jobs.download_path(job) is not None,
+            who=emails_of([job.user_id]),
         )
 
     @expose("/<int:export_id>/status.json")
     def status(self, export_id: int):
-        job = self._job(export_id)
+        job = self._job(export_id, follow=True)
         return jsonify(
             status=job.status.value,
             label=job.status.label,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from wtforms import StringField
 
 from crm.admin.base import PermissionPage
+from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
@@ -28,6 +29,7 @@ from crm.services import jobs
 from crm.services.importing import imports
 from crm.services.importing.rows import type_names
 from crm.services.importing.targets import Mapping, parse_target, target_choices
+from crm.services.users import emails_of
 
 JOBS_SHOWN = 50
 
@@ -49,11 +51,13 @@ class ImportView(PermissionPage):
         kwargs.setdefault("category", "Contacts")
         super().__init__(endpoint="imports", url="imports", **kwargs)
 
-    def _job(self, job_id: int) -> ImportJob:
+    def _job(self, job_id: int, *, follow: bool = False) -> ImportJob:
+        """The user's own import; with `follow`, anyone's for those who follow every job
+        (job.view_all: read only, the mapping, undo and resume stay with its owner)."""
         job = db.session.get(ImportJob, job_id)
         if job is None:
             abort(404)
-        if job.user_id != current_user.id:
+        if job.user_id != current_user.id and not (follow and can(current_user, "job.view_all")):
             abort(404)  # another user's import is not shown
         return job
 
@@ -75,11 +79,18 @@ class ImportView(PermissionPage):
                 form.file.errors = [*form.file.errors, exc.message]
             else:
                 return redirect(url_for(".mapping", job_id=job.id))
-        query = select(ImportJob).where(
-            ImportJob.dry_run.is_(False), ImportJob.user_id == current_user.id
-        )
+        query = select(ImportJob).where(ImportJob.dry_run.is_(False))
+        every = can(current_user, "job.view_all")
+        if not every:
+            query = query.where(ImportJob.user_id == current_user.id)
         recent = db.session.scalars(query.order_by(ImportJob.id.desc()).limit(JOBS_SHOWN)).all()
-        return self.render("admin/imports.html", form=form, jobs=recent)
+        return self.render(
+            "admin/imports.html",
+            form=form,
+            jobs=recent,
+            every=every,
+            who=emails_of(j.user_id for j in recent),
+        )
 
     # ---- mapping, preview, dry run, start ---------------------------------------------------
     @expose("/<int:job_id>/mapping/", methods=("GET", "POST"))
@@ -182,12 +193,17 @@ class ImportView(PermissionPage):
     @expose("/<int:job_id>/")
     def job(self, job_id: int):
         imports.fail_interrupted()
-        job = self._job(job_id)
-        return self.render("admin/import_job.html", job=job, form=CsrfOnly())
+        job = self._job(job_id, follow=True)
+        return self.render(
+            "admin/import_job.html",
+            job=job,
+            form=CsrfOnly(),
+            owner_email=emails_of([job.user_id]).get(job.user_id),
+        )
 
     @expose("/<int:job_id>/status.json")
     def status(self, job_id: int):
-        job = self._job(job_id)
+        job = self._job(job_id, follow=True)
         return jsonify(
             status=job.status.value,
             label=job.status.label,

@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact.merge": frozenset({ADMIN, MANAGER}),
     # Undoing a merge puts every moved row back: administrators only.
     "merge.undo": frozenset({ADMIN}),
+    # Every user's imports and exports, with their progress and errors (not their files).
+    "job.view_all": frozenset({ADMIN}),
     # Giving a contact (or account) to another owner; sales may not give contacts away.
     "contact.transfer": frozenset({ADMIN, MANAGER}),
     # Tags, categories, segments and the selection basket, on many contacts at once.
@@ -70,6 +72,7 @@ LABELS: dict[str, str] = {
     "contact.import": "import contacts from files",
     "contact.merge": "merge duplicate contacts and accounts",
     "merge.undo": "undo a merge (while nothing changed since)",
+    "job.view_all": "follow every user's imports and exports",
     "contact.bulk_edit": "tag, categorise, select contacts in bulk",
     "contact.transfer": "transfer a contact or account to another owner",
     "contact.assign_responsible": "assign responsible users",

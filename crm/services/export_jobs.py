@@ -133,23 +133,21 @@ def _fail(job: ExportJob | None, message: str) -> None:
 
 
 def jobs_of(actor: Actor, limit: int = 50) -> list[ExportJob]:
-    """The actor's exports, newest first."""
-    return list(
-        db.session.scalars(
-            select(ExportJob)
-            .where(ExportJob.user_id == getattr(actor, "id", None))
-            .order_by(ExportJob.id.desc())
-            .limit(limit)
-        )
-    )
+    """The actor's exports (everyone's for those with job.view_all), newest first."""
+    query = select(ExportJob).order_by(ExportJob.id.desc()).limit(limit)
+    if not can(actor, "job.view_all"):
+        query = query.where(ExportJob.user_id == getattr(actor, "id", None))
+    return list(db.session.scalars(query))
 
 
-def job_of(actor: Actor, job_id: int) -> ExportJob | None:
-    """The actor's export job `job_id` (None for another user's, or none)."""
+def job_of(actor: Actor, job_id: int, *, follow: bool = False) -> ExportJob | None:
+    """The actor's export job `job_id`; with `follow`, anyone's for those with job.view_all
+    (to follow it: its file stays with the user who asked for it). None otherwise."""
     job = db.session.get(ExportJob, job_id)
-    if job is None or job.user_id != getattr(actor, "id", None):
+    if job is None or not can(actor, "contact.export"):
         return None
-    if not can(actor, "contact.export"):
+    mine = job.user_id == getattr(actor, "id", None)
+    if not mine and not (follow and can(actor, "job.view_all")):
         return None
     return job
 

@@ -186,3 +186,11 @@ def delete_user(actor: Actor, user: User) -> None:
         raise DomainError("You cannot delete your own account.")
     db.session.delete(user)
     db.session.flush()
+
+
+def emails_of(user_ids) -> dict[int, str]:
+    """The email of each of these users (ids of deleted users are left out)."""
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())

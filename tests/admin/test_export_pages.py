@@ -74,3 +74,39 @@ def test_a_small_export_is_still_downloaded_at_once(client, people, app):
     answer = _ask(client)
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     assert db.session.scalar(select(ExportJob)) is None
+
+
+def test_an_administrator_follows_every_users_jobs_but_their_files_stay_theirs(
+    client, people, make_user, app
+):
+    from crm.services.importing import imports
+    from crm.services.importing.targets import Mapping
+
+    app.config["CRM_JOB_QUEUE"] = "inline"
+    login(client, people.email)
+    _ask(client)
+    export = db.session.scalar(select(ExportJob))
+    upload = imports.create_job(people, b"First Name,Last Name\nAna,Smith\n", "theirs.csv")
+    imports.start(people, upload, Mapping.from_json(upload.mapping), imports.DuplicateHandling.SKIP,
+                  dry_run=False)  # fmt: skip
+    db.session.commit()
+    imports.run_job(upload.id)
+    client.post(
+        "/logout", data={"csrf_token": csrf_from(client.get("/logout").get_data(as_text=True))}
+    )
+    admin = make_user("crm_admin")
+    login(client, admin.email)
+
+    listing = client.get("/admin/imports/").get_data(as_text=True)
+    assert "theirs.csv" in listing and people.email in listing
+    page = client.get(f"/admin/imports/{upload.id}/").get_data(as_text=True)
+    assert "Started by " + people.email in page and "Undo this import" not in page
+    token = csrf_from(client.get("/admin/imports/").get_data(as_text=True))
+    undo = client.post(f"/admin/imports/{upload.id}/undo/", data={"csrf_token": token})
+    assert undo.status_code == 404  # undo stays with the one who imported
+
+    exports_page = client.get("/admin/exports/").get_data(as_text=True)
+    assert f"Export #{export.id}" in exports_page and f"by {people.email}" in exports_page
+    assert "export-download" not in exports_page
+    assert client.get(f"/admin/exports/{export.id}/").status_code == 200
+    assert client.get(f"/admin/exports/{export.id}/download/").status_code == 404
