@@ -345,3 +345,25 @@ def test_undo_takes_the_created_contacts_rows_and_hidden_accounts_with_them(mana
         select(AuditEntry).where(AuditEntry.contact_id == di_id, AuditEntry.action == "delete")
     )
     assert "undo of the import of people.csv" in entry.summary
+
+
+@pytest.mark.parametrize("how", [DuplicateHandling.FILL, DuplicateHandling.OVERWRITE])
+def test_importing_the_same_file_again_changes_nothing(manager, how):
+    from crm.models import AuditEntry
+
+    data = csv_bytes(
+        "Ana,Smith,Ana@Example.com,+44 7400 123456,Acme,CEO",
+        "Bo,Lee,bo@example.com,(212) 555-0147,,",
+    )
+    run(manager, data)
+    versions = dict(db.session.execute(select(Contact.id, Contact.version)).all())
+    history = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    again = run(manager, data, how)
+    assert (again.created, again.updated, again.skipped) == (0, 0, 2)
+    assert dict(db.session.execute(select(Contact.id, Contact.version)).all()) == versions
+    # Only the import's own entry is new: no contact was touched.
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == history + 1
+    changed = run(manager, csv_bytes("Bo,Lee,bo@example.com,(212) 555-0147,,Buyer"), how)
+    assert (changed.updated, changed.skipped) == (1, 0)
+    bo = db.session.scalar(select(Contact).where(Contact.email == "bo@example.com"))
+    assert bo.job_title == "Buyer"

@@ -385,12 +385,20 @@ def _run_batch(
     named = _named_contacts(actor, [crm_id for _item, _data, crm_id in items if crm_id])
     if not job.dry_run:
         seen.clear()  # earlier batches are in the database: `existing` finds them
+    found = {
+        item.number: named.get(crm_id) or matches.get(item.number) for item, _d, crm_id in items
+    }
+    quiet: set[int] = set()  # rows matching a contact that they would not change
+    if job.on_duplicate in (DuplicateHandling.FILL, DuplicateHandling.OVERWRITE):
+        quiet = maker.brings_nothing_new(
+            [(item, found[item.number]) for item, _d, _c in items if found[item.number]],
+            UPDATABLE,
+            overwrite=job.on_duplicate == DuplicateHandling.OVERWRITE,
+        )
     creates: list[NewContact] = []
     added: list[int] = []  # the keys this batch put in `seen`
-    for item, data, crm_id in items:
-        outcome = _decide(
-            job, actor, item, data, named.get(crm_id) or matches.get(item.number), seen
-        )
+    for item, data, _crm_id in items:
+        outcome = _decide(job, actor, item, data, found[item.number], seen, quiet)
         if outcome.action == "created":
             creates.append(item)
             for key in map(hash, item.duplicate_keys()):
@@ -431,16 +439,19 @@ def _decide(
     data: dict,
     existing_id: int | None,
     seen: dict[int, NewContact],
+    quiet: set[int],
 ) -> _Outcome:
     """Create the row's contact, or, when it matches an existing contact (or an earlier row
-    of the file), skip it, update that contact or create it anyway, as the user chose."""
+    of the file), skip it, update that contact or create it anyway, as the user chose. A
+    row that would change nothing in the contact it matches is skipped: the contact keeps
+    its version and gets no history entry (re-importing a file changes nothing)."""
     how = job.on_duplicate
     earlier = None
     if existing_id is None:
         earlier = next((seen[h] for k in item.duplicate_keys() if (h := hash(k)) in seen), None)
     if how == DuplicateHandling.CREATE or (existing_id is None and earlier is None):
         return _Outcome(item.number, "created", item=item, version=1)
-    if how == DuplicateHandling.SKIP:
+    if how == DuplicateHandling.SKIP or (existing_id is not None and item.number in quiet):
         return _Outcome(item.number, "skipped", item=earlier, contact_id=existing_id)
     if earlier is not None:  # a row of this import: the two rows become one contact
         earlier.absorb(item, overwrite=how == DuplicateHandling.OVERWRITE)
