@@ -327,130 +327,137 @@ def _read_contacts(actor: Actor, target: Select, chunk: int) -> Iterator[list[_C
     # the time), streamed: a server-side cursor on PostgreSQL; SQLite steps its cursor.
     connection = db.session.connection()
     result = connection.execute(query.execution_options(yield_per=chunk))
-    for rows in result.partitions():
-        contacts: dict[int, _Contact] = {}
-        for (
-            contact_id,
-            title,
-            first,
-            middle,
-            last,
-            kind,
-            account,
-            hidden,
-            job,
-            department,
-            email,
-            email2,
-            website,
-            birthday,
-            gender,
-            status,
-            prospect,
-            preference,
-            marketing,
-            no_email,
-            no_call,
-            timezone,
-            language,
-            owner_id,
-            responsible_id,
-            notes,
-            other,
-            updated,
-        ) in rows:
-            values = [
-                str(contact_id),
-                title or "",
-                first or "",
-                middle or "",
-                last or "",
-                _KINDS.get(kind, ""),
-                "" if hidden else account or "",
-                job or "",
-                department or "",
-                email or "",
-                email2 or "",
-                website or "",
-                _iso(birthday),
-                _GENDER[gender],
-                _CUSTOMER[status],
-                _PROSPECT[prospect],
-                _PREFERENCE[preference],
-                _YES[marketing],
-                _YES[no_email],
-                _YES[no_call],
-                timezone or "",
-                language or "",
-                users[owner_id],
-                users[responsible_id],
-                "",  # tags, below
-                "",  # categories, below
-                notes or "",
-                other or "",
-            ]
-            contacts[contact_id] = _Contact(values, gender, updated)
-        ids = list(contacts)
-        if not ids:
-            continue
-        found = contacts.get
-        for contact_id, type_id, formatted, e164, number, extension in connection.execute(
-            select(
-                Phone.contact_id,
-                Phone.phone_type_id,
-                Phone.formatted,
-                Phone.e164,
-                Phone.number,
-                Phone.extension,
+    try:
+        for rows in result.partitions():
+            contacts: dict[int, _Contact] = {}
+            for (
+                contact_id,
+                title,
+                first,
+                middle,
+                last,
+                kind,
+                account,
+                hidden,
+                job,
+                department,
+                email,
+                email2,
+                website,
+                birthday,
+                gender,
+                status,
+                prospect,
+                preference,
+                marketing,
+                no_email,
+                no_call,
+                timezone,
+                language,
+                owner_id,
+                responsible_id,
+                notes,
+                other,
+                updated,
+            ) in rows:
+                values = [
+                    str(contact_id),
+                    title or "",
+                    first or "",
+                    middle or "",
+                    last or "",
+                    _KINDS.get(kind, ""),
+                    "" if hidden else account or "",
+                    job or "",
+                    department or "",
+                    email or "",
+                    email2 or "",
+                    website or "",
+                    _iso(birthday),
+                    _GENDER[gender],
+                    _CUSTOMER[status],
+                    _PROSPECT[prospect],
+                    _PREFERENCE[preference],
+                    _YES[marketing],
+                    _YES[no_email],
+                    _YES[no_call],
+                    timezone or "",
+                    language or "",
+                    users[owner_id],
+                    users[responsible_id],
+                    "",  # tags, below
+                    "",  # categories, below
+                    notes or "",
+                    other or "",
+                ]
+                contacts[contact_id] = _Contact(values, gender, updated)
+            ids = list(contacts)
+            if not ids:
+                continue
+            found = contacts.get
+            for contact_id, type_id, formatted, e164, number, extension in connection.execute(
+                select(
+                    Phone.contact_id,
+                    Phone.phone_type_id,
+                    Phone.formatted,
+                    Phone.e164,
+                    Phone.number,
+                    Phone.extension,
+                )
+                .where(_among(Phone.contact_id, ids))
+                .order_by(Phone.id)
+            ):
+                if contact := found(contact_id):
+                    number = formatted or e164 or number or ""
+                    contact.phones.append((phone_types[type_id], number, extension or "", e164))
+            for contact_id, type_id, *parts in connection.execute(
+                select(
+                    Address.contact_id,
+                    Address.address_type_id,
+                    Address.street,
+                    Address.street2,
+                    Address.city,
+                    Address.region,
+                    Address.postal_code,
+                    Address.country,
+                )
+                .where(_among(Address.contact_id, ids))
+                .order_by(Address.id)
+            ):
+                if contact := found(contact_id):
+                    contact.addresses.append((address_types[type_id], *(p or "" for p in parts)))
+            for contact_id, platform_id, url, handle in connection.execute(
+                select(
+                    SocialLink.contact_id, SocialLink.platform_id, SocialLink.url, SocialLink.handle
+                )
+                .where(_among(SocialLink.contact_id, ids))
+                .order_by(SocialLink.id)
+            ):
+                if contact := found(contact_id):
+                    contact.socials.append((platforms[platform_id], url or handle or ""))
+            _join_names(
+                connection,
+                contacts,
+                _AT["tags"],
+                select(contact_tags.c.contact_id, Tag.name)
+                .join(Tag, Tag.id == contact_tags.c.tag_id)
+                .where(_among(contact_tags.c.contact_id, ids))
+                .order_by(Tag.key),
             )
-            .where(_among(Phone.contact_id, ids))
-            .order_by(Phone.id)
-        ):
-            if contact := found(contact_id):
-                number = formatted or e164 or number or ""
-                contact.phones.append((phone_types[type_id], number, extension or "", e164))
-        for contact_id, type_id, *parts in connection.execute(
-            select(
-                Address.contact_id,
-                Address.address_type_id,
-                Address.street,
-                Address.street2,
-                Address.city,
-                Address.region,
-                Address.postal_code,
-                Address.country,
+            _join_names(
+                connection,
+                contacts,
+                _AT["categories"],
+                select(contact_categories.c.contact_id, Category.name)
+                .join(Category, Category.id == contact_categories.c.category_id)
+                .where(_among(contact_categories.c.contact_id, ids))
+                .order_by(Category.name),
             )
-            .where(_among(Address.contact_id, ids))
-            .order_by(Address.id)
-        ):
-            if contact := found(contact_id):
-                contact.addresses.append((address_types[type_id], *(p or "" for p in parts)))
-        for contact_id, platform_id, url, handle in connection.execute(
-            select(SocialLink.contact_id, SocialLink.platform_id, SocialLink.url, SocialLink.handle)
-            .where(_among(SocialLink.contact_id, ids))
-            .order_by(SocialLink.id)
-        ):
-            if contact := found(contact_id):
-                contact.socials.append((platforms[platform_id], url or handle or ""))
-        _join_names(
-            connection,
-            contacts,
-            _AT["tags"],
-            select(contact_tags.c.contact_id, Tag.name)
-            .join(Tag, Tag.id == contact_tags.c.tag_id)
-            .where(_among(contact_tags.c.contact_id, ids))
-            .order_by(Tag.key),
-        )
-        _join_names(
-            connection,
-            contacts,
-            _AT["categories"],
-            select(contact_categories.c.contact_id, Category.name)
-            .join(Category, Category.id == contact_categories.c.category_id)
-            .where(_among(contact_categories.c.contact_id, ids))
-            .order_by(Category.name),
-        )
-        yield list(contacts.values())
+            yield list(contacts.values())
+    finally:
+        # Closed also when the reader stops early (a download cut off): a server-side
+        # cursor on PostgreSQL must not outlive it.
+        result.close()
 
 
 def _join_names(connection: Any, contacts: dict[int, _Contact], at: int, query: Select) -> None:
