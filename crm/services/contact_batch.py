@@ -92,22 +92,32 @@ class NewContact:
     tags: dict[str, str] = field(default_factory=dict)  # key -> name
     category_ids: list[int] = field(default_factory=list)
     id: int | None = None  # once stored
+    _name_key: str | None = field(default=None, repr=False)  # computed once (see name_key)
+    _keys: list[str] | None = field(default=None, repr=False)
 
     @property
     def full_name(self) -> str:
         parts = (self.fields.get(n) for n in ("first_name", "middle_name", "last_name"))
         return " ".join(p for p in parts if p)
 
+    @property
+    def name_key(self) -> str:
+        """The name's key (crm.services.search.name_key), "" without one."""
+        if self._name_key is None:
+            self._name_key = name_key_of(SimpleNamespace(**self.fields)) or ""
+        return self._name_key
+
     def duplicate_keys(self) -> list[str]:
         """What makes another row of the file the same person: an email, a phone (E.164),
         or the name key in the same company (B2B) or among consumers (B2C)."""
-        keys = [f"email {e.lower()}" for e in self._emails()]
-        keys += [f"phone {p.e164}" for p in self.phones if p.e164]
-        key = name_key_of(SimpleNamespace(**self.fields))
-        if key:
-            where = (self.company or "").casefold() if self.kind == ContactKind.B2B else ""
-            keys.append(f"name {key} @{where}")
-        return keys
+        if self._keys is None:
+            keys = [f"email {e.lower()}" for e in self._emails()]
+            keys += [f"phone {p.e164}" for p in self.phones if p.e164]
+            if self.name_key:
+                company = self.company if self.kind == ContactKind.B2B else ""
+                keys.append(f"name {self.name_key} @{(company or '').casefold()}")
+            self._keys = keys
+        return self._keys
 
     def _emails(self) -> list[str]:
         return [e for e in (self.fields.get("email"), self.fields.get("email_secondary")) if e]
@@ -137,6 +147,7 @@ class NewContact:
             mine += [row for row in getattr(other, kind) if key(row) not in have]
         self.tags = {**self.tags, **{k: n for k, n in other.tags.items() if k not in self.tags}}
         self.category_ids += [c for c in other.category_ids if c not in self.category_ids]
+        self._name_key = self._keys = None  # the names or emails may have changed
 
 
 def _phone_key(row: SimpleNamespace) -> tuple:
@@ -311,9 +322,8 @@ class ContactBatch:
             for phone in item.phones:
                 if phone.e164:
                     by_phone[phone.e164].append(item.number)
-            key = name_key_of(SimpleNamespace(**item.fields))
-            if key:
-                by_name[key].append(item)
+            if item.name_key:
+                by_name[item.name_key].append(item)
         if by_email:
             emails = list(by_email)
             for contact_id, email, secondary in db.session.execute(
@@ -546,7 +556,7 @@ class ContactBatch:
             "access_class_id": class_id,
             "active": True,
             "search_text": search_text_for(shown, item.phones),
-            "name_key": name_key_of(shown),
+            "name_key": item.name_key or None,
             "has_phone": bool(item.phones),
             "version": 1,
             "created_at": now,

@@ -45,7 +45,14 @@ def test_import_a_file_then_again_the_rows_are_duplicates(cli, make_user, tmp_pa
     assert "1 were created" in result.output and "1 with errors" in result.output
     assert contacts() == 1
     again = cli("import", str(file), "--on-duplicate", "update")
-    assert "1 skipped" not in again.output and "1 were updated" in again.output
+    # Nothing new in the row: the contact is left as it is, and the row counts as skipped.
+    assert "1 skipped" in again.output and "1 were updated" not in again.output
+    file.write_text(
+        "First Name,Last Name,E-mail Address,Job Title\nAna,Smith,ana@example.com,CEO\n",
+        encoding="utf-8",
+    )
+    changed = cli("import", str(file), "--on-duplicate", "update")
+    assert "1 were updated" in changed.output and "1 skipped" not in changed.output
     assert contacts() == 1
 
 
