@@ -117,4 +117,8 @@ def run_in_worker(kind: str, job_id: int) -> None:
     from crm import create_app
 
     app = create_app()
-    _run(app, kind, job_id)
+    try:
+        _run(app, kind, job_id)
+    finally:
+        with app.app_context():
+            db.engine.dispose()  # this app's connections end with its job
