@@ -34,6 +34,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
@@ -365,6 +366,7 @@ def _run_batch(
     the existing contacts they match (each in a savepoint), insert the new ones together."""
     begin_for_savepoints()
     audit.note_actor(db.session, actor)
+    db.session.info.pop("import_lookups", None)  # look-ups are remembered per batch
     outcomes: list[_Outcome] = []
     items: list[tuple[NewContact, dict, int | None]] = []
     for number, cells in batch:
@@ -395,6 +397,10 @@ def _run_batch(
             UPDATABLE,
             overwrite=job.on_duplicate == DuplicateHandling.OVERWRITE,
         )
+    # Held for the batch: the session keeps loaded objects only while something refers to them.
+    loaded = _load_for_update(  # noqa: F841 - kept alive on purpose
+        [found[n] for n in found if found[n] and n not in quiet], job
+    )
     creates: list[NewContact] = []
     added: list[int] = []  # the keys this batch put in `seen`
     for item, data, _crm_id in items:
@@ -420,6 +426,36 @@ def _run_batch(
     _count(job, outcomes)
     job.heartbeat_at = utcnow()
     db.session.commit()
+
+
+def _lookup(model: type, name: str | None):
+    """lookup_by_name, remembered for the transaction (an update of many contacts would
+    otherwise ask for the same few types once per row)."""
+    memo = db.session.info.setdefault("import_lookups", {})
+    key = (model, (name or "").strip().casefold())
+    if key not in memo:
+        memo[key] = lookup_by_name(model, name)
+    return memo[key]
+
+
+def _load_for_update(ids: list[int], job: ImportJob) -> list[Contact]:
+    """Load the contacts the batch will update, with what an update reads (their phones,
+    addresses, links, tags, categories and account), in a few queries rather than several
+    per contact; they stay in the session for `_update`."""
+    if not ids or job.on_duplicate not in (DuplicateHandling.FILL, DuplicateHandling.OVERWRITE):
+        return []
+    return db.session.scalars(
+        select(Contact)
+        .where(Contact.id.in_(sorted(set(ids))))
+        .options(
+            selectinload(Contact.phones),
+            selectinload(Contact.addresses),
+            selectinload(Contact.social_links),
+            selectinload(Contact.tags),
+            selectinload(Contact.categories),
+            selectinload(Contact.account),
+        )
+    ).all()
 
 
 def _named_contacts(actor: User, ids: list[int]) -> dict[int, int]:
@@ -543,7 +579,7 @@ def _update(
         if clean is not None and (clean.e164, clean.extension or None) in had["phones"]:
             continue  # the contact has this number already
         phone = Phone(
-            phone_type=lookup_by_name(PhoneType, item["type"]),
+            phone_type=_lookup(PhoneType, item["type"]),
             number=item["number"],
             extension=item.get("extension"),
             country_code=item.get("country_code"),
@@ -552,14 +588,12 @@ def _update(
         before["phones"].append(phone)
     for item in values.get("addresses", []):
         item = dict(item)
-        kind = lookup_by_name(AddressType, item.pop("type", "Main"))
+        kind = _lookup(AddressType, item.pop("type", "Main"))
         address = Address(address_type=kind, **item)
         contact.addresses.append(address)
         before["addresses"].append(address)
     for item in values.get("social_links", []):
-        link = SocialLink(
-            platform=lookup_by_name(SocialPlatform, item["platform"]), handle=item["handle"]
-        )
+        link = SocialLink(platform=_lookup(SocialPlatform, item["platform"]), handle=item["handle"])
         contact.social_links.append(link)
         before["social_links"].append(link)
     new_tags = [t for t in tags_for_names(tag_names) if t not in contact.tags] if tag_names else []
