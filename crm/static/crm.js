@@ -79,8 +79,9 @@
   });
 })();
 
-// Import jobs: while one runs, its card polls the job's status and moves the progress bar;
-// when it ends the page reloads (to show the rows in error and the buttons).
+// Jobs (imports, exports): while one runs, its card polls the job's status, moves the
+// progress bar and fills each element marked data-field="<name>" with that field of the
+// status; when it ends the page reloads (to show the rows in error, the buttons, the file).
 (function () {
   function poll(card) {
     fetch(card.dataset.statusUrl, {credentials: 'same-origin'})
@@ -90,12 +91,9 @@
         bar.style.width = job.progress + '%';
         bar.setAttribute('aria-valuenow', job.progress);
         bar.textContent = job.progress + '%';
-        ['created', 'updated', 'skipped', 'failed'].forEach(function (name) {
-          card.querySelector('.job-' + name).textContent = job[name];
+        card.querySelectorAll('[data-field]').forEach(function (element) {
+          element.textContent = job[element.dataset.field];
         });
-        card.querySelector('.job-done').textContent = job.done_rows;
-        card.querySelector('.job-total').textContent = job.total_rows;
-        card.querySelector('.job-state').textContent = job.label;
         if (job.status === 'queued' || job.status === 'running') {
           setTimeout(function () { poll(card); }, 700);
         } else if (card.dataset.state !== job.status) {
@@ -105,35 +103,7 @@
       .catch(function () { setTimeout(function () { poll(card); }, 2000); });
   }
   document.addEventListener('DOMContentLoaded', function () {
-    document.querySelectorAll('.import-progress').forEach(function (card) {
-      if (card.dataset.state === 'queued' || card.dataset.state === 'running') { poll(card); }
-    });
-  });
-})();
-
-// Export jobs: the same, with contacts written instead of rows.
-(function () {
-  function poll(card) {
-    fetch(card.dataset.statusUrl, {credentials: 'same-origin'})
-      .then(function (response) { return response.json(); })
-      .then(function (job) {
-        var bar = card.querySelector('.progress-bar');
-        bar.style.width = job.progress + '%';
-        bar.setAttribute('aria-valuenow', job.progress);
-        bar.textContent = job.progress + '%';
-        card.querySelector('.job-done').textContent = job.done;
-        card.querySelector('.job-total').textContent = job.total;
-        card.querySelector('.job-state').textContent = job.label;
-        if (job.status === 'queued' || job.status === 'running') {
-          setTimeout(function () { poll(card); }, 700);
-        } else if (card.dataset.state !== job.status) {
-          window.location.reload();
-        }
-      })
-      .catch(function () { setTimeout(function () { poll(card); }, 2000); });
-  }
-  document.addEventListener('DOMContentLoaded', function () {
-    document.querySelectorAll('.export-progress').forEach(function (card) {
+    document.querySelectorAll('.import-progress, .export-progress').forEach(function (card) {
       if (card.dataset.state === 'queued' || card.dataset.state === 'running') { poll(card); }
     });
   });

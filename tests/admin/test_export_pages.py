@@ -40,7 +40,7 @@ def test_a_large_export_runs_as_a_job_and_is_downloaded_from_its_page(client, pe
     db.session.refresh(job)
     assert job.status == JobStatus.DONE, job.message
     page = client.get(asked.location).get_data(as_text=True)
-    assert "Done" in page and '3</span> of <span class="job-total">3' in page
+    assert "Done" in page and '3</span> of <span class="job-total" data-field="total">3' in page
     status = client.get(f"/admin/exports/{job.id}/status.json").get_json()
     assert status == {"status": "done", "label": "Done", "progress": 100, "done": 3, "total": 3}
     download = client.get(f"/admin/exports/{job.id}/download/")
