@@ -23,7 +23,7 @@ from flask_admin.form.fields import Select2TagsField
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FloatField, HiddenField, SelectField
@@ -970,12 +970,8 @@ class ContactView(CrmModelView):
         if request.args.get("target") == "matching":
             kept = {k: v for k, v in request.args.items() if k != "target"}
             described += f" ({urlencode(kept)})" if kept else ""
-        total = db.session.scalar(
-            select(func.count()).select_from(
-                exporting.exported_ids(current_user, target).subquery()
-            )
-        )
-        if export_jobs.runs_in_background(total or 0):
+        total = exporting.count_exported(current_user, target)
+        if export_jobs.runs_in_background(total):
             job = export_jobs.start_export(current_user, target, file_format, described)
             db.session.commit()
             try:

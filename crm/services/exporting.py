@@ -224,6 +224,13 @@ def exported_ids(actor: Actor, target: Select) -> Select:
     )
 
 
+def count_exported(actor: Actor, target: Select) -> int:
+    """How many contacts an export of `target` by `actor` holds."""
+    _require(actor)
+    ids = exported_ids(actor, target)
+    return db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+
+
 def slot_counts(actor: Actor, target: Select) -> tuple[int, int, int]:
     """The most phones, addresses and social links one exported contact has (one query)."""
     ids = exported_ids(actor, target)
@@ -795,9 +802,8 @@ LISTED_IDS = 10_000  # a history entry names the exported contacts up to this ma
 def record_export(actor: Actor, target: Select, file_format: str, described: str) -> int:
     """One history entry for an export: the format, what was exported, how many contacts
     and (up to LISTED_IDS) which. Returns how many contacts the export holds."""
-    _require(actor)
+    total = count_exported(actor, target)
     ids = exported_ids(actor, target)
-    total = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     changes: dict[str, Any] = {"format": file_format, "target": described, "count": total}
     if total <= LISTED_IDS:
         changes["contact_ids"] = list(db.session.scalars(ids.order_by(Contact.id)))
