@@ -28,6 +28,7 @@ from crm.models import ExportJob, JobStatus, User, export_items
 from crm.models.base import utcnow
 from crm.services import exporting
 from crm.services.counted_insert import insert_counted
+from crm.services.jobs import files_folder
 
 KEEP_FOR = timedelta(days=7)  # a finished file is kept this long
 STALE_AFTER = timedelta(minutes=2)  # a running job silent this long was interrupted
@@ -40,9 +41,7 @@ def runs_in_background(total: int) -> bool:
 
 
 def folder() -> Path:
-    path = Path(current_app.instance_path) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return files_folder("exports")
 
 
 def file_path(job: ExportJob) -> Path:

@@ -66,6 +66,7 @@ from crm.services.contacts import apply_contact_rules, create_contact, lookup_by
 from crm.services.importing import column_sets, sources
 from crm.services.importing.rows import RowReader
 from crm.services.importing.targets import Mapping
+from crm.services.jobs import files_folder
 from crm.services.merge_engine import from_json, merge_key
 from crm.services.search import name_key_of, search_text_for
 from crm.services.tags import tags_for_names
@@ -86,9 +87,7 @@ UPDATABLE = (
 
 # ---- the stored file -----------------------------------------------------------------------
 def _folder() -> Path:
-    folder = Path(current_app.instance_path) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return files_folder("imports")
 
 
 def _path(job: ImportJob) -> Path:
