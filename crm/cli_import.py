@@ -40,6 +40,12 @@ FORMATS = {"auto": None, "csv": ".csv", "xlsx": ".xlsx", "vcf": ".vcf"}
 )
 @click.option("--dry-run", is_flag=True, help="Go through every row and save nothing.")
 @click.option("--sheet", default=None, help="The sheet of an XLSX file (default: the first).")
+@click.option(
+    "--phone-region",
+    default=None,
+    help="The country (code or name) of numbers written without a country code, when the "
+    "row's address names none (default: CRM_DEFAULT_PHONE_REGION).",
+)
 @click.option("--as", "as_email", default=None, help="The acting user (default: an admin).")
 def import_command(
     file: Path,
@@ -47,6 +53,7 @@ def import_command(
     on_duplicate: str,
     dry_run: bool,
     sheet: str | None,
+    phone_region: str | None,
     as_email: str | None,
 ) -> None:
     """Import contacts from FILE (CSV, XLSX or vCard), with the mapping the Import page
@@ -67,7 +74,14 @@ def import_command(
     try:
         job = imports.create_job(actor, data, name, sheet=sheet)
         mapping = Mapping.from_json(job.mapping)
-        run = imports.start(actor, job, mapping, ON_DUPLICATE[on_duplicate], dry_run=dry_run)
+        run = imports.start(
+            actor,
+            job,
+            mapping,
+            ON_DUPLICATE[on_duplicate],
+            dry_run=dry_run,
+            phone_region=phone_region,
+        )
         db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()

@@ -369,6 +369,7 @@ class ContactView(CrmModelView):
     column_formatters_detail = {
         "tags": contact_columns.FORMATTERS["tags"],
         "account": contact_columns.FORMATTERS["account"],
+        "birthday": contact_columns.FORMATTERS["birthday"],
         "language": lambda v, c, m, n: dict(language_choices()).get(
             (m.language or "").split("-")[0], m.language or ""
         ),
@@ -458,6 +459,10 @@ class ContactView(CrmModelView):
         "manager": {"label": "Manager"},
         "linked_accounts": {"label": "Other accounts"},
         "website": {"description": "e.g. https://example.com"},
+        "birthday": {
+            "description": "Day and month only? Use the year 1604, as phones' address books "
+            "do: it is shown as '17 May'"
+        },
         "other_contacts": {"description": "Other ways to reach the person (Skype, ...)"},
     }
     form_widget_args = {

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.models import Address, Contact, Phone
+from crm.services.validation import birthday_shown
 
 # Every column a user may show, in display order, with its header.
 COLUMNS: dict[str, str] = {
@@ -126,8 +127,13 @@ def _category_names(_view: Any, _context: Any, model: Contact, _name: str) -> st
     return ", ".join(category.name for category in model.categories)
 
 
+def _birthday(_view: Any, _context: Any, model: Contact, _name: str) -> str:
+    return birthday_shown(model.birthday)
+
+
 FORMATTERS = {
     "last_name": _name_link,
+    "birthday": _birthday,
     "account": _account_name,
     "phones": _first_phone,
     "addresses": _first_city,

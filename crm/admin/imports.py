@@ -15,7 +15,7 @@ from wtforms import StringField
 
 from crm.admin.base import PermissionPage
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
+from crm.errors import DomainError, FieldError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
     AddressType,
@@ -26,6 +26,7 @@ from crm.models import (
     SocialPlatform,
 )
 from crm.services import jobs
+from crm.services import validation as v
 from crm.services.importing import imports
 from crm.services.importing.rows import type_names
 from crm.services.importing.targets import Mapping, parse_target, target_choices
@@ -110,6 +111,11 @@ class ImportView(PermissionPage):
                 errors["form"] = ["The form expired: try again."]
             else:
                 mapping, on_duplicate, errors = self._posted(headers, mapping)
+                phone_region = request.form.get("phone_region") or None
+                try:
+                    job.phone_region = v.clean_country(phone_region)
+                except FieldError as exc:
+                    errors["phone_region"] = [str(exc)]
                 if not errors:
                     job.mapping = mapping.as_json()
                     job.on_duplicate = on_duplicate
@@ -130,6 +136,8 @@ class ImportView(PermissionPage):
             type_names=_type_names(),
             duplicate_choices=list(DuplicateHandling),
             on_duplicate=on_duplicate,
+            countries=v.country_choices(),
+            default_region=current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US"),
             errors=errors,
             preview=shown,
             preview_columns=imports.PREVIEW_COLUMNS,
@@ -173,7 +181,12 @@ class ImportView(PermissionPage):
                 return redirect(url_for(".mapping", job_id=job.id))
             if action in ("dry_run", "run"):
                 started = imports.start(
-                    current_user, job, mapping, on_duplicate, dry_run=action == "dry_run"
+                    current_user,
+                    job,
+                    mapping,
+                    on_duplicate,
+                    dry_run=action == "dry_run",
+                    phone_region=job.phone_region,
                 )
                 db.session.commit()
                 _submit(started.id)

@@ -49,6 +49,9 @@ class ImportJob(db.Model):
         enum_column(DuplicateHandling, "duplicate_handling"), default=DuplicateHandling.SKIP
     )
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ISO country whose numbers the file's phones without a country code are (when the
+    # row's address names none); None: CRM_DEFAULT_PHONE_REGION.
+    phone_region: Mapped[str | None] = mapped_column(String(2))
     status: Mapped[JobStatus] = mapped_column(
         enum_column(JobStatus, "job_status"), default=JobStatus.DRAFT, index=True
     )

@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import func, insert, or_, select
 
 from crm.auth.permissions import Actor, can
-from crm.errors import ValidationFailed
+from crm.errors import FieldError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
     Account,
@@ -55,9 +55,10 @@ from crm.services.contacts import (
     clean_person_fields,
     clean_phone_fields,
     locate_address,
+    phone_region,
 )
 from crm.services.geocoding import geocoder_from_config
-from crm.services.search import name_key_of, search_text_for
+from crm.services.search import indexed_together, name_key_of, search_text_for
 from crm.services.tags import clean_tag_name
 
 # Fields a row may give besides PERSON_FIELDS, stored as they come (the row reader has
@@ -192,12 +193,13 @@ class ContactBatch:
         self.geocoder = None
 
     # ---- checking one row ---------------------------------------------------------------
-    def prepare(self, number: int, data: dict[str, Any]) -> NewContact:
+    def prepare(self, number: int, data: dict[str, Any], region: str | None = None) -> NewContact:
         """The row's contact, checked as the contact form checks one; ValidationFailed
         (with the form's field names) when the rules refuse it. `data` holds what
         crm.services.importing.rows reads: fields, `account` (a company name), `owner` and
         `responsible` (users), `phones`, `addresses`, `social_links`, `tags` (names) and
-        `categories` (Category rows)."""
+        `categories` (Category rows). Numbers without a country code are read in the
+        country of the row's first address, else in `region` (the import's default)."""
         errors = FieldErrors({})
         person = SimpleNamespace(**{name: data.get(name) for name in PERSON_FIELDS})
         clean_person_fields(person, errors)
@@ -214,8 +216,8 @@ class ContactBatch:
             if not company:
                 errors.add("account", "Choose the account this contact works for, or choose B2C.")
         item = NewContact(number, fields, given, kind, company, owner_id, responsible_id)
-        self._phones(item, data.get("phones") or [], errors)
         self._addresses(item, data.get("addresses") or [], errors)
+        self._phones(item, data.get("phones") or [], region or self.region, errors)
         self._links(item, data.get("social_links") or [], errors)
         for name in data.get("tags") or []:
             try:
@@ -252,8 +254,9 @@ class ContactBatch:
             errors.add(field_name, f"{found.name!r} is no longer in use: choose another type.")
         return found.id
 
-    def _phones(self, item: NewContact, phones: list[dict], errors: FieldErrors) -> None:
+    def _phones(self, item: NewContact, phones: list[dict], region: str, errors) -> None:
         seen: set[str] = set()
+        region = phone_region(item.addresses, region) if phones else region
         for index, given in enumerate(phones):
             type_id = self._kind(
                 self.phone_types, given.get("type", "Mobile"), f"phones-{index}-phone_type", errors
@@ -264,7 +267,7 @@ class ContactBatch:
                 phone_type_id=type_id, e164=None, formatted=None,
                 **{part: given.get(part) for part in PHONE_PARTS},
             )  # fmt: skip
-            clean_phone_fields(phone, index, self.region, errors, seen)
+            clean_phone_fields(phone, index, region, errors, seen)
             item.phones.append(phone)
 
     def _addresses(self, item: NewContact, addresses: list[dict], errors: FieldErrors) -> None:
@@ -301,6 +304,31 @@ class ContactBatch:
             link = SimpleNamespace(platform_id=platform.id, handle=given.get("handle"), url=None)
             clean_link_fields(link, platform.platform, index, errors)
             item.links.append(link)
+
+    def region_of_match(self, data: dict[str, Any], refused: ValidationFailed) -> str | None:
+        """When only the row's phone numbers were refused and its email is a contact's the
+        actor can see that has an address in a country: that country, to read the numbers
+        in (the row updates that contact, whose address the file need not repeat)."""
+        if not refused.errors or not all(
+            key.startswith("phones-") and key.endswith("-number") for key in refused.errors
+        ):
+            return None
+        try:
+            email = v.clean_email(data.get("email"))
+        except FieldError:
+            return None
+        if email is None:
+            return None
+        countries = db.session.execute(
+            select(Address.country)
+            .join(Contact, Contact.id == Address.contact_id)
+            .where(contact_visibility(self.actor), Contact.email == email)
+            .where(Address.country.is_not(None))
+            .order_by(Contact.id, Address.id)
+            .limit(1)
+        ).scalars()
+        region = phone_region([SimpleNamespace(country=c) for c in countries], "")
+        return region or None
 
     # ---- duplicates -----------------------------------------------------------------------
     def existing(self, items: list[NewContact]) -> dict[int, int]:
@@ -473,7 +501,9 @@ class ContactBatch:
                 account_id, class_id = self.companies[item.company.casefold()]
                 account_name = item.company
             rows.append(self._contact_row(item, account_id, class_id, account_name, now))
-        for item, contact_id in zip(items, self._insert_rows(Contact, rows), strict=True):
+        with indexed_together():
+            ids = self._insert_rows(Contact, rows)
+        for item, contact_id in zip(items, ids, strict=True):
             item.id = contact_id
         self._insert_children(items)
         tag_ids = self._tag_ids(items)

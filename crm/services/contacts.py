@@ -8,9 +8,11 @@ ValidationFailed (nothing is saved) or StaleEditError.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from flask import current_app
 from sqlalchemy import inspect, select
 
@@ -336,8 +338,24 @@ def _refuse_retired_type(row: Any, attr: str, field: str, errors: FieldErrors) -
         errors.add(field, f"{kind.name!r} is no longer in use: choose another type.")
 
 
+def phone_region(addresses: Iterable[Any], default: str) -> str:
+    """The region a number typed without a country code is read in: the country of the
+    contact's first address that names one (a local '030 1234567' of a Berlin address is
+    German), else `default` (CRM_DEFAULT_PHONE_REGION)."""
+    for address in addresses:
+        try:
+            code = v.clean_country(getattr(address, "country", None))
+        except FieldError:
+            continue  # the address's own check reports it
+        if code and phonenumbers.country_code_for_region(code):
+            return code
+    return default
+
+
 def _apply_phones(c: Contact, errors: FieldErrors) -> None:
-    region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
+    region = phone_region(
+        live_rows(c.addresses), current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
+    )
     seen: set[str] = set()
     for index, phone in enumerate(live_rows(c.phones)):
         if phone.phone_type is None and phone.phone_type_id is None:

@@ -10,7 +10,8 @@ phones, addresses and social links any exported contact has. The values:
   read best in a spreadsheet and parse back unambiguously (within each list no label is
   another member's value, and labels and values compare equal case-insensitively only for
   the same member), so the importer accepts labels and values alike;
-- yes/no flags are "yes" / "no"; the birthday is an ISO date (1980-05-17); owner and
+- yes/no flags are "yes" / "no"; the birthday is an ISO date (1980-05-17, --05-17 without
+  the year); owner and
   responsible user are their emails; tags (by name, A to Z) and categories are joined with
   OWN_LIST_SEPARATOR ("; ");
 - a phone is its type by name, its number in international format ("+44 7400 123456", the
@@ -94,6 +95,7 @@ from crm.services.importing.targets import (
     neutralise,
     own_headers,
 )
+from crm.services.validation import birthday_text
 
 CHUNK = 1000
 Progress = Callable[[int], None]  # told how many contacts each chunk wrote
@@ -256,13 +258,6 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, String)
 
 
-def _iso(value: Any) -> str:
-    """An ISO date from a date or from SQLite's stored text."""
-    if not value:
-        return ""
-    return value if isinstance(value, str) else value.isoformat()
-
-
 def _among(column: Any, ids: list[int]) -> Any:
     """`column` is one of the (sorted) ids: a range when they are dense (cheap to send and
     served by the contact_id indexes; rows of other contacts are skipped), else IN."""
@@ -380,7 +375,7 @@ def _read_contacts(actor: Actor, target: Select, chunk: int) -> Iterator[list[_C
                     email or "",
                     email2 or "",
                     website or "",
-                    _iso(birthday),
+                    birthday_text(birthday),
                     _GENDER[gender],
                     _CUSTOMER[status],
                     _PROSPECT[prospect],
@@ -708,8 +703,9 @@ def vcard_lines(contact: _Contact) -> list[str]:
         place = (city, region, postal, country_name(country))
         parts = ("", "", streets, *(_text(p) for p in place))
         lines.append(f"ADR;TYPE={where}:" + ";".join(parts))
-    if v[_AT["birthday"]]:
-        lines.append("BDAY:" + v[_AT["birthday"]].replace("-", ""))
+    if v[_AT["birthday"]]:  # 19800517, or --0517 without the year
+        day = v[_AT["birthday"]]
+        lines.append("BDAY:" + day[:2] + day[2:].replace("-", ""))
     if contact.gender in _GENDERS:
         lines.append("GENDER:" + _GENDERS[contact.gender])
     if v[_AT["language"]]:

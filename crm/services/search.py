@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, text
 
@@ -79,6 +80,38 @@ def _like(term: str) -> ColumnElement[bool]:
 def _fts_query(terms: Iterable[str]) -> str:
     """An FTS5 query matching every term as a substring (trigram tokenizer)."""
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+@contextmanager
+def indexed_together() -> Iterator[None]:
+    """Contacts inserted inside go into SQLite's search index together when it ends, with
+    one INSERT ... SELECT, rather than one by one through the insert trigger: about 100 µs
+    less per contact at a million contacts. The trigger is dropped and created again inside
+    the session's transaction, so no other connection ever sees it missing and a rollback
+    puts it back. Call it holding the write lock (crm.services.contact_batch takes it):
+    every contact past the largest id at the start is then the caller's. Nothing to do on
+    PostgreSQL, whose GIN index is kept by the insert itself."""
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    trigger = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'contact_search_insert'"
+    ).scalar()
+    if trigger is None:  # no search index (a database made without the migrations)
+        yield
+        return
+    last = connection.exec_driver_sql("SELECT max(id) FROM contacts").scalar() or 0
+    connection.exec_driver_sql("DROP TRIGGER contact_search_insert")
+    try:
+        yield
+        connection.exec_driver_sql(
+            "INSERT INTO contact_search(rowid, search_text) "
+            "SELECT id, search_text FROM contacts WHERE id > ?",
+            (last,),
+        )
+    finally:
+        connection.exec_driver_sql(trigger)
 
 
 def contact_search_clause(

@@ -3,7 +3,9 @@ FieldError with a message for the user. Forms, services, CLI and API all use the
 
 from __future__ import annotations
 
+import gettext
 import re
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -152,7 +154,7 @@ def country_choices() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda p: p[1]))
 
 
-# Names people type that ISO 3166 does not list.
+# Names people type that ISO 3166 does not list (in any of its translations).
 COUNTRY_ALIASES = {
     "uk": "GB",
     "england": "GB",
@@ -162,55 +164,138 @@ COUNTRY_ALIASES = {
     "great britain": "GB",
     "britain": "GB",
     "usa": "US",
+    "u.s.a.": "US",
+    "u.s.": "US",
     "america": "US",
+    "united states": "US",
     "holland": "NL",
+    "oesterreich": "AT",
+    "schweiz": "CH",
+    "suisse": "CH",
+    "svizzera": "CH",
+    "éire": "IE",
 }
+# Languages whose names of countries are recognised besides English: those of the people
+# who send spreadsheets (pycountry ships the iso-codes translations of ISO 3166).
+COUNTRY_NAME_LANGUAGES = (
+    "de", "fr", "es", "it", "nl", "pt", "pt_BR", "ca", "sv", "da", "nb_NO", "nn", "fi", "is",
+    "pl", "cs", "sk", "hu", "ro", "hr", "sl", "bg", "el", "et", "lv", "lt", "ga", "tr", "ru",
+    "uk",
+)  # fmt: skip
 
 
-def clean_country(value: str | None) -> str | None:
-    """An ISO 3166-1 alpha-2 code (a name, a common alias or an alpha-3 code is looked up)."""
+def _folded(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Every name of every country, case- and accent-folded, in English and in
+    COUNTRY_NAME_LANGUAGES, with its alpha-2 code; English names win a clash."""
+    languages = [
+        gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[code], fallback=True)
+        for code in COUNTRY_NAME_LANGUAGES
+    ]
+    names: dict[str, str] = {}
+    english = [
+        (getattr(c, attribute, None), c.alpha_2)
+        for c in pycountry.countries
+        for attribute in ("name", "official_name", "common_name")
+    ]
+    for translate in (str, *(language.gettext for language in languages)):
+        for name, code in english:
+            if name:
+                names.setdefault(_folded(translate(name)), code)
+    names.update({_folded(alias): code for alias, code in COUNTRY_ALIASES.items()})
+    return names
+
+
+def country_code(value: str | None) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a country written as its alpha-2 or alpha-3 code, or
+    as its name in English or one of COUNTRY_NAME_LANGUAGES ("Deutschland", "Norwegen",
+    "Espagne"); None when no country has that name."""
     value = clean_free_text(value)
-    if value is None:
+    if not value:
         return None
-    if value.lower() in COUNTRY_ALIASES:
-        return COUNTRY_ALIASES[value.lower()]
     country = None
     if len(value) == 2:
         country = pycountry.countries.get(alpha_2=value.upper())
     elif len(value) == 3:
         country = pycountry.countries.get(alpha_3=value.upper())
-    if country is None:
-        try:
-            country = pycountry.countries.lookup(value)
-        except LookupError:
-            country = None
-    if country is None:
+    if country is not None:
+        return country.alpha_2
+    return _country_names().get(_folded(value))
+
+
+def clean_country(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code (see country_code for what is understood)."""
+    value = clean_free_text(value)
+    if value is None:
+        return None
+    code = country_code(value)
+    if code is None:
         raise FieldError(f"Unknown country {value!r}; use a country or its ISO code (e.g. DE).")
-    return country.alpha_2
+    return code
+
+
+# A birthday without a year (Google's "--05-17", a vCard's "--0517") is kept in the date
+# column with this year, as Apple's and Android's address books do: 1604 is a leap year
+# (29 February fits) and no living person's year of birth.
+YEAR_UNKNOWN = 1604
+_NO_YEAR = re.compile(r"--(\d{2})-?(\d{2})")
 
 
 def clean_birthday(value: date | str | None, today: date | None = None) -> date | None:
-    """A plausible date of birth; ISO text ('1990-04-01') is accepted (CLI, API, import)."""
+    """A plausible date of birth; ISO text ('1990-04-01') is accepted (CLI, API, import),
+    and a day without a year ('--04-01', or a date in YEAR_UNKNOWN)."""
     if isinstance(value, str):
         value = clean_free_text(value)
         if value is None:
             return None
+        no_year = _NO_YEAR.fullmatch(value)
         try:
-            value = date.fromisoformat(value)
+            if no_year:
+                value = date(YEAR_UNKNOWN, int(no_year[1]), int(no_year[2]))
+            else:
+                value = date.fromisoformat(value)
         except ValueError:
-            raise FieldError("Not a date; use YYYY-MM-DD.") from None
+            raise FieldError("Not a date; use YYYY-MM-DD (or --MM-DD without the year).") from None
     if value is None:
         return None
     if isinstance(value, datetime):  # a datetime does not compare with a date
         value = value.date()
     if not isinstance(value, date):
         raise FieldError("Not a date; use YYYY-MM-DD.")
+    if value.year == YEAR_UNKNOWN:
+        return value
     today = today or date.today()
     if value > today:
         raise FieldError("A birthday cannot be in the future.")
     if value.year < 1900:
-        raise FieldError("A birthday before 1900 is not plausible.")
+        raise FieldError(
+            f"A birthday before 1900 is not plausible (the year {YEAR_UNKNOWN} means a "
+            "birthday without a year)."
+        )
     return value
+
+
+def birthday_text(value: date | str | None) -> str:
+    """A birthday as files write it: 1980-05-17, or --05-17 without a year ("" for none);
+    `value` may be SQLite's stored text."""
+    if not value:
+        return ""
+    text = value if isinstance(value, str) else value.isoformat()
+    return f"--{text[5:10]}" if text.startswith(f"{YEAR_UNKNOWN}-") else text
+
+
+def birthday_shown(value: date | None) -> str:
+    """A birthday for people: 1980-05-17, or "17 May" without a year."""
+    if value is None:
+        return ""
+    if value.year == YEAR_UNKNOWN:
+        return f"{value.day} {value.strftime('%B')}"
+    return value.isoformat()
 
 
 @dataclass(frozen=True)
@@ -275,6 +360,27 @@ def clean_phone(
     if len(number) > 40:
         raise FieldError("The phone number is too long (at most 40 characters).")
     return CleanPhone(f"+{parsed.country_code}", number, extension, e164, shown)
+
+
+def with_lost_plus(number: str, region: str) -> str:
+    """`number` with its '+' back when a spreadsheet dropped it: a cell holding +49 30 123456
+    as a number keeps 4930123456. Bare digits (at least 9, not starting with the region's
+    trunk prefix) that make a valid international number are read as one when they are no
+    valid number of `region`, or when the region writes its numbers with a trunk prefix
+    (the 0 of most of Europe) they lack; anything else is returned as it is."""
+    digits = number.strip()
+    if not digits.isdigit() or len(digits) < 9:
+        return number
+    try:
+        international = phonenumbers.is_valid_number(phonenumbers.parse("+" + digits))
+        national = phonenumbers.is_valid_number(phonenumbers.parse(digits, region))
+    except phonenumbers.NumberParseException:
+        return number
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = getattr(metadata, "national_prefix", None)
+    if international and (not national or (trunk and not digits.startswith(trunk))):
+        return "+" + digits
+    return number
 
 
 def clean_social(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
@@ -428,3 +429,16 @@ def test_sales_may_not_assign_a_responsible_user(client, login_as, make_user):
         response.get_data(as_text=True)
     )
     assert _contacts() == []
+
+
+def test_a_birthday_without_a_year_is_entered_as_1604_and_shown_as_day_and_month(client, login_as):
+    login_as("crm_sales")
+    form = client.get("/admin/contact/new/").get_data(as_text=True)
+    assert "Use the year 1604" in form
+    post_form(client, "/admin/contact/new/", contact_form(birthday="1604-05-17"))
+    [ana] = _contacts()
+    assert (ana.birthday, ana.birthday_month) == (date(1604, 5, 17), 5)
+    details = client.get(f"/admin/contact/details/?id={ana.id}").get_data(as_text=True)
+    assert "17 May" in details and "1604" not in details
+    refused = post_form(client, "/admin/contact/new/", contact_form(birthday="1605-05-17"))
+    assert "A birthday before 1900 is not plausible" in refused.get_data(as_text=True)

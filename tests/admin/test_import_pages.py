@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import Contact, ImportJob, JobStatus
+from crm.models import Contact, ImportJob, JobStatus, Phone
 from crm.services import jobs
 from tests.conftest import csrf_from
 
@@ -126,3 +126,27 @@ def test_a_job_queue_that_is_down_is_a_message_not_an_error_page(app, client, lo
     assert answer.status_code == 200 and "cannot be reached" in html
     job = db.session.scalars(select(ImportJob)).one()
     assert job.status == JobStatus.FAILED and ">Failed<" in html
+
+
+def test_the_country_of_numbers_without_a_country_code_is_chosen_on_the_mapping_page(
+    app, client, login_as
+):
+    app.config["CRM_JOB_QUEUE"] = "inline"
+    login_as("crm_manager")
+    url = upload(client, b"First Name,Last Name,Phone\nHans,Meier,030 1234567\n").headers[
+        "Location"
+    ]
+    page = client.get(url).get_data(as_text=True)
+    form = mapping_form(page)
+    assert form["phone_region"] == ""  # the row's address's country, else the default
+    assert "country, else US</option>" in page
+    as_us = client.post(url, data={**form, "do": "preview"}).get_data(as_text=True)
+    assert "Not a valid phone number for US (+1)." in as_us
+    refused = client.post(url, data={**form, "phone_region": "XX", "do": "preview"})
+    assert "Unknown country &#39;XX&#39;" in refused.get_data(as_text=True)
+    as_german = client.post(url, data={**form, "phone_region": "DE", "do": "preview"})
+    html = as_german.get_data(as_text=True)
+    assert "+49 30 1234567" in html and '<option value="DE" selected>' in html
+    client.post(url, data={**form, "phone_region": "DE", "do": "run"})
+    assert db.session.scalar(select(Phone.e164)) == "+49301234567"
+    assert db.session.scalar(select(ImportJob.phone_region)) == "DE"

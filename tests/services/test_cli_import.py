@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import Contact, ImportJob
+from crm.models import Contact, ImportJob, Phone
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "import"
 
@@ -60,7 +60,21 @@ def test_a_vcard_file(cli, make_user):
     make_user("crm_admin")
     result = cli("import", str(FIXTURES / "vcard40.vcf"))
     assert result.exit_code == 0, result.output
-    assert contacts() >= 1
+    assert contacts() == 2
+
+
+def test_the_country_of_numbers_without_a_country_code(cli, make_user):
+    make_user("crm_admin")
+    xlsx = str(FIXTURES / "contacts.xlsx")
+    refused = cli("import", xlsx, "--phone-region", "Atlantis")
+    assert refused.exit_code != 0 and contacts() == 0
+    assert "phone_region: Unknown country 'Atlantis'" in refused.output
+    result = cli("import", xlsx, "--phone-region", "Deutschland")
+    assert result.exit_code == 0, result.output
+    assert contacts() == 3
+    assert db.session.scalar(select(Phone.e164).where(Phone.number.like("0151%"))) == (
+        "+4915112345678"
+    )
 
 
 def test_bad_files_and_users_are_refused(cli, make_user, tmp_path):

@@ -242,7 +242,7 @@ def test_invalid_field_is_refused_on_its_key_and_nothing_is_saved(manager, subte
         ("language", "xx", "Unknown language 'xx'"),
         ("birthday", date.today() + timedelta(days=1), "cannot be in the future"),
         ("birthday", date(1850, 5, 1), "before 1900"),
-        ("birthday", "soon", "Not a date; use YYYY-MM-DD."),
+        ("birthday", "soon", "Not a date; use YYYY-MM-DD (or --MM-DD without the year)."),
     ]:
         with subtests.test(field=field, value=value):
             data = {
@@ -511,6 +511,32 @@ def test_phone_without_country_code_uses_the_default_region(manager):
     )
     assert contact.phones[0].e164 == "+12127365000"
     assert contact.phones[0].country_code == "+1"
+
+
+def test_phone_without_country_code_is_read_in_the_address_country(manager):
+    berlin = {"city": "Berlin", "country": "Germany"}
+    contact = create_contact(
+        manager,
+        {
+            "first_name": "Hans",
+            "last_name": "Meier",
+            "addresses": [{"street": "Unter den Linden 1"}, berlin],  # the first names none
+            "phones": [{"number": "030 1234567"}, {"country_code": "+1", "number": "212 736 5000"}],
+        },
+    )
+    assert [p.e164 for p in contact.phones] == ["+49301234567", "+12127365000"]
+    assert contact.phones[0].country_code == "+49"
+    # Stored with its country code: moving house later does not change the number.
+    contact.addresses[1].country = "FR"
+    save(manager, contact)
+    assert reload(contact).phones[0].e164 == "+49301234567"
+    # Without an address the default region (US) reads it, and says so.
+    with pytest.raises(ValidationFailed) as refused:
+        create_contact(
+            manager,
+            {"first_name": "Hans", "last_name": "Meier", "phones": [{"number": "030 1234567"}]},
+        )
+    assert refused.value.errors["phones-0-number"] == ["Not a valid phone number for US (+1)."]
 
 
 def test_phone_typed_with_plus_keeps_its_own_country(manager):

@@ -99,6 +99,7 @@ def people(manager, make_user, make_contact):
         manager,
         first_name="Bo 🙂",
         last_name="Ng",
+        birthday="--11-02",  # a day without a year
         job_title=FORMULA,
         notes="-2+3",
         other_contacts="@SUM(A1)",
@@ -184,7 +185,7 @@ def expected_rows(people) -> list[list[str]]:
             "",
             "",
             "",
-            "",
+            "--11-02",  # a birthday without a year
             "",
             "Non-customer",
             "Non-prospect",
@@ -393,6 +394,7 @@ def test_vcard_4_parses_back_with_the_same_names_emails_phones_and_addresses(peo
     assert bo.fn.value == "Bo 🙂 Ng" and bo.n.value.given == "Bo 🙂"
     assert "org" not in bo.contents  # a consumer's hidden account is not a company
     assert bo.title.value == FORMULA
+    assert bo.bday.value == "--1102"  # no year
     assert [(t.value, t.params["TYPE"]) for t in bo.tel_list] == [
         ("tel:+12025550142", ["home", "voice"])
     ]

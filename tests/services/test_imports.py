@@ -17,6 +17,7 @@ from crm.models import (
     ImportedRow,
     ImportJob,
     JobStatus,
+    Phone,
 )
 from crm.models.base import utcnow
 from crm.services.importing import imports
@@ -367,3 +368,26 @@ def test_importing_the_same_file_again_changes_nothing(manager, how):
     assert (changed.updated, changed.skipped) == (1, 0)
     bo = db.session.scalar(select(Contact).where(Contact.email == "bo@example.com"))
     assert bo.job_title == "Buyer"
+
+
+def test_local_numbers_are_read_in_the_country_of_the_address(manager, make_contact):
+    """A European file's numbers come without +: the row's (or the contact's) address says
+    which country they belong to."""
+    make_contact(
+        first_name="Hans", last_name="Meier", email="hans@example.de",
+        addresses=[{"city": "Berlin", "country": "DE"}],
+    )  # fmt: skip
+    data = (
+        "First Name,Last Name,E-mail Address,Mobile Phone,Home City,Home Country/Region\n"
+        "Hans,Meier,hans@example.de,030 1234567,,\n"  # updates Hans, whose address is German
+        "Zoe,Roth,zoe@example.at,01 5123456,Wien,Österreich\n"
+        "Ann,Lee,ann@example.com,(212) 736-5000,,\n"
+    ).encode()
+    job = run(manager, data, DuplicateHandling.FILL)
+    assert (job.created, job.updated, job.failed) == (2, 1, 0), job.errors
+    numbers = dict(db.session.execute(select(Contact.email, Phone.e164).join(Contact.phones)).all())
+    assert numbers == {
+        "hans@example.de": "+49301234567",
+        "zoe@example.at": "+4315123456",
+        "ann@example.com": "+12127365000",
+    }

@@ -82,3 +82,38 @@ def test_the_sqlite_index_is_the_fts5_table_kept_by_triggers(make_contact):
     db.session.execute(
         text("INSERT INTO contact_search(contact_search) VALUES ('integrity-check')")
     )
+
+
+def _index_is_whole() -> None:
+    """FTS5 compares an external-content index with its table; raises if they differ."""
+    db.session.execute(
+        text("INSERT INTO contact_search(contact_search) VALUES ('integrity-check')")
+    )
+
+
+def test_imported_contacts_are_indexed_together_and_the_trigger_stays(manager, make_contact):
+    import pytest
+
+    from crm.services.search import indexed_together
+    from tests.services.test_imports import csv_bytes, run
+
+    make_contact(first_name="Before", last_name="Import")
+    job = run(manager, csv_bytes(*(f"Ana{i},Quist{i},ana{i}@example.com,,," for i in range(30))))
+    assert job.created == 30
+    assert found("quist7") == ["Ana7 Quist7"] and len(found("quist")) == 30
+    if db.engine.dialect.name != "sqlite":
+        return
+    _index_is_whole()
+    trigger = "SELECT count(*) FROM sqlite_master WHERE name = 'contact_search_insert'"
+    assert db.session.execute(text(trigger)).scalar() == 1
+
+    # A failure inside rolls back with the rows: the trigger is back, later saves indexed.
+    with pytest.raises(RuntimeError), indexed_together():
+        db.session.add(Contact(first_name="Lost", last_name="Row", account_id=job.id))
+        db.session.flush()
+        raise RuntimeError("batch failed")
+    db.session.rollback()
+    assert db.session.execute(text(trigger)).scalar() == 1
+    make_contact(first_name="After", last_name="Failure")
+    assert found("failure") == ["After Failure"] and found("lost") == []
+    _index_is_whole()

@@ -198,6 +198,9 @@ def test_clean_country_refuses(value):
         (date(1900, 1, 1), date(1900, 1, 1)),
         ("1990-04-01", date(1990, 4, 1)),
         (datetime(1990, 4, 1, 12, 30), date(1990, 4, 1)),
+        ("--04-01", date(1604, 4, 1)),  # no year: kept as day and month
+        ("--0229", date(1604, 2, 29)),
+        (date(1604, 12, 31), date(1604, 12, 31)),
     ],
 )
 def test_clean_birthday_accepts(value, expected):
@@ -208,9 +211,14 @@ def test_clean_birthday_accepts(value, expected):
     ("value", "message"),
     [
         (date(2026, 11, 23), "A birthday cannot be in the future."),
-        (date(1899, 12, 31), "A birthday before 1900 is not plausible."),
-        ("01/04/1990", "Not a date; use YYYY-MM-DD."),
-        ("1990-02-30", "Not a date; use YYYY-MM-DD."),
+        (
+            date(1899, 12, 31),
+            "A birthday before 1900 is not plausible (the year 1604 means a birthday "
+            "without a year).",
+        ),
+        ("01/04/1990", "Not a date; use YYYY-MM-DD (or --MM-DD without the year)."),
+        ("1990-02-30", "Not a date; use YYYY-MM-DD (or --MM-DD without the year)."),
+        ("--02-30", "Not a date; use YYYY-MM-DD (or --MM-DD without the year)."),
         (19900401, "Not a date; use YYYY-MM-DD."),
     ],
 )
@@ -218,6 +226,15 @@ def test_clean_birthday_refuses(value, message):
     with pytest.raises(FieldError) as caught:
         v.clean_birthday(value, today=TODAY)
     assert str(caught.value) == message
+
+
+def test_birthdays_without_a_year_are_written_and_shown_as_day_and_month():
+    assert [v.birthday_text(d) for d in (date(1604, 5, 17), "1604-05-17", date(1980, 5, 17))] == [
+        "--05-17", "--05-17", "1980-05-17",
+    ]  # fmt: skip
+    assert v.birthday_shown(date(1604, 5, 17)) == "17 May"
+    assert v.birthday_shown(date(1980, 5, 17)) == "1980-05-17"
+    assert v.birthday_text(None) == v.birthday_shown(None) == ""
 
 
 @pytest.mark.parametrize(

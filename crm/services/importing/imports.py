@@ -30,8 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import phonenumbers
 from flask import current_app
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import selectinload
@@ -62,7 +64,13 @@ from crm.services import audit
 from crm.services import validation as v
 from crm.services.access import contact_visibility
 from crm.services.contact_batch import ContactBatch, NewContact, begin_for_savepoints
-from crm.services.contacts import apply_contact_rules, create_contact, lookup_by_name
+from crm.services.contacts import (
+    apply_contact_rules,
+    create_contact,
+    live_rows,
+    lookup_by_name,
+    phone_region,
+)
 from crm.services.importing import column_sets, sources
 from crm.services.importing.rows import RowReader
 from crm.services.importing.targets import Mapping
@@ -195,8 +203,10 @@ def set_options(
     on_duplicate: DuplicateHandling,
     *,
     dry_run: bool,
+    phone_region: str | None = None,
 ) -> None:
-    """Fix what the job will do before it is queued."""
+    """Fix what the job will do before it is queued. `phone_region`: the country (a code or
+    a name) of the numbers written without a country code; None for the app's default."""
     _own(actor, job)
     if job.status != JobStatus.DRAFT:
         raise DomainError("This import has started: start a new one to change its mapping.")
@@ -208,9 +218,16 @@ def set_options(
         raise ValidationFailed(
             {"mapping": ["Map the first and last name columns (or a full name column)."]}
         )
+    try:
+        region = v.clean_country(phone_region)
+    except FieldError as exc:
+        raise ValidationFailed({"phone_region": [str(exc)]}) from None
+    if region and not phonenumbers.country_code_for_region(region):
+        raise ValidationFailed({"phone_region": [f"{region} has no telephone numbers of its own."]})
     job.mapping = mapping.as_json()
     job.on_duplicate = on_duplicate
     job.dry_run = dry_run
+    job.phone_region = region
 
 
 def start(
@@ -220,11 +237,12 @@ def start(
     on_duplicate: DuplicateHandling,
     *,
     dry_run: bool,
+    phone_region: str | None = None,
 ) -> ImportJob:
     """Queue the import, or a dry run of it (a job of its own on the same file, so that the
     import itself can follow with the same mapping). The caller commits, then submits the
     returned job to crm.services.jobs."""
-    set_options(actor, job, mapping, on_duplicate, dry_run=False)
+    set_options(actor, job, mapping, on_duplicate, dry_run=False, phone_region=phone_region)
     if not dry_run:
         job.status = JobStatus.QUEUED
         return job
@@ -239,6 +257,7 @@ def start(
         mapping=mapping.as_json(),
         on_duplicate=on_duplicate,
         dry_run=True,
+        phone_region=job.phone_region,
         status=JobStatus.QUEUED,
     )
     db.session.add(trial)
@@ -333,6 +352,7 @@ def _reader(job: ImportJob, mapping: Mapping, headers: list[str]) -> RowReader:
         headers,
         us_dates=job.column_set == "Outlook",
         own_csv=job.file_format == "csv" and job.column_set == column_sets.OWN_EXPORT,
+        phone_region=job.phone_region,
     )
 
 
@@ -378,6 +398,15 @@ def _run_batch(
             data["kind"] = ContactKind.B2B
         try:
             item = maker.prepare(number, data)
+        except ValidationFailed as exc:
+            region = maker.region_of_match(data, exc)
+            try:
+                item = maker.prepare(number, data, region) if region else None
+            except DomainError:
+                item = None
+            if item is None:
+                outcomes.append(_Outcome(number, "failed", problems=_problems(exc)))
+                continue
         except DomainError as exc:
             outcomes.append(_Outcome(number, "failed", problems=_problems(exc)))
             continue
@@ -567,7 +596,13 @@ def _update(
             before["fields"][name] = audit.jsonable(current)
             setattr(contact, name, values[name])
     had = {kind: {merge_key(row) for row in getattr(contact, kind)} for kind in CHILDREN}
-    region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
+    region = phone_region(  # as the rules will read the numbers, with the row's addresses
+        [
+            *live_rows(contact.addresses),
+            *(SimpleNamespace(country=a.get("country")) for a in values.get("addresses", [])),
+        ],
+        current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US"),
+    )
     for item in values.get("phones", []):
         try:  # normalised as the rules will, to compare with the contact's own numbers
             clean = v.clean_phone(

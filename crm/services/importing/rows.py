@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
-import pycountry
+from flask import current_app
 from sqlalchemy import func, select
 
 from crm.extensions import db
@@ -36,7 +37,9 @@ from crm.models import (
     User,
 )
 from crm.models.base import LabeledEnum
+from crm.services.contacts import phone_region
 from crm.services.importing.targets import Mapping, restore_neutralised
+from crm.services.validation import YEAR_UNKNOWN, country_code, with_lost_plus
 
 MULTI = re.compile(r"\s*:::\s*")  # Google Contacts: several values in one cell
 LIST = re.compile(r"\s*(?::::|[;,])\s*")  # tags and categories
@@ -134,49 +137,6 @@ _KINDS = {
     "private": ContactKind.B2C,
     "person": ContactKind.B2C,
 }
-# Country names as people write them in the languages of the column synonyms.
-_COUNTRIES = {
-    "deutschland": "DE",
-    "germany": "DE",
-    "allemagne": "DE",
-    "alemania": "DE",
-    "österreich": "AT",
-    "oesterreich": "AT",
-    "schweiz": "CH",
-    "suisse": "CH",
-    "svizzera": "CH",
-    "frankreich": "FR",
-    "españa": "ES",
-    "espana": "ES",
-    "spanien": "ES",
-    "italia": "IT",
-    "italien": "IT",
-    "nederland": "NL",
-    "niederlande": "NL",
-    "holland": "NL",
-    "belgique": "BE",
-    "belgië": "BE",
-    "belgien": "BE",
-    "brasil": "BR",
-    "uk": "GB",
-    "united kingdom": "GB",
-    "great britain": "GB",
-    "england": "GB",
-    "royaume-uni": "GB",
-    "vereinigtes königreich": "GB",
-    "usa": "US",
-    "u.s.a.": "US",
-    "united states": "US",
-    "états-unis": "US",
-    "vereinigte staaten": "US",
-    "estados unidos": "US",
-    "polska": "PL",
-    "danmark": "DK",
-    "sverige": "SE",
-    "norge": "NO",
-    "suomi": "FI",
-    "éire": "IE",
-}
 
 
 @dataclass
@@ -197,8 +157,14 @@ class RowReader:
         *,
         us_dates: bool = False,
         own_csv: bool = False,
+        phone_region: str | None = None,
     ):
         self.targets = mapping.targets()
+        # Where numbers without a country code are from when the row's address names no
+        # country: the import's choice, else (left to the contact rules, which may also use
+        # the address of the contact a row updates) CRM_DEFAULT_PHONE_REGION.
+        self.phone_region = phone_region
+        self.default_region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
         # Our own CSV export put an apostrophe before values a spreadsheet would run.
         self.own_csv = own_csv
         self.types = mapping.types
@@ -231,7 +197,20 @@ class RowReader:
         self._phones(row, slots)
         self._addresses(row, slots)
         self._social(row, slots)
+        if "phones" in row.data:
+            self._phone_countries(row.data)
         return row
+
+    def _phone_countries(self, data: dict[str, Any]) -> None:
+        """Give each number without a country code its country: the row's address's, else
+        the import's; a number a spreadsheet stored as digits gets its '+' back."""
+        addresses = [SimpleNamespace(country=a.get("country")) for a in data.get("addresses", [])]
+        region = phone_region(addresses, "") or self.phone_region
+        for phone in data["phones"]:
+            number = with_lost_plus(phone["number"], region or self.default_region)
+            phone["number"] = number
+            if region and not phone.get("country_code") and not number.lstrip().startswith("+"):
+                phone["country_code"] = region
 
     # ---- fields -----------------------------------------------------------------------
     def _field(self, row: RowData, index: int, name: str, value: str) -> None:
@@ -472,12 +451,19 @@ def parse_bool(value: str) -> bool | None:
 
 def parse_date(value: str, *, us_first: bool = False) -> date:
     """A date as written in a file: ISO (1980-01-31, also with a time), 31.01.1980,
-    31/01/1980 or 01/31/1980 (`us_first`, or when the day shows which is which)."""
+    31/01/1980 or 01/31/1980 (`us_first`, or when the day shows which is which), or a day
+    without a year (--01-31, --0131: in validation.YEAR_UNKNOWN)."""
     text = value.strip()
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError:
         pass
+    no_year = re.fullmatch(r"--(\d{2})-?(\d{2})", text)  # Google's and vCard's day and month
+    if no_year:
+        try:
+            return date(YEAR_UNKNOWN, int(no_year[1]), int(no_year[2]))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a day of the year.") from None
     match = re.fullmatch(r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})", text)
     if not match:
         compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)
@@ -497,27 +483,6 @@ def parse_date(value: str, *, us_first: bool = False) -> date:
         return date(year, month, day)
     except ValueError:
         raise ValueError(f"{value!r} is not a date: write it as YYYY-MM-DD.") from None
-
-
-def country_code(value: str) -> str | None:
-    """The ISO 3166 alpha-2 code of a country written as a code or a name."""
-    text = value.strip()
-    if len(text) == 2 and pycountry.countries.get(alpha_2=text.upper()):
-        return text.upper()
-    known = _COUNTRIES.get(text.casefold())
-    if known:
-        return known
-    for attribute in ("alpha_3", "name", "official_name", "common_name"):
-        try:
-            found = pycountry.countries.get(**{attribute: text})
-        except (KeyError, LookupError):
-            found = None
-        if found:
-            return found.alpha_2
-    try:
-        return pycountry.countries.lookup(text).alpha_2
-    except LookupError:
-        return None
 
 
 def split_name(value: str) -> tuple[str, str]:

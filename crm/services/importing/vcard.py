@@ -241,18 +241,21 @@ def _list(component: str) -> list[str]:
 
 
 def birthday(value: str, params: dict[str, list[str]]) -> str:
-    """A BDAY as yyyy-mm-dd: 1980-01-31, 19800131, 1980-01-31T00:00:00Z, ...; "" for a day
-    without a year (--0131, --01-31, Apple's 1604-01-31 with X-APPLE-OMIT-YEAR); any other
-    text as written (the import then says it is not a date)."""
+    """A BDAY as yyyy-mm-dd: 1980-01-31, 19800131, 1980-01-31T00:00:00Z, ...; --01-31 for a
+    day without a year (--0131, --01-31, Apple's 1604-01-31 with X-APPLE-OMIT-YEAR); any
+    other text as written (the import then says it is not a date)."""
     text = value.strip()
-    if not text or text.startswith("--"):
+    no_year = re.fullmatch(r"--(\d{2})-?(\d{2})", text)
+    if no_year:
+        return f"--{no_year[1]}-{no_year[2]}"
+    if not text:
         return ""
     match = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T ].*)?", text)
     if not match:
         return text
     year, month, day = (int(g) for g in match.groups())
     if str(year) in params.get("X-APPLE-OMIT-YEAR", []):
-        return ""
+        return f"--{month:02d}-{day:02d}"
     try:
         return date(year, month, day).isoformat()
     except ValueError:

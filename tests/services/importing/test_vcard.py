@@ -140,7 +140,8 @@ def test_vcard30_apple_item_labels_social_profiles_and_folded_photo():
         "Address 1 city": "Paris",
         "Address 1 postcode": "75002",
         "Address 1 country": "France",
-    }  # no birthday: Apple's 1604 means "no year"
+        "Birthday": "--03-15",  # Apple's 1604 means "no year"
+    }
 
 
 def test_vcard40_quoted_types_pref_uri_phones_and_kind():
@@ -185,8 +186,9 @@ def test_vcard40_quoted_types_pref_uri_phones_and_kind():
         "Last name": "O'Neil",
         "Contact type": "B2C",
         "Phone 1 type": "Home",
-        "Phone 1": "+1-555-0100",
-    }  # BDAY --0415 has no year: left out
+        "Phone 1": "+1-212-555-0100",
+        "Birthday": "--04-15",  # BDAY --0415: a day without a year
+    }
 
 
 def test_several_versions_in_one_file():
@@ -287,9 +289,9 @@ def test_impp_urls_and_social_profiles():
         ("19800131", {}, "1980-01-31"),
         ("1980-01-31T00:00:00Z", {}, "1980-01-31"),
         ("19800131T103000", {}, "1980-01-31"),
-        ("--0131", {}, ""),
-        ("--01-31", {}, ""),
-        ("1604-01-31", {"X-APPLE-OMIT-YEAR": ["1604"]}, ""),
+        ("--0131", {}, "--01-31"),
+        ("--01-31", {}, "--01-31"),
+        ("1604-01-31", {"X-APPLE-OMIT-YEAR": ["1604"]}, "--01-31"),
         ("1980-02-30", {}, "1980-02-30"),  # not a date: the import says so
         ("31.01.1980", {}, "31.01.1980"),
         ("", {}, ""),
