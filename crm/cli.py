@@ -107,16 +107,20 @@ def bootstrap_command(demo_contacts: int) -> None:
     demo = os.environ.get("CRM_DEMO", "1").strip().lower() not in {"0", "false", "no", "off"}
     empty = not db.session.scalar(select(func.count()).select_from(Contact))
     if demo and empty and demo_contacts > 0:
-        from crm.services.demo_data import seed_demo_data
+        from crm.services.demo_data import seed_demo_data, seed_demo_sales
 
         try:
             created = seed_demo_data(demo_contacts, seed=1)
+            seed_demo_sales(seed=1)
         except DomainError as exc:
             db.session.rollback()
             click.echo(f"Demo data skipped: {exc.message}", err=True)
             return
         db.session.commit()
-        click.echo(f"Loaded {created} demo contacts (CRM_DEMO=0 skips this).")
+        click.echo(
+            f"Loaded {created} demo contacts, with leads, deals, orders and payments "
+            "(CRM_DEMO=0 skips this)."
+        )
 
 
 @crm_cli.command("permissions")
@@ -208,3 +212,15 @@ def export_command(file: str, file_format: str | None, as_email: str | None) -> 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(crm_cli)
+
+
+@crm_cli.command("recompute-statuses")
+def recompute_statuses_command() -> None:
+    """Apply the customer lifecycle's status rules (README, "Customer lifecycle") to every
+    contact with a deal or an order: after an upgrade, or statuses changed in the database
+    by hand. Each change is recorded in the contact's history."""
+    from crm.services import lifecycle
+
+    looked_at, changed = lifecycle.recompute_all()
+    db.session.commit()
+    click.echo(f"{looked_at} contact(s) with deals or orders looked at, {changed} changed.")

@@ -11,9 +11,12 @@ from crm.admin.api_tokens import ApiTokenView
 from crm.admin.audit import AuditView
 from crm.admin.base import DashboardView
 from crm.admin.contact import ContactView
+from crm.admin.contact_lifecycle import ContactLifecycleView
+from crm.admin.deals import DealView
 from crm.admin.duplicates import DuplicatesView
 from crm.admin.exports import ExportView
 from crm.admin.imports import ImportView
+from crm.admin.leads import LeadView
 from crm.admin.lookups import (
     AccessClassView,
     AddressTypeView,
@@ -23,6 +26,7 @@ from crm.admin.lookups import (
     SocialPlatformView,
 )
 from crm.admin.merge import MergeView
+from crm.admin.orders import OrderView, PaymentView
 from crm.admin.permissions import PermissionMatrixView
 from crm.admin.responsibles import ResponsiblesView
 from crm.admin.segments import MarketingListView, SegmentView
@@ -51,6 +55,11 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(ExportView())
     admin.add_view(DuplicatesView())
     admin.add_view(AccountView())
+    admin.add_view(LeadView())
+    admin.add_view(DealView())
+    admin.add_view(OrderView())
+    admin.add_view(PaymentView())
+    admin.add_view(ContactLifecycleView())
     admin.add_view(PhoneTypeView())
     admin.add_view(AddressTypeView())
     admin.add_view(SocialPlatformView())

@@ -12,7 +12,7 @@ from flask_login import current_user
 from crm.admin.base import PermissionPage
 from crm.errors import NotFound, ValidationFailed
 from crm.extensions import db
-from crm.services.api_tokens import create_token, revoke_token, tokens_of
+from crm.services.api_tokens import SCOPES, create_token, revoke_token, scopes_for, tokens_of
 
 
 class ApiTokenView(PermissionPage):
@@ -27,18 +27,21 @@ class ApiTokenView(PermissionPage):
     def index(self):
         made, errors = None, []
         if request.method == "POST":
+            # The page's form lists the scopes (ticked); a form without them asks for all.
+            chosen = request.form.getlist("scopes") if request.form.get("scopes_shown") else None
             try:
-                token, made = create_token(current_user, request.form.get("name", ""))
+                token, made = create_token(current_user, request.form.get("name", ""), chosen)
                 db.session.commit()
             except ValidationFailed as exc:
                 db.session.rollback()
-                errors = exc.errors.get("name", [])
+                errors = [*exc.errors.get("name", []), *exc.errors.get("scopes", [])]
         return self.render(
             "admin/api_tokens.html",
             tokens=tokens_of(current_user),
             made=made,
             errors=errors,
             api_url=url_for("api.list_contacts", _external=True),
+            scopes=[(scope, SCOPES[scope][0]) for scope in scopes_for(current_user)],
         )
 
     @expose("/revoke/", methods=("POST",))

@@ -40,6 +40,7 @@ from crm.admin.base import (
 from crm.admin.bulk_form import OPERATIONS as BULK_OPERATIONS
 from crm.admin.bulk_form import BulkForm
 from crm.admin.contact_filters import contact_filters
+from crm.admin.contact_lifecycle import lifecycle_of
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
 from crm.auth.permissions import can
 from crm.errors import DomainError, StaleEditError, ValidationFailed
@@ -259,6 +260,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "other_contacts",
         ),
     ),
+    ("Customer settings", ("customer_currency", "payment_terms_days")),
     ("Notes", ("notes",)),
 )
 
@@ -362,6 +364,9 @@ class ContactView(CrmModelView):
         "other_contacts",
         "notes",
         "active",
+        "customer_number",
+        "customer_currency",
+        "payment_terms_days",
         "created_at",
         "updated_at",
         "version",
@@ -387,6 +392,9 @@ class ContactView(CrmModelView):
         "first_name": "First name",
         "middle_name": "Middle name",
         "timezone": "Time zone",
+        "customer_number": "Customer number",
+        "customer_currency": "Customer currency",
+        "payment_terms_days": "Payment terms (days)",
     }
 
     form_columns = ("expected_version", *(f for _, fields in SECTIONS for f in fields))
@@ -459,6 +467,11 @@ class ContactView(CrmModelView):
         "manager": {"label": "Manager"},
         "linked_accounts": {"label": "Other accounts"},
         "website": {"description": "e.g. https://example.com"},
+        "customer_currency": {
+            "label": "Currency",
+            "description": "ISO code (EUR, USD, ...) for this consumer's orders and invoices",
+        },
+        "payment_terms_days": {"label": "Payment terms (days)"},
         "birthday": {
             "description": "Day and month only? Use the year 1604, as phones' address books "
             "do: it is shown as '17 May'"
@@ -630,6 +643,7 @@ class ContactView(CrmModelView):
         if template == self.details_template and model is not None:
             allowed = can(current_user, "contact.merge")
             kwargs["merges"] = merge.merges_of("contact", model.id) if allowed else []
+            kwargs["lifecycle"] = lifecycle_of(current_user, model)
         if template == self.list_template and "list_columns" in kwargs:
             kwargs["list_columns"] = self._shown_list_columns()
             shown = set(self._shown_columns())

@@ -1,11 +1,16 @@
-"""The JSON API (`/api/v1/...`): a thin layer over the services, authenticated by a user's
-API token (`Authorization: Bearer crm_...`) and acting with that user's rights and access
-classes, exactly like the admin pages.
+"""The JSON API (`/api/v1/...`): a thin layer over the services, authenticated by an API
+token (`Authorization: Bearer crm_...`) and acting with its user's rights and access
+classes, exactly like the admin pages, within the token's scopes.
 
-    GET  /api/v1/contacts?search=&page=0&page_size=50   the contacts the user sees
-    GET  /api/v1/contacts/<id>                          one of them (404 otherwise; 301 to
-                                                        the contact a merged one went into)
-    POST /api/v1/contacts                               create one (JSON body, 201)
+    GET   /api/v1/contacts?search=&page=0&page_size=50   contacts:read, the contacts seen
+    GET   /api/v1/contacts/<id>                          contacts:read (404 otherwise; 301
+                                                         to the contact a merged one went into)
+    GET   /api/v1/contacts/<id>/status                   contacts:read, the lifecycle statuses
+    POST  /api/v1/contacts                               contacts:write, create one (201)
+    PATCH /api/v1/contacts/<id>                          contacts:write, change its fields
+    POST  /api/v1/orders                                 orders:write, an online-store order:
+                                                         201 made, 200 made before (same id)
+    GET   /api/v1/orders/<id>                            orders:read
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import csrf, db
 from crm.models import Contact, Phone
-from crm.services import access, audit, search
-from crm.services.api_tokens import user_for_token
-from crm.services.contacts import create_contact
+from crm.services import access, audit, lifecycle, search
+from crm.services.api_tokens import has_scope, token_for
+from crm.services.contacts import apply_contact_rules, create_contact
 from crm.services.merge import merge_successor
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -65,19 +70,24 @@ def error(status: int, message: str, **extra: Any) -> Response:
 
 @bp.before_request
 def _authenticate():
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
+    scheme, _, text = request.headers.get("Authorization", "").partition(" ")
+    token = token_for(text.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
         db.session.rollback()
         return error(401, "Send a valid API token: Authorization: Bearer crm_...")
+    user = token.user
     db.session.commit()  # the token's last use
     if not can(user, "api.tokens"):
         return error(403, "Your roles do not allow using the API.")
     g.api_user = user
+    g.api_token = token
     return None
 
 
-def _require(permission: str) -> None:
+def _require(permission: str, scope: str) -> None:
+    """The token's scope, then its user's right (both, or 403 with which is missing)."""
+    if not has_scope(g.api_token, scope):
+        raise PermissionDenied(f"This token may not do this: it lacks the scope {scope}.")
     if not can(g.api_user, permission):
         raise PermissionDenied("You do not have permission to do this.")
 
@@ -102,6 +112,7 @@ def contact_json(c: Contact) -> dict[str, Any]:
         "access_class": c.access_class.name if c.access_class else None,
         "customer_status": c.customer_status.value if c.customer_status else None,
         "prospect_status": c.prospect_status.value if c.prospect_status else None,
+        "customer_number": c.customer_number,
         "tags": [t.name for t in c.tags],
         "phones": [
             {"type": str(p.phone_type), "number": p.display, "e164": p.e164} for p in c.phones
@@ -136,7 +147,7 @@ _LOADS = (
 
 @bp.get("/contacts")
 def list_contacts():
-    _require("contact.view")
+    _require("contact.view", "contacts:read")
     try:
         page = max(0, int(request.args.get("page", 0)))
         size = min(MAX_PAGE_SIZE, max(1, int(request.args.get("page_size", 50))))
@@ -162,7 +173,7 @@ def list_contacts():
 
 @bp.get("/contacts/<int:contact_id>")
 def get_contact(contact_id: int):
-    _require("contact.view")
+    _require("contact.view", "contacts:read")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:
         found = merge_successor(g.api_user, Contact, contact_id)
@@ -208,7 +219,7 @@ def _contact_data(payload: Any) -> dict[str, Any]:
 
 @bp.post("/contacts")
 def post_contact():
-    _require("contact.create")
+    _require("contact.create", "contacts:write")
     try:
         data = _contact_data(request.get_json(silent=True))
         with audit.acting_as(g.api_user):
@@ -226,11 +237,64 @@ def post_contact():
     return response
 
 
+# What a PATCH may change: the contact's own fields (its rows go through the admin pages).
+PATCHABLE = frozenset(WRITABLE - {"kind", "account", "phones", "addresses"})
+
+
+@bp.patch("/contacts/<int:contact_id>")
+def patch_contact(contact_id: int):
+    """Change some of the contact's fields; the contact rules check them as the form does.
+    `version` (optional) refuses the change with 409 when the contact changed since."""
+    _require("contact.edit", "contacts:write")
+    contact = access.get_visible_contact(g.api_user, contact_id)
+    if contact is None:
+        return error(404, "No such contact, or not one you may see.")
+    payload = request.get_json(silent=True)
+    try:
+        if not isinstance(payload, dict):
+            raise ValidationFailed({"body": ["Send a JSON object."]})
+        version = payload.pop("version", None)
+        unknown = sorted(set(payload) - PATCHABLE)
+        if unknown:
+            raise ValidationFailed({key: ["Not a field you can change here."] for key in unknown})
+        data = _contact_data(payload)
+        if version is not None and version != contact.version:
+            return error(409, "The contact changed since you read it: read it again.",
+                         version=contact.version)  # fmt: skip
+        with audit.acting_as(g.api_user):
+            for key, value in data.items():
+                setattr(contact, key, value)
+            apply_contact_rules(g.api_user, contact, is_new=False)
+            db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return error(422, "The contact was not saved.", errors=exc.errors)
+    return jsonify(contact_json(contact))
+
+
+@bp.get("/contacts/<int:contact_id>/status")
+def contact_status(contact_id: int):
+    """The contact's lifecycle statuses (crm.services.lifecycle) and customer number."""
+    _require("contact.view", "contacts:read")
+    contact = access.get_visible_contact(g.api_user, contact_id)
+    if contact is None:
+        return error(404, "No such contact, or not one you may see.")
+    return jsonify(
+        id=contact.id,
+        customer_status=contact.customer_status.value,
+        prospect_status=contact.prospect_status.value,
+        customer_number=contact.customer_number,
+        store_order=lifecycle.store_order_of(contact.id),
+    )
+
+
 @bp.errorhandler(PermissionDenied)
 def _denied(exc: PermissionDenied):
     return error(403, exc.message)
 
 
 def init_app(app: Flask) -> None:
+    from crm.api import orders  # noqa: F401 - its routes join the blueprint
+
     csrf.exempt(bp)  # no cookies: a token in a header is the proof
     app.register_blueprint(bp)

@@ -58,6 +58,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "permissions.view": frozenset({ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER}),
     # Making one's own API tokens; the JSON API then acts with the user's own rights.
     "api.tokens": CONTACT_ROLES,
+    # The customer lifecycle (seeds 000, 002, 004): leads, deals, orders and payments.
+    "lead.view": CONTACT_ROLES,
+    "lead.edit": CONTACT_ROLES,
+    "lead.convert": frozenset({ADMIN, MANAGER, SALES}),
+    "lead.delete": frozenset({ADMIN, MANAGER}),
+    "deal.view": CONTACT_ROLES,
+    "deal.edit": frozenset({ADMIN, MANAGER, SALES}),
+    "deal.delete": frozenset({ADMIN, MANAGER}),
+    "order.view": frozenset({ADMIN, MANAGER, SALES}),
+    "order.edit": frozenset({ADMIN, MANAGER}),
+    # Set as consumer: a customer number, so that orders and invoices can be made for it.
+    "contact.set_consumer": frozenset({ADMIN, MANAGER, SALES}),
 }
 
 # What each action lets a user do, in the order the permission matrix shows them.
@@ -91,6 +103,16 @@ LABELS: dict[str, str] = {
     "user.manage": "manage users and roles",
     "audit.view": "read the history",
     "api.tokens": "make API tokens and use the JSON API (with their own rights)",
+    "lead.view": "see leads",
+    "lead.edit": "create and edit leads",
+    "lead.convert": "convert leads to customer contacts",
+    "lead.delete": "delete leads",
+    "deal.view": "see deals (of the contacts they see)",
+    "deal.edit": "create, edit, win and lose deals",
+    "deal.delete": "delete deals",
+    "order.view": "see orders and payments (of the contacts they see)",
+    "order.edit": "enter and change orders and payments",
+    "contact.set_consumer": "set a contact as consumer (customer number)",
     "permissions.view": "read the permission matrix",
 }
 ROLE_ORDER = (ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER)

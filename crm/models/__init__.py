@@ -16,6 +16,8 @@ from crm.models.contact import (
     contact_categories,
     contact_criteria,
 )
+from crm.models.counter import Counter
+from crm.models.deal import Deal, DealStage, deal_contacts
 from crm.models.duplicate import NotDuplicate
 from crm.models.export_job import ExportJob, export_items
 from crm.models.import_job import (
@@ -25,6 +27,7 @@ from crm.models.import_job import (
     JobStatus,
     SavedMapping,
 )
+from crm.models.lead import Lead, LeadStatus
 from crm.models.login_attempt import LoginAttempt
 from crm.models.lookups import (
     AddressType,
@@ -35,6 +38,7 @@ from crm.models.lookups import (
     SocialPlatform,
 )
 from crm.models.merge import MergeRecord
+from crm.models.order import Order, OrderLine, OrderSource, OrderStatus, Payment
 from crm.models.phone import Phone
 from crm.models.segment import (
     MarketingList,
@@ -50,6 +54,17 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "Counter",
+    "Deal",
+    "DealStage",
+    "deal_contacts",
+    "Lead",
+    "LeadStatus",
+    "Order",
+    "OrderLine",
+    "OrderSource",
+    "OrderStatus",
+    "Payment",
     "export_items",
     "DuplicateHandling",
     "ImportedRow",

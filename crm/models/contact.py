@@ -161,6 +161,11 @@ class Contact(TimestampMixin, db.Model):
     language: Mapped[str | None] = mapped_column(String(8))
     other_contacts: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    # Set as consumer (seed 002): a customer number from crm.services.counters, so that
+    # orders and invoices can be made for the person, and its customer settings.
+    customer_number: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
+    customer_currency: Mapped[str | None] = mapped_column(String(3))
+    payment_terms_days: Mapped[int | None] = mapped_column(SmallInteger)
 
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # In the trash since then (None: live). Trashed contacts are hidden by the access gate.

@@ -11,6 +11,8 @@ owner and responsible user.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, Select, false, literal_column, or_, select, union
 
@@ -20,8 +22,11 @@ from crm.models import (
     AccessClass,
     Account,
     Contact,
+    Deal,
+    Order,
     access_class_roles,
     access_class_users,
+    deal_contacts,
     user_roles,
 )
 
@@ -192,3 +197,35 @@ def get_visible_account(user: Actor | None, account_id: object) -> Account | Non
     except (TypeError, ValueError):
         return None
     return db.session.scalar(visible_accounts(user).where(Account.id == pk))
+
+
+def deal_visibility(user: Actor | None) -> ColumnElement[bool]:
+    """A WHERE clause selecting the deals `user` may see: theirs, and those of a contact
+    they may see."""
+    if not can(user, "deal.view"):
+        return false()
+    link = deal_contacts.c
+    of_visible_contact = (
+        select(link.deal_id)
+        .join(Contact, Contact.id == link.contact_id)
+        .where(link.deal_id == Deal.id, contact_visibility(user, use_index=False))
+        .exists()
+    )
+    user_id = getattr(user, "id", None)
+    return or_(Deal.owner_id == user_id, of_visible_contact) if user_id else of_visible_contact
+
+
+def order_visibility(user: Actor | None, model: Any = None) -> ColumnElement[bool]:
+    """A WHERE clause selecting the orders (or payments: `model`) `user` may see: those of
+    a contact they may see."""
+    model = model or Order
+    if not can(user, "order.view"):
+        return false()
+    visible = select(Contact.id).where(
+        Contact.id == model.contact_id, contact_visibility(user, use_index=False)
+    )
+    return visible.exists()
+
+
+def visible_orders(user: Actor | None) -> Select[tuple[Order]]:
+    return select(Order).where(order_visibility(user))

@@ -18,14 +18,27 @@ from crm.services import validation as v
 
 PREFIX = "crm_"
 MAX_TOKENS = 20  # live tokens per user
+# What a token may be used for, and the right its user needs to give it that scope.
+SCOPES: dict[str, tuple[str, str]] = {
+    "contacts:read": ("read contacts and their statuses", "contact.view"),
+    "contacts:write": ("create and update contacts", "contact.edit"),
+    "orders:read": ("read orders", "order.view"),
+    "orders:write": ("post orders (an online store)", "order.edit"),
+}
+
+
+def scopes_for(actor: Actor) -> list[str]:
+    """The scopes the actor may give their tokens (those their rights allow)."""
+    return [scope for scope, (_label, right) in SCOPES.items() if can(actor, right)]
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(actor: Actor, name: str) -> tuple[ApiToken, str]:
-    """A new token for `actor` named `name`: (the row, the token to show once)."""
+def create_token(actor: Actor, name: str, scopes: list[str] | None = None) -> tuple[ApiToken, str]:
+    """A new token for `actor` named `name`, for `scopes` (None: every scope the actor's
+    rights allow): (the row, the token to show once)."""
     if not can(actor, "api.tokens"):
         raise PermissionDenied("You may not make API tokens.")
     name = v.clean_text(name) or ""
@@ -39,13 +52,24 @@ def create_token(actor: Actor, name: str) -> tuple[ApiToken, str]:
         raise ValidationFailed(
             {"name": [f"You have {live} tokens: revoke one you no longer use first."]}
         )
+    allowed = scopes_for(actor)
+    chosen = allowed if scopes is None else [s for s in SCOPES if s in set(scopes)]
+    unknown = sorted(set(scopes or []) - set(SCOPES))
+    if unknown or not set(chosen) <= set(allowed):
+        raise ValidationFailed({"scopes": ["Choose among the scopes your rights allow."]})
+    if not chosen:
+        raise ValidationFailed({"scopes": ["Choose what the token may do."]})
     plain = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=actor.id, name=name, token_hash=_digest(plain), prefix=plain[:10])
+    token = ApiToken(
+        user_id=actor.id, name=name, token_hash=_digest(plain), prefix=plain[:10],
+        scopes=" ".join(chosen),
+    )  # fmt: skip
     db.session.add(token)
     db.session.flush()
     audit.record_event(
-        db.session, actor, "create", "api_token", f"API token {name!r} made", {}, token.id
-    )
+        db.session, actor, "create", "api_token", f"API token {name!r} made",
+        {"scopes": chosen}, token.id,
+    )  # fmt: skip
     return token, plain
 
 
@@ -72,12 +96,22 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
     return token
 
 
-def user_for_token(plain: str | None) -> User | None:
-    """The active user whose live token this is, else None; notes when it was last used."""
+def token_for(plain: str | None) -> ApiToken | None:
+    """The live token of an active user with this text, else None; notes its last use."""
     if not plain or not plain.startswith(PREFIX) or len(plain) > 200:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     token.last_used_at = utcnow()
-    return token.user
+    return token
+
+
+def user_for_token(plain: str | None) -> User | None:
+    """The active user whose live token this is, else None; notes when it was last used."""
+    token = token_for(plain)
+    return token.user if token is not None else None
+
+
+def has_scope(token: ApiToken, scope: str) -> bool:
+    return scope in (token.scopes or "").split()

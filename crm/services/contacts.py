@@ -9,7 +9,6 @@ ValidationFailed (nothing is saved) or StaleEditError.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -33,26 +32,12 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
-from crm.services import audit
+from crm.services import audit, lifecycle
 from crm.services import validation as v
 from crm.services.access import class_change_error
 from crm.services.geocoding import AddressQuery, geocoder_from_config
 from crm.services.search import fold, name_key_of, search_text_for
-
-
-@dataclass
-class FieldErrors:
-    found: dict[str, list[str]]
-
-    def add(self, field: str, message: str) -> None:
-        self.found.setdefault(field, []).append(message)
-
-    def check(self, field: str, fn, *args) -> Any:
-        try:
-            return fn(*args)
-        except FieldError as exc:
-            self.add(field, str(exc))
-            return None
+from crm.services.validation import FieldErrors
 
 
 def _limit(field: str, model: type = Contact) -> int:
@@ -139,6 +124,7 @@ def _apply_contact_rules(
     if c.manager is not None and c.manager is c:
         errors.add("manager", "A contact cannot be their own manager.")
 
+    _apply_customer_settings(c, is_new, errors)
     _apply_owner(actor, c, is_new, previous_owner_id, errors)
     _check_responsible(actor, c, errors)
     _apply_access_class(actor, c, is_new, errors)
@@ -187,6 +173,19 @@ def clean_person_fields(c: Any, errors: FieldErrors) -> None:
     c.language = errors.check("language", v.clean_language, c.language)
     c.birthday = errors.check("birthday", v.clean_birthday, c.birthday)
     c.birthday_month = c.birthday.month if c.birthday else None
+
+
+def _apply_customer_settings(c: Contact, is_new: bool, errors: FieldErrors) -> None:
+    """A consumer's settings, and the status rule a hand-made change may not break (an
+    online-store buyer stays a Customer: crm.services.lifecycle)."""
+    c.customer_currency = errors.check("customer_currency", v.clean_currency, c.customer_currency)
+    terms = c.payment_terms_days
+    if terms is not None and not 0 <= terms <= 365:
+        errors.add("payment_terms_days", "Give the payment terms in days, from 0 to 365.")
+    if not is_new and inspect(c).attrs.customer_status.history.has_changes():
+        refusal = lifecycle.manual_status_error(c, c.customer_status)
+        if refusal:
+            errors.add("customer_status", refusal)
 
 
 def _apply_owner(

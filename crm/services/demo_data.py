@@ -399,3 +399,74 @@ def _birthday(rng: random.Random):
     from datetime import date, timedelta
 
     return date(1950, 1, 1) + timedelta(days=rng.randint(0, 365 * 55))
+
+
+LEAD_SOURCES = ("Web form", "Trade fair", "Referral", "Cold call", "Newsletter")
+DEAL_TITLES = ("Website relaunch", "Annual licence", "Support contract", "Pilot project",
+               "Hardware refresh", "Training days", "Consulting")  # fmt: skip
+PRODUCTS = (("Tea pot", "19.90"), ("Green tea 250 g", "8.50"), ("Cups (set of 4)", "24.00"),
+            ("Gift card", "50.00"), ("Kettle", "39.90"))  # fmt: skip
+
+
+def seed_demo_sales(seed: int | None = None, leads: int = 25, deals: int = 40) -> None:
+    """Leads, deals (open, won, lost), orders from the shop and by hand, and payments, among
+    the demo contacts, in the current transaction; the status rules follow them."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from crm.models import Contact, Deal, DealStage, Lead, LeadStatus
+    from crm.services import deals as deal_service
+    from crm.services import leads as lead_service
+    from crm.services import orders
+
+    rng = random.Random(seed)
+    admin = _seeding_user()
+    contacts = db.session.scalars(
+        select(Contact).where(Contact.deleted_at.is_(None)).order_by(Contact.id).limit(400)
+    ).all()
+    if not contacts:
+        return
+    with acting_as(admin):
+        for _ in range(leads):
+            country = rng.choice(COUNTRIES)
+            first, last = rng.choice(country.female + country.male), rng.choice(country.last)
+            b2b = rng.random() < 0.6
+            lead = Lead(
+                first_name=first, last_name=last, kind="b2b" if b2b else "b2c",
+                company=f"{rng.choice(country.last)} {rng.choice(COMPANY_WORDS)}" if b2b else None,
+                email=f"{_ascii(first).lower()}.{_ascii(last).lower()}@{rng.choice(country.free_mail)}",
+                phone=_phone(rng, country.code, mobile=True), country=country.code,
+                city=rng.choice(country.cities)[0], source=rng.choice(LEAD_SOURCES),
+                status=rng.choice([s for s in LeadStatus if s != LeadStatus.CONVERTED]),
+            )  # fmt: skip
+            lead_service.save_lead(admin, lead, is_new=True)
+        for _ in range(deals):
+            deal = Deal(
+                title=rng.choice(DEAL_TITLES),
+                amount=Decimal(rng.randint(5, 200) * 100),
+                currency=rng.choice(("EUR", "EUR", "USD", "GBP")),
+                expected_close=date.today() + timedelta(days=rng.randint(-60, 120)),
+                stage=rng.choice((DealStage.OPEN, DealStage.OPEN, DealStage.WON, DealStage.LOST)),
+            )
+            deal.contacts = [rng.choice(contacts)]
+            deal_service.save_deal(admin, deal, is_new=True)
+        for n in range(30):
+            lines = [
+                {"description": name, "quantity": rng.randint(1, 3), "unit_price": price}
+                for name, price in rng.sample(PRODUCTS, rng.randint(1, 3))
+            ]
+            day = (date.today() - timedelta(days=rng.randint(0, 365))).isoformat()
+            if n % 3 == 0:
+                buyer = rng.choice(contacts)
+                if buyer.email:
+                    orders.post_store_order(admin, {
+                        "external_id": f"shop-{1000 + n}", "ordered_on": day, "lines": lines,
+                        "customer": {"email": buyer.email},
+                    })  # fmt: skip
+                continue
+            buyer = rng.choice(contacts)
+            order = orders.create_order(admin, buyer, {"ordered_on": day, "lines": lines})
+            if rng.random() < 0.7:
+                orders.record_payment(admin, buyer, {"amount": order.total, "order_id": order.id,
+                                                     "method": rng.choice(("card", "transfer")),
+                                                     "paid_on": day})  # fmt: skip

@@ -38,7 +38,7 @@ from crm.models import (
     contact_accounts,
 )
 from crm.models.base import LabeledEnum, utcnow
-from crm.services import audit
+from crm.services import audit, lifecycle
 from crm.services.access import account_visibility, class_change_error, contact_visibility
 from crm.services.accounts import save_account
 from crm.services.contacts import apply_contact_rules, live_rows
@@ -91,6 +91,8 @@ CONTACT_FIELDS = (
     MergeField("timezone", "Time zone"),
     MergeField("language", "Language"),
     MergeField("certificate", "Certificate"),
+    MergeField("customer_currency", "Customer currency"),
+    MergeField("payment_terms_days", "Payment terms (days)"),
     MergeField("active", "Active"),
     MergeField("other_contacts", "Other contacts", combine=True),
     MergeField("notes", "Notes", combine=True),
@@ -104,6 +106,9 @@ CONTACT_NOT_CHOSEN = frozenset(
         "account_id",
         "is_primary",
         "birthday_month",
+        # The master keeps its own customer number: a number is never moved or given again
+        # (orders and invoices name it); a merged consumer's stays with its tombstone.
+        "customer_number",
         "deleted_at",
         "deleted_by_id",
         "merged_into_id",
@@ -515,6 +520,9 @@ def merge_contacts(
     if hidden:
         _merge_account_rows(hidden, final_account, ledger)
     moved = move_references(contacts_t, [c.id for c in merged], master.id, ledger)
+    db.session.expire_all()
+    # The deals and orders it received may change its statuses (crm.services.lifecycle).
+    lifecycle.apply_status_rules([master.id])
 
     # The master's search text and phone flag now cover what it received.
     db.session.expire_all()

@@ -7,16 +7,18 @@ import gettext
 import re
 import unicodedata
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import email_validator
 import phonenumbers
 import pycountry
 
-from crm.errors import FieldError
+from crm.errors import FieldError, ValidationFailed
 
 # Characters no typed text needs: the control characters (Unicode category Cc) but tab, line
 # feed and carriage return (NUL, which PostgreSQL refuses in text columns; bell, backspace,
@@ -26,6 +28,29 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 CONTROL_CHARACTERS_MESSAGE = "Remove the control characters (such as NUL) from this text."
 SURROGATES_MESSAGE = "Remove the characters that are not valid text (broken UTF-8) from this text."
+
+
+@dataclass
+class FieldErrors:
+    """The messages of a form's checks, by field name, gathered before anything is saved."""
+
+    found: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, message: str) -> None:
+        self.found.setdefault(name, []).append(message)
+
+    def check(self, name: str, fn, *args, **kwargs) -> Any:
+        """fn(*args, **kwargs), or None with its FieldError's message noted on `name`."""
+        try:
+            return fn(*args, **kwargs)
+        except FieldError as exc:
+            self.add(name, str(exc))
+            return None
+
+    def raise_any(self) -> None:
+        """ValidationFailed with every message noted, if any."""
+        if self.found:
+            raise ValidationFailed(self.found)
 
 
 def _stripped(value: str | None) -> str | None:
@@ -237,6 +262,36 @@ def clean_country(value: str | None) -> str | None:
     if code is None:
         raise FieldError(f"Unknown country {value!r}; use a country or its ISO code (e.g. DE).")
     return code
+
+
+def clean_currency(value: str | None) -> str | None:
+    """An ISO 4217 currency code, upper-cased ("eur" -> "EUR"); None when empty."""
+    value = clean_free_text(value)
+    if value is None:
+        return None
+    code = value.upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        raise FieldError(f"Unknown currency {value!r}; use its ISO code (e.g. EUR, USD).")
+    return code
+
+
+def clean_amount(value: object, *, label: str = "The amount") -> Decimal | None:
+    """A sum of money with at most two decimals, not negative; None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        amount = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        raise FieldError(f"{label} is not a number.") from None
+    if not amount.is_finite():
+        raise FieldError(f"{label} is not a number.")
+    if amount < 0:
+        raise FieldError(f"{label} cannot be negative.")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise FieldError(f"{label} has more than two decimals.")
+    if amount >= Decimal("1e12"):
+        raise FieldError(f"{label} is too large.")
+    return amount.quantize(Decimal("0.01"))
 
 
 # A birthday without a year (Google's "--05-17", a vCard's "--0517") is kept in the date

@@ -85,6 +85,21 @@ PAGES: dict[str, str] = {
     "/admin/permissions/": "permissions.view",
     "/admin/api-tokens/": "api.tokens",
     "/admin/history/details/?id={audit}": "audit.view",
+    "/admin/lead/": "lead.view",
+    "/admin/lead/?search=smi&flt0_status_equals=new": "lead.view",
+    "/admin/lead/new/": "lead.edit",
+    "/admin/lead/edit/?id={lead}": "lead.edit",
+    "/admin/lead/details/?id={lead}": "lead.view",
+    "/admin/deal/": "deal.view",
+    "/admin/deal/new/": "deal.edit",
+    "/admin/deal/new/?contact_id={contact}": "deal.edit",
+    "/admin/deal/edit/?id={deal}": "deal.edit",
+    "/admin/deal/details/?id={deal}": "deal.view",
+    "/admin/deal/ajax/lookup/?name=contacts&query=smi": "deal.view",
+    "/admin/order/": "order.view",
+    "/admin/order/details/?id={order}": "order.view",
+    "/admin/payment/": "order.view",
+    "/admin/payment/details/?id={payment}": "order.view",
 }
 OTHERS_JOBS = {url for url, permission in PAGES.items() if permission == "job.view_all"}
 # Pages that exist but show nothing to anyone (fixed roles, append-only history, lookups
@@ -120,6 +135,15 @@ CLOSED = [
     "/admin/tags/manage/new/",
     "/admin/tags/manage/details/?id={tag}",
     "/admin/contact/ajax/lookup/?name=nope&query=a",
+    "/admin/contact-lifecycle/",  # a redirect to the contacts
+    # Orders and payments are written by services (the API, the contact's page) only.
+    "/admin/order/new/",
+    "/admin/order/edit/?id={order}",
+    "/admin/payment/new/",
+    "/admin/payment/edit/?id={payment}",
+    "/admin/lead/ajax/lookup/?name=owner&query=a",
+    "/admin/order/ajax/lookup/?name=owner&query=a",
+    "/admin/payment/ajax/lookup/?name=owner&query=a",
     *(
         f"/admin/{view}/ajax/lookup/?name=owner&query=a"
         for view in (
@@ -170,6 +194,17 @@ def ids(make_contact, make_user):
     db.session.add_all([account, account2, segment, mlist, retail])
     vip, loyal = tags_for_names(["VIP", "Loyal"])
     db.session.commit()
+    from crm.models import Deal, Lead
+    from crm.services import orders
+
+    admin = make_user("crm_admin")
+    lead = Lead(first_name="Lea", last_name="Smith", company="Acme")
+    deal = Deal(title="Relaunch")
+    deal.contacts = [contact]
+    db.session.add_all([lead, deal])
+    order = orders.create_order(admin, contact, {"total": "10"})
+    payment = orders.record_payment(admin, contact, {"amount": "10"})
+    db.session.commit()
     return {
         "tag": vip.id,
         "tag2": loyal.id,
@@ -185,6 +220,10 @@ def ids(make_contact, make_user):
         "access_class": retail.id,
         "user": make_user("crm_sales").id,
         "audit": db.session.query(AuditEntry.id).first()[0],
+        "lead": lead.id,
+        "deal": deal.id,
+        "order": order.id,
+        "payment": payment.id,
     }
 
 

@@ -285,12 +285,52 @@ WRITES: list[tuple[str, str | None, Data]] = [
         lambda ids: {"action": "delete", "rowid": [str(ids["audit"])]},
     ),
     ("/admin/history/ajax/update/", None, lambda ids: {"list_form_pk": ids["audit"]}),
-]
+    # The customer lifecycle: leads, deals, orders and payments, the contact's lifecycle cards.
+    ("/admin/lead/new/", "lead.edit", lambda ids: {"kind": "b2c", "status": "new",
+                                                   "first_name": "Gen", "last_name": "Lead"}),
+    ("/admin/lead/edit/?id={lead}", "lead.edit",
+     lambda ids: {"kind": "b2c", "status": "working", "first_name": "Ed", "last_name": "It"}),
+    ("/admin/lead/delete/", "lead.delete", lambda ids: {"id": ids["lead"]}),
+    ("/admin/lead/action/", "lead.delete",
+     lambda ids: {"action": "delete", "rowid": [str(ids["lead"])]}),
+    ("/admin/lead/action/#convert", "lead.convert",
+     lambda ids: {"action": "convert", "rowid": [str(ids["lead"])]}),
+    ("/admin/lead/convert/{lead}/", "lead.convert", lambda ids: {}),
+    ("/admin/lead/ajax/update/", None, lambda ids: {"list_form_pk": ids["lead"]}),
+    ("/admin/deal/new/", "deal.edit", lambda ids: {"title": "Gen", "contacts": str(ids["contact"]),
+                                                   "stage": "open", "currency": "EUR"}),
+    ("/admin/deal/edit/?id={deal}", "deal.edit",
+     lambda ids: {"title": "Renamed", "contacts": str(ids["contact"]), "stage": "open",
+                  "currency": "EUR"}),
+    ("/admin/deal/delete/", "deal.delete", lambda ids: {"id": ids["deal"]}),
+    ("/admin/deal/action/", "deal.delete",
+     lambda ids: {"action": "delete", "rowid": [str(ids["deal"])]}),
+    ("/admin/deal/{deal}/stage/", "deal.edit", lambda ids: {"stage": "won"}),
+    ("/admin/deal/ajax/update/", None, lambda ids: {"list_form_pk": ids["deal"]}),
+    *(
+        entry
+        for view, key in (("order", "order"), ("payment", "payment"))
+        for entry in (
+            (f"/admin/{view}/new/", None, lambda ids: {"total": "1"}),
+            (f"/admin/{view}/edit/?id={{{key}}}", None, lambda ids: {"total": "1"}),
+            (f"/admin/{view}/delete/", None, lambda ids, k=key: {"id": ids[k]}),
+            (f"/admin/{view}/action/", None,
+             lambda ids, k=key: {"action": "delete", "rowid": [str(ids[k])]}),
+            (f"/admin/{view}/ajax/update/", None, lambda ids, k=key: {"list_form_pk": ids[k]}),
+        )
+    ),
+    ("/admin/order/{order}/status/", "order.edit", lambda ids: {"status": "paid"}),
+    ("/admin/contact-lifecycle/{contact}/consumer/", "contact.set_consumer", lambda ids: {}),
+    ("/admin/contact-lifecycle/{contact}/order/", "order.edit",
+     lambda ids: {"description": "Tea", "total": "9.90"}),
+    ("/admin/contact-lifecycle/{contact}/payment/", "order.edit", lambda ids: {"amount": "5"}),
+]  # fmt: skip
 # Sign-in and sign-out have their own tests (tests/auth), the JSON API its own (tests/api).
 NOT_HERE = {
     "/login",
     "/logout",
     "/api/v1/contacts",
+    "/api/v1/orders",
     # A user's own import (404 for everyone else): tests/admin/test_import_pages.py.
     "/admin/imports/{job_id}/mapping/",
     "/admin/imports/{job_id}/undo/",
@@ -314,6 +354,7 @@ def test_every_write_route_is_in_the_table(app):
     for rule in app.url_map.iter_rules():
         if "POST" in rule.methods and not rule.endpoint.endswith(".static"):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # <int:merge_id>: {merge_id}
+            path = re.sub(r"\{(lead|deal|order|contact)_id\}", r"{\1}", path)
             assert path in known, rule.rule
 
 
@@ -345,6 +386,17 @@ def world(make_user, make_contact):
     merged = [make_contact(admin, first_name="Mo", last_name=f"Merged{i}") for i in range(2)]
     record = merge_contacts(manager, [m.id for m in merged])
     db.session.commit()
+    from crm.models import Deal, Lead
+    from crm.services import orders
+
+    lead = Lead(first_name="Lea", last_name="Lead", kind="b2c")
+    buyer = make_contact(admin, first_name="Bea", last_name="Buyer")  # statuses move with these
+    deal = Deal(title="Relaunch")
+    deal.contacts = [buyer]
+    db.session.add_all([lead, deal])
+    order = orders.create_order(admin, buyer, {"total": "10"})
+    payment = orders.record_payment(admin, buyer, {"amount": "10"})
+    db.session.commit()
     versions = {r.id: r.version for r in (contact, member)}
     versions.update({a.id: a.version for a in (account, account2)})
     return {
@@ -363,6 +415,10 @@ def world(make_user, make_contact):
         "free_class": free.id,
         "other_user": make_user("crm_sales").id,
         "audit": db.session.scalar(select(AuditEntry.id).limit(1)),
+        "lead": lead.id,
+        "deal": deal.id,
+        "order": order.id,
+        "payment": payment.id,
         **{key: item.id for key, item in unused.items()},
     }
 

@@ -157,8 +157,14 @@ def test_bootstrap_does_not_add_an_admin_when_users_exist(cli, make_user):
 def test_bootstrap_loads_demo_data_into_an_empty_database_only(cli):
     first = cli("bootstrap", "--demo-contacts", "4")
     assert first.exit_code == 0, first.output
-    assert "Loaded 4 demo contacts (CRM_DEMO=0 skips this)." in first.output
+    assert (
+        "Loaded 4 demo contacts, with leads, deals, orders and payments (CRM_DEMO=0 skips this)."
+        in first.output
+    )
     assert count(Contact) == 4
+    from crm.models import Deal, Lead, Order
+
+    assert (count(Lead), count(Deal)) == (25, 40) and count(Order) > 0
 
     again = cli("bootstrap", "--demo-contacts", "4")
     assert again.exit_code == 0, again.output

@@ -26,6 +26,7 @@ from crm.models import (
     Category,
     Contact,
     Criterion,
+    Deal,
     MarketingList,
     PhoneType,
     Segment,
@@ -152,6 +153,47 @@ def _account_contact(w, target, n):
     return contact
 
 
+_rows_made = iter(range(1, 10**9))
+
+
+def _order(w, target, n):
+    number = next(_rows_made)
+    db.session.execute(
+        insert(_t("orders")).values(
+            number=f"T{number}", contact_id=target, ordered_on=_now().date(), source="manual",
+            status=["placed", "cancelled"][n % 2], currency="EUR", total=10 * n, version=1,
+            created_at=_now(), updated_at=_now(),
+        )
+    )  # fmt: skip
+
+
+def _payment(w, target, n):
+    db.session.execute(
+        insert(_t("payments")).values(
+            contact_id=target, paid_on=_now().date(), amount=5 + n, currency="EUR",
+            created_at=_now(), updated_at=_now(),
+        )
+    )  # fmt: skip
+
+
+def _converted_lead(w, target, n):
+    db.session.execute(
+        insert(_t("leads")).values(
+            first_name="Lead", last_name=f"N{n}", status="converted", kind="b2c",
+            converted_contact_id=target, version=1, created_at=_now(), updated_at=_now(),
+        )
+    )  # fmt: skip
+
+
+def _account_deal(w, target, n):
+    db.session.execute(
+        insert(_t("deals")).values(
+            title=f"Deal {n}", account_id=target, stage="open", currency="EUR", version=1,
+            created_at=_now(), updated_at=_now(),
+        )
+    )  # fmt: skip
+
+
 def _account_tombstone(w, target, n):
     old = Account(name=f"Old account {n}")
     db.session.add(old)
@@ -178,12 +220,17 @@ MAKERS: dict[tuple[str, str], Callable] = {
     ("not_duplicates", "high_id"): _pair,
     ("contacts", "manager_id"): _managed,
     ("contacts", "merged_into_id"): _old_tombstone,
+    ("deal_contacts", "contact_id"): _link("deal_contacts", "contact_id", "deals"),
+    ("orders", "contact_id"): _order,
+    ("payments", "contact_id"): _payment,
+    ("leads", "converted_contact_id"): _converted_lead,
 }
 ACCOUNT_MAKERS: dict[tuple[str, str], Callable] = {
     ("contacts", "account_id"): _account_contact,
     ("contact_accounts", "account_id"): _link("contact_accounts", "account_id", "linked_people"),
     ("account_criteria", "account_id"): _link("account_criteria", "account_id", "criteria"),
     ("accounts", "merged_into_id"): _account_tombstone,
+    ("deals", "account_id"): _account_deal,
 }
 
 
@@ -210,6 +257,7 @@ def world(app, make_user) -> dict[str, Any]:
     w["segments"] = _ids(Segment, [Segment(name=f"S{i}") for i in range(2)])
     w["lists"] = _ids(MarketingList, [MarketingList(name=f"L{i}") for i in range(2)])
     w["companies"] = _ids(Account, [Account(name=f"Co{i}") for i in range(3)])
+    w["deals"] = _ids(Deal, [Deal(title=f"D{i}") for i in range(2)])
     w["users"] = [actor.id, make_user("crm_sales").id]
     db.session.commit()
     return w
