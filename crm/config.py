@@ -54,6 +54,21 @@ class DefaultConfig:
     # Exports of more contacts than this run as background jobs (a file to download later).
     CRM_EXPORT_BACKGROUND_FROM = 10_000
 
+    # Mail (login links now; meeting confirmations later): "console" prints each message to the
+    # log (development), "smtp" sends through CRM_SMTP_HOST, "none" sends nothing.
+    CRM_MAIL_BACKEND = "console"
+    CRM_MAIL_FROM = "crm@localhost"
+    CRM_SMTP_HOST = "localhost"
+    CRM_SMTP_PORT = 25
+    CRM_SMTP_USERNAME = ""
+    CRM_SMTP_PASSWORD = ""  # noqa: S105 - empty: set it in the environment, never here
+    CRM_SMTP_STARTTLS = False
+    CRM_SMTP_TIMEOUT = 10.0
+    # The app's address, for links in mails made outside a request (CLI, background jobs).
+    CRM_BASE_URL = ""
+    # How long a "set your password" link of a generated login works.
+    CRM_PASSWORD_LINK_HOURS = 72
+
     FLASK_ADMIN_FLUID_LAYOUT = True
 
 
@@ -71,6 +86,15 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_REDIS_URL": str,
     "CRM_IMPORT_MAX_BYTES": int,
     "CRM_EXPORT_BACKGROUND_FROM": int,
+    "CRM_MAIL_BACKEND": str,
+    "CRM_MAIL_FROM": str,
+    "CRM_SMTP_HOST": str,
+    "CRM_SMTP_PORT": int,
+    "CRM_SMTP_USERNAME": str,
+    "CRM_SMTP_PASSWORD": str,
+    "CRM_SMTP_STARTTLS": bool,
+    "CRM_PASSWORD_LINK_HOURS": int,
+    "CRM_BASE_URL": str,
 }
 
 
@@ -92,6 +116,9 @@ def check_settings(config: dict) -> None:
     queue = config.get("CRM_JOB_QUEUE", "thread")
     if queue not in ("thread", "rq", "inline"):
         raise ValueError(f"CRM_JOB_QUEUE must be 'thread', 'rq' or 'inline', not {queue!r}")
+    mail = config.get("CRM_MAIL_BACKEND", "console")
+    if mail not in ("console", "smtp", "none"):
+        raise ValueError(f"CRM_MAIL_BACKEND must be 'console', 'smtp' or 'none', not {mail!r}")
     unclassed = config.get("CRM_UNCLASSED_CONTACTS")
     if unclassed not in ("everyone", "owners"):
         raise ValueError(

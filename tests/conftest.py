@@ -197,3 +197,38 @@ def make_contact(app: Flask, make_user: Callable[..., Any]) -> Callable[..., Any
         return contact
 
     return factory
+
+
+class _CollectedMail:
+    """What a local SMTP server received: (envelope sender, recipients, parsed message)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(app: Flask) -> Iterator[_CollectedMail]:
+    """A real SMTP server on loopback (aiosmtpd), and the app configured to send through it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = _CollectedMail()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(CRM_MAIL_BACKEND="smtp", CRM_SMTP_HOST="127.0.0.1", CRM_SMTP_PORT=port)
+    try:
+        yield handler
+    finally:
+        controller.stop()

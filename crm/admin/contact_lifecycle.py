@@ -16,7 +16,8 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Deal, Order, Payment
-from crm.services import access, consumers, deals, orders
+from crm.services import access, consumers, deals, logins, orders
+from crm.services.lifecycle import store_order_of
 
 
 @dataclass
@@ -30,12 +31,12 @@ class ContactLifecycle:
     may_enter_orders: bool = False
     may_set_consumer: bool = False
     store_order: str | None = None
+    login: Any = None  # the user generated for the contact
+    may_generate_login: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def lifecycle_of(user: Any, contact: Contact) -> ContactLifecycle:
-    from crm.services.lifecycle import store_order_of
-
     found = ContactLifecycle()
     if can(user, "deal.view"):
         found.deals = deals.deals_of_contact(user, contact.id)
@@ -46,6 +47,8 @@ def lifecycle_of(user: Any, contact: Contact) -> ContactLifecycle:
         found.may_enter_orders = can(user, "order.edit")
         found.store_order = store_order_of(contact.id)
     found.may_set_consumer = contact.customer_number is None and can(user, "contact.set_consumer")
+    found.login = logins.login_of(contact.id)
+    found.may_generate_login = found.login is None and can(user, "contact.generate_login")
     return found
 
 
@@ -138,6 +141,23 @@ class ContactLifecycleView(BaseView):
             return f"Payment of {payment.amount:,.2f} {payment.currency} recorded."
 
         return self._do(contact_id, "order.edit", work, "Payment not saved")
+
+    @expose("/<int:contact_id>/login/", methods=("POST",))
+    def login(self, contact_id: int):
+        """Generate login: a user without roles, and its one-time password link, shown here
+        once (and mailed to the person where mail is configured)."""
+
+        def work(contact: Contact) -> str:
+            made = logins.generate_login(current_user, contact, request.form.get("email"))
+            if made.mailed:
+                how = f"the link to choose a password was mailed to {made.user.email}"
+            elif made.mail_error:
+                how = f"{made.mail_error} Give the person this link: {made.link}"
+            else:
+                how = f"give the person this link to choose a password: {made.link}"
+            return f"Login {made.user.email} made, with no roles; {how}"
+
+        return self._do(contact_id, "contact.generate_login", work, "No login made")
 
 
 # The order form's fields as the services name them.

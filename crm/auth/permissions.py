@@ -70,6 +70,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "order.edit": frozenset({ADMIN, MANAGER}),
     # Set as consumer: a customer number, so that orders and invoices can be made for it.
     "contact.set_consumer": frozenset({ADMIN, MANAGER, SALES}),
+    # Generate login (seed 001): a user account, with no roles, for a contact.
+    "contact.generate_login": frozenset({ADMIN, MANAGER}),
 }
 
 # What each action lets a user do, in the order the permission matrix shows them.
@@ -113,6 +115,7 @@ LABELS: dict[str, str] = {
     "order.view": "see orders and payments (of the contacts they see)",
     "order.edit": "enter and change orders and payments",
     "contact.set_consumer": "set a contact as consumer (customer number)",
+    "contact.generate_login": "generate a login (a user without roles) for a contact",
     "permissions.view": "read the permission matrix",
 }
 ROLE_ORDER = (ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER)

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from crm.auth.forms import LoginForm
+from crm.auth.forms import LoginForm, SetPasswordForm
+from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.services.sign_in import sign_in
 
@@ -53,3 +54,29 @@ def logout():
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """The one-time link of a generated login: the person chooses a password, then signs in.
+    A used, expired or altered link says so (410) and changes nothing."""
+    from crm.services import logins
+
+    try:
+        user = logins.user_for_password_token(token)
+    except DomainError as exc:
+        return render_template("auth/set_password.html", form=None, refusal=exc.message), 410
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            logins.set_password_with_token(token, form.password.data, form.again.data)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            for name, messages in exc.errors.items():
+                getattr(form, name).errors = [*getattr(form, name).errors, *messages]
+        else:
+            flash("Your password is set: sign in with it.", "success")
+            return redirect(url_for("auth.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/set_password.html", form=form, user=user), status

@@ -16,6 +16,7 @@ from crm.models.contact import (
     contact_categories,
     contact_criteria,
 )
+from crm.models.contact_login import ContactLogin
 from crm.models.counter import Counter
 from crm.models.deal import Deal, DealStage, deal_contacts
 from crm.models.duplicate import NotDuplicate
@@ -54,6 +55,7 @@ from crm.models.tag import Tag, contact_tags
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "ContactLogin",
     "Counter",
     "Deal",
     "DealStage",

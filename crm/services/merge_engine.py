@@ -143,7 +143,7 @@ def _unique_sets(table: Table, column: Column) -> list[tuple[Column, ...]]:
     """The unique keys of `table` that contain `column`."""
     sets = []
     pk = tuple(table.primary_key.columns)
-    if len(pk) > 1 and any(c is column for c in pk):
+    if any(c is column for c in pk):  # a key of its own (one login per contact) counts too
         sets.append(pk)
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint):

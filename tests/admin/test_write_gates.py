@@ -324,6 +324,8 @@ WRITES: list[tuple[str, str | None, Data]] = [
     ("/admin/contact-lifecycle/{contact}/order/", "order.edit",
      lambda ids: {"description": "Tea", "total": "9.90"}),
     ("/admin/contact-lifecycle/{contact}/payment/", "order.edit", lambda ids: {"amount": "5"}),
+    ("/admin/contact-lifecycle/{contact}/login/", "contact.generate_login",
+     lambda ids: {"email": "login@example.com"}),
 ]  # fmt: skip
 # Sign-in and sign-out have their own tests (tests/auth), the JSON API its own (tests/api).
 NOT_HERE = {
@@ -331,6 +333,8 @@ NOT_HERE = {
     "/logout",
     "/api/v1/contacts",
     "/api/v1/orders",
+    # A generated login's one-time link (no session): tests/services/test_logins.py.
+    "/set-password/{token}",
     # A user's own import (404 for everyone else): tests/admin/test_import_pages.py.
     "/admin/imports/{job_id}/mapping/",
     "/admin/imports/{job_id}/undo/",

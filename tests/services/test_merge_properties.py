@@ -185,6 +185,20 @@ def _converted_lead(w, target, n):
     )  # fmt: skip
 
 
+def _login(w, target, n):
+    logins = _t("contact_logins")
+    if db.session.execute(select(logins).where(logins.c.contact_id == target)).first():
+        return  # one login per contact
+    number = next(_rows_made)
+    user_id = db.session.execute(
+        insert(_t("users")).values(
+            email=f"login{number}@example.com", full_name="", password_hash="x", active=True,
+            created_at=_now(),
+        )
+    ).inserted_primary_key[0]  # fmt: skip
+    db.session.execute(insert(logins).values(contact_id=target, user_id=user_id, created_at=_now()))
+
+
 def _account_deal(w, target, n):
     db.session.execute(
         insert(_t("deals")).values(
@@ -224,6 +238,7 @@ MAKERS: dict[tuple[str, str], Callable] = {
     ("orders", "contact_id"): _order,
     ("payments", "contact_id"): _payment,
     ("leads", "converted_contact_id"): _converted_lead,
+    ("contact_logins", "contact_id"): _login,
 }
 ACCOUNT_MAKERS: dict[tuple[str, str], Callable] = {
     ("contacts", "account_id"): _account_contact,
@@ -383,7 +398,12 @@ def _merge_contacts_property(w, master_pick, records):
         assert grew == (len(record.changes["inserted"]) if table.name == "not_duplicates" else 0)
     # The master's rows of a link table are exactly the union of everyone's.
     for table, column in refs:
-        if column.primary_key and table.name != "not_duplicates":
+        # (one login per contact is no link table: the master keeps its own)
+        if (
+            column.primary_key
+            and len(table.primary_key.columns) > 1
+            and table.name != "not_duplicates"
+        ):
             other = [c for c in table.primary_key.columns if c is not column][0]
             union = {r._mapping[other.name] for r in before[(table.name, column.name)]} | {
                 r._mapping[other.name] for r in master_before[(table.name, column.name)]
