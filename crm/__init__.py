@@ -137,9 +137,10 @@ def _init_admin(app: Flask) -> None:
 
 
 def _init_api(app: Flask) -> None:
-    from crm import api
+    from crm import api, public
 
     api.init_app(app)
+    public.init_app(app)
 
 
 def _init_errors(app: Flask) -> None:

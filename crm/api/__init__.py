@@ -11,10 +11,12 @@ classes, exactly like the admin pages, within the token's scopes.
     POST  /api/v1/orders                                 orders:write, an online-store order:
                                                          201 made, 200 made before (same id)
     GET   /api/v1/orders/<id>                            orders:read
+    POST  /api/v1/leads/<id>/convert                     contacts:write, convert a lead (201)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request, url_for
@@ -90,6 +92,29 @@ def _require(permission: str, scope: str) -> None:
         raise PermissionDenied(f"This token may not do this: it lacks the scope {scope}.")
     if not can(g.api_user, permission):
         raise PermissionDenied("You do not have permission to do this.")
+
+
+def committed(work: Callable[[], Any], failed: str, conflict: int = 422) -> Any:
+    """`work()` as the token's user, committed; a domain error rolls everything back and
+    becomes the JSON answer (422 with the fields' errors, 403 refused, else `conflict`)."""
+    try:
+        with audit.acting_as(g.api_user):
+            result = work()
+            db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return error(422, failed, errors=exc.errors)
+    except DomainError as exc:
+        db.session.rollback()
+        return error(403 if isinstance(exc, PermissionDenied) else conflict, exc.message)
+    return result
+
+
+def answer(body: dict[str, Any], location: str, status: int = 201) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Location"] = location
+    return response
 
 
 def contact_json(c: Contact) -> dict[str, Any]:
@@ -220,21 +245,13 @@ def _contact_data(payload: Any) -> dict[str, Any]:
 @bp.post("/contacts")
 def post_contact():
     _require("contact.create", "contacts:write")
-    try:
-        data = _contact_data(request.get_json(silent=True))
-        with audit.acting_as(g.api_user):
-            contact = create_contact(g.api_user, data)
-            db.session.commit()
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return error(422, "The contact was not saved.", errors=exc.errors)
-    except DomainError as exc:
-        db.session.rollback()
-        return error(403 if isinstance(exc, PermissionDenied) else 422, exc.message)
-    response = jsonify(contact_json(contact))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_contact", contact_id=contact.id)
-    return response
+    payload = request.get_json(silent=True)
+    contact = committed(
+        lambda: create_contact(g.api_user, _contact_data(payload)), "The contact was not saved."
+    )
+    if isinstance(contact, Response):
+        return contact
+    return answer(contact_json(contact), url_for("api.get_contact", contact_id=contact.id))
 
 
 # What a PATCH may change: the contact's own fields (its rows go through the admin pages).
@@ -294,7 +311,7 @@ def _denied(exc: PermissionDenied):
 
 
 def init_app(app: Flask) -> None:
-    from crm.api import orders  # noqa: F401 - its routes join the blueprint
+    from crm.api import sales  # noqa: F401 - its routes join the blueprint
 
     csrf.exempt(bp)  # no cookies: a token in a header is the proof
     app.register_blueprint(bp)

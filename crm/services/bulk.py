@@ -34,6 +34,7 @@ from crm.models import (
 from crm.models.base import utcnow
 from crm.services import audit
 from crm.services.access import class_refusal, contact_visibility
+from crm.services.consent import refuses_marketing
 from crm.services.counted_insert import insert_counted
 from crm.services.tags import tag_key, tags_for_names
 
@@ -269,7 +270,7 @@ def add_to_marketing_list(actor: Actor, target: Select, list_id: int) -> BulkRes
         db.session.scalar(
             select(func.count()).where(
                 Contact.id.in_(missing),
-                (Contact.do_not_email.is_(True)) | (Contact.email_marketing.is_(False)),
+                refuses_marketing(),
             )
         )
         or 0

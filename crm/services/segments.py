@@ -20,6 +20,7 @@ from crm.models import (
 )
 from crm.services import validation as v
 from crm.services.access import contact_visibility
+from crm.services.consent import refuses_marketing
 
 # List arguments a saved query may keep (search, filters, sort, scope, page size).
 _KEPT_ARGS = ("search", "sort", "desc", "show", "page_size", "cols")
@@ -139,10 +140,6 @@ def save_marketing_list(actor: Actor, mlist: MarketingList) -> None:
         mlist.owner_id = getattr(actor, "id", None)
 
 
-def _refuses_email() -> ColumnElement[bool]:
-    return (Contact.do_not_email.is_(True)) | (Contact.email_marketing.is_(False))
-
-
 def marketing_list_counts(actor: Actor, list_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(members, of whom flagged as not wanting marketing email) per list."""
     if not list_ids:
@@ -151,7 +148,7 @@ def marketing_list_counts(actor: Actor, list_ids: list[int]) -> dict[int, tuple[
         select(
             MarketingListMember.list_id,
             func.count(),
-            func.sum(case((_refuses_email(), 1), else_=0)),
+            func.sum(case((refuses_marketing(), 1), else_=0)),
         )
         .join(Contact, Contact.id == MarketingListMember.contact_id)
         .where(MarketingListMember.list_id.in_(list_ids), contact_visibility(actor))
@@ -163,7 +160,7 @@ def marketing_list_counts(actor: Actor, list_ids: list[int]) -> dict[int, tuple[
 def marketing_list_members(actor: Actor, list_id: int, page: int, per_page: int = 50):
     """One page of (contact, member row, flagged) for a list, by name."""
     rows = db.session.execute(
-        select(Contact, MarketingListMember, _refuses_email())
+        select(Contact, MarketingListMember, refuses_marketing())
         .join(MarketingListMember, MarketingListMember.contact_id == Contact.id)
         .where(MarketingListMember.list_id == list_id, contact_visibility(actor))
         .order_by(Contact.last_name, Contact.first_name, Contact.id)

@@ -324,6 +324,7 @@ WRITES: list[tuple[str, str | None, Data]] = [
     ("/admin/contact-lifecycle/{contact}/order/", "order.edit",
      lambda ids: {"description": "Tea", "total": "9.90"}),
     ("/admin/contact-lifecycle/{contact}/payment/", "order.edit", lambda ids: {"amount": "5"}),
+    ("/admin/marketing-lists/recipients.csv?id={mlist}", "contact.export", lambda ids: {}),
     ("/admin/contact-lifecycle/{contact}/login/", "contact.generate_login",
      lambda ids: {"email": "login@example.com"}),
 ]  # fmt: skip
@@ -333,8 +334,11 @@ NOT_HERE = {
     "/logout",
     "/api/v1/contacts",
     "/api/v1/orders",
+    "/api/v1/leads/{lead}/convert",
     # A generated login's one-time link (no session): tests/services/test_logins.py.
     "/set-password/{token}",
+    # Marketing mail's unsubscribe link (no session): tests/services/test_consent.py.
+    "/unsubscribe/{token}",
     # A user's own import (404 for everyone else): tests/admin/test_import_pages.py.
     "/admin/imports/{job_id}/mapping/",
     "/admin/imports/{job_id}/undo/",

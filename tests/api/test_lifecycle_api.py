@@ -132,3 +132,24 @@ def test_patching_a_contact_follows_the_form_s_rules(client, make_user, make_con
     assert (
         client.patch("/api/v1/contacts/999999", json={}, headers=bearer(plain)).status_code == 404
     )
+
+
+def test_a_lead_is_converted_through_the_api_once(client, make_user):
+    from crm.models import Lead
+
+    sales = make_user("crm_sales")
+    lead = Lead(first_name="Lena", last_name="Vogel", company="Vogel & Co", kind="b2b")
+    bad = Lead(first_name="Bo", last_name="Bad", kind="b2c", phone="12")
+    db.session.add_all([lead, bad])
+    plain = create_token(sales, "Lead sync", ["contacts:read", "contacts:write"])[1]
+    reader = create_token(sales, "Reader", ["contacts:read"])[1]
+    db.session.commit()
+    url = f"/api/v1/leads/{lead.id}/convert"
+    assert client.post(url, headers=bearer(reader)).status_code == 403  # lacks contacts:write
+    done = client.post(url, headers=bearer(plain))
+    assert done.status_code == 201 and done.get_json()["account"] == "Vogel & Co"
+    again = client.post(url, headers=bearer(plain))
+    assert again.status_code == 409 and again.get_json()["contact_id"] == done.get_json()["id"]
+    refused = client.post(f"/api/v1/leads/{bad.id}/convert", headers=bearer(plain))
+    assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["phone"]
+    assert client.post("/api/v1/leads/99999/convert", headers=bearer(plain)).status_code == 404
