@@ -81,7 +81,7 @@ def convert_lead(actor: Actor, lead: Lead) -> Contact:
         "job_title": lead.job_title,
         "email": lead.email,
         "website": lead.website,
-        "owner_id": lead.owner_id or getattr(actor, "id", None),
+        "owner_id": _contact_owner(actor, lead),
         "notes": _notes(lead),
     }
     if lead.kind == ContactKind.B2B:
@@ -114,6 +114,18 @@ def convert_lead(actor: Actor, lead: Lead) -> Contact:
         entity_id=lead.id, contact_id=contact.id,
     )  # fmt: skip
     return contact
+
+
+def _contact_owner(actor: Actor, lead: Lead) -> int | None:
+    """The lead's owner owns the contact when the actor may give contacts to others (or is
+    that owner) and the owner is still active; else the actor does."""
+    actor_id = getattr(actor, "id", None)
+    owner = lead.owner
+    if owner is None or not owner.active:
+        return actor_id
+    if owner.id == actor_id or can(actor, "contact.transfer"):
+        return owner.id
+    return actor_id
 
 
 def _notes(lead: Lead) -> str | None:

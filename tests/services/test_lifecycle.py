@@ -424,3 +424,19 @@ def test_a_lead_with_a_country_but_no_city_converts_with_its_phone_read_there(sa
     assert contact.addresses == [] and [p.e164 for p in contact.phones] == ["+4315123456"]
     plus = new_lead(sales, first_name="Bo", city=None, country="AT", phone="+49 30 1234567")
     assert [p.e164 for p in leads.convert_lead(sales, plus).phones] == ["+49301234567"]
+
+
+def test_who_owns_the_converted_contact(sales, manager, make_user):
+    colleague = make_user("crm_sales")
+    theirs = new_lead(colleague, first_name="Cy")
+    # A salesperson may not give contacts away: converting a colleague's lead, they own it.
+    assert leads.convert_lead(sales, theirs).owner_id == sales.id
+    # A manager may: the lead's owner keeps the person.
+    assert (
+        leads.convert_lead(manager, new_lead(colleague, first_name="Di")).owner_id == colleague.id
+    )
+    gone = make_user("crm_sales", active=False)
+    lead = new_lead(manager, first_name="Ed")
+    lead.owner_id = gone.id
+    db.session.commit()
+    assert leads.convert_lead(manager, lead).owner_id == manager.id  # not an inactive user
