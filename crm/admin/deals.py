@@ -102,7 +102,9 @@ class DealView(CrmModelView):
             super()
             .get_query()
             .filter(access.deal_visibility(current_user))
-            .options(selectinload(Deal.contacts), selectinload(Deal.owner))
+            .options(
+                selectinload(Deal.contacts), selectinload(Deal.owner), selectinload(Deal.account)
+            )
         )
 
     def get_count_query(self):

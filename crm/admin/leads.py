@@ -131,20 +131,14 @@ class LeadView(CrmModelView):
         return self._save(form, model, is_new=False)
 
     def _save(self, form: Any, model: Lead, *, is_new: bool) -> bool:
-        converted = model.status == LeadStatus.CONVERTED
-
         def change() -> None:
             form.populate_obj(model)
-            if converted:  # its status is the conversion's, not the form's
-                model.status = LeadStatus.CONVERTED
             leads.save_lead(current_user, model, is_new=is_new)
 
         return self.save_and_commit(form, change)
 
     def delete_record(self, model: Lead) -> None:
-        if not can(current_user, "lead.delete"):
-            raise DomainError("You may not delete leads.")
-        db.session.delete(model)
+        leads.delete_lead(current_user, model)
 
     # ---- conversion -----------------------------------------------------------------------
     @expose("/convert/<int:lead_id>/", methods=("POST",))

@@ -40,6 +40,8 @@ def save_lead(actor: Actor, lead: Lead, *, is_new: bool) -> None:
     lead.notes = v.clean_text(lead.notes)
     lead.kind = lead.kind or (ContactKind.B2B if lead.company else ContactKind.B2C)
     lead.status = lead.status or LeadStatus.NEW
+    if lead.converted_contact_id is not None:
+        lead.status = LeadStatus.CONVERTED  # its status is the conversion's, not an edit's
     if lead.kind == ContactKind.B2B and not lead.company:
         errors.add("company", "A B2B lead needs its company (or choose B2C).")
     if lead.status == LeadStatus.CONVERTED and lead.converted_contact_id is None:
@@ -48,6 +50,15 @@ def save_lead(actor: Actor, lead: Lead, *, is_new: bool) -> None:
         lead.owner_id = getattr(actor, "id", None)
     errors.raise_any()
     db.session.add(lead)
+    db.session.flush()
+
+
+def delete_lead(actor: Actor, lead: Lead) -> None:
+    """Delete a lead (its converted contact, if any, stays)."""
+    if not can(actor, "lead.delete"):
+        raise PermissionDenied("You may not delete leads.")
+    audit.note_actor(db.session, actor)
+    db.session.delete(lead)
     db.session.flush()
 
 

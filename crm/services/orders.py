@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import PermissionDenied, ValidationFailed
@@ -222,7 +223,11 @@ def record_payment(actor: Actor, contact: Contact, data: dict[str, Any]) -> Paym
     )
     order_id = data.get("order_id")
     if order_id:
-        order = db.session.get(Order, int(order_id)) if str(order_id).isdigit() else None
+        # Digits only, and within an id's range (PostgreSQL refuses a larger integer).
+        digits = str(order_id).strip()
+        order = (
+            db.session.get(Order, int(digits)) if digits.isdigit() and len(digits) <= 9 else None
+        )
         if order is None or order.contact_id != contact.id:
             errors.add("order_id", "Choose one of this contact's orders.")
         payment.order = order
@@ -250,5 +255,6 @@ def payments_of_contact(actor: Actor, contact_id: int) -> list[Payment]:
             select(Payment)
             .where(Payment.contact_id == contact_id, order_visibility(actor, Payment))
             .order_by(Payment.paid_on.desc(), Payment.id.desc())
+            .options(selectinload(Payment.order))  # the card names each one's order
         )
     )

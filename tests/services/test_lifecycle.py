@@ -440,3 +440,26 @@ def test_who_owns_the_converted_contact(sales, manager, make_user):
     lead.owner_id = gone.id
     db.session.commit()
     assert leads.convert_lead(manager, lead).owner_id == manager.id  # not an inactive user
+
+
+def test_a_converted_lead_stays_converted_and_only_managers_delete_leads(sales, manager):
+    lead = new_lead(sales)
+    leads.convert_lead(sales, lead)
+    db.session.commit()
+    lead.status = LeadStatus.WORKING  # an edit (form, CLI) cannot undo the conversion
+    leads.save_lead(sales, lead, is_new=False)
+    db.session.commit()
+    assert lead.status == LeadStatus.CONVERTED
+    with pytest.raises(PermissionDenied):
+        leads.delete_lead(sales, lead)
+    leads.delete_lead(manager, lead)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 1  # the contact stays
+
+
+def test_a_payment_for_an_order_id_out_of_range_is_refused_on_its_field(admin_user, make_contact):
+    ana = make_contact()
+    with pytest.raises(ValidationFailed) as refused:
+        orders.record_payment(admin_user, ana, {"amount": "5", "order_id": "9" * 30})
+    assert refused.value.errors == {"order_id": ["Choose one of this contact's orders."]}
