@@ -72,6 +72,21 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact.set_consumer": frozenset({ADMIN, MANAGER, SALES}),
     # Generate login (seed 001): a user account, with no roles, for a contact.
     "contact.generate_login": frozenset({ADMIN, MANAGER}),
+    # The contact card (seeds 001, 002, 004): what is written on a contact's page. Reading
+    # it follows the contact's visibility; notes are changed by their author only.
+    "note.write": CONTACT_ROLES,
+    # Seed 001: "Commenting is available for the roles crm_marketeer, crm_admin, crm_sales,
+    # crm_manager"; others read the feed only.
+    "activity.comment": frozenset({MARKETEER, ADMIN, SALES, MANAGER}),
+    "interaction.edit": CONTACT_ROLES,
+    "task.edit": CONTACT_ROLES,
+    "appointment.edit": CONTACT_ROLES,
+    # Writing to a contact from its page: an email, or an SMS through the SMS provider.
+    "contact.message": CONTACT_ROLES,
+    "file.upload": CONTACT_ROLES,
+    # Anyone may delete the files they uploaded; these roles delete anyone's.
+    "file.delete_any": frozenset({ADMIN, MANAGER}),
+    "connection.edit": CONTACT_ROLES,
 }
 
 # What each action lets a user do, in the order the permission matrix shows them.
@@ -116,6 +131,15 @@ LABELS: dict[str, str] = {
     "order.edit": "enter and change orders and payments",
     "contact.set_consumer": "set a contact as consumer (customer number)",
     "contact.generate_login": "generate a login (a user without roles) for a contact",
+    "note.write": "write notes on contacts (and change their own)",
+    "activity.comment": "comment in a contact's activity feed",
+    "interaction.edit": "register and change interactions (calls, emails, letters, ...)",
+    "task.edit": "create and change tasks",
+    "appointment.edit": "create and change appointments, and send their confirmations",
+    "contact.message": "email and text (SMS) a contact from its page",
+    "file.upload": "upload files and pictures to contacts (and delete their own)",
+    "file.delete_any": "delete any file of a contact",
+    "connection.edit": "connect contacts to each other",
     "permissions.view": "read the permission matrix",
 }
 ROLE_ORDER = (ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER)

@@ -2,9 +2,18 @@
 
 from crm.models.access_class import AccessClass, access_class_roles, access_class_users
 from crm.models.account import Account, account_criteria
+from crm.models.activity import Comment
 from crm.models.address import Address
 from crm.models.api_token import ApiToken
-from crm.models.audit import AuditEntry
+from crm.models.appointment import (
+    Appointment,
+    AppointmentStatus,
+    appointment_accounts,
+    appointment_contacts,
+    appointment_users,
+)
+from crm.models.audit import AuditEntry, audit_entry_contacts
+from crm.models.connection import Connection, ConnectionType
 from crm.models.contact import (
     Contact,
     ContactKind,
@@ -16,6 +25,7 @@ from crm.models.contact import (
     contact_categories,
     contact_criteria,
 )
+from crm.models.contact_file import ContactFile
 from crm.models.contact_login import ContactLogin
 from crm.models.counter import Counter
 from crm.models.deal import Deal, DealStage, deal_contacts
@@ -28,6 +38,7 @@ from crm.models.import_job import (
     JobStatus,
     SavedMapping,
 )
+from crm.models.interaction import Direction, Interaction, InteractionStatus, Medium
 from crm.models.lead import Lead, LeadStatus
 from crm.models.login_attempt import LoginAttempt
 from crm.models.lookups import (
@@ -39,6 +50,7 @@ from crm.models.lookups import (
     SocialPlatform,
 )
 from crm.models.merge import MergeRecord
+from crm.models.note import Note
 from crm.models.order import Order, OrderLine, OrderSource, OrderStatus, Payment
 from crm.models.phone import Phone
 from crm.models.segment import (
@@ -52,9 +64,28 @@ from crm.models.segment import (
 from crm.models.selection import SelectedContact
 from crm.models.social_link import SocialLink
 from crm.models.tag import Tag, contact_tags
+from crm.models.task import OPEN_TASK_STATUSES, Task, TaskStatus
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
 
 __all__ = [
+    "Appointment",
+    "AppointmentStatus",
+    "Comment",
+    "Connection",
+    "ConnectionType",
+    "ContactFile",
+    "Direction",
+    "Interaction",
+    "InteractionStatus",
+    "Medium",
+    "Note",
+    "OPEN_TASK_STATUSES",
+    "Task",
+    "TaskStatus",
+    "appointment_accounts",
+    "appointment_contacts",
+    "appointment_users",
+    "audit_entry_contacts",
     "ContactLogin",
     "Counter",
     "Deal",

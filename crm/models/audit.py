@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, event
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db
@@ -33,6 +33,18 @@ class AuditEntry(db.Model):
     changes: Mapped[dict] = mapped_column(JSON, default=dict)  # {field: [old, new]}
 
     __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),)
+
+
+# The further contacts an entry belongs to, besides its `contact_id`: every contact a bulk
+# action, an import or a merge touched, and a deal's or appointment's other contacts. One
+# narrow row each (no foreign keys, like the entries), so that a bulk action of 100,000
+# contacts stays one entry and every one of them still shows it in its history.
+audit_entry_contacts = Table(
+    "audit_entry_contacts",
+    db.metadata,
+    Column("contact_id", Integer, primary_key=True),
+    Column("entry_id", Integer, primary_key=True),
+)
 
 
 @event.listens_for(AuditEntry, "before_update")

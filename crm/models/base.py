@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Enum
+from sqlalchemy import DateTime, Enum, inspect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.base import NO_VALUE
 
 
 def utcnow() -> datetime:
@@ -53,3 +55,10 @@ class LabeledEnum(enum.StrEnum):
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:
         return [(m.value, m.label) for m in cls]
+
+
+def loaded_ids(obj: Any, relationship_name: str) -> list[int]:
+    """The ids of a collection as loaded, without loading it (history reads this inside a
+    flush, where a lazy load must not happen)."""
+    value = inspect(obj).attrs[relationship_name].loaded_value
+    return [] if value is NO_VALUE else [item.id for item in value if item.id is not None]

@@ -167,6 +167,10 @@ class Contact(TimestampMixin, db.Model):
     customer_currency: Mapped[str | None] = mapped_column(String(3))
     payment_terms_days: Mapped[int | None] = mapped_column(SmallInteger)
 
+    # The contact's picture (seed 002's Settings tab): the stored name of its resized image
+    # under the instance folder (crm.services.files), None without one.
+    picture: Mapped[str | None] = mapped_column(String(80))
+
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # In the trash since then (None: live). Trashed contacts are hidden by the access gate.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
-from crm.models.base import LabeledEnum, TimestampMixin, enum_column
+from crm.models.base import LabeledEnum, TimestampMixin, enum_column, loaded_ids
 
 if TYPE_CHECKING:
     from crm.models.account import Account
@@ -77,6 +77,10 @@ class Deal(TimestampMixin, db.Model):
     contacts: Mapped[list[Contact]] = relationship(
         secondary=deal_contacts, order_by="Contact.last_name"
     )
+
+    def audit_contact_ids(self) -> list[int]:
+        """History puts the deal's changes on each of its contacts' pages."""
+        return loaded_ids(self, "contacts")
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -12,16 +12,17 @@ import contextvars
 import decimal
 import enum
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Select, event, insert, inspect, literal, select
 from sqlalchemy.orm import Mapper, Session, object_session
 
-from crm.models.audit import AuditEntry
+from crm.models.audit import AuditEntry, audit_entry_contacts
 from crm.models.base import utcnow
 
+REDACTED = "(private)"
 # Columns whose changes are bookkeeping, not information.
 IGNORED_FIELDS = frozenset(
     {"version", "updated_at", "created_at", "search_text", "name_key", "has_phone"}
@@ -85,30 +86,48 @@ def record_event(
     entity_id: int | None = None,
     contact_id: int | None = None,
     account_id: int | None = None,
+    contact_ids: Select | Iterable[int] | None = None,
 ) -> None:
     """One history entry for an event that is more than a row's change (a bulk action, a
     tag merge, a sign-in, a merge); `actor` is the acting user, or (id, email) when there is
-    none signed in yet. `contact_id` / `account_id` put it in that record's history."""
+    none signed in yet. `contact_id` / `account_id` put it in that record's history;
+    `contact_ids` (ids, or a query of them) in the history of every contact it names."""
     if isinstance(actor, tuple):
         user_id, email = actor
     else:
         user_id, email = current_actor(session)
         if getattr(actor, "id", None) is not None:
             user_id, email = actor.id, getattr(actor, "email", email)
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            user_id=user_id,
-            user_email=email,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            contact_id=contact_id,
-            account_id=account_id,
-            summary=summary[:300],
-            changes=changes,
-        )
+    entry = AuditEntry(
+        at=utcnow(),
+        user_id=user_id,
+        user_email=email,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        contact_id=contact_id,
+        account_id=account_id,
+        summary=summary[:300],
+        changes=changes,
     )
+    session.add(entry)
+    if contact_ids is not None:
+        session.flush([entry])
+        link_contacts(session, entry.id, contact_ids)
+
+
+def link_contacts(session: Session, entry_id: int, contact_ids: Select | Iterable[int]) -> None:
+    """Put entry `entry_id` in the history of each of `contact_ids` (one INSERT ... SELECT
+    for a query, so that 100,000 contacts never pass through Python)."""
+    table = audit_entry_contacts
+    if isinstance(contact_ids, Select):
+        ids = contact_ids.subquery()
+        chosen = select(ids.c[0], literal(entry_id)).distinct()
+        session.execute(insert(table).from_select(["contact_id", "entry_id"], chosen))
+        return
+    rows = [{"contact_id": i, "entry_id": entry_id} for i in sorted(set(contact_ids))]
+    if rows:
+        session.execute(insert(table), rows)
 
 
 def jsonable(value: Any) -> Any:
@@ -171,10 +190,20 @@ def _created_values(target: Any) -> dict[str, list[Any]]:
     return values
 
 
+def _redact(target: Any, changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Hide what the row says is not for everyone's eyes (a private note's text)."""
+    hidden = target.audit_redacted() if hasattr(target, "audit_redacted") else ()
+    for name in hidden:
+        if name in changes:
+            changes[name] = [None if v is None else REDACTED for v in changes[name]]
+    return changes
+
+
 def _record(target: Any, action: str, changes: dict[str, list[Any]]) -> None:
     session = object_session(target)
     if session is None:
         return
+    changes = _redact(target, changes)
     user_id, user_email = current_actor(session)
     parent = getattr(target, "__audit_parent__", None)
     table = target.__tablename__
@@ -194,6 +223,10 @@ def _record(target: Any, action: str, changes: dict[str, list[Any]]) -> None:
             "account_id": account_id if table in {"accounts", "contacts"} else None,
             "summary": f"{action.capitalize()} {_entity_type(target)} {str(target)[:200]}",
             "changes": changes,
+            # The row's other contacts (a deal's, an appointment's participants).
+            "_also": sorted(set(target.audit_contact_ids()) - {contact_id, None})
+            if hasattr(target, "audit_contact_ids")
+            else [],
         }
     )
 
@@ -214,8 +247,26 @@ def _after_delete(_mapper: Mapper, _conn: Any, target: Any) -> None:
 
 def _write_pending(session: Session, _flush_context: Any) -> None:
     rows = session.info.pop(_PENDING_KEY, None)
-    if rows:
-        session.connection().execute(insert(AuditEntry.__table__), rows)
+    if not rows:
+        return
+    connection = session.connection()
+    table = AuditEntry.__table__
+    plain = [row for row in rows if not row["_also"]]
+    if plain:
+        connection.execute(insert(table), [_without_also(row) for row in plain])
+    for row in rows:  # few: rows that belong to several contacts
+        if row["_also"]:
+            entry_id = connection.execute(
+                insert(table).returning(table.c.id), _without_also(row)
+            ).scalar_one()
+            connection.execute(
+                insert(audit_entry_contacts),
+                [{"contact_id": c, "entry_id": entry_id} for c in row["_also"]],
+            )
+
+
+def _without_also(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key != "_also"}
 
 
 def _discard_pending(session: Session, *_args: Any) -> None:

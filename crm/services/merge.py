@@ -96,6 +96,7 @@ CONTACT_FIELDS = (
     MergeField("active", "Active"),
     MergeField("other_contacts", "Other contacts", combine=True),
     MergeField("notes", "Notes", combine=True),
+    MergeField("picture", "Picture"),
 )
 # Contact columns that are not chosen: the account pair (chosen as "account"), values kept
 # by the rules, and bookkeeping. A test fails when a new column is in neither list.

@@ -12,7 +12,8 @@ without touching this code. For each referencing row:
   tombstone): nothing is deleted, and the ledger names it;
 - a row of the master itself pointing at a merged record (its manager was merged into it)
   is set to NULL rather than to itself.
-Tables that need more than that register a handler in `SPECIAL` (pairs of contacts).
+Tables that need more than that register a handler in `SPECIAL` (pairs of contacts, and
+connections between contacts).
 
 The ledger is plain JSON: each change names its table, the row's key and the values before
 and after; `undo(ledger)` replays it backwards and refuses (raising) when a row is no longer
@@ -362,7 +363,36 @@ def _move_pairs(
         ledger.inserted.append({"table": table.name, "row": row_json(table, new_row)})
 
 
-SPECIAL: dict[str, Handler] = {"not_duplicates": _move_pairs}
+def _move_connections(
+    conn: Connection, table: Table, merged_ids: list[int], master_id: int, ledger: Ledger
+) -> None:
+    """A merged contact's connections move to the master, at either end; a connection
+    between the merged contacts and the master stays with the tombstone (nobody is their own
+    colleague), and so does one the master already has (same other end, same type)."""
+    within = [*merged_ids, master_id]
+    ends = (table.c.contact_id, table.c.other_id)
+    for column, other in (ends, ends[::-1]):
+        rows = conn.execute(
+            select(table).where(column.in_(merged_ids)).order_by(table.c.id)
+        ).mappings()
+        for row in rows.all():
+            if column is table.c.other_id and row["contact_id"] in merged_ids:
+                continue  # between two merged contacts: judged (and left) by the first pass
+            same = (
+                select(1)
+                .select_from(table)
+                .where(
+                    column == master_id, other == row[other.name], table.c.type_id == row["type_id"]
+                )
+            )
+            if row[other.name] in within or conn.execute(same).first():
+                ledger.left.append({"table": table.name, "row": row_json(table, row)})
+                continue
+            set_column(conn, table, {"id": row["id"]}, column.name, row[column.name], master_id,
+                       ledger)  # fmt: skip
+
+
+SPECIAL: dict[str, Handler] = {"not_duplicates": _move_pairs, "connections": _move_connections}
 
 
 # ---- undo ------------------------------------------------------------------------------------

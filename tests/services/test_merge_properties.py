@@ -23,7 +23,9 @@ from sqlalchemy import Table, insert, select
 from crm.extensions import db
 from crm.models import (
     Account,
+    Appointment,
     Category,
+    ConnectionType,
     Contact,
     Criterion,
     Deal,
@@ -217,7 +219,67 @@ def _account_tombstone(w, target, n):
     )
 
 
+def _row(table: str, **values) -> Callable:
+    """A maker inserting one row of `table` for the target (in `column`), with `values`."""
+
+    def make(column: str) -> Callable:
+        def made(w, target, n):
+            db.session.execute(insert(_t(table)).values({column: target, **values}))
+
+        return made
+
+    return make
+
+
+_stamps = {"created_at": _now(), "updated_at": _now(), "version": 1}
+
+
+def _connection(column: str) -> Callable:
+    def make(w, target, n):
+        other = w["outsiders"][n % len(w["outsiders"])]
+        ends = {"contact_id": target, "other_id": other}
+        if column == "other_id":
+            ends = {"contact_id": other, "other_id": target}
+        table = _t("connections")
+        kind = w["connection_types"][n % 2]
+        held = select(table).where(*(table.c[k] == v for k, v in ends.items()),
+                                   table.c.type_id == kind)  # fmt: skip
+        if not db.session.execute(held).first():
+            db.session.execute(insert(table).values(**ends, type_id=kind, created_at=_now()))
+
+    return make
+
+
+def _file(w, target, n):
+    db.session.execute(
+        insert(_t("contact_files")).values(
+            contact_id=target, stored_name=f"f{next(_rows_made)}", filename=f"n{n}.pdf",
+            content_type="application/pdf", size=n, sha256="0" * 64, uploaded_at=_now(),
+        )
+    )  # fmt: skip
+
+
 MAKERS: dict[tuple[str, str], Callable] = {
+    ("notes", "contact_id"): _row("notes", body="a note", private=False, **_stamps)("contact_id"),
+    ("comments", "contact_id"): _row("comments", body="a comment", created_at=_now())("contact_id"),
+    ("interactions", "contact_id"): _row(
+        "interactions",
+        medium="call",
+        direction="in",
+        status="open",
+        subject="Call",
+        occurred_at=_now(),
+        **_stamps,
+    )("contact_id"),  # fmt: skip
+    ("tasks", "contact_id"): _row("tasks", title="Call back", status="open", **_stamps)(
+        "contact_id"
+    ),
+    ("appointment_contacts", "contact_id"): _link(
+        "appointment_contacts", "contact_id", "appointments"
+    ),
+    ("connections", "contact_id"): _connection("contact_id"),
+    ("connections", "other_id"): _connection("other_id"),
+    ("contact_files", "contact_id"): _file,
     ("phones", "contact_id"): _phone,
     ("addresses", "contact_id"): _address,
     ("social_links", "contact_id"): _social,
@@ -246,6 +308,10 @@ ACCOUNT_MAKERS: dict[tuple[str, str], Callable] = {
     ("account_criteria", "account_id"): _link("account_criteria", "account_id", "criteria"),
     ("accounts", "merged_into_id"): _account_tombstone,
     ("deals", "account_id"): _account_deal,
+    ("tasks", "account_id"): _row("tasks", title="Visit", status="open", **_stamps)("account_id"),
+    ("appointment_accounts", "account_id"): _link(
+        "appointment_accounts", "account_id", "appointments"
+    ),
 }
 
 
@@ -274,6 +340,14 @@ def world(app, make_user) -> dict[str, Any]:
     w["companies"] = _ids(Account, [Account(name=f"Co{i}") for i in range(3)])
     w["deals"] = _ids(Deal, [Deal(title=f"D{i}") for i in range(2)])
     w["users"] = [actor.id, make_user("crm_sales").id]
+    w["appointments"] = _ids(
+        Appointment,
+        [Appointment(subject=f"A{i}", starts_at=_now(), ends_at=_now(), uid=f"u{i}")
+         for i in range(2)],
+    )  # fmt: skip
+    w["connection_types"] = _ids(
+        ConnectionType, [ConnectionType(name=f"K{i}", inverse_name=f"K{i} of") for i in range(2)]
+    )
     db.session.commit()
     return w
 
