@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import zoneinfo
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,16 @@ class DefaultConfig:
     CRM_IMPORT_MAX_BYTES = 50 * 1024 * 1024
     # Exports of more contacts than this run as background jobs (a file to download later).
     CRM_EXPORT_BACKGROUND_FROM = 10_000
+    # Files and pictures of contacts (crm/services/files.py), stored under instance/uploads/.
+    # The largest file or picture accepted (a larger request is answered 413).
+    CRM_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+    # The file types accepted, by extension; the content must really be of that type. Known:
+    # pdf png jpg jpeg gif webp txt csv docx xlsx pptx odt ods odp zip (zip is off by default:
+    # an archive's content cannot be checked).
+    CRM_UPLOAD_TYPES = "pdf,png,jpg,jpeg,gif,webp,txt,csv,docx,xlsx,pptx,odt,ods,odp"
+    # The largest picture read (width x height, before resizing to 400 x 400): a small file
+    # can declare a huge image (a decompression bomb).
+    CRM_PICTURE_MAX_PIXELS = 50_000_000
 
     # Mail (login links now; meeting confirmations later): "console" prints each message to the
     # log (development), "smtp" sends through CRM_SMTP_HOST, "none" sends nothing.
@@ -64,10 +75,24 @@ class DefaultConfig:
     CRM_SMTP_PASSWORD = ""  # noqa: S105 - empty: set it in the environment, never here
     CRM_SMTP_STARTTLS = False
     CRM_SMTP_TIMEOUT = 10.0
+    # SMS to contacts (their page): "console" writes each message to the log (development),
+    # "twilio" sends through Twilio's Programmable Messaging API, "none" switches SMS off.
+    # Twilio needs the account SID, its auth token, and a sender: a number of the account
+    # (CRM_TWILIO_FROM, E.164) or a messaging service (CRM_TWILIO_MESSAGING_SERVICE_SID).
+    CRM_SMS_BACKEND = "console"
+    CRM_SMS_TIMEOUT = 10.0
+    CRM_TWILIO_API_URL = "https://api.twilio.com"
+    CRM_TWILIO_ACCOUNT_SID = ""
+    CRM_TWILIO_AUTH_TOKEN = ""  # noqa: S105 - empty: set it in the environment, never here
+    CRM_TWILIO_FROM = ""
+    CRM_TWILIO_MESSAGING_SERVICE_SID = ""
     # The app's address, for links in mails made outside a request (CLI, background jobs).
     CRM_BASE_URL = ""
     # How long a "set your password" link of a generated login works.
     CRM_PASSWORD_LINK_HOURS = 72
+    # The office's time zone (an IANA name: Europe/Oslo, America/New_York, ...): appointment
+    # times are typed and shown in it, and overdue tasks are due before its today.
+    CRM_TIMEZONE = "UTC"
 
     FLASK_ADMIN_FLUID_LAYOUT = True
 
@@ -86,6 +111,10 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_REDIS_URL": str,
     "CRM_IMPORT_MAX_BYTES": int,
     "CRM_EXPORT_BACKGROUND_FROM": int,
+    # Files and pictures (crm/services/files.py)
+    "CRM_UPLOAD_MAX_BYTES": int,
+    "CRM_UPLOAD_TYPES": str,
+    "CRM_PICTURE_MAX_PIXELS": int,
     "CRM_MAIL_BACKEND": str,
     "CRM_MAIL_FROM": str,
     "CRM_SMTP_HOST": str,
@@ -95,6 +124,15 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_SMTP_STARTTLS": bool,
     "CRM_PASSWORD_LINK_HOURS": int,
     "CRM_BASE_URL": str,
+    "CRM_TIMEZONE": str,  # tasks and appointments (crm/services/local_time.py)
+    # SMS (crm/services/sms.py)
+    "CRM_SMS_BACKEND": str,
+    "CRM_SMS_TIMEOUT": float,
+    "CRM_TWILIO_API_URL": str,
+    "CRM_TWILIO_ACCOUNT_SID": str,
+    "CRM_TWILIO_AUTH_TOKEN": str,
+    "CRM_TWILIO_FROM": str,
+    "CRM_TWILIO_MESSAGING_SERVICE_SID": str,
 }
 
 
@@ -119,6 +157,28 @@ def check_settings(config: dict) -> None:
     mail = config.get("CRM_MAIL_BACKEND", "console")
     if mail not in ("console", "smtp", "none"):
         raise ValueError(f"CRM_MAIL_BACKEND must be 'console', 'smtp' or 'none', not {mail!r}")
+    # SMS: a backend we know, and Twilio's credentials and sender when it is chosen.
+    sms = config.get("CRM_SMS_BACKEND", "console")
+    if sms not in ("console", "twilio", "none"):
+        raise ValueError(f"CRM_SMS_BACKEND must be 'console', 'twilio' or 'none', not {sms!r}")
+    if sms == "twilio":
+        from crm.services.sms import twilio_settings_missing
+
+        if missing := twilio_settings_missing(config):
+            raise ValueError(f"CRM_SMS_BACKEND=twilio needs {missing}")
+    # Uploads: only types whose content crm/services/files.py can check.
+    from crm.services.files import unknown_upload_types
+
+    if unknown := unknown_upload_types(config):
+        raise ValueError(f"CRM_UPLOAD_TYPES names types that cannot be checked: {unknown}")
+    # Appointments and tasks: a time zone this machine knows.
+    zone = config.get("CRM_TIMEZONE") or "UTC"
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"CRM_TIMEZONE must be a time zone name like Europe/Oslo, not {zone!r}"
+        ) from None
     unclassed = config.get("CRM_UNCLASSED_CONTACTS")
     if unclassed not in ("everyone", "owners"):
         raise ValueError(

@@ -8,19 +8,25 @@ from flask_admin.theme import Bootstrap4Theme
 
 from crm.admin.account import AccountView
 from crm.admin.api_tokens import ApiTokenView
+from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
 from crm.admin.base import DashboardView
 from crm.admin.contact import ContactView
+from crm.admin.contact_card import ContactCardView
+from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
+from crm.admin.contact_messages import ContactMessagesView
 from crm.admin.deals import DealView
 from crm.admin.duplicates import DuplicatesView
 from crm.admin.exports import ExportView
 from crm.admin.imports import ImportView
+from crm.admin.interactions import InteractionView
 from crm.admin.leads import LeadView
 from crm.admin.lookups import (
     AccessClassView,
     AddressTypeView,
     CategoryView,
+    ConnectionTypeView,
     CriterionView,
     PhoneTypeView,
     SocialPlatformView,
@@ -31,6 +37,7 @@ from crm.admin.permissions import PermissionMatrixView
 from crm.admin.responsibles import ResponsiblesView
 from crm.admin.segments import MarketingListView, SegmentView
 from crm.admin.tags import TagCloudView, TagView
+from crm.admin.tasks import TaskView
 from crm.admin.trash import TrashView
 from crm.admin.users import RoleView, UserView
 from crm.security import csp_nonce
@@ -60,11 +67,16 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(OrderView())
     admin.add_view(PaymentView())
     admin.add_view(ContactLifecycleView())
+    admin.add_view(ContactFilesView())
+    admin.add_view(ContactCardView())
+    admin.add_view(InteractionView())
+    admin.add_view(ContactMessagesView())
     admin.add_view(PhoneTypeView())
     admin.add_view(AddressTypeView())
     admin.add_view(SocialPlatformView())
     admin.add_view(CategoryView())
     admin.add_view(CriterionView())
+    admin.add_view(ConnectionTypeView())
     admin.add_view(TagView())
     admin.add_view(UserView())
     admin.add_view(RoleView())
@@ -72,6 +84,8 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(PermissionMatrixView())
     admin.add_view(ApiTokenView())
     admin.add_view(AuditView())
+    admin.add_view(TaskView())
+    admin.add_view(AppointmentView())
 
     @app.context_processor
     def saved_views_menu():

@@ -39,6 +39,7 @@ from crm.admin.base import (
 )
 from crm.admin.bulk_form import OPERATIONS as BULK_OPERATIONS
 from crm.admin.bulk_form import BulkForm
+from crm.admin.contact_card import card_of
 from crm.admin.contact_filters import contact_filters
 from crm.admin.contact_lifecycle import lifecycle_of
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
@@ -644,6 +645,7 @@ class ContactView(CrmModelView):
             allowed = can(current_user, "contact.merge")
             kwargs["merges"] = merge.merges_of("contact", model.id) if allowed else []
             kwargs["lifecycle"] = lifecycle_of(current_user, model)
+            kwargs["card"] = card_of(current_user, model, request.args)
         if template == self.list_template and "list_columns" in kwargs:
             kwargs["list_columns"] = self._shown_list_columns()
             shown = set(self._shown_columns())

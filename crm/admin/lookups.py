@@ -19,6 +19,7 @@ from crm.models import (
     AccessClass,
     AddressType,
     Category,
+    ConnectionType,
     Criterion,
     CriterionScope,
     PhoneType,
@@ -122,6 +123,31 @@ class CategoryView(LookupView):
             name="Categories",
             endpoint="category",
             url="categories",
+            category="List management",
+            **kwargs,
+        )
+
+
+class ConnectionTypeView(LookupView):
+    """Seed 004: the kinds of connection between contacts, each with its inverse."""
+
+    column_list = ("name", "inverse_name", "active", "position")
+    form_columns = ("name", "inverse_name", "active", "position")
+    column_labels = {"inverse_name": "Seen from the other contact"}
+    form_args = {
+        "name": {"description": "What the first contact sees of the second, e.g. Assistant"},
+        "inverse_name": {
+            "description": "What the second sees of the first, e.g. Assistant to; empty: the "
+            "same name (Colleague, Spouse)"
+        },
+    }
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            ConnectionType,
+            name="Connection types",
+            endpoint="connection_type",
+            url="connection-types",
             category="List management",
             **kwargs,
         )

@@ -1,10 +1,441 @@
-"""Tasks: the list across contacts and accounts, and a contact's Tasks tab."""
+"""Tasks: the list across contacts and accounts (Activities > Tasks), its form and status
+buttons, and a contact's Tasks tab. The rules are crm.services.tasks'; what a user sees goes
+through its `task_visibility` (the list, counts, and every record opened by id)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+
+from flask import abort, flash, g, has_request_context, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.helpers import get_redirect_target
+from flask_admin.model.template import TemplateLinkRowAction
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from wtforms.fields import DateField
+
+from crm.admin.base import CrmModelView, GatedAjaxLoader
+from crm.admin.fields import EnumSelectField
+from crm.auth.permissions import can
+from crm.errors import DomainError
+from crm.extensions import db
+from crm.models import OPEN_TASK_STATUSES, Account, Contact, Task, TaskStatus, User
+from crm.services import access, local_time, search, tasks
+from crm.services.validation import clean_text
+
+# The list's scopes (the pills above it): open and in progress (the default), overdue, all.
+TASK_SCOPES = {"open": "Open", "overdue": "Overdue", "all": "All"}
+# The contact's Tasks tab: which statuses it shows.
+TAB_STATUSES = {"active": "Open and in progress", **dict(TaskStatus.choices()), "all": "All"}
+
+
+def active_users() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)
+        )
+    )
+
+
+class WhereFilter(BaseSQLAFilter):
+    """A list filter whose WHERE clause is built from its value, checked by `clean` (which
+    raises ValueError for a value it refuses)."""
+
+    def __init__(
+        self,
+        column: Any,
+        name: str,
+        operation: str,
+        build: Callable[[Any], Any],
+        *,
+        clean: Callable[[str], Any],
+        options: Any = None,
+    ):
+        super().__init__(column, name, options=options)
+        self._operation, self._build, self._clean = operation, build, clean
+
+    def validate(self, value: str) -> bool:
+        try:
+            self._clean(value)
+        except (ValueError, KeyError, TypeError):
+            return False
+        return True
+
+    def clean(self, value: str) -> Any:
+        return self._clean(value)
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(self._build(value))
+
+    def operation(self) -> str:
+        return self._operation
+
+
+def user_options(with_nobody: bool = True) -> Callable[[], list[tuple[str, str]]]:
+    """Options of an owner filter: me, (nobody), then the active users (read per request)."""
+
+    def options() -> list[tuple[str, str]]:
+        if not has_request_context():  # Flask-Admin asks once at start-up
+            return []
+        found = [("me", "Me")] + ([("none", "(nobody)")] if with_nobody else [])
+        return found + [(str(u.id), str(u)) for u in active_users()]
+
+    return options
+
+
+def user_choice(value: str) -> int | None:
+    """An owner filter's value: the signed-in user's id, None for nobody, or a user id."""
+    if value == "me":
+        return current_user.id
+    if value == "none":
+        return None
+    pk = access.record_id(value)
+    if pk is None:
+        raise ValueError(value)
+    return pk
+
+
+def text_choice(value: str) -> str:
+    text = (clean_text(value) or "")[:100]
+    if not text:
+        raise ValueError(value)
+    return text
+
+
+def status_choice(value: str) -> tuple[TaskStatus, ...]:
+    statuses = tasks.statuses_of(value)
+    if not statuses:
+        raise ValueError(value)
+    return statuses
+
+
+def _status_filter() -> WhereFilter:
+    options = [("active", "Open or in progress"), *TaskStatus.choices()]
+    return WhereFilter(Task.status, "Status", "is", lambda found: Task.status.in_(found),
+                       clean=status_choice, options=options)  # fmt: skip
+
+
+def _owner_filter() -> WhereFilter:
+    def build(user_id: int | None) -> Any:
+        return Task.owner_id.is_(None) if user_id is None else Task.owner_id == user_id
+
+    return WhereFilter(Task.owner_id, "Owner", "is", build, clean=user_choice,
+                       options=user_options())  # fmt: skip
+
+
+def _contact_filter() -> WhereFilter:
+    def build(text: str) -> Any:
+        clause = search.contact_search_clause(text)
+        return Task.contact_id.in_(select(Contact.id).where(clause))
+
+    def clean(value: str) -> str:
+        text = text_choice(value)
+        if search.contact_search_clause(text) is None:
+            raise ValueError(value)
+        return text
+
+    return WhereFilter(Task.contact_id, "Contact", "name contains", build, clean=clean)
+
+
+def _account_filter() -> WhereFilter:
+    def build(text: str) -> Any:
+        names = func.lower(Account.name).contains(text.lower(), autoescape=True)
+        return Task.account_id.in_(select(Account.id).where(names))
+
+    return WhereFilter(Task.account_id, "Account", "name contains", build, clean=text_choice)
+
+
+def _due(_view: Any, _context: Any, model: Task, _name: str) -> Any:
+    if model.due_on is None:
+        return ""
+    if model.is_overdue(local_time.today()):
+        return Markup(
+            '<span class="text-danger font-weight-bold task-due">{}</span> '
+            '<span class="badge badge-danger task-overdue">Overdue</span>'
+        ).format(model.due_on.isoformat())
+    return model.due_on.isoformat()
+
+
+def _contact_link(_view: Any, _context: Any, model: Task, _name: str) -> Any:
+    if model.contact is None:
+        return ""
+    url = url_for("contact.details_view", id=model.contact_id, tab="tasks")
+    return Markup('<a href="{}">{}</a>').format(url, model.contact)
+
+
+def _account_link(_view: Any, _context: Any, model: Task, _name: str) -> Any:
+    if model.account is None:
+        return ""
+    url = url_for("account.details_view", id=model.account_id)
+    return Markup('<a href="{}">{}</a>').format(url, model.account)
+
+
+def _status_badge(_view: Any, _context: Any, model: Task, _name: str) -> Any:
+    css = {"open": "badge-primary", "in_progress": "badge-info", "done": "badge-success",
+           "cancelled": "badge-secondary"}[model.status.value]  # fmt: skip
+    return Markup('<span class="badge {}">{}</span>').format(css, model.status.label)
+
+
+# The service's field names as the form names them.
+_FORM_FIELDS = {"contact_id": "contact", "account_id": "account", "owner_id": "owner"}
+
+
+class TaskView(CrmModelView):
+    """Tasks across contacts and accounts: open ones by default, the soonest due first."""
+
+    list_template = "admin/task_list.html"
+    details_template = "admin/task_details.html"
+    column_list = ("title", "status", "due_on", "contact", "account", "owner")
+    column_labels = {"due_on": "Due", "completed_at": "Completed", "created_by": "Created by"}
+    column_formatters = {
+        "due_on": _due,
+        "contact": _contact_link,
+        "account": _account_link,
+        "status": _status_badge,
+    }
+    column_formatters_detail = column_formatters
+    column_sortable_list = ("title", "status", "due_on")
+    column_searchable_list = ("title",)
+    column_details_list = ("title", "status", "due_on", "contact", "account", "owner",
+                           "description", "completed_at", "created_by", "created_at",
+                           "updated_at")  # fmt: skip
+    named_filter_urls = True
+    form_columns = ("title", "description", "status", "due_on", "owner", "contact", "account")
+    form_extra_fields = {
+        "status": EnumSelectField("Status", enum_cls=TaskStatus, default="open"),
+        "due_on": DateField("Due", render_kw={"class": "form-control"}),
+    }
+    form_args = {
+        "owner": {
+            "allow_blank": True, "blank_text": "—", "query_factory": active_users,
+            "description": "Who does it",
+        },
+        "contact": {"description": "The contact this task is for (or choose an account)"},
+    }  # fmt: skip
+    column_extra_row_actions = [TemplateLinkRowAction("task_row.mark_done", "Mark done")]
+
+    def __init__(self, **kwargs: Any):
+        # Imported here: crm.admin.contact builds the card, which imports this module.
+        from crm.admin.contact import ContactAjaxLoader, _company_accounts
+
+        self.column_filters = [
+            _status_filter(), _owner_filter(), "due_on", _contact_filter(), _account_filter(),
+        ]  # fmt: skip
+        self.form_ajax_refs = {
+            "contact": ContactAjaxLoader(
+                "contact",
+                Contact,
+                lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
+                fields=("last_name", "first_name", "email"),
+                order_by="last_name",
+                placeholder="Type a name",
+            ),
+            "account": GatedAjaxLoader(
+                "account", Account, _company_accounts, fields=("name",), order_by="name",
+                placeholder="Type an account name",
+            ),
+        }  # fmt: skip
+        super().__init__(
+            Task, name="Tasks", endpoint="task", url="/admin/tasks", category="Activities",
+            **kwargs,
+        )  # fmt: skip
+
+    def _allowed(self, verb: str) -> bool:
+        return can(current_user, "contact.view" if verb == "view" else "task.edit")
+
+    def is_action_allowed(self, name: str) -> bool:
+        if name == "mark_done":
+            return self._allowed("edit")
+        return super().is_action_allowed(name)
+
+    # ---- the list -------------------------------------------------------------------------
+    def _scoped(self, query: Any) -> Any:
+        scope = g.get("crm_task_scope")
+        if scope == "open":
+            return query.filter(Task.status.in_(OPEN_TASK_STATUSES))
+        if scope == "overdue":
+            return query.filter(tasks.overdue_clause())
+        return query
+
+    def get_query(self):
+        query = super().get_query().filter(tasks.task_visibility(current_user))
+        query = query.options(
+            selectinload(Task.contact), selectinload(Task.account), selectinload(Task.owner)
+        )
+        return self._scoped(query)
+
+    def get_count_query(self):
+        return self._scoped(super().get_count_query().filter(tasks.task_visibility(current_user)))
+
+    def _get_default_order(self):
+        """Open ones first, then the soonest due (no due date last), then the oldest."""
+        yield Task.status.not_in(OPEN_TASK_STATUSES), [], False
+        yield Task.due_on.is_(None), [], False
+        yield Task.due_on, [], False
+        yield Task.id, [], False
+
+    @expose("/")
+    def index_view(self):
+        scope = request.args.get("show")
+        if scope not in TASK_SCOPES:  # a chosen status filter shows what it asks for
+            by_status = any(key.endswith("_status_is") for key in request.args)
+            scope = "all" if by_status else "open"
+        g.crm_task_scope = scope
+        self._template_args["task_scopes"] = TASK_SCOPES
+        self._template_args["task_scope"] = scope
+        self._template_args["today"] = local_time.today()
+        return super().index_view()
+
+    # ---- the form -------------------------------------------------------------------------
+    def _shape_form(self, form: Any) -> Any:
+        if not can(current_user, "contact.transfer"):
+            del form.owner  # sales do not give tasks away: they own what they create
+        return form
+
+    def create_form(self, obj: Any = None):
+        form = self._shape_form(super().create_form(obj))
+        if request.method == "GET":  # "New task" from a contact's or an account's page
+            contact = access.get_visible_contact(current_user, request.args.get("contact_id"))
+            if contact is not None:
+                form.contact.data = contact
+            account = access.get_visible_account(current_user, request.args.get("account_id"))
+            if account is not None and not account.is_hidden:
+                form.account.data = account
+            if "owner" in form:
+                form.owner.data = db.session.get(User, current_user.id)
+        return form
+
+    def edit_form(self, obj: Any = None):
+        return self._shape_form(super().edit_form(obj))
+
+    def _form_data(self, form: Any) -> dict[str, Any]:
+        data = {
+            "title": form.title.data,
+            "description": form.description.data,
+            "status": form.status.data,
+            "due_on": form.due_on.data,
+            "contact_id": form.contact.data,
+            "account_id": form.account.data,
+        }
+        if "owner" in form:
+            data["owner_id"] = form.owner.data
+        return data
+
+    def create_model(self, form: Any):
+        saved: list[Task] = []
+
+        def change() -> None:
+            saved.append(tasks.save_task(current_user, None, self._form_data(form)))
+
+        return saved[0] if self.save_and_commit(form, change) else False
+
+    def update_model(self, form: Any, model: Task) -> bool:
+        return self.save_and_commit(
+            form, lambda: tasks.save_task(current_user, model, self._form_data(form))
+        )
+
+    def attach_errors(self, form: Any, errors: dict[str, list[str]]) -> None:
+        super().attach_errors(form, {_FORM_FIELDS.get(k, k): v for k, v in errors.items()})
+
+    def delete_record(self, model: Task) -> None:
+        tasks.delete_task(current_user, model)
+
+    # ---- the status buttons ---------------------------------------------------------------
+    def render(self, template: str, **kwargs: Any):
+        if template == self.details_template:
+            kwargs["may_edit"] = can(current_user, "task.edit")
+            kwargs["statuses"] = TaskStatus
+            kwargs["today"] = local_time.today()
+        return super().render(template, **kwargs)
+
+    @expose("/<int:task_id>/status/", methods=("POST",))
+    def status(self, task_id: int):
+        """Mark the task done (or in progress, cancelled, open again); back to where the
+        button was (`url`), else the task's page."""
+        if not can(current_user, "task.edit"):
+            abort(403)
+        task = self.get_one(task_id)
+        back = get_redirect_target() or url_for(".details_view", id=task_id)
+        try:
+            status = TaskStatus(request.form.get("status", ""))
+        except ValueError:
+            flash("Choose open, in progress, done or cancelled.", "error")
+            return redirect(back)
+        try:
+            tasks.set_status(current_user, task, status)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            flash(f"Task {task.title!r}: {status.label.lower()}.", "success")
+        return redirect(back)
+
+    @action("mark_done", "Mark done", "Mark the selected tasks done?")
+    def action_mark_done(self, ids: list[str]) -> None:
+        wanted = [int(i) for i in ids if str(i).isdigit()]
+        query = self.get_query().filter(Task.id.in_(wanted), Task.status != TaskStatus.DONE)
+        found = query.all() if wanted else []
+        try:
+            for task in found:
+                tasks.set_status(current_user, task, TaskStatus.DONE)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return
+        flash(f"{len(found)} task(s) marked done.", "success")
+
+
+# ---- the contact's Tasks tab ----------------------------------------------------------------
+@dataclass
+class TasksTab:
+    """What the contact's Tasks tab shows: the tasks by the chosen status and owner."""
+
+    tasks: list[Task]
+    today: date
+    status: str  # a key of TAB_STATUSES
+    owner: str  # "" (anyone), "me" or a user id
+    status_choices: dict[str, str] = field(default_factory=lambda: dict(TAB_STATUSES))
+    owner_choices: list[tuple[str, str]] = field(default_factory=list)
+    may_edit: bool = False
+    new_url: str = ""
+    back_url: str = ""  # this tab as it is, for the buttons to come back to
 
 
 def tasks_tab(user: Any, contact: Any) -> Any:
-    """What the Tasks tab of the contact's page shows to `user`."""
-    return None
+    """What the Tasks tab of the contact's page shows to `user`: `?task_status=` (a key of
+    TAB_STATUSES, open and in progress by default) and `?task_owner=` ("me" or a user id)."""
+    if not can(user, "contact.view"):
+        return None
+    args = request.args if has_request_context() else {}
+    status = args.get("task_status") or "active"
+    status = status if status in TAB_STATUSES else "active"
+    owner = args.get("task_owner") or ""
+    owner_id = None
+    if owner == "me":
+        owner_id = user.id
+    elif owner:
+        owner_id = access.record_id(owner)
+        owner = str(owner_id) if owner_id is not None else ""
+    owners = tasks.owners_of_contact_tasks(user, contact.id)
+    back_args = {"task_status": status, "task_owner": owner or None}
+    back = url_for("contact.details_view", id=contact.id, tab="tasks", **back_args)
+    return TasksTab(
+        tasks=tasks.tasks_of_contact(user, contact.id, status, owner_id),
+        today=local_time.today(),
+        status=status,
+        owner=owner,
+        owner_choices=[("", "Anyone"), ("me", "Me")]
+        + [(str(u.id), str(u)) for u in owners if u.id != user.id],
+        may_edit=can(user, "task.edit"),
+        new_url=url_for("task.create_view", contact_id=contact.id, url=back),
+        back_url=back,
+    )

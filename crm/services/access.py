@@ -184,11 +184,20 @@ def visible_accounts(user: Actor | None) -> Select[tuple[Account]]:
 
 def get_visible_contact(user: Actor | None, contact_id: object) -> Contact | None:
     """The contact with this id if `user` may see it, else None (callers answer 404)."""
-    try:
-        pk = int(str(contact_id))
-    except (TypeError, ValueError):
+    pk = record_id(contact_id)
+    if pk is None:
         return None
     return db.session.scalar(visible_contacts(user).where(Contact.id == pk))
+
+
+def record_id(value: object) -> int | None:
+    """A row id from a URL or form, or None when it is not one (not a number, or beyond what
+    the database can hold: 30 digits would raise an overflow rather than find nothing)."""
+    try:
+        pk = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk < 2**63 else None
 
 
 def get_visible_account(user: Actor | None, account_id: object) -> Account | None:

@@ -60,9 +60,13 @@ def note_actor(session: Session, user: Any) -> None:
     the flush happens later, at the boundary's commit, outside any request (CLI, imports).
     Forgotten when the transaction ends.
     """
-    user_id = getattr(user, "id", None)
+    # Reading an expired user reloads it: that must not flush the changes made so far, or
+    # they would be recorded before the actor is known.
+    with session.no_autoflush:
+        user_id = getattr(user, "id", None)
+        email = getattr(user, "email", None) if user_id is not None else None
     if user_id is not None:
-        session.info[_ACTOR_KEY] = (user_id, getattr(user, "email", None))
+        session.info[_ACTOR_KEY] = (user_id, email)
 
 
 def current_actor(session: Session | None = None) -> ActorInfo:
@@ -112,7 +116,7 @@ def record_event(
     )
     session.add(entry)
     if contact_ids is not None:
-        session.flush([entry])
+        session.flush()
         link_contacts(session, entry.id, contact_ids)
 
 

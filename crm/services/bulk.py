@@ -79,8 +79,9 @@ def _record(actor: Actor, summary: str, ids: Select, changes: dict) -> None:
     if not touched:  # nothing the actor may see was targeted: nothing happened
         return
     audit.record_event(
-        db.session, actor, "bulk", "contact", summary, {**changes, "contact_ids": touched}
-    )
+        db.session, actor, "bulk", "contact", summary, {**changes, "contact_ids": touched},
+        contact_ids=touched,
+    )  # fmt: skip
 
 
 def _link_many(

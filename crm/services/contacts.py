@@ -98,6 +98,7 @@ def apply_contact_rules(
     expected_version: int | None = None,
 ) -> None:
     """Validate and complete `contact` in the session; raise instead of saving bad data."""
+    audit.note_actor(db.session, actor)  # history names the actor, also outside a request
     # The rules query the database; a flush of the half-checked contact must not happen first.
     with db.session.no_autoflush:
         _apply_contact_rules(actor, contact, is_new, previous_owner_id, expected_version)

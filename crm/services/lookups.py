@@ -16,6 +16,8 @@ from crm.models import (
     Address,
     AddressType,
     Category,
+    Connection,
+    ConnectionType,
     Contact,
     Criterion,
     CriterionScope,
@@ -29,7 +31,9 @@ from crm.models import (
 )
 from crm.services import validation as v
 
-Lookup = PhoneType | AddressType | SocialPlatform | Category | Criterion | AccessClass
+Lookup = (
+    PhoneType | AddressType | SocialPlatform | Category | Criterion | AccessClass | ConnectionType
+)
 
 # Who may change each list (list managers, but access classes are the administrators').
 PERMISSION = {
@@ -44,6 +48,7 @@ USAGE = {
     AddressType: ((Address.__table__.c.address_type_id, "address(es)"),),
     SocialPlatform: ((SocialLink.__table__.c.platform_id, "social link(s)"),),
     Category: ((contact_categories.c.category_id, "contact(s)"),),
+    ConnectionType: ((Connection.__table__.c.type_id, "connection(s)"),),
     Criterion: (
         (contact_criteria.c.criterion_id, "contact(s)"),
         (account_criteria.c.criterion_id, "account(s)"),
@@ -120,6 +125,11 @@ def _save_lookup(actor: Actor, item: Lookup) -> None:
                 errors["handle_pattern"] = [f"Not a valid regular expression: {exc}"]
     if isinstance(item, Criterion):
         _check_scope(item, errors)
+    if isinstance(item, ConnectionType):
+        # A type without its own inverse reads the same from both ends ("Colleague").
+        item.inverse_name = v.clean_text(item.inverse_name) or item.name
+        if len(item.inverse_name) > 60:
+            errors["inverse_name"] = ["Too long (at most 60 characters)."]
     if isinstance(item, AccessClass):
         item.description = v.clean_text(item.description) or ""
     if item.position is None:

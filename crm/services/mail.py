@@ -26,6 +26,8 @@ class Attachment:
     filename: str
     content_type: str  # "text/calendar", "application/pdf", ...
     data: bytes
+    # Content-Type parameters: {"method": "REQUEST"} for an invitation (text/calendar).
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,8 +58,9 @@ def build(mail: Mail) -> EmailMessage:
     for attachment in mail.attachments:
         main, _, sub = attachment.content_type.partition("/")
         message.add_attachment(
-            attachment.data, maintype=main, subtype=sub, filename=attachment.filename
-        )
+            attachment.data, maintype=main, subtype=sub, filename=attachment.filename,
+            params=attachment.params or None,
+        )  # fmt: skip
     return message
 
 

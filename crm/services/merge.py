@@ -684,6 +684,8 @@ def _record(
             "moved": moved,
         },
         entity_id=master.id,
+        # The merged records' pages show it too (their own entries below say where to).
+        contact_ids=record.merged_ids if plan.kind == "contact" else None,
         **link,
     )
     for other in merged:
@@ -935,6 +937,7 @@ def undo_merge(actor: Actor, record: MergeRecord) -> None:
         f"Undid merge #{record.id}: {record.summary}"[:300],
         {"merge_id": record.id, "restored_ids": record.merged_ids},
         entity_id=record.master_id,
+        contact_ids=record.merged_ids if record.kind == "contact" else None,
         **link,
     )
     db.session.flush()

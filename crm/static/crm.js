@@ -108,3 +108,85 @@
     });
   });
 })();
+
+// SMS compose page: the characters and SMS parts while typing, counted as the server does
+// (crm.services.sms.count_segments; the GSM-7 alphabet comes from the page).
+(function () {
+  document.addEventListener('DOMContentLoaded', function () {
+    var count = document.getElementById('sms-count');
+    var body = document.querySelector('#sms-form textarea[name="body"]');
+    if (!count || !body) { return; }
+    var basic = count.dataset.gsmBasic + '\n', extended = count.dataset.gsmExtended;
+    function update() {
+      var chars = Array.from(body.value);
+      var gsm = chars.every(function (ch) {
+        return basic.indexOf(ch) >= 0 || extended.indexOf(ch) >= 0;
+      });
+      var units = gsm ? chars.reduce(function (n, ch) {
+        return n + (extended.indexOf(ch) >= 0 ? 2 : 1);
+      }, 0) : body.value.length;
+      var single = gsm ? 160 : 70, part = gsm ? 153 : 67;
+      var segments = units === 0 ? 0 : (units <= single ? 1 : Math.ceil(units / part));
+      document.getElementById('sms-characters').textContent = chars.length;
+      document.getElementById('sms-segments').textContent = segments;
+      document.getElementById('sms-encoding').textContent = gsm ? 'GSM-7' : 'UCS-2';
+    }
+    body.addEventListener('input', update);
+    update();
+  });
+})();
+
+// The contact card: the tab named in the address (#tab-notes) opens; the activity feed
+// asks every few seconds for comments posted since the newest it shows, and adds them at
+// the top as text (never as HTML).
+(function () {
+  var $ = window.jQuery;
+  if ($ && location.hash.indexOf('#tab-') === 0) {
+    $('#contact-tabs a[href="' + location.hash + '"]').tab('show');
+  }
+  var feed = document.getElementById('activity-feed');
+  if (!feed || !window.fetch) { return; }
+  function item(comment) {
+    var li = document.createElement('li');
+    li.className = 'list-group-item feed-comment feed-new';
+    li.dataset.commentId = comment.id;
+    var when = document.createElement('small');
+    when.className = 'text-muted';
+    when.textContent = comment.at + ' ';
+    var who = document.createElement('b');
+    who.textContent = comment.author;
+    var text = document.createElement('div');
+    text.className = 'feed-text';
+    text.textContent = comment.body;
+    li.appendChild(when); li.appendChild(who);
+    li.appendChild(document.createTextNode(' commented'));
+    li.appendChild(text);
+    return li;
+  }
+  function poll() {
+    if (document.hidden) { return; }
+    var after = feed.dataset.lastComment || '0';
+    fetch(feed.dataset.pollUrl + '?after=' + encodeURIComponent(after),
+          {credentials: 'same-origin', headers: {'Accept': 'application/json'}})
+      .then(function (r) { return r.ok ? r.json() : {comments: []}; })
+      .then(function (data) {
+        (data.comments || []).forEach(function (comment) {
+          if (feed.querySelector('[data-comment-id="' + comment.id + '"]')) { return; }
+          var empty = document.getElementById('feed-empty');
+          if (empty) { empty.remove(); }
+          feed.insertBefore(item(comment), feed.firstChild);
+          feed.dataset.lastComment = comment.id;
+        });
+      })
+      .catch(function () {});
+  }
+  window.setInterval(poll, parseInt(feed.dataset.pollSeconds || '4', 10) * 1000);
+})();
+
+// Forms marked data-confirm="question" (deleting a file, removing a picture) ask first.
+document.addEventListener('submit', function (event) {
+  var form = event.target;
+  if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

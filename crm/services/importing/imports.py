@@ -342,6 +342,11 @@ def run_job(job_id: int) -> None:
         {"created": job.created, "updated": job.updated, "skipped": job.skipped,
          "failed": job.failed, "dry_run": job.dry_run},
         entity_id=job.id,
+        # In the history of every contact it created or updated.
+        contact_ids=None if job.dry_run else select(ImportedRow.contact_id).where(
+            ImportedRow.job_id == job.id, ImportedRow.contact_id.is_not(None),
+            ImportedRow.action.in_(("created", "updated")),
+        ),
     )  # fmt: skip
     db.session.commit()
 
