@@ -147,8 +147,9 @@ class AppointmentView(CrmModelView):
                            "owner", "description", "confirmation_sent_at", "sequence",
                            "created_at", "updated_at")  # fmt: skip
     named_filter_urls = True
+    # send_confirmation is a box of the form alone (form_extra_fields), not a column.
     form_columns = ("subject", "place", "starts_at", "ends_at", "description", "contacts",
-                    "accounts", "users")  # fmt: skip
+                    "accounts", "users", "send_confirmation")  # fmt: skip
     form_extra_fields = {
         "starts_at": DateTimeLocalField(
             "Starts", [InputRequired()], format=DATETIME_FORMATS,
@@ -169,6 +170,7 @@ class AppointmentView(CrmModelView):
         "contacts": {"label": "Contacts"},
         "accounts": {"label": "Companies"},
     }
+
     def __init__(self, **kwargs: Any):
         # Imported here: crm.admin.contact builds the card, which imports this module.
         from crm.admin.contact import ContactAjaxLoader, _company_accounts
@@ -381,5 +383,6 @@ def appointments_tab(user: Any, contact: Any) -> Any:
         (tab.upcoming if appointments.is_upcoming(appointment, now) else tab.past).append(row)
     if has_request_context():
         back = url_for("contact.details_view", id=contact.id, tab="appointments")
+        back += "#tab-appointments"
         tab.new_url = url_for("appointment.create_view", contact_id=contact.id, url=back)
     return tab

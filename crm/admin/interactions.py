@@ -46,14 +46,16 @@ class InteractionView(CrmModelView):
     column_sortable_list = ("occurred_at", "medium", "status")
     column_default_sort = [("occurred_at", True), ("id", True)]
     column_searchable_list = ("subject",)
+    named_filter_urls = True  # stable links: ?flt0_medium_equals=call
     column_details_list = ("occurred_at", "contact", "medium", "direction", "status", "subject",
                            "body", "address", "operator", "created_by", "created_at")  # fmt: skip
     form_columns = ("contact", "medium", "direction", "status", "occurred_at", "subject",
                     "body", "operator")  # fmt: skip
     form_create_rules = form_edit_rules = (
         CsrfTokenRule(),
-        section("Interaction", "contact", "medium", "direction", "status", "occurred_at",
-                "operator"),  # fmt: skip
+        section(
+            "Interaction", "contact", "medium", "direction", "status", "occurred_at", "operator"
+        ),  # fmt: skip
         section("What", "subject", "body"),
     )
     form_extra_fields = {
@@ -76,9 +78,9 @@ class InteractionView(CrmModelView):
 
     def __init__(self, **kwargs: Any):
         self.column_filters = (
-            "medium",
-            "direction",
-            "status",
+            FilterEqual(Interaction.medium, "Medium", options=Medium.choices()),
+            FilterEqual(Interaction.direction, "Direction", options=Direction.choices()),
+            FilterEqual(Interaction.status, "Status", options=InteractionStatus.choices()),
             "operator",
             "occurred_at",
             FilterEqual(Interaction.contact_id, "Contact id"),

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields import DateField
+from wtforms.validators import Optional
 
 from crm.admin.base import CrmModelView, GatedAjaxLoader
 from crm.admin.fields import EnumSelectField
@@ -27,7 +28,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import OPEN_TASK_STATUSES, Account, Contact, Task, TaskStatus, User
-from crm.services import access, local_time, search, tasks
+from crm.services import access, appointments, local_time, search, tasks
 from crm.services.validation import clean_text
 
 # The list's scopes (the pills above it): open and in progress (the default), overdue, all.
@@ -163,9 +164,26 @@ def _due(_view: Any, _context: Any, model: Task, _name: str) -> Any:
     return model.due_on.isoformat()
 
 
+def _seen(kind: str, ids: set[int]) -> set[int]:
+    """Those of `ids` (contacts or accounts) the signed-in user may see: read once per list
+    page (TaskView.get_list), else asked."""
+    cached = g.get("crm_task_seen") or {}
+    if kind in cached:
+        return cached[kind]
+    ask = (
+        appointments.visible_contact_ids if kind == "contact" else appointments.visible_account_ids
+    )
+    return ask(current_user, ids)
+
+
+HIDDEN = Markup('<span class="text-muted">(one you may not see)</span>')
+
+
 def _contact_link(_view: Any, _context: Any, model: Task, _name: str) -> Any:
     if model.contact is None:
         return ""
+    if model.contact_id not in _seen("contact", {model.contact_id}):
+        return HIDDEN  # the task is the user's, its contact is not
     url = url_for("contact.details_view", id=model.contact_id, tab="tasks")
     return Markup('<a href="{}">{}</a>').format(url, model.contact)
 
@@ -173,6 +191,8 @@ def _contact_link(_view: Any, _context: Any, model: Task, _name: str) -> Any:
 def _account_link(_view: Any, _context: Any, model: Task, _name: str) -> Any:
     if model.account is None:
         return ""
+    if model.account_id not in _seen("account", {model.account_id}):
+        return HIDDEN
     url = url_for("account.details_view", id=model.account_id)
     return Markup('<a href="{}">{}</a>').format(url, model.account)
 
@@ -210,7 +230,7 @@ class TaskView(CrmModelView):
     form_columns = ("title", "description", "status", "due_on", "owner", "contact", "account")
     form_extra_fields = {
         "status": EnumSelectField("Status", enum_cls=TaskStatus, default="open"),
-        "due_on": DateField("Due", render_kw={"class": "form-control"}),
+        "due_on": DateField("Due", [Optional()], render_kw={"class": "form-control"}),
     }
     form_args = {
         "owner": {
@@ -274,6 +294,22 @@ class TaskView(CrmModelView):
     def get_count_query(self):
         return self._scoped(super().get_count_query().filter(tasks.task_visibility(current_user)))
 
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        count, rows = super().get_list(
+            page, sort_column, sort_desc, search, filters, execute, page_size
+        )
+        if execute:  # which of the page's contacts and accounts the user sees, at once
+            rows = list(rows)
+            g.crm_task_seen = {
+                "contact": appointments.visible_contact_ids(
+                    current_user, {t.contact_id for t in rows if t.contact_id}
+                ),
+                "account": appointments.visible_account_ids(
+                    current_user, {t.account_id for t in rows if t.account_id}
+                ),
+            }
+        return count, rows
+
     def _get_default_order(self):
         """Open ones first, then the soonest due (no due date last), then the oldest."""
         yield Task.status.not_in(OPEN_TASK_STATUSES), [], False
@@ -313,7 +349,14 @@ class TaskView(CrmModelView):
         return form
 
     def edit_form(self, obj: Any = None):
-        return self._shape_form(super().edit_form(obj))
+        form = self._shape_form(super().edit_form(obj))
+        # A task of the user's on a contact (account) they may not see: that field is not
+        # shown, and stays as it is.
+        if obj is not None and obj.contact_id and not _seen("contact", {obj.contact_id}):
+            del form.contact
+        if obj is not None and obj.account_id and not _seen("account", {obj.account_id}):
+            del form.account
+        return form
 
     def _form_data(self, form: Any) -> dict[str, Any]:
         data = {
@@ -321,11 +364,10 @@ class TaskView(CrmModelView):
             "description": form.description.data,
             "status": form.status.data,
             "due_on": form.due_on.data,
-            "contact_id": form.contact.data,
-            "account_id": form.account.data,
         }
-        if "owner" in form:
-            data["owner_id"] = form.owner.data
+        for name in ("owner", "contact", "account"):
+            if name in form:
+                data[f"{name}_id"] = form[name].data
         return data
 
     def create_model(self, form: Any):
@@ -427,7 +469,7 @@ def tasks_tab(user: Any, contact: Any) -> Any:
         owner = str(owner_id) if owner_id is not None else ""
     owners = tasks.owners_of_contact_tasks(user, contact.id)
     back_args = {"task_status": status, "task_owner": owner or None}
-    back = url_for("contact.details_view", id=contact.id, tab="tasks", **back_args)
+    back = url_for("contact.details_view", id=contact.id, tab="tasks", **back_args) + "#tab-tasks"
     return TasksTab(
         tasks=tasks.tasks_of_contact(user, contact.id, status, owner_id),
         today=local_time.today(),

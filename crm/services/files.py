@@ -23,11 +23,12 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from struct import error as struct_error
 from typing import IO, Any
 
 import filetype
 from flask import current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction, selectinload
 
@@ -431,28 +432,43 @@ def _too_many_pixels(width: int, height: int, limit: int) -> str:
     )
 
 
+# EXIF orientation -> the turn that makes the picture upright (what ImageOps.exif_transpose
+# does, applied here after shrinking, when it costs little).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def resize_picture(data: bytes) -> tuple[bytes, str]:
-    """The picture as stored: turned upright (EXIF orientation), fitted into PICTURE_BOX,
+    """The picture as stored: fitted into PICTURE_BOX, turned upright (EXIF orientation),
     re-encoded without any metadata, as JPEG, or PNG when it has transparency. Returns
-    (bytes, 'jpg' or 'png')."""
+    (bytes, 'jpg' or 'png'). Shrunk first, so that only one full-size copy is ever held."""
     image = _open_image(data)
     try:
         if image.format == "JPEG":  # decode at a fraction of the size (1/2 .. 1/8)
             image.draft(image.mode, (PICTURE_BOX[0] * 2, PICTURE_BOX[1] * 2))
         try:
             image.load()
-            upright = ImageOps.exif_transpose(image) or image
-        except (OSError, ValueError, SyntaxError):
+            turn = _UPRIGHT.get(image.getexif().get(0x0112))  # Orientation
+        except (OSError, ValueError, SyntaxError, struct_error):
             raise DomainError("The picture is damaged: choose another one.") from None
-        converted = upright.convert("RGBA" if upright.has_transparency_data else "RGB")
-        converted.thumbnail(PICTURE_BOX, Image.Resampling.LANCZOS)
+        picture = image.convert("RGBA" if image.has_transparency_data else "RGB")
+        picture.thumbnail(PICTURE_BOX, Image.Resampling.LANCZOS)  # a square box: any turn fits
+        if turn is not None:
+            picture = picture.transpose(turn)
         # Transparent: some pixel not fully opaque (an alpha channel may be all opaque).
-        transparent = converted.mode == "RGBA" and converted.getchannel("A").getextrema()[0] < 255
-        if converted.mode == "RGBA" and not transparent:
-            converted = converted.convert("RGB")
+        transparent = picture.mode == "RGBA" and picture.getchannel("A").getextrema()[0] < 255
+        if picture.mode == "RGBA" and not transparent:
+            picture = picture.convert("RGB")
         # A new image carries nothing of the original's metadata (EXIF, GPS, comments, ICC).
-        clean = Image.new(converted.mode, converted.size)
-        clean.paste(converted)
+        clean = Image.new(picture.mode, picture.size)
+        clean.paste(picture)
         out = io.BytesIO()
         if transparent:
             clean.save(out, "PNG", optimize=True)
@@ -472,16 +488,26 @@ def _picture_contact(actor: Actor, contact: Contact) -> Contact:
     return visible
 
 
-def _forget_picture(contact: Contact, stored_name: str | None) -> None:
-    """Remove the picture's bytes after commit, unless another contact still shows them (a
-    merge can give the kept contact the merged one's picture)."""
-    path = _picture_path(stored_name)
-    if path is None:
-        return
-    shared = db.session.scalar(
-        select(Contact.id).where(Contact.picture == stored_name, Contact.id != contact.id).limit(1)
+def _picture_shared(connection: Any, stored_name: str, contact_id: int) -> bool:
+    """Whether another contact shows these bytes too. Only a merge shares a picture (the kept
+    contact takes a merged one's, whose tombstone keeps it), so only tombstones are searched
+    (an indexed few, not every contact)."""
+    query = (
+        select(Contact.id)
+        .where(
+            Contact.merged_into_id.is_not(None),
+            Contact.picture == stored_name,
+            Contact.id != contact_id,
+        )
+        .limit(1)
     )
-    if shared is None:
+    return connection.execute(query).first() is not None
+
+
+def _forget_picture(contact: Contact, stored_name: str | None) -> None:
+    """Remove the picture's bytes after commit, unless another contact still shows them."""
+    path = _picture_path(stored_name)
+    if path is not None and not _picture_shared(db.session, stored_name, contact.id):
         _on_end(db.session(), path, remove_when="commit")
 
 
@@ -597,14 +623,8 @@ def _before_contact_delete(_mapper: Any, connection: Any, target: Contact) -> No
         if _STORED_FILE.match(stored_name):
             _on_end(session, folder.joinpath(*_FILES_DIR, stored_name), remove_when="commit")
     picture = _picture_path(target.picture)
-    if picture is not None:
-        shared = connection.execute(
-            select(Contact.id)
-            .where(Contact.picture == target.picture, Contact.id != target.id)
-            .limit(1)
-        ).first()
-        if shared is None:
-            _on_end(session, picture, remove_when="commit")
+    if picture is not None and not _picture_shared(connection, target.picture, target.id):
+        _on_end(session, picture, remove_when="commit")
 
 
 def _install() -> None:

@@ -65,12 +65,12 @@ def parse_when(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(str(value).strip())
     except ValueError:
         raise v.FieldError("Give a date and time, like 2026-11-23 14:30.") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def check_interaction(actor: Actor, interaction: Interaction, errors: v.FieldErrors) -> None:

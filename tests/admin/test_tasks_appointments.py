@@ -9,11 +9,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import render_template
 from sqlalchemy import func, select
 
 from crm.admin.appointments import appointments_tab
-from crm.admin.tasks import tasks_tab
 from crm.extensions import db
 from crm.models import AccessClass, Appointment, AppointmentStatus, Interaction, Task, TaskStatus
 from crm.services import appointments, local_time, tasks
@@ -109,6 +107,24 @@ def test_tasks_of_a_contact_the_user_cannot_see_are_kept_from_them(client, login
     assert lookup.status_code == 200 and "Secret" not in lookup.get_data(as_text=True)
 
 
+def test_a_task_given_to_a_user_on_a_contact_they_cannot_see(client, login_as, world):
+    sales = login_as("crm_sales")
+    task = _task(world["manager"], world["sam"], "Prepare the board", owner_id=sales.id)
+    listing = client.get("/admin/tasks/").get_data(as_text=True)
+    assert "Prepare the board" in listing and "Secret" not in listing
+    assert "(one you may not see)" in listing
+    details = client.get(f"/admin/tasks/details/?id={task.id}").get_data(as_text=True)
+    assert "Secret" not in details and 'id="mark-done"' in details
+    url = f"/admin/tasks/edit/?id={task.id}"
+    edit = client.get(url).get_data(as_text=True)
+    assert "Secret" not in edit and 'name="contact"' not in edit
+    response = post_form(client, url, {"title": "Prepare the board meeting", "status": "open",
+                                       "due_on": "", "account": ""})  # fmt: skip
+    assert response.status_code == 302, field_errors(response.get_data(as_text=True))
+    db.session.refresh(task)
+    assert (task.title, task.contact_id) == ("Prepare the board meeting", world["sam"].id)
+
+
 def test_a_task_from_a_contacts_page_and_marked_done_from_its_tab(client, login_as, world):
     sales = login_as("crm_sales")
     ana = world["ana"]
@@ -124,9 +140,7 @@ def test_a_task_from_a_contacts_page_and_marked_done_from_its_tab(client, login_
     assert response.headers["Location"].endswith(back)
     task = db.session.scalar(select(Task))
     assert (task.contact_id, task.owner_id, task.created_by_id) == (ana.id, sales.id, sales.id)
-    with client.application.test_request_context(back):
-        html = render_template("admin/contact_card/tasks.html", model=ana,
-                               tasks_tab=tasks_tab(sales, ana))  # fmt: skip
+    html = client.get(back).get_data(as_text=True)  # the contact's page, on its Tasks tab
     assert 'id="new-task"' in html and f"/admin/tasks/{task.id}/status/" in html
     done = client.post(
         f"/admin/tasks/{task.id}/status/",
@@ -181,8 +195,8 @@ def test_managers_give_tasks_to_others_and_mark_them_done_in_bulk(
     assert task.status == TaskStatus.DONE
 
 
-def test_the_tasks_tab_filters_by_status_and_owner(app, make_user, world):
-    sales = make_user("crm_sales")
+def test_the_tasks_tab_filters_by_status_and_owner(client, login_as, world):
+    sales = login_as("crm_sales")
     ana, manager = world["ana"], world["manager"]
     today = local_time.today()
     late = _task(sales, ana, "Late one", today - timedelta(days=2))
@@ -192,9 +206,9 @@ def test_the_tasks_tab_filters_by_status_and_owner(app, make_user, world):
     db.session.commit()
 
     def tab(query: str) -> str:
-        with app.test_request_context(f"/admin/contact/details/?id={ana.id}&tab=tasks&{query}"):
-            return render_template("admin/contact_card/tasks.html", model=ana,
-                                   tasks_tab=tasks_tab(sales, ana))  # fmt: skip
+        page = client.get(f"/admin/contact/details/?id={ana.id}&tab=tasks&{query}")
+        html = page.get_data(as_text=True)
+        return html[html.index('id="contact-tasks"') : html.index('id="tab-appointments"')]
 
     html = tab("")
     assert 'id="tasks-table"' in html and "Late one" in html and "Theirs" in html
@@ -264,8 +278,9 @@ def test_appointment_form_errors_and_times_in_the_office_zone(app, client, login
         **APPOINTMENT, "ends_at": "2031-03-04T09:00", "contacts": str(world["ana"].id),
     })  # fmt: skip
     assert "The end must come after the start." in field_errors(bad.get_data(as_text=True))
-    response = post_form(client, "/admin/appointments/new/", {**APPOINTMENT,
-                                                              "contacts": str(world["ana"].id)})
+    response = post_form(
+        client, "/admin/appointments/new/", {**APPOINTMENT, "contacts": str(world["ana"].id)}
+    )
     assert response.status_code == 302
     meeting = db.session.scalar(select(Appointment))
     assert local_time.as_utc(meeting.starts_at) == datetime(2031, 3, 4, 8, 30, tzinfo=UTC)
@@ -331,12 +346,41 @@ def test_appointments_and_participants_a_user_cannot_see(client, login_as, world
     assert "Last week" in upcoming and "Soon" not in upcoming
     with client.application.test_request_context(f"/admin/contact/details/?id={ana.id}"):
         tab = appointments_tab(sales, ana)
-        html = render_template("admin/contact_card/appointments.html", model=ana,
-                               appointments_tab=tab)  # fmt: skip
+    page = client.get(f"/admin/contact/details/?id={ana.id}&tab=appointments")
+    html = page.get_data(as_text=True)
+    html = html[html.index('id="contact-appointments"') : html.index('id="tab-files"')]
     assert [r.appointment for r in tab.upcoming] == [soon, mixed]
     assert [r.appointment for r in tab.past] == [past]
     assert 'id="appointments-table"' in html and 'id="new-appointment"' in html
     assert "Sam" not in html and "and 1 other(s)" in html
+
+
+def test_the_appointment_list_filters(client, login_as, world, make_user):
+    sales = login_as("crm_sales")
+    ana, manager = world["ana"], world["manager"]
+
+    def meet(actor, subject, day):
+        appointments.save_appointment(actor, None, {
+            "subject": subject, "starts_at": f"{day} 10:00", "ends_at": f"{day} 11:00",
+            "contact_ids": [ana.id],
+        })  # fmt: skip
+
+    meet(sales, "Mine on the 4th", "2031-03-04")
+    meet(manager, "Theirs on the 5th", "2031-03-05")
+    meet(manager, "Theirs on the 9th", "2031-03-09")
+    db.session.commit()
+
+    def subjects(query: str) -> set[str]:
+        html = client.get(f"/admin/appointments/?{query}").get_data(as_text=True)
+        return set(re.findall(r"(Mine|Theirs) on the (\d+th)", html))
+
+    assert subjects("flt0_organiser_is=me") == {("Mine", "4th")}
+    assert subjects(f"flt0_organiser_is={manager.id}") == {("Theirs", "5th"), ("Theirs", "9th")}
+    assert subjects("flt0_date_on=2031-03-05") == {("Theirs", "5th")}
+    assert subjects("flt0_date_from=2031-03-05&flt1_date_until=2031-03-08") == {("Theirs", "5th")}
+    assert subjects("flt0_status_is=cancelled") == set()
+    assert subjects("flt0_when_is=upcoming") == {("Mine", "4th"), ("Theirs", "5th"),
+                                                  ("Theirs", "9th")}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from crm.errors import DomainError, NotFound, PermissionDenied
 from crm.extensions import db
-from crm.models import AccessClass, Contact, ContactFile
+from crm.models import AccessClass, ContactFile
 from crm.services import files
 from crm.services.contact_batch import begin_for_savepoints
 from crm.services.contacts import delete_contact, purge_contact
@@ -409,17 +409,22 @@ def test_removing_a_picture_takes_its_bytes_after_the_commit(manager, ana):
         files.picture_file(manager, ana.id)
 
 
-def test_a_picture_shared_after_a_merge_is_not_removed_with_the_other(manager, make_contact):
+def test_a_merge_moves_files_and_a_shared_picture_is_kept_for_the_tombstone(manager, make_contact):
+    from crm.services.merge import merge_contacts
+
     one, two = make_contact(first_name="One"), make_contact(first_name="Two")
+    made = upload(manager, one, "one.pdf", PDF)
     files.set_picture(manager, one, "a.png", io.BytesIO(png()))
     db.session.commit()
-    two = db.session.get(Contact, two.id)
-    two.picture = reload(one).picture  # what a merge does when the kept contact takes it
+    merge_contacts(manager, [two.id, one.id], master_id=two.id)
     db.session.commit()
-    files.remove_picture(manager, reload(one))
+    kept = reload(two)
+    assert kept.picture == reload(one).picture  # the master took the merged one's picture
+    assert [f.id for f in files.files_of_contact(manager, two.id)] == [made.id]
+    files.remove_picture(manager, kept)
     db.session.commit()
-    assert len(stored("pictures")) == 1
-    assert files.picture_file(manager, two.id)[0].exists()
+    assert len(stored("pictures")) == 1  # the tombstone (kept for an undo) still shows it
+    files.open_file(manager, made.id)
 
 
 def test_changing_the_picture_needs_both_rights(make_user, ana):

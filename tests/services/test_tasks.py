@@ -24,16 +24,18 @@ def _secret_contact(make_contact, manager):
     return make_contact(manager, first_name="Sam", last_name="Secret", access_class=secret)
 
 
-def test_a_task_for_a_contact_is_owned_by_its_creator_and_in_its_history(
-    sales, make_contact
-):
+def test_a_task_for_a_contact_is_owned_by_its_creator_and_in_its_history(sales, make_contact):
     ana = make_contact(sales)
     task = tasks.save_task(
         sales, None, {"title": "  Call back  ", "contact_id": str(ana.id), "due_on": "2030-01-02"}
     )
     db.session.commit()
     task = reload(task)
-    assert (task.title, task.status, task.due_on) == ("Call back", TaskStatus.OPEN, date(2030, 1, 2))
+    assert (task.title, task.status, task.due_on) == (
+        "Call back",
+        TaskStatus.OPEN,
+        date(2030, 1, 2),
+    )
     assert (task.owner_id, task.created_by_id, task.completed_at) == (sales.id, sales.id, None)
     entries = history(entity_type="task", entity_id=task.id)
     assert entries and entries[0].action == "create" and entries[0].user_id == sales.id
