@@ -374,7 +374,7 @@ class Bench:
         from sqlalchemy import select
 
         from crm.models import Contact, User
-        from crm.services import bulk
+        from crm.services import audit, bulk
 
         target = select(Contact.id).where(Contact.id <= 100_000)
         label = f"{min(100_000, f['contacts']):,} contacts"
@@ -414,6 +414,19 @@ class Bench:
                 remove,
                 runs,
                 tag,
+            )
+
+            def add_unrecorded() -> str:
+                with audit.without_history():
+                    return add()
+
+            # What history costs a bulk action (issue 8: at most twice the time without it).
+            self.time_call(
+                "bulk add tag, history not recorded",
+                f"{label}: the same, without its history entry and links",
+                add_unrecorded,
+                runs,
+                untag,
             )
 
             self._exports(actor, target, label, f["contacts"], runs)

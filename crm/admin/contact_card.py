@@ -23,7 +23,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Direction, InteractionStatus, Medium, User
-from crm.services import access, activity, connections, history, interactions, notes
+from crm.services import access, activity, connections, history, interactions, messages, notes
 
 TABS = (
     ("profile", "Profile"),
@@ -75,6 +75,7 @@ class ContactCard:
     files: Any = None
     tasks: Any = None
     appointments: Any = None
+    reach: dict[str, Any] = field(default_factory=dict)
     media: list[Medium] = field(default_factory=lambda: list(Medium))
     directions: list[Direction] = field(default_factory=lambda: list(Direction))
     statuses: list[InteractionStatus] = field(default_factory=lambda: list(InteractionStatus))
@@ -103,6 +104,7 @@ def card_of(user: Any, contact: Contact, args: Any) -> ContactCard:
         card.users = list(
             db.session.scalars(db.select(User).where(User.active.is_(True)).order_by(User.email))
         )
+    card.reach = messages.reach_of(user, contact)
     card.files = files_tab(user, contact)
     card.tasks = tasks_tab(user, contact)
     card.appointments = appointments_tab(user, contact)

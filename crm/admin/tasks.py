@@ -38,11 +38,9 @@ TAB_STATUSES = {"active": "Open and in progress", **dict(TaskStatus.choices()), 
 
 
 def active_users() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)
-        )
-    )
+    """The employees offered in pickers: active users with a role (not contacts' logins)."""
+    query = select(User).where(User.active.is_(True), User.roles.any())
+    return list(db.session.scalars(query.order_by(User.full_name, User.email)))
 
 
 class WhereFilter(BaseSQLAFilter):

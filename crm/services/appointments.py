@@ -197,7 +197,10 @@ def _moment(value: Any) -> datetime | None:
 
 
 def _ids(value: Any) -> set[int]:
-    """Ids given as numbers, text or records; FieldError for anything else."""
+    """Ids given as numbers, text or records (or one text of ids separated by commas);
+    FieldError for anything else."""
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
     found = set()
     for item in value or []:
         item = getattr(item, "id", item)
@@ -330,11 +333,13 @@ def _checked_participants(
             if added:
                 active = set(
                     db.session.scalars(
-                        select(User.id).where(User.id.in_(added), User.active.is_(True))
+                        select(User.id).where(
+                            User.id.in_(added), User.active.is_(True), User.roles.any()
+                        )
                     )
                 )
                 if added - active:
-                    errors.add(key, "Choose active users.")
+                    errors.add(key, "Choose active users with a role (employees).")
                     continue
         wanted = chosen | kept_hidden
         total += len(wanted) - len(current)
@@ -389,7 +394,7 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
 
 def attendees_of(appointment: Appointment) -> list[tuple[str, str, Any]]:
     """(email, name, participant) of each participant who can be written to: the contacts
-    with an address and no "do not email", and the users."""
+    with an address and no "do not email", and the users but the organiser (the ORGANIZER)."""
     found: list[tuple[str, str, Any]] = []
     seen: set[str] = set()
     for contact in appointment.contacts:
@@ -580,7 +585,7 @@ def _record_sent(
     audit.record_event(
         db.session,
         actor,
-        "appointment.cancellation_sent" if cancelled else "appointment.confirmation_sent",
+        "send_cancellation" if cancelled else "send_invitation",
         "appointment",
         f"{label} for {appointment.subject!r} mailed to {len(report.sent_to)} participant(s)",
         # No addresses: the entry is shown on each participant's page, to whoever sees it.

@@ -74,13 +74,16 @@ def _require(actor: Actor, permission: str, what: str) -> None:
 
 
 def _record(actor: Actor, summary: str, ids: Select, changes: dict) -> None:
-    """One history entry for the whole action, naming every contact it touched."""
-    touched = list(db.session.scalars(ids))
+    """One history entry for the whole action, with how many contacts it touched; each of
+    them has it in its history (links written by one INSERT ... SELECT, no id in Python)."""
+    if not audit.recording():
+        return
+    touched = db.session.scalar(select(func.count()).select_from(ids.subquery()))
     if not touched:  # nothing the actor may see was targeted: nothing happened
         return
     audit.record_event(
-        db.session, actor, "bulk", "contact", summary, {**changes, "contact_ids": touched},
-        contact_ids=touched,
+        db.session, actor, "bulk", "contact", summary, {**changes, "contacts": touched},
+        contact_ids=ids,
     )  # fmt: skip
 
 

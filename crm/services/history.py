@@ -151,6 +151,9 @@ def _item(entry: AuditEntry, names: dict[type, dict[int, str]]) -> HistoryItem:
         if name == "contact_ids" and isinstance(value, list):
             touched = len(value)
             continue
+        if name == "contacts" and isinstance(value, int) and entry.action == "bulk":
+            touched = value
+            continue
         if name in _DERIVED:
             continue
         label = LABELS.get(name, name.replace("_", " ").capitalize())

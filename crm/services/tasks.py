@@ -229,9 +229,11 @@ def _check_links(
         errors.add("contact_id", "Choose the contact or the account this task is for.")
         return
     contact_id, account_id = chosen["contact_id"], chosen["account_id"]
-    if contact_id != stored["contact_id"] and get_visible_contact(actor, contact_id) is None:
+    if contact_id not in (None, stored["contact_id"]) and not get_visible_contact(
+        actor, contact_id
+    ):
         errors.add("contact_id", "Choose a contact you can see.")
-    if account_id != stored["account_id"] and account_id is not None:
+    if account_id not in (None, stored["account_id"]):
         account = get_visible_account(actor, account_id)
         if account is None or account.is_hidden:
             errors.add("account_id", "Choose an account you can see.")
@@ -264,6 +266,9 @@ def _check_owner(
             return
         if not owner.active:
             errors.add("owner_id", f"{owner} is not an active user.")
+            return
+        if not can(owner, "task.edit"):
+            errors.add("owner_id", f"{owner} does not work with tasks (no role for them).")
             return
     values["owner_id"] = owner_id
 

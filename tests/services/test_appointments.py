@@ -37,7 +37,7 @@ def test_an_appointment_with_participants(app, sales, make_user, make_contact):
     acme = Account(name="Acme")
     db.session.add(acme)
     db.session.flush()
-    meeting = _meeting(sales, contact_ids=[ana.id], account_ids=[str(acme.id)],
+    meeting = _meeting(sales, contact_ids=[ana.id], account_ids=str(acme.id),
                        user_ids=[colleague], description="Agenda\n- one")  # fmt: skip
     db.session.commit()
     meeting = reload(meeting)
@@ -77,11 +77,14 @@ def test_every_rule_is_a_message_on_its_field(sales, manager, make_user, make_co
     db.session.flush()
     hidden = make_contact(manager, first_name="Sam", access_class=secret)
     gone = make_user("crm_sales", active=False)
+    login_only = make_user()  # a contact's generated login: not an employee
     with pytest.raises(ValidationFailed) as refused:
         _meeting(sales, contact_ids=[hidden.id], user_ids=[gone.id], account_ids=["x"])
+    with pytest.raises(ValidationFailed):
+        _meeting(sales, user_ids=[login_only.id])
     assert refused.value.errors == {
         "contact_ids": ["Choose contacts you can see."],
-        "user_ids": ["Choose active users."],
+        "user_ids": ["Choose active users with a role (employees)."],
         "account_ids": ["Not a valid choice."],
     }
     with pytest.raises(PermissionDenied):
@@ -178,7 +181,7 @@ def test_the_confirmation_arrives_and_is_recorded(app, smtp_server, sales, make_
         ana.id, Medium.EMAIL, "out", "closed",
     )  # fmt: skip
     assert mailed.subject == "Meeting confirmation: Kick-off" and mailed.operator_id == sales.id
-    (event_entry,) = history(action="appointment.confirmation_sent")
+    (event_entry,) = history(action="send_invitation")
     assert event_entry.entity_id == meeting.id and event_entry.user_id == sales.id
 
 
@@ -207,6 +210,8 @@ def test_a_cancelled_appointment_sends_a_cancellation(app, smtp_server, sales, m
     )  # fmt: skip
     (mailed,) = db.session.scalars(db.select(Interaction)).all()
     assert mailed.subject == "Meeting cancelled: Kick-off"
+    (entry,) = history(action="send_cancellation")
+    assert entry.entity_id == meeting.id and entry.changes["method"] == "CANCEL"
 
 
 def test_a_mail_server_failure_records_nothing(app, sales, make_contact):
@@ -218,7 +223,7 @@ def test_a_mail_server_failure_records_nothing(app, sales, make_contact):
         appointments.send_confirmation(sales, meeting)
     db.session.rollback()
     assert count(Interaction) == 0 and reload(meeting).confirmation_sent_at is None
-    assert history(action="appointment.confirmation_sent") == []
+    assert history(action="send_invitation") == []
 
 
 def test_nobody_to_mail_and_mail_switched_off_are_refused(app, sales, make_contact):

@@ -66,6 +66,12 @@ def test_contacts_and_accounts_must_be_ones_the_actor_sees(sales, manager, make_
     db.session.commit()
     task = tasks.save_task(sales, None, {"title": "Quote", "account_id": acme.id})
     assert task.account_id == acme.id and task.contact_id is None
+    ana = make_contact(sales)
+    tasks.save_task(sales, task, {"contact_id": ana.id})
+    tasks.save_task(sales, task, {"contact_id": "", "account_id": acme.id})  # the account alone
+    assert (task.contact_id, task.account_id) == (None, acme.id)
+    with pytest.raises(ValidationFailed):
+        tasks.save_task(sales, task, {"account_id": None})  # neither
 
 
 def test_sales_may_not_give_tasks_away_managers_may(sales, manager, make_user, make_contact):
@@ -87,6 +93,10 @@ def test_sales_may_not_give_tasks_away_managers_may(sales, manager, make_user, m
     with pytest.raises(ValidationFailed) as refused:
         tasks.save_task(manager, given, {"owner_id": gone.id})
     assert "is not an active user" in refused.value.errors["owner_id"][0]
+    login_only = make_user()  # a contact's generated login: no role
+    with pytest.raises(ValidationFailed) as refused:
+        tasks.save_task(manager, given, {"owner_id": login_only.id})
+    assert "does not work with tasks" in refused.value.errors["owner_id"][0]
 
 
 def test_done_sets_the_completion_time_and_reopening_clears_it(sales, make_contact):
