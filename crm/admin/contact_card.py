@@ -132,6 +132,9 @@ class ContactCardView(BaseView):
     def is_accessible(self) -> bool:
         return current_user.is_authenticated
 
+    def inaccessible_callback(self, name: str, **kwargs: Any):
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
     @expose("/")
     def index(self):
         """Nothing to show here: the card is each contact's page."""

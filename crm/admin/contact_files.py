@@ -69,6 +69,9 @@ class ContactFilesView(BaseView):
     def is_accessible(self) -> bool:
         return current_user.is_authenticated
 
+    def inaccessible_callback(self, name: str, **kwargs: Any):
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
     def create_blueprint(self, admin: Any):
         blueprint = super().create_blueprint(admin)
         blueprint.url_value_preprocessor(_limit_request_size)

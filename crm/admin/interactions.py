@@ -141,3 +141,6 @@ class InteractionView(CrmModelView):
             interactions.save_interaction(current_user, model)
 
         return self.save_and_commit(form, change)
+
+    def delete_record(self, model: Interaction) -> None:
+        interactions.delete_interaction(current_user, model)

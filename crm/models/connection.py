@@ -25,7 +25,8 @@ class ConnectionType(LookupMixin, db.Model):
 
     __tablename__ = "connection_types"
 
-    inverse_name: Mapped[str] = mapped_column(String(60))
+    # Empty when typed: the rules (crm.services.lookups) give it the type's own name.
+    inverse_name: Mapped[str] = mapped_column(String(60), default="")
 
 
 class Connection(db.Model):

@@ -159,3 +159,14 @@ def record_outgoing(
     db.session.add(interaction)
     db.session.flush()
     return interaction
+
+
+def delete_interaction(actor: Actor, interaction: Interaction) -> None:
+    """Delete an interaction registered by mistake (it stays in the contact's history)."""
+    if not can(actor, "interaction.edit"):
+        raise PermissionDenied("You may not delete interactions.")
+    if get_visible_interaction(actor, interaction.id) is None:
+        raise NotFound("No such interaction.")
+    audit.note_actor(db.session, actor)
+    db.session.delete(interaction)
+    db.session.flush()

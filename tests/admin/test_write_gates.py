@@ -47,7 +47,9 @@ WRITES: list[tuple[str, str | None, Data]] = [
     (
         "/admin/contact/edit/?id={contact}",
         "contact.edit",
-        lambda ids: contact_form(first_name="Edited", expected_version="1"),
+        lambda ids: contact_form(
+            first_name="Edited", expected_version=str(ids["versions"][ids["contact"]])
+        ),
     ),
     ("/admin/contact/delete/", "contact.delete", lambda ids: {"id": ids["contact"]}),
     (
@@ -327,7 +329,82 @@ WRITES: list[tuple[str, str | None, Data]] = [
     ("/admin/marketing-lists/recipients.csv?id={mlist}", "contact.export", lambda ids: {}),
     ("/admin/contact-lifecycle/{contact}/login/", "contact.generate_login",
      lambda ids: {"email": "login@example.com"}),
+    ("/admin/contact-files/{contact}/upload/", "file.upload",
+     lambda ids: {"file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "a.pdf")}),
+    ("/admin/contact-files/{contact}/picture/", "file.upload",  # and contact.edit
+     lambda ids: {"picture": (io.BytesIO(_png()), "a.png")}),
+    ("/admin/contact-files/{contact}/picture/delete/", "file.upload", lambda ids: {}),
+    # The admin's file: its uploader and file.delete_any only.
+    ("/admin/contact-files/{file_id}/delete/", "file.delete_any", lambda ids: {}),
+    # The contact card (crm.admin.contact_card).
+    ("/admin/contact-card/{contact}/notes/", "note.write", lambda ids: {"body": "Call back"}),
+    # The admin's note: its author alone changes it (no test user is).
+    ("/admin/contact-card/{contact}/notes/{note_id}/", None, lambda ids: {"body": "Changed"}),
+    ("/admin/contact-card/{contact}/notes/{note_id}/delete/", None, lambda ids: {}),
+    ("/admin/contact-card/{contact}/comments/", "activity.comment", lambda ids: {"body": "Hi"}),
+    ("/admin/contact-card/{contact}/interactions/", "interaction.edit",
+     lambda ids: {"medium": "call", "direction": "in", "subject": "Called"}),
+    ("/admin/contact-card/{contact}/interactions/{interaction_id}/status/", "interaction.edit",
+     lambda ids: {"status": "archived"}),
+    ("/admin/contact-card/{contact}/connections/", "connection.edit",
+     lambda ids: {"other_id": str(ids["member"]), "type_id": str(ids["friend"])}),
+    ("/admin/contact-card/{contact}/connections/{connection_id}/delete/", "connection.edit",
+     lambda ids: {}),
+    ("/admin/interactions/new/", "interaction.edit",
+     lambda ids: {"contact": str(ids["contact"]), "medium": "letter", "direction": "out",
+                  "status": "open", "subject": "Letter"}),
+    ("/admin/interactions/edit/?id={interaction_id}", "interaction.edit",
+     lambda ids: {"contact": str(ids["contact"]), "medium": "letter", "direction": "out",
+                  "status": "closed", "subject": "Renamed"}),
+    ("/admin/interactions/delete/", "interaction.edit", lambda ids: {"id": ids["interaction_id"]}),
+    ("/admin/interactions/action/", "interaction.edit",
+     lambda ids: {"action": "delete", "rowid": [str(ids["interaction_id"])]}),
+    ("/admin/interactions/ajax/update/", None, lambda ids: {"list_form_pk": ids["interaction_id"]}),
+    ("/admin/connection-types/new/", "lookup.manage", _lookup("Mentor")),
+    ("/admin/connection-types/edit/?id={connection_type}", "lookup.manage", _lookup("Renamed")),
+    ("/admin/connection-types/delete/", "lookup.manage", lambda ids: {"id": ids["unused_kind"]}),
+    ("/admin/connection-types/action/", "lookup.manage",
+     lambda ids: {"action": "delete", "rowid": [str(ids["unused_kind"])]}),
+    ("/admin/connection-types/ajax/update/", None,
+     lambda ids: {"list_form_pk": ids["unused_kind"]}),
+    # Tasks and appointments (crm.admin.tasks, crm.admin.appointments).
+    ("/admin/tasks/new/", "task.edit",
+     lambda ids: {"title": "Call back", "status": "open", "contact": str(ids["contact"])}),
+    ("/admin/tasks/edit/?id={task}", "task.edit",
+     lambda ids: {"title": "Renamed", "status": "open", "contact": str(ids["contact"]),
+                  "version": "1"}),
+    ("/admin/tasks/delete/", "task.edit", lambda ids: {"id": ids["task"]}),
+    ("/admin/tasks/action/", "task.edit",
+     lambda ids: {"action": "mark_done", "rowid": [str(ids["task"])]}),
+    ("/admin/tasks/{task_id}/status/", "task.edit", lambda ids: {"status": "done"}),
+    ("/admin/tasks/ajax/update/", None, lambda ids: {"list_form_pk": ids["task"]}),
+    ("/admin/appointments/new/", "appointment.edit",
+     lambda ids: {"subject": "Visit", "starts_at": "2030-01-02T10:00",
+                  "ends_at": "2030-01-02T11:00", "contacts": str(ids["contact"])}),
+    ("/admin/appointments/edit/?id={appointment}", "appointment.edit",
+     lambda ids: {"subject": "Moved", "starts_at": "2030-01-03T10:00",
+                  "ends_at": "2030-01-03T11:00", "contacts": str(ids["contact"])}),
+    ("/admin/appointments/{appointment_id}/confirm/", "appointment.edit", lambda ids: {}),
+    ("/admin/appointments/{appointment_id}/cancel/", "appointment.edit", lambda ids: {}),
+    # Appointments are cancelled, never deleted; nothing is edited in the list.
+    ("/admin/appointments/delete/", None, lambda ids: {"id": ids["appointment"]}),
+    ("/admin/appointments/action/", None,
+     lambda ids: {"action": "delete", "rowid": [str(ids["appointment"])]}),
+    ("/admin/appointments/ajax/update/", None, lambda ids: {"list_form_pk": ids["appointment"]}),
+    # Writing to a contact (crm.admin.contact_messages): each message sent is an interaction.
+    ("/admin/contact-messages/{reachable}/email/", "contact.message",
+     lambda ids: {"to": "eve@example.com", "subject": "Hello", "body": "Hi Eve"}),
+    ("/admin/contact-messages/{reachable}/sms/", "contact.message",
+     lambda ids: {"phone_id": str(ids["reachable_phone"]), "body": "Hi Eve"}),
 ]  # fmt: skip
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(out, "PNG")
+    return out.getvalue()
 # Sign-in and sign-out have their own tests (tests/auth), the JSON API its own (tests/api).
 NOT_HERE = {
     "/login",
@@ -335,6 +412,9 @@ NOT_HERE = {
     "/api/v1/contacts",
     "/api/v1/orders",
     "/api/v1/leads/{lead}/convert",
+    # A contact's notes and interactions: tests/admin/test_contact_card.py.
+    "/api/v1/contacts/{contact}/notes",
+    "/api/v1/contacts/{contact}/interactions",
     # A generated login's one-time link (no session): tests/services/test_logins.py.
     "/set-password/{token}",
     # Marketing mail's unsubscribe link (no session): tests/services/test_consent.py.
@@ -363,6 +443,7 @@ def test_every_write_route_is_in_the_table(app):
         if "POST" in rule.methods and not rule.endpoint.endswith(".static"):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # <int:merge_id>: {merge_id}
             path = re.sub(r"\{(lead|deal|order|contact)_id\}", r"{\1}", path)
+            path = path.replace("/contact-messages/{contact}/", "/contact-messages/{reachable}/")
             assert path in known, rule.rule
 
 
@@ -372,6 +453,11 @@ def world(make_user, make_contact):
 
     admin = make_user("crm_admin")
     contact = make_contact(admin, first_name="Ana", last_name="Smith")
+    from crm.services import files
+
+    contact_file = files.upload_file(admin, contact, "a.pdf", io.BytesIO(b"%PDF-1.4\n%%EOF\n"))
+    files.set_picture(admin, contact, "a.png", io.BytesIO(_png()))
+    db.session.commit()
     member = make_contact(admin, first_name="Mo", last_name="Member")
     trashed = make_contact(admin, first_name="Tess", last_name="Trashed")
     move_to_trash(admin, select(Contact.id).where(Contact.id == trashed.id))
@@ -405,6 +491,26 @@ def world(make_user, make_contact):
     order = orders.create_order(admin, buyer, {"total": "10"})
     payment = orders.record_payment(admin, buyer, {"amount": "10"})
     db.session.commit()
+    from crm.models import ConnectionType
+    from crm.services import connections, interactions, notes
+
+    note = notes.add_note(admin, contact, "The admin's note")
+    interaction = interactions.register(admin, contact, {"medium": "call", "subject": "Call"})
+    kind = db.session.scalar(select(ConnectionType).where(ConnectionType.name == "Colleague"))
+    friend = db.session.scalar(select(ConnectionType.id).where(ConnectionType.name == "Friend"))
+    unused_kind = ConnectionType(name="Unused kind", inverse_name="Unused kind")
+    db.session.add(unused_kind)
+    connection = connections.connect(admin, contact, member.id, kind.id)
+    reachable = make_contact(admin, first_name="Eve", last_name="Mail", email="eve@example.com",
+                             phones=[{"number": "+44 7400 999888"}])  # fmt: skip
+    from crm.services import appointments, tasks
+
+    task = tasks.save_task(admin, None, {"title": "Call back", "contact_id": contact.id})
+    appointment = appointments.save_appointment(admin, None, {
+        "subject": "Visit", "starts_at": "2030-01-02T10:00", "ends_at": "2030-01-02T11:00",
+        "contact_ids": [reachable.id],
+    })  # fmt: skip
+    db.session.commit()
     versions = {r.id: r.version for r in (contact, member)}
     versions.update({a.id: a.version for a in (account, account2)})
     return {
@@ -427,6 +533,19 @@ def world(make_user, make_contact):
         "deal": deal.id,
         "order": order.id,
         "payment": payment.id,
+        "file_id": contact_file.id,
+        "note_id": note.id,
+        "interaction_id": interaction.id,
+        "connection_type": kind.id,
+        "friend": friend,
+        "unused_kind": unused_kind.id,
+        "connection_id": connection.id,
+        "reachable": reachable.id,
+        "task": task.id,
+        "task_id": task.id,
+        "appointment": appointment.id,
+        "appointment_id": appointment.id,
+        "reachable_phone": reachable.phones[0].id,
         **{key: item.id for key, item in unused.items()},
     }
 
