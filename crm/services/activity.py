@@ -57,8 +57,9 @@ def comments_after(actor: Actor, contact_id: int, after_id: int = 0) -> list[Com
         db.session.scalars(
             select(Comment)
             .join(Contact, Contact.id == Comment.contact_id)
-            .where(Comment.contact_id == contact_id, Comment.id > after_id,
-                   contact_visibility(actor))  # fmt: skip
+            .where(
+                Comment.contact_id == contact_id, Comment.id > after_id, contact_visibility(actor)
+            )  # fmt: skip
             .order_by(Comment.id)
             .limit(FEED_SIZE)
         )

@@ -115,8 +115,9 @@ def register(actor: Actor, contact: Contact, data: dict[str, Any]) -> Interactio
         contact_id=contact.id,
         medium=_enum(errors, "medium", Medium, data.get("medium"), None),
         direction=_enum(errors, "direction", Direction, data.get("direction"), Direction.OUT),
-        status=_enum(errors, "status", InteractionStatus, data.get("status"),
-                     InteractionStatus.OPEN),  # fmt: skip
+        status=_enum(
+            errors, "status", InteractionStatus, data.get("status"), InteractionStatus.OPEN
+        ),  # fmt: skip
         subject=data.get("subject"),
         body=data.get("body"),
         occurred_at=errors.check("occurred_at", parse_when, data.get("occurred_at")),

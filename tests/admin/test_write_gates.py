@@ -405,6 +405,8 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(out, "PNG")
     return out.getvalue()
+
+
 # Sign-in and sign-out have their own tests (tests/auth), the JSON API its own (tests/api).
 NOT_HERE = {
     "/login",
