@@ -44,6 +44,8 @@ audit_entry_contacts = Table(
     db.metadata,
     Column("contact_id", Integer, primary_key=True),
     Column("entry_id", Integer, primary_key=True),
+    # Which contacts an entry names (the History list shows the first of them).
+    Index("ix_audit_entry_contacts_entry_id", "entry_id"),
 )
 
 

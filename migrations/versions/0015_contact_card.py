@@ -25,6 +25,9 @@ def upgrade():
         sa.Column("entry_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("contact_id", "entry_id", name=op.f("pk_audit_entry_contacts")),
     )
+    op.create_index(
+        "ix_audit_entry_contacts_entry_id", "audit_entry_contacts", ["entry_id"], unique=False
+    )
     op.create_table(
         "connection_types",
         sa.Column("inverse_name", sa.String(length=60), nullable=False),
@@ -529,4 +532,5 @@ def downgrade():
 
     op.drop_table("appointments")
     op.drop_table("connection_types")
+    op.drop_index("ix_audit_entry_contacts_entry_id", table_name="audit_entry_contacts")
     op.drop_table("audit_entry_contacts")
