@@ -18,12 +18,12 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields import BooleanField, DateTimeLocalField
 from wtforms.validators import InputRequired
 
-from crm.admin.base import CrmModelView, GatedAjaxLoader
+from crm.admin.base import CrmModelView
 from crm.admin.tasks import WhereFilter, active_users, user_choice, user_options
 from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
-from crm.models import Account, Appointment, AppointmentStatus, Contact
+from crm.models import Appointment, AppointmentStatus
 from crm.models.base import utcnow
 from crm.services import access, appointments, local_time
 
@@ -173,22 +173,12 @@ class AppointmentView(CrmModelView):
 
     def __init__(self, **kwargs: Any):
         # Imported here: crm.admin.contact builds the card, which imports this module.
-        from crm.admin.contact import ContactAjaxLoader, _company_accounts
+        from crm.admin.contact import company_picker, contact_picker
 
         self.column_filters = _filters()
         self.form_ajax_refs = {
-            "contacts": ContactAjaxLoader(
-                "contacts",
-                Contact,
-                lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
-                fields=("last_name", "first_name", "email"),
-                order_by="last_name",
-                placeholder="Type a name",
-            ),
-            "accounts": GatedAjaxLoader(
-                "accounts", Account, _company_accounts, fields=("name",), order_by="name",
-                placeholder="Type an account name",
-            ),
+            "contacts": contact_picker("contacts"),
+            "accounts": company_picker("accounts"),
         }  # fmt: skip
         super().__init__(
             Appointment, name="Appointments", endpoint="appointment", url="/admin/appointments",

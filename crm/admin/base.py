@@ -176,6 +176,37 @@ class GatedAjaxLoader(QueryAjaxModelLoader):
         return super().get_list((clean_text(term) or "")[:100], offset, limit)
 
 
+class ContactPageActions(BaseView):
+    """The routes behind the forms and buttons of a contact's page (not in the menu): for
+    signed-in users (others are sent to sign in); each route asks `contact()` for its right
+    and the contact's visibility."""
+
+    def is_visible(self) -> bool:
+        return False
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name: str, **kwargs: Any):
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+    @expose("/")
+    def index(self):
+        """Nothing to show here: this is on each contact's page."""
+        return redirect(url_for("contact.index_view"))
+
+    def contact(self, contact_id: int, permission: str) -> Any:
+        """The contact, when the user has `permission` (else 403) and may see it (else 404)."""
+        from crm.services.access import get_visible_contact
+
+        if not can(current_user, permission):
+            abort(403)
+        found = get_visible_contact(current_user, contact_id)
+        if found is None:
+            abort(404)
+        return found
+
+
 class CrmModelView(ModelView):
     """Base for every model view. Subclasses name their permissions; the checks follow."""
 

@@ -290,6 +290,26 @@ def _company_accounts():
     )
 
 
+def contact_picker(name: str) -> ContactAjaxLoader:
+    """The autocomplete of a form field `name` choosing contacts the user sees."""
+    return ContactAjaxLoader(
+        name,
+        Contact,
+        lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
+        fields=("last_name", "first_name", "email"),
+        order_by="last_name",
+        placeholder="Type a name",
+    )
+
+
+def company_picker(name: str) -> GatedAjaxLoader:
+    """The autocomplete of a form field `name` choosing company accounts the user sees."""
+    return GatedAjaxLoader(
+        name, Account, _company_accounts, fields=("name",), order_by="name",
+        placeholder="Type an account name",
+    )  # fmt: skip
+
+
 class ContactView(CrmModelView):
     permission_prefix = "contact"
     list_template = "admin/contact_list.html"

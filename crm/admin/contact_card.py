@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, request, session, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from flask_login import current_user
 
 from crm.admin.appointments import appointments_tab
+from crm.admin.base import ContactPageActions
 from crm.admin.contact_files import files_tab
 from crm.admin.tasks import tasks_tab
 from crm.auth.permissions import can
@@ -119,39 +120,17 @@ def _kept_form() -> KeptForm:
                     dict(kept.get("errors", {})))  # fmt: skip
 
 
-class ContactCardView(BaseView):
+class ContactCardView(ContactPageActions):
     """The POSTs of the card's forms, and the feed's poll for new comments."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(name="Contact card", endpoint="contact_card",
                          url="/admin/contact-card", **kwargs)  # fmt: skip
 
-    def is_visible(self) -> bool:
-        return False
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated
-
-    def inaccessible_callback(self, name: str, **kwargs: Any):
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-    @expose("/")
-    def index(self):
-        """Nothing to show here: the card is each contact's page."""
-        return redirect(url_for("contact.index_view"))
-
-    def _contact(self, contact_id: int, permission: str) -> Contact:
-        if not can(current_user, permission):
-            abort(403)
-        contact = access.get_visible_contact(current_user, contact_id)
-        if contact is None:
-            abort(404)
-        return contact
-
     def _do(self, contact_id: int, permission: str, tab: str, form: str, work) -> Any:
         """Run `work(contact)` (a success message back) and commit once; a refusal rolls
         back, and a refused form is kept to be shown again with its messages."""
-        contact = self._contact(contact_id, permission)
+        contact = self.contact(contact_id, permission)
         try:
             message = work(contact)
             db.session.commit()
@@ -210,7 +189,7 @@ class ContactCardView(BaseView):
     def comments_since(self, contact_id: int):
         """The comments after `?after=<id>`, for the feed to add without a reload (JSON;
         the page inserts them as text)."""
-        contact = self._contact(contact_id, "contact.view")
+        contact = self.contact(contact_id, "contact.view")
         after = access.record_id(request.args.get("after")) or 0
         found = activity.comments_after(current_user, contact.id, after)
         return jsonify(

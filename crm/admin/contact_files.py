@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from crm.admin.base import ContactPageActions
 from crm.auth.permissions import can
 from crm.errors import DomainError, NotFound, PermissionDenied
 from crm.extensions import db
-from crm.models import Contact, ContactFile
-from crm.services import access, files
+from crm.models import ContactFile
+from crm.services import files
 
 # Room for the form around the file (the CSRF token, the multipart headers) in a request.
 _FORM_ALLOWANCE = 64 * 1024
@@ -56,40 +57,18 @@ def files_tab(user: Any, contact: Any) -> Any:
     )
 
 
-class ContactFilesView(BaseView):
+class ContactFilesView(ContactPageActions):
     """The Files tab's routes: POSTs that change files and the picture, GETs that send them."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(name="Contact files", endpoint="contact_files",
                          url="/admin/contact-files", **kwargs)  # fmt: skip
 
-    def is_visible(self) -> bool:
-        return False
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated
-
-    def inaccessible_callback(self, name: str, **kwargs: Any):
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
     def create_blueprint(self, admin: Any):
         blueprint = super().create_blueprint(admin)
         blueprint.url_value_preprocessor(_limit_request_size)
         blueprint.register_error_handler(RequestEntityTooLarge, _too_large_page)
         return blueprint
-
-    @expose("/")
-    def index(self):
-        """Nothing to show here: the files are on each contact's page."""
-        return redirect(url_for("contact.index_view"))
-
-    def _contact(self, contact_id: int, permission: str) -> Contact:
-        if not can(current_user, permission):
-            abort(403)
-        contact = access.get_visible_contact(current_user, contact_id)
-        if contact is None:
-            abort(404)
-        return contact
 
     def _do(self, contact_id: int, work) -> Any:
         """Run `work()` (a success message back) and commit once; a refusal rolls back (and
@@ -113,7 +92,7 @@ class ContactFilesView(BaseView):
     # ---- files --------------------------------------------------------------------------
     @expose("/<int:contact_id>/upload/", methods=("POST",))
     def upload(self, contact_id: int):
-        contact = self._contact(contact_id, "file.upload")
+        contact = self.contact(contact_id, "file.upload")
         chosen = request.files.get("file")
 
         def work() -> str:
@@ -183,7 +162,7 @@ class ContactFilesView(BaseView):
 
     @expose("/<int:contact_id>/picture/", methods=("POST",))
     def upload_picture(self, contact_id: int):
-        contact = self._contact(contact_id, "file.upload")
+        contact = self.contact(contact_id, "file.upload")
         if not can(current_user, "contact.edit"):
             abort(403)
         chosen = request.files.get("picture")
@@ -198,7 +177,7 @@ class ContactFilesView(BaseView):
 
     @expose("/<int:contact_id>/picture/delete/", methods=("POST",))
     def delete_picture(self, contact_id: int):
-        contact = self._contact(contact_id, "file.upload")
+        contact = self.contact(contact_id, "file.upload")
         if not can(current_user, "contact.edit"):
             abort(403)
 

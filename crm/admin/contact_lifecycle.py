@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from flask_login import current_user
 
+from crm.admin.base import ContactPageActions
 from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Deal, Order, Payment
-from crm.services import access, consumers, deals, logins, orders
+from crm.services import consumers, deals, logins, orders
 from crm.services.lifecycle import store_order_of
 
 
@@ -52,38 +53,17 @@ def lifecycle_of(user: Any, contact: Contact) -> ContactLifecycle:
     return found
 
 
-class ContactLifecycleView(BaseView):
+class ContactLifecycleView(ContactPageActions):
     """POST-only endpoints behind the buttons and forms of the contact's page."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(name="Contact lifecycle", endpoint="contact_lifecycle",
                          url="/admin/contact-lifecycle", **kwargs)  # fmt: skip
 
-    def is_visible(self) -> bool:
-        return False
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated
-
-    @expose("/")
-    def index(self):
-        """Nothing to show here: the lifecycle is on each contact's page."""
-        return redirect(url_for("contact.index_view"))
-
-    def _contact(self, contact_id: int, permission: str) -> Contact:
-        from flask import abort
-
-        if not can(current_user, permission):
-            abort(403)
-        contact = access.get_visible_contact(current_user, contact_id)
-        if contact is None:
-            abort(404)
-        return contact
-
     def _do(self, contact_id: int, permission: str, work, refused: str):
         """Run `work(contact)` (a success message back) and commit; errors become messages
         (`refused` before each field's), nothing half-saved."""
-        contact = self._contact(contact_id, permission)
+        contact = self.contact(contact_id, permission)
         try:
             message = work(contact)
             db.session.commit()

@@ -11,14 +11,14 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CrmModelView, CsrfTokenRule, GatedAjaxLoader, section
-from crm.admin.contact import ContactAjaxLoader, _company_accounts
+from crm.admin.base import CrmModelView, CsrfTokenRule, section
+from crm.admin.contact import company_picker, contact_picker
 from crm.admin.fields import EnumSelectField
 from crm.admin.leads import _active_users
 from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
-from crm.models import Account, Contact, Deal, DealStage
+from crm.models import Deal, DealStage
 from crm.services import access, deals
 
 
@@ -76,22 +76,8 @@ class DealView(CrmModelView):
 
     def __init__(self, **kwargs: Any):
         self.form_ajax_refs = {
-            "contacts": ContactAjaxLoader(
-                "contacts",
-                Contact,
-                lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
-                fields=("last_name", "first_name", "email"),
-                order_by="last_name",
-                placeholder="Type a name",
-            ),
-            "account": GatedAjaxLoader(
-                "account",
-                Account,
-                _company_accounts,
-                fields=("name",),
-                order_by="name",
-                placeholder="Type an account name",
-            ),  # fmt: skip
+            "contacts": contact_picker("contacts"),
+            "account": company_picker("account"),  # fmt: skip
         }
         super().__init__(
             Deal, name="Deals", endpoint="deal", url="deal", category="Sales", **kwargs

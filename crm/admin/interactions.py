@@ -13,11 +13,10 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView, CsrfTokenRule, section
-from crm.admin.contact import ContactAjaxLoader
+from crm.admin.contact import contact_picker
 from crm.admin.fields import EnumSelectField
 from crm.admin.leads import _active_users
 from crm.auth.permissions import can
-from crm.extensions import db
 from crm.models import Contact, Direction, Interaction, InteractionStatus, Medium
 from crm.services import access, interactions
 
@@ -86,14 +85,7 @@ class InteractionView(CrmModelView):
             FilterEqual(Interaction.contact_id, "Contact id"),
         )
         self.form_ajax_refs = {
-            "contact": ContactAjaxLoader(
-                "contact",
-                Contact,
-                lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
-                fields=("last_name", "first_name", "email"),
-                order_by="last_name",
-                placeholder="Type a name",
-            ),
+            "contact": contact_picker("contact"),
         }
         super().__init__(Interaction, name="Interactions", endpoint="interaction",
                          url="interactions", category="Activities", **kwargs)  # fmt: skip

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields import DateField
 from wtforms.validators import Optional
 
-from crm.admin.base import CrmModelView, GatedAjaxLoader
+from crm.admin.base import CrmModelView
 from crm.admin.fields import EnumSelectField
 from crm.auth.permissions import can
 from crm.errors import DomainError
@@ -241,24 +241,14 @@ class TaskView(CrmModelView):
 
     def __init__(self, **kwargs: Any):
         # Imported here: crm.admin.contact builds the card, which imports this module.
-        from crm.admin.contact import ContactAjaxLoader, _company_accounts
+        from crm.admin.contact import company_picker, contact_picker
 
         self.column_filters = [
             _status_filter(), _owner_filter(), "due_on", _contact_filter(), _account_filter(),
         ]  # fmt: skip
         self.form_ajax_refs = {
-            "contact": ContactAjaxLoader(
-                "contact",
-                Contact,
-                lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
-                fields=("last_name", "first_name", "email"),
-                order_by="last_name",
-                placeholder="Type a name",
-            ),
-            "account": GatedAjaxLoader(
-                "account", Account, _company_accounts, fields=("name",), order_by="name",
-                placeholder="Type an account name",
-            ),
+            "contact": contact_picker("contact"),
+            "account": company_picker("account"),
         }  # fmt: skip
         super().__init__(
             Task, name="Tasks", endpoint="task", url="/admin/tasks", category="Activities",

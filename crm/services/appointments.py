@@ -26,9 +26,6 @@ from crm.models import (
     Appointment,
     AppointmentStatus,
     Contact,
-    Direction,
-    Interaction,
-    InteractionStatus,
     Medium,
     User,
     appointment_accounts,
@@ -36,7 +33,7 @@ from crm.models import (
     appointment_users,
 )
 from crm.models.base import utcnow
-from crm.services import audit, local_time, mail
+from crm.services import audit, interactions, local_time, mail
 from crm.services import validation as v
 from crm.services.access import account_visibility, contact_visibility
 
@@ -570,18 +567,10 @@ def _record_sent(
     now = utcnow()
     appointment.confirmation_sent_at = now
     label = "Meeting cancelled" if cancelled else "Meeting confirmation"
-    actor_id = getattr(actor, "id", None)
     mailed_contacts = [p for _, _, p in recipients if isinstance(p, Contact)]
     for contact in mailed_contacts:
-        db.session.add(
-            Interaction(
-                contact_id=contact.id, medium=Medium.EMAIL, direction=Direction.OUT,
-                status=InteractionStatus.CLOSED,
-                subject=f"{label}: {appointment.subject}"[:MAX_SUBJECT], body=body,
-                address=contact.email, operator_id=actor_id, created_by_id=actor_id,
-                occurred_at=now,
-            )
-        )  # fmt: skip
+        interactions.record_outgoing(actor, contact, Medium.EMAIL, contact.email,
+                                     f"{label}: {appointment.subject}", body)  # fmt: skip
     audit.record_event(
         db.session,
         actor,

@@ -12,8 +12,8 @@ from typing import Any
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, NotFound, PermissionDenied
 from crm.extensions import db
-from crm.models import Contact, Direction, Interaction, InteractionStatus, Medium, Phone
-from crm.services import access, audit, mail, sms
+from crm.models import Contact, Interaction, Medium, Phone
+from crm.services import access, audit, interactions, mail, sms
 from crm.services import validation as v
 
 MAX_EMAIL_BODY = 100_000  # characters; a message typed on the page, not a newsletter
@@ -97,25 +97,6 @@ def _writable_contact(actor: Actor, contact: Contact) -> Contact:
     return visible
 
 
-def _record(actor: Actor, contact: Contact, medium: Medium, address: str, subject: str,
-            body: str) -> Interaction:  # fmt: skip
-    user_id = getattr(actor, "id", None)
-    interaction = Interaction(
-        contact_id=contact.id,
-        medium=medium,
-        direction=Direction.OUT,
-        status=InteractionStatus.CLOSED,
-        subject=subject,
-        body=body,
-        address=address,
-        operator_id=user_id,
-        created_by_id=user_id,
-    )
-    db.session.add(interaction)
-    db.session.flush()
-    return interaction
-
-
 def typed_text(body: str | None) -> str:
     """The text as it is sent and kept: a browser posts line breaks as CR LF; LF here."""
     return (body or "").replace("\r\n", "\n").replace("\r", "\n")
@@ -153,7 +134,7 @@ def email_contact(actor: Actor, contact: Contact, to: str | None, subject: str |
     mail.send(
         mail.Mail(to=[to], subject=subject, body=body, reply_to=getattr(actor, "email", None))
     )
-    return _record(actor, contact, Medium.EMAIL, to, subject, body)
+    return interactions.record_outgoing(actor, contact, Medium.EMAIL, to, subject, body)
 
 
 def _sms_subject(body: str) -> str:
@@ -194,4 +175,6 @@ def text_contact(actor: Actor, contact: Contact, phone_id: Any, body: str | None
 
         current_app.logger.info("SMS to contact %s taken by %s as %s (%s)", contact.id,
                                 receipt.backend, receipt.message_id, receipt.status)  # fmt: skip
-    return _record(actor, contact, Medium.SMS, phone.e164, _sms_subject(body), body)
+    return interactions.record_outgoing(
+        actor, contact, Medium.SMS, phone.e164, _sms_subject(body), body
+    )
