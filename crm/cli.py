@@ -107,18 +107,20 @@ def bootstrap_command(demo_contacts: int) -> None:
     demo = os.environ.get("CRM_DEMO", "1").strip().lower() not in {"0", "false", "no", "off"}
     empty = not db.session.scalar(select(func.count()).select_from(Contact))
     if demo and empty and demo_contacts > 0:
-        from crm.services.demo_data import seed_demo_data, seed_demo_sales
+        from crm.services.demo_data import seed_demo_card, seed_demo_data, seed_demo_sales
 
         try:
             created = seed_demo_data(demo_contacts, seed=1)
             seed_demo_sales(seed=1)
+            seed_demo_card(seed=1)
         except DomainError as exc:
             db.session.rollback()
             click.echo(f"Demo data skipped: {exc.message}", err=True)
             return
         db.session.commit()
         click.echo(
-            f"Loaded {created} demo contacts, with leads, deals, orders and payments "
+            f"Loaded {created} demo contacts, with leads, deals, orders, payments, notes, "
+            "interactions, tasks and appointments "
             "(CRM_DEMO=0 skips this)."
         )
 

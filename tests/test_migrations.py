@@ -186,3 +186,49 @@ def test_upgrading_keeps_existing_rows_and_indexes_them_for_search(
             assert found == expected, term
         db.session.remove()
         db.engine.dispose()
+
+
+def test_older_bulk_entries_are_linked_to_the_contacts_they_name(database_url: str, tmp_path: Path):
+    """Revision 0015 moves a bulk entry's list of contacts to audit_entry_contacts (so the
+    entry is in each contact's History tab) and keeps its length; history stays append-only."""
+    import json
+
+    import pytest
+    from sqlalchemy import text
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": database_url,
+                      "INSTANCE_PATH": str(tmp_path)})  # fmt: skip
+    with app.app_context():
+        downgrade(revision="0014_contact_logins")
+        with db.engine.begin() as conn:
+            for action, changes in (
+                ("bulk", {"tags_added": ["VIP"], "contact_ids": [7, 3, 7, 9]}),
+                ("export", {"contact_ids": [1, 2]}),
+                ("bulk", {"tags_added": ["Old"]}),
+            ):
+                conn.execute(
+                    text("INSERT INTO audit_entries (at, action, entity_type, summary, changes)"
+                         " VALUES ('2026-01-01', :action, 'contact', 'Add tag', :changes)"),
+                    {"action": action, "changes": json.dumps(changes)},
+                )  # fmt: skip
+        upgrade()
+        with db.engine.connect() as conn:
+            links = conn.execute(
+                text("SELECT entry_id, contact_id FROM audit_entry_contacts ORDER BY contact_id")
+            ).all()
+            stored = [
+                json.loads(c) if isinstance(c, str) else c
+                for c in conn.execute(
+                    text("SELECT changes FROM audit_entries ORDER BY id")
+                ).scalars()
+            ]
+        assert links == [(1, 3), (1, 7), (1, 9)]
+        assert stored == [
+            {"tags_added": ["VIP"], "contacts": 4},
+            {"contact_ids": [1, 2]},  # not a bulk action: as it was
+            {"tags_added": ["Old"]},
+        ]
+        with pytest.raises(Exception, match="append-only"), db.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_entries SET summary = 'x'"))
+        db.session.remove()
+        db.engine.dispose()

@@ -92,7 +92,7 @@ def card_of(user: Any, contact: Contact, args: Any) -> ContactCard:
     card.history = history.contact_history(user, contact.id, since, until, min(page, 10_000))
     card.notes = notes.notes_of_contact(user, contact.id)
     card.may_write_note = can(user, "note.write")
-    card.feed = activity.feed(user, contact.id)
+    card.feed = activity.feed(user, contact.id, card.history)
     card.last_comment_id = max((i.comment_id or 0 for i in card.feed), default=0)
     card.may_comment = can(user, "activity.comment")
     card.interactions = interactions.interactions_of_contact(user, contact.id)

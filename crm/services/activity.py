@@ -70,9 +70,12 @@ def _name(user) -> str:
     return str(user) if user is not None else "someone"
 
 
-def feed(actor: Actor, contact_id: int) -> list[FeedItem]:
+def feed(
+    actor: Actor, contact_id: int, recent: history.HistoryPage | None = None
+) -> list[FeedItem]:
     """The newest FEED_SIZE things that happened with the contact, of every kind the actor
-    may read (private notes: their own only)."""
+    may read (private notes: their own only). `recent`: the first page of its history, when
+    the caller has read it already."""
     seen = contact_visibility(actor)
     items: list[FeedItem] = []
     comments = db.session.scalars(
@@ -100,7 +103,9 @@ def feed(actor: Actor, contact_id: int) -> list[FeedItem]:
         title = f"{i.medium.label} {'to' if i.direction.value == 'out' else 'from'} the contact"
         items.append(FeedItem("interaction", i.occurred_at, _name(i.operator or i.created_by),
                               title, i.subject))  # fmt: skip
-    for item in history.contact_history(actor, contact_id).items:
+    if recent is None or recent.page != 1 or recent.since or recent.until:
+        recent = history.contact_history(actor, contact_id)
+    for item in recent.items:
         entry = item.entry
         if entry.entity_type in {"comment", "note", "interaction"}:
             continue  # shown above, as themselves

@@ -470,3 +470,58 @@ def seed_demo_sales(seed: int | None = None, leads: int = 25, deals: int = 40) -
                 orders.record_payment(admin, buyer, {"amount": order.total, "order_id": order.id,
                                                      "method": rng.choice(("card", "transfer")),
                                                      "paid_on": day})  # fmt: skip
+
+
+CALL_SUBJECTS = ("Asked for a quote", "Question about an invoice", "Follow-up call",
+                 "Complaint about a delivery", "Renewal of the contract")  # fmt: skip
+NOTE_TEXTS = ("Prefers calls in the morning.", "Met at the trade fair in spring.",
+              "Decides with her partner; send both the offer.", "Budget review in Q3.")  # fmt: skip
+
+
+def seed_demo_card(seed: int | None = None) -> None:
+    """What the contact card shows among the first demo contacts: notes (one private),
+    comments, interactions, tasks (some overdue), appointments and connections."""
+    from datetime import date, timedelta
+
+    from crm.models import Connection, ConnectionType, Contact
+    from crm.models.base import utcnow
+    from crm.services import activity, appointments, connections, interactions, notes, tasks
+
+    rng = random.Random(seed)
+    admin = _seeding_user()
+    people = db.session.scalars(
+        select(Contact).where(Contact.deleted_at.is_(None)).order_by(Contact.id).limit(60)
+    ).all()
+    kinds = db.session.scalars(select(ConnectionType).order_by(ConnectionType.position)).all()
+    if len(people) < 2:
+        return
+    with acting_as(admin):
+        for n, person in enumerate(people[:40]):
+            notes.add_note(admin, person, rng.choice(NOTE_TEXTS), private=n % 7 == 0)
+            if n % 2 == 0:
+                activity.post_comment(admin, person, "Sent the new price list.")
+            when = utcnow() - timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 8))
+            interactions.register(admin, person, {
+                "medium": rng.choice(("call", "call", "email", "meeting", "letter")),
+                "direction": rng.choice(("in", "out")),
+                "status": rng.choice(("open", "closed", "closed", "archived")),
+                "subject": rng.choice(CALL_SUBJECTS), "occurred_at": when,
+            })  # fmt: skip
+            if n % 3 == 0:
+                due = date.today() + timedelta(days=rng.randint(-10, 20))
+                tasks.save_task(admin, None, {"title": f"Call {person.first_name} back",
+                                              "contact_id": person.id, "due_on": due})  # fmt: skip
+            if n % 8 == 0:
+                start = (utcnow() + timedelta(days=rng.randint(-20, 30))).replace(
+                    hour=9 + rng.randint(0, 7), minute=0, second=0, microsecond=0
+                )
+                appointments.save_appointment(admin, None, {
+                    "subject": f"Meeting with {person}", "place": "Office",
+                    "starts_at": start, "ends_at": start + timedelta(hours=1),
+                    "contact_ids": [person.id], "user_ids": [admin.id],
+                })  # fmt: skip
+        for a, b in zip(people[40:50], people[50:60], strict=False):
+            if kinds and not db.session.scalar(
+                select(Connection.id).where(Connection.contact_id == a.id)
+            ):
+                connections.connect(admin, a, b.id, rng.choice(kinds).id)

@@ -456,6 +456,49 @@ def upgrade():
         ],
     )
 
+    _link_bulk_entries()
+
+
+def _link_bulk_entries():
+    """Bulk actions recorded before this revision listed their contacts in the entry's JSON:
+    each contact gets a link to it (so the entry is in its History tab), and the list becomes
+    its length. The append-only guard steps aside for this one rewrite, in this transaction."""
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
+        op.execute("""
+            INSERT INTO audit_entry_contacts (contact_id, entry_id)
+            SELECT DISTINCT (value)::int, e.id
+            FROM audit_entries e, json_array_elements_text(e.changes -> 'contact_ids') AS value
+            WHERE e.action = 'bulk' AND json_typeof(e.changes -> 'contact_ids') = 'array'
+        """)
+        op.execute("""
+            UPDATE audit_entries SET changes = (
+                (changes::jsonb - 'contact_ids')
+                || jsonb_build_object('contacts', json_array_length(changes -> 'contact_ids'))
+            )::json
+            WHERE action = 'bulk' AND json_typeof(changes -> 'contact_ids') = 'array'
+        """)
+        op.execute("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only")
+        return
+    op.execute("DROP TRIGGER IF EXISTS audit_entries_no_update")
+    op.execute("""
+        INSERT INTO audit_entry_contacts (contact_id, entry_id)
+        SELECT DISTINCT CAST(j.value AS INTEGER), e.id
+        FROM audit_entries e, json_each(e.changes, '$.contact_ids') AS j
+        WHERE e.action = 'bulk' AND json_type(e.changes, '$.contact_ids') = 'array'
+    """)
+    op.execute("""
+        UPDATE audit_entries SET changes = json_set(
+            json_remove(changes, '$.contact_ids'), '$.contacts',
+            json_array_length(changes, '$.contact_ids'))
+        WHERE action = 'bulk' AND json_type(changes, '$.contact_ids') = 'array'
+    """)
+    op.execute("""
+        CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
+        BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END
+    """)
+
 
 # (what the first contact sees of the second, what the second sees of the first)
 CONNECTION_TYPES = [

@@ -158,13 +158,14 @@ def test_bootstrap_loads_demo_data_into_an_empty_database_only(cli):
     first = cli("bootstrap", "--demo-contacts", "4")
     assert first.exit_code == 0, first.output
     assert (
-        "Loaded 4 demo contacts, with leads, deals, orders and payments (CRM_DEMO=0 skips this)."
-        in first.output
+        "Loaded 4 demo contacts, with leads, deals, orders, payments, notes, interactions, "
+        "tasks and appointments (CRM_DEMO=0 skips this)." in first.output
     )
     assert count(Contact) == 4
-    from crm.models import Deal, Lead, Order
+    from crm.models import Appointment, Deal, Interaction, Lead, Note, Order, Task
 
     assert (count(Lead), count(Deal)) == (25, 40) and count(Order) > 0
+    assert (count(Note), count(Interaction), count(Task), count(Appointment)) == (4, 4, 2, 1)
 
     again = cli("bootstrap", "--demo-contacts", "4")
     assert again.exit_code == 0, again.output
