@@ -204,3 +204,44 @@ def test_the_api_registers_an_interaction_from_a_phone_system(client, make_user,
     listed = client.get(f"/api/v1/contacts/{ana.id}/interactions", headers=headers).get_json()
     assert [i["subject"] for i in listed["interactions"]] == ["Inbound call"]
     assert client.get("/api/v1/contacts/999999/interactions", headers=headers).status_code == 404
+
+
+def test_a_private_note_is_not_found_by_search_nor_exported(client, login_as, make_user, ana):
+    writer = make_user("crm_sales")
+    notes.add_note(writer, ana, "Zanzibar-secret plans", private=True)
+    db.session.commit()
+    login_as("crm_manager")
+    row = f"details/?id={ana.id}"
+    assert row in client.get("/admin/contact/?search=Smith").get_data(as_text=True)
+    assert row not in client.get("/admin/contact/?search=Zanzibar").get_data(as_text=True)
+    url = f"/admin/contact/bulk/?target=ids&ids={ana.id}"
+    page = client.get(url).get_data(as_text=True)
+    for file_format in ("csv", "xlsx", "vcf"):
+        exported = client.post(url, data={"operation": "export", "export_format": file_format,
+                                          "csrf_token": csrf_from(page)})  # fmt: skip
+        assert exported.status_code == 200
+        body = exported.get_data()
+        if file_format == "xlsx":
+            import io
+
+            import openpyxl
+
+            sheet = openpyxl.load_workbook(io.BytesIO(body)).active
+            body = str([c.value for row in sheet.iter_rows() for c in row]).encode()
+        assert b"Smith" in body and b"Zanzibar" not in body, file_format
+
+
+def test_the_profile_links_emails_to_the_compose_page_and_respects_do_not(
+    client, login_as, make_contact
+):
+    login_as("crm_sales")
+    eve = make_contact(first_name="Eve", email="eve@example.com",
+                       phones=[{"number": "+44 7400 123456"}])  # fmt: skip
+    html = _card(client, eve)
+    assert f"/admin/contact-messages/{eve.id}/email/?to=eve@example.com" in html
+    assert 'href="tel:+447400123456"' in html and "contact-sms" in html
+    eve.do_not_email, eve.do_not_call = True, True
+    db.session.commit()
+    html = _card(client, eve)
+    assert "/email/?to=" not in html and "tel:" not in html and "contact-sms" not in html
+    assert "Do not email" in html and "Do not call" in html
