@@ -43,6 +43,7 @@ def test_create_qualify_and_convert_a_lead_then_win_a_deal(
     assert contact.email == "lena@vogel.example" and contact.account.name == "Vogel & Co"
     assert session.scalar(select(Lead.status)) == LeadStatus.CONVERTED
 
+    page.locator("#tab-sales-link").click()  # the card's "Deals & orders" tab
     page.locator("#new-deal").click()
     page.locator("#title").fill("Website relaunch")
     page.locator("#amount").fill("2500")
@@ -50,6 +51,7 @@ def test_create_qualify_and_convert_a_lead_then_win_a_deal(
     expect(page.locator(".alert-success")).to_contain_text("Record was successfully created")
     page.goto(f"/admin/contact/details/?id={contact.id}")
     expect(page.locator("#customer-status")).to_have_text("Prospect")
+    page.locator("#tab-sales-link").click()
     page.locator("#details-deals a", has_text="Website relaunch").click()
     page.locator("#mark-won").click()
     expect(page.locator(".alert-success")).to_contain_text("is won now")

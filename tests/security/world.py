@@ -79,6 +79,7 @@ CONTACT_TABLES = {
     "contact_categories",
     "contact_criteria",
     "audit_entries",
+    "audit_entry_contacts",  # the contacts a bulk action's history entry names
 }
 LOOKUP_TABLES = {
     "phone type name": {"phone_types"},
@@ -236,7 +237,7 @@ class World:
                 outcome = Outcome("crashed" if done.crashed else "broken", done.failure)
             else:
                 outcome = Outcome("stored", stored=stored.get(form_field))
-            outcome.changed, outcome.allowed = done.changed, allowed | {"audit_entries"}
+            outcome.changed, outcome.allowed = done.changed, allowed | {"audit_entries", "audit_entry_contacts"}
             outcomes[(label, key)] = outcome
 
     # ---- building -------------------------------------------------------------------
