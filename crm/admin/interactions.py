@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request, url_for
-from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -82,7 +82,7 @@ class InteractionView(CrmModelView):
             FilterEqual(Interaction.status, "Status", options=InteractionStatus.choices()),
             "operator",
             "occurred_at",
-            FilterEqual(Interaction.contact_id, "Contact id"),
+            IntEqualFilter(Interaction.contact_id, "Contact id"),
         )
         self.form_ajax_refs = {
             "contact": contact_picker("contact"),
