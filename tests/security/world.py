@@ -237,7 +237,8 @@ class World:
                 outcome = Outcome("crashed" if done.crashed else "broken", done.failure)
             else:
                 outcome = Outcome("stored", stored=stored.get(form_field))
-            outcome.changed, outcome.allowed = done.changed, allowed | {"audit_entries", "audit_entry_contacts"}
+            history = {"audit_entries", "audit_entry_contacts"}
+            outcome.changed, outcome.allowed = done.changed, allowed | history
             outcomes[(label, key)] = outcome
 
     # ---- building -------------------------------------------------------------------
