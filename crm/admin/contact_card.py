@@ -39,6 +39,9 @@ TABS = (
     ("sales", "Deals & orders"),
 )
 _KEPT_FORM = "contact_card_form"
+# At most this much typed text is kept for a refused form (in the session cookie). Longer
+# texts are refused by the browser first: the fields carry the rules' maxlength.
+KEPT_CHARACTERS = 2_000
 
 
 @dataclass
@@ -137,6 +140,8 @@ class ContactCardView(ContactPageActions):
         except ValidationFailed as exc:
             db.session.rollback()
             values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+            if sum(len(v) for v in values.values()) > KEPT_CHARACTERS:
+                values = {}  # the session is a cookie: browsers drop one over 4 KB
             session[_KEPT_FORM] = {"name": form, "values": values, "errors": exc.errors}
             flash("Not saved: see the messages on the form.", "error")
         except DomainError as exc:

@@ -70,14 +70,19 @@ def test_a_private_note_is_on_its_authors_card_only(client, login_as, make_user,
 
 def test_a_refused_form_comes_back_filled_in_with_its_message(client, login_as, ana):
     login_as("crm_sales")
-    long_comment = "x" * 5001
-    response = _post(client, ana, "comments/", body=long_comment)
+    response = _post(client, ana, "interactions/", medium="call", subject="Called about the van",
+                     occurred_at="yesterday-ish")  # fmt: skip
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "A comment holds at most 5,000 characters." in html
-    assert long_comment in html  # what was typed is kept
-    assert db.session.scalar(select(Comment.id)) is None
+    assert "Give a date and time, like 2026-11-23 14:30." in html
+    assert 'value="Called about the van"' in html and 'value="yesterday-ish"' in html
+    assert db.session.scalar(select(Interaction.id)) is None
     # Shown once: the next view of the card is clean.
-    assert "A comment holds at most" not in _card(client, ana, tab="activity")
+    assert "Give a date and time" not in _card(client, ana, tab="interactions")
+    # A text too long to keep in the session cookie: the message comes back without it.
+    response = _post(client, ana, "comments/", body="x" * 5001)
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "A comment holds at most 5,000 characters." in html and "x" * 5001 not in html
+    assert db.session.scalar(select(Comment.id)) is None
 
 
 def test_an_interaction_registered_on_the_card_is_listed_and_filtered(client, login_as, ana):
