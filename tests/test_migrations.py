@@ -189,7 +189,7 @@ def test_upgrading_keeps_existing_rows_and_indexes_them_for_search(
 
 
 def test_older_bulk_entries_are_linked_to_the_contacts_they_name(database_url: str, tmp_path: Path):
-    """Revision 0015 moves a bulk entry's list of contacts to audit_entry_contacts (so the
+    """Revision 0015 moves a bulk entry's list of contacts to audit_bulk_contacts (so the
     entry is in each contact's History tab) and keeps its length; history stays append-only."""
     import json
 
@@ -214,7 +214,7 @@ def test_older_bulk_entries_are_linked_to_the_contacts_they_name(database_url: s
         upgrade()
         with db.engine.connect() as conn:
             links = conn.execute(
-                text("SELECT entry_id, contact_id FROM audit_entry_contacts ORDER BY contact_id")
+                text("SELECT entry_id, contact_id FROM audit_bulk_contacts ORDER BY contact_id")
             ).all()
             stored = [
                 json.loads(c) if isinstance(c, str) else c
@@ -224,7 +224,7 @@ def test_older_bulk_entries_are_linked_to_the_contacts_they_name(database_url: s
             ]
         assert links == [(1, 3), (1, 7), (1, 9)]
         assert stored == [
-            {"tags_added": ["VIP"], "contacts": 4},
+            {"tags_added": ["VIP"], "contacts": 4, "contact_sample": [3, 7, 9]},
             {"contact_ids": [1, 2]},  # not a bulk action: as it was
             {"tags_added": ["Old"]},
         ]

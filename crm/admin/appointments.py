@@ -25,7 +25,7 @@ from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus
 from crm.models.base import utcnow
-from crm.services import access, appointments, local_time
+from crm.services import access, appointments, invitations, local_time
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -288,7 +288,7 @@ class AppointmentView(CrmModelView):
             kwargs["may_edit"] = can(current_user, "appointment.edit")
             model = kwargs.get("model")
             if model is not None:  # who the mail goes to, as far as the user may see
-                everyone = appointments.attendees_of(model)
+                everyone = invitations.attendees_of(model)
                 seen = appointments.participants_seen_by(current_user, [model])[model.id]
                 shown = {id(p) for p in (*seen.contacts, *model.users)}
                 kwargs["recipients"] = [r for r in everyone if id(r[2]) in shown]
@@ -328,7 +328,7 @@ class AppointmentView(CrmModelView):
 def _send(appointment: Appointment, refused: str) -> None:
     """Mail the confirmation and commit; a refusal is flashed after `refused`."""
     try:
-        report = appointments.send_confirmation(current_user, appointment)
+        report = invitations.send_confirmation(current_user, appointment)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()

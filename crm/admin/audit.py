@@ -7,12 +7,10 @@ from typing import Any
 
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
 from crm.admin.base import CrmModelView
 from crm.auth.permissions import can
-from crm.extensions import db
-from crm.models import AuditEntry, audit_entry_contacts
+from crm.models import AuditEntry
 
 
 def _show(value: Any) -> str:
@@ -23,8 +21,12 @@ def _changes(_view: Any, _context: Any, model: AuditEntry, _name: str) -> Markup
     """Each field's old -> new value; a bulk entry's contact list as its size and first ids."""
     rows = []
     for field, value in (model.changes or {}).items():
+        if field == "contact_sample":
+            continue  # shown with "contacts"
         if field == "contacts" and isinstance(value, int) and model.action == "bulk":
-            first = _named_contacts(model.id)
+            first = [
+                i for i in (model.changes or {}).get("contact_sample", []) if isinstance(i, int)
+            ]
             shown = ", ".join(str(i) for i in first) + (" ..." if value > len(first) else "")
             rows.append(Markup("<li><b>contacts</b>: {:,} ({})</li>").format(value, shown))
         elif field == "contact_ids" and isinstance(value, list):
@@ -41,13 +43,6 @@ def _changes(_view: Any, _context: Any, model: AuditEntry, _name: str) -> Markup
     return Markup('<ul class="list-unstyled mb-0 small">{}</ul>').format(
         Markup("").join(rows) if rows else escape("")
     )
-
-
-def _named_contacts(entry_id: int, limit: int = 20) -> list[int]:
-    """The first contacts an entry names (crm.services.audit.link_contacts)."""
-    link = audit_entry_contacts.c
-    query = select(link.contact_id).where(link.entry_id == entry_id).order_by(link.contact_id)
-    return list(db.session.scalars(query.limit(limit)))
 
 
 class AuditView(CrmModelView):

@@ -12,7 +12,7 @@ from crm.models.appointment import (
     appointment_contacts,
     appointment_users,
 )
-from crm.models.audit import AuditEntry, audit_entry_contacts
+from crm.models.audit import AuditEntry, audit_bulk_contacts, audit_entry_contacts
 from crm.models.connection import Connection, ConnectionType
 from crm.models.contact import (
     Contact,
@@ -85,6 +85,7 @@ __all__ = [
     "appointment_accounts",
     "appointment_contacts",
     "appointment_users",
+    "audit_bulk_contacts",
     "audit_entry_contacts",
     "ContactLogin",
     "Counter",

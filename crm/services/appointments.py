@@ -1,5 +1,5 @@
 """Appointments (seed 002): a time, a place, a subject and participants (contacts, accounts,
-users), and the meeting confirmation mailed with an iCalendar (.ics) invitation.
+users); their meeting confirmation is crm.services.invitations'.
 
 Who sees an appointment: its organiser (owner), the users taking part, and those who see one
 of its contacts or accounts; participants they may not see are neither shown to them nor
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from icalendar import Calendar, Event, vCalAddress, vText
 from sqlalchemy import ColumnElement, Select, case, false, or_, select
 
 from crm.auth.permissions import Actor, can
@@ -26,14 +25,13 @@ from crm.models import (
     Appointment,
     AppointmentStatus,
     Contact,
-    Medium,
     User,
     appointment_accounts,
     appointment_contacts,
     appointment_users,
 )
 from crm.models.base import utcnow
-from crm.services import audit, interactions, local_time, mail
+from crm.services import audit, local_time
 from crm.services import validation as v
 from crm.services.access import account_visibility, contact_visibility
 
@@ -45,11 +43,6 @@ APPOINTMENT_FIELDS = (
     "subject", "place", "description", "starts_at", "ends_at",
     "contact_ids", "account_ids", "user_ids",
 )  # fmt: skip
-PRODID = "-//Contacts CRM//Appointments//EN"
-MAIL_OFF = (
-    "Email is switched off on this server (CRM_MAIL_BACKEND=none): no confirmation can be "
-    "sent. Set CRM_MAIL_BACKEND=smtp and CRM_SMTP_HOST in the server's environment."
-)
 
 
 # ---- who sees what -----------------------------------------------------------------------
@@ -211,7 +204,7 @@ def _ids(value: Any) -> set[int]:
     return found
 
 
-def _check_allowed(actor: Actor, appointment: Appointment) -> None:
+def check_may_change(actor: Actor, appointment: Appointment) -> None:
     if not can(actor, "appointment.edit"):
         raise PermissionDenied("You may not create or change appointments.")
     if get_visible_appointment(actor, appointment.id) is None:
@@ -228,7 +221,7 @@ def save_appointment(
     if not can(actor, "appointment.edit"):
         raise PermissionDenied("You may not create or change appointments.")
     if appointment is not None:
-        _check_allowed(actor, appointment)
+        check_may_change(actor, appointment)
         if appointment.status == AppointmentStatus.CANCELLED:
             raise DomainError("This appointment is cancelled: it cannot be changed any more.")
         version = data.get("version")
@@ -364,7 +357,7 @@ def cancel_appointment(actor: Actor, appointment: Appointment) -> Appointment:
     """Cancel it (kept, marked cancelled; its next invitation is a cancellation)."""
     if not can(actor, "appointment.edit"):
         raise PermissionDenied("You may not change appointments.")
-    _check_allowed(actor, appointment)
+    check_may_change(actor, appointment)
     if appointment.status == AppointmentStatus.CANCELLED:
         raise DomainError("This appointment is cancelled already.")
     audit.note_actor(db.session, actor)
@@ -372,215 +365,3 @@ def cancel_appointment(actor: Actor, appointment: Appointment) -> Appointment:
     appointment.sequence = (appointment.sequence or 0) + 1
     db.session.flush()
     return appointment
-
-
-# ---- the invitation --------------------------------------------------------------------------
-def _param(value: str) -> str:
-    """A parameter value (CN): one line, no double quotes (iCalendar cannot escape them)."""
-    return " ".join(str(value).replace('"', "'").split())
-
-
-def _address(email: str, name: str, **params: str) -> vCalAddress:
-    address = vCalAddress(f"mailto:{email}")
-    if name:
-        address.params["CN"] = vText(_param(name))
-    for key, value in params.items():
-        address.params[key.replace("_", "-").upper()] = value
-    return address
-
-
-def attendees_of(appointment: Appointment) -> list[tuple[str, str, Any]]:
-    """(email, name, participant) of each participant who can be written to: the contacts
-    with an address and no "do not email", and the users but the organiser (the ORGANIZER)."""
-    found: list[tuple[str, str, Any]] = []
-    seen: set[str] = set()
-    for contact in appointment.contacts:
-        if contact.email and not contact.do_not_email and contact.email.lower() not in seen:
-            seen.add(contact.email.lower())
-            found.append((contact.email.lower(), contact.full_name, contact))
-    for user in appointment.users:
-        if user.email and user.email.lower() not in seen and user.id != appointment.owner_id:
-            seen.add(user.email.lower())
-            found.append((user.email.lower(), user.full_name or user.email, user))
-    return found
-
-
-def invitation_ics(appointment: Appointment, method: str = "REQUEST") -> bytes:
-    """The appointment as an iCalendar invitation (method REQUEST) or cancellation (CANCEL):
-    one VEVENT with the appointment's UID and SEQUENCE, times in UTC, the organiser and one
-    ATTENDEE per participant who can be written to."""
-    if method not in ("REQUEST", "CANCEL"):
-        raise ValueError(f"Unknown iTIP method {method!r}")
-    config = current_app.config
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
-    event = Event()
-    event.add("uid", appointment.uid)
-    event.add("sequence", appointment.sequence or 0)
-    event.add("dtstamp", utcnow().replace(microsecond=0))
-    event.add("dtstart", local_time.as_utc(appointment.starts_at))
-    event.add("dtend", local_time.as_utc(appointment.ends_at))
-    event.add("summary", appointment.subject)
-    if appointment.place:
-        event.add("location", appointment.place)
-    if appointment.description:
-        event.add("description", appointment.description)
-    sender = config.get("CRM_MAIL_FROM", "crm@localhost")
-    owner = appointment.owner
-    if owner is not None:
-        organizer = _address(
-            owner.email, owner.full_name or owner.email, sent_by=f"mailto:{sender}"
-        )
-    else:
-        organizer = _address(sender, config.get("CRM_NAME", "Contacts CRM"))
-    event.add("organizer", organizer)
-    for email, name, _ in attendees_of(appointment):
-        event.add(
-            "attendee",
-            _address(email, name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT",
-                     partstat="NEEDS-ACTION", rsvp="TRUE"),
-        )  # fmt: skip
-    cancelled = method == "CANCEL" or appointment.status == AppointmentStatus.CANCELLED
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    calendar.add_component(event)
-    return calendar.to_ical()
-
-
-def _when_text(appointment: Appointment) -> str:
-    starts = local_time.to_local(appointment.starts_at)
-    ends = local_time.to_local(appointment.ends_at)
-    zone = local_time.zone_name()
-    if starts.date() == ends.date():
-        return f"{starts:%A %d %B %Y, %H:%M}–{ends:%H:%M} ({zone})"
-    return f"{starts:%A %d %B %Y, %H:%M} – {ends:%A %d %B %Y, %H:%M} ({zone})"
-
-
-def confirmation_text(appointment: Appointment, cancelled: bool) -> str:
-    """The mail's readable body: what, when, where, who."""
-    names = [c.full_name for c in appointment.contacts]
-    names += [a.name for a in appointment.accounts]
-    names += [u.full_name or u.email for u in appointment.users]
-    organiser = appointment.owner
-    lines = [
-        "This meeting is cancelled." if cancelled else "Meeting confirmation",
-        "",
-        f"What:  {appointment.subject}",
-        f"When:  {_when_text(appointment)}",
-        f"Where: {appointment.place or '(no place given)'}",
-        f"Who:   {', '.join(names) or '(no participants)'}",
-    ]
-    if organiser is not None:
-        lines.append(f"Organiser: {organiser.full_name or organiser.email} <{organiser.email}>")
-    if appointment.description and not cancelled:
-        lines += ["", appointment.description]
-    lines += ["", "The invitation is attached (invite.ics) for your calendar."]
-    return "\n".join(lines) + "\n"
-
-
-@dataclass
-class ConfirmationReport:
-    """What send_confirmation did: the addresses mailed, and the participants it skipped
-    with the reason (no email address, do not email). What it tells the actor names only
-    the contacts the actor may see (`shown_sent_to`, `skipped`; `others` counts the rest)."""
-
-    sent_to: list[str] = field(default_factory=list)
-    shown_sent_to: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    others: int = 0
-    cancellation: bool = False
-    mail_leaves: bool = True  # False: the console backend wrote it to the log
-
-    def summary(self) -> str:
-        what = "Cancellation" if self.cancellation else "Meeting confirmation"
-        names = ", ".join(self.shown_sent_to) or f"{len(self.sent_to)} participant(s)"
-        text = f"{what} sent to {names}."
-        if not self.mail_leaves:
-            text = f"{what} written to the server log (mail backend: console), not sent."
-        if self.skipped:
-            text += " Not sent to: " + "; ".join(f"{n} ({why})" for n, why in self.skipped) + "."
-        if self.others:
-            text += f" ({self.others} participant(s) you may not see not named here.)"
-        return text
-
-
-def send_confirmation(actor: Actor, appointment: Appointment) -> ConfirmationReport:
-    """Mail the meeting confirmation (or, for a cancelled appointment, the cancellation) to
-    the participants in one message, the .ics attached; each contact mailed gets an outgoing
-    email interaction, and the appointment's history the event. MailNotSent: nothing is
-    recorded."""
-    _check_allowed(actor, appointment)
-    if current_app.config.get("CRM_MAIL_BACKEND", "console") == "none":
-        raise DomainError(MAIL_OFF)
-    cancelled = appointment.status == AppointmentStatus.CANCELLED
-    report = ConfirmationReport(cancellation=cancelled, mail_leaves=mail.sends_mail())
-    seen = visible_contact_ids(actor, {c.id for c in appointment.contacts})
-    for contact in appointment.contacts:
-        reason = "do not email" if contact.do_not_email else None
-        reason = reason or (None if contact.email else "no email address")
-        if reason and contact.id in seen:
-            report.skipped.append((contact.full_name, reason))
-        elif reason:
-            report.others += 1
-    recipients = attendees_of(appointment)
-    if not recipients:
-        skipped = "; ".join(f"{n} ({why})" for n, why in report.skipped)
-        raise DomainError(
-            "Nobody to send the confirmation to: add participants with an email address"
-            + (f" (not mailed: {skipped})." if skipped else ".")
-        )
-    report.sent_to = [email for email, _, _ in recipients]
-    report.shown_sent_to = [
-        email for email, _, p in recipients if not isinstance(p, Contact) or p.id in seen
-    ]
-    report.others += len(report.sent_to) - len(report.shown_sent_to)
-    method = "CANCEL" if cancelled else "REQUEST"
-    subject = f"{'Cancelled' if cancelled else 'Invitation'}: {appointment.subject}"
-    body = confirmation_text(appointment, cancelled)
-    owner = appointment.owner
-    mail.send(
-        mail.Mail(
-            to=report.sent_to,
-            subject=subject,
-            body=body,
-            reply_to=owner.email if owner is not None else None,
-            attachments=[
-                mail.Attachment("invite.ics", "text/calendar", invitation_ics(appointment, method),
-                                params={"method": method, "charset": "utf-8"})
-            ],
-        )
-    )  # fmt: skip
-    _record_sent(actor, appointment, recipients, report, body, cancelled)
-    return report
-
-
-def _record_sent(
-    actor: Actor,
-    appointment: Appointment,
-    recipients: list[tuple[str, str, Any]],
-    report: ConfirmationReport,
-    body: str,
-    cancelled: bool,
-) -> None:
-    audit.note_actor(db.session, actor)
-    now = utcnow()
-    appointment.confirmation_sent_at = now
-    label = "Meeting cancelled" if cancelled else "Meeting confirmation"
-    mailed_contacts = [p for _, _, p in recipients if isinstance(p, Contact)]
-    for contact in mailed_contacts:
-        interactions.record_outgoing(actor, contact, Medium.EMAIL, contact.email,
-                                     f"{label}: {appointment.subject}", body)  # fmt: skip
-    audit.record_event(
-        db.session,
-        actor,
-        "send_cancellation" if cancelled else "send_invitation",
-        "appointment",
-        f"{label} for {appointment.subject!r} mailed to {len(report.sent_to)} participant(s)",
-        # No addresses: the entry is shown on each participant's page, to whoever sees it.
-        {"method": "CANCEL" if cancelled else "REQUEST", "recipients": len(report.sent_to),
-         "sequence": appointment.sequence},
-        entity_id=appointment.id,
-        contact_ids=[c.id for c in appointment.contacts],
-    )  # fmt: skip
-    db.session.flush()

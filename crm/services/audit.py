@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import Select, event, insert, inspect, literal, select
 from sqlalchemy.orm import Mapper, Session, object_session
 
-from crm.models.audit import AuditEntry, audit_entry_contacts
+from crm.models.audit import AuditEntry, audit_bulk_contacts, audit_entry_contacts
 from crm.models.base import utcnow
 
 REDACTED = "(private)"
+SAMPLE_SIZE = 20  # the contacts a bulk entry names in its own changes ("contact_sample")
 # Columns whose changes are bookkeeping, not information.
 IGNORED_FIELDS = frozenset(
     {"version", "updated_at", "created_at", "search_text", "name_key", "has_phone"}
@@ -108,11 +109,13 @@ def record_event(
     contact_id: int | None = None,
     account_id: int | None = None,
     contact_ids: Select | Iterable[int] | None = None,
+    distinct_ids: bool = False,
 ) -> None:
     """One history entry for an event that is more than a row's change (a bulk action, a
     tag merge, a sign-in, a merge); `actor` is the acting user, or (id, email) when there is
     none signed in yet. `contact_id` / `account_id` put it in that record's history;
-    `contact_ids` (ids, or a query of them) in the history of every contact it names."""
+    `contact_ids` (ids, or a query of them) in the history of every contact it names;
+    `distinct_ids`: the query never names a contact twice (no de-duplication needed)."""
     if _suspended.get():
         return
     if isinstance(actor, tuple):
@@ -136,16 +139,24 @@ def record_event(
     session.add(entry)
     if contact_ids is not None:
         session.flush()
-        link_contacts(session, entry.id, contact_ids)
+        table = audit_bulk_contacts if action == "bulk" else audit_entry_contacts
+        link_contacts(session, entry.id, contact_ids, distinct=distinct_ids, table=table)
 
 
-def link_contacts(session: Session, entry_id: int, contact_ids: Select | Iterable[int]) -> None:
+def link_contacts(
+    session: Session,
+    entry_id: int,
+    contact_ids: Select | Iterable[int],
+    distinct: bool = False,
+    table: Any = audit_entry_contacts,
+) -> None:
     """Put entry `entry_id` in the history of each of `contact_ids` (one INSERT ... SELECT
-    for a query, so that 100,000 contacts never pass through Python)."""
-    table = audit_entry_contacts
+    for a query, so that 100,000 contacts never pass through Python); `table`: the bulk
+    actions' own (crm.models.audit)."""
     if isinstance(contact_ids, Select):
         ids = contact_ids.subquery()
-        chosen = select(ids.c[0], literal(entry_id)).distinct()
+        chosen = select(ids.c[0], literal(entry_id))
+        chosen = chosen if distinct else chosen.distinct()
         session.execute(insert(table).from_select(["contact_id", "entry_id"], chosen))
         return
     rows = [{"contact_id": i, "entry_id": entry_id} for i in sorted(set(contact_ids))]

@@ -81,9 +81,11 @@ def _record(actor: Actor, summary: str, ids: Select, changes: dict) -> None:
     touched = db.session.scalar(select(func.count()).select_from(ids.subquery()))
     if not touched:  # nothing the actor may see was targeted: nothing happened
         return
+    sample = list(db.session.scalars(ids.order_by(Contact.id).limit(audit.SAMPLE_SIZE)))
     audit.record_event(
-        db.session, actor, "bulk", "contact", summary, {**changes, "contacts": touched},
-        contact_ids=ids,
+        db.session, actor, "bulk", "contact", summary,
+        {**changes, "contacts": touched, "contact_sample": sample},
+        contact_ids=ids, distinct_ids=True,
     )  # fmt: skip
 
 

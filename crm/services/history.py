@@ -21,6 +21,7 @@ from crm.models import (
     Category,
     Tag,
     User,
+    audit_bulk_contacts,
     audit_entry_contacts,
 )
 from crm.models.base import utcnow
@@ -46,7 +47,7 @@ LABELS = {
 _USER_FIELDS = {"owner_id", "responsible_id", "operator_id", "author_id", "uploaded_by_id",
                 "created_by_id", "deleted_by_id"}  # fmt: skip
 # Kept by the rules from other fields: shown through those.
-_DERIVED = frozenset({"birthday_month"})
+_DERIVED = frozenset({"birthday_month", "contact_sample"})
 _NAMED_LISTS = {"tags": Tag, "categories": Category, "linked_accounts": Account}
 
 
@@ -109,7 +110,17 @@ def contact_history(
         .join(AuditEntry, AuditEntry.id == audit_entry_contacts.c.entry_id)
         .where(audit_entry_contacts.c.contact_id == contact_id, *span)
     )
-    ids = union(own, linked).subquery()
+    bulk = audit_bulk_contacts.c
+    named = (
+        select(AuditEntry.id)
+        .where(AuditEntry.action == "bulk", *span)
+        .where(
+            select(bulk.entry_id)
+            .where(bulk.entry_id == AuditEntry.id, bulk.contact_id == contact_id)
+            .exists()
+        )
+    )
+    ids = union(own, linked, named).subquery()
     entries = list(
         db.session.scalars(
             select(AuditEntry)

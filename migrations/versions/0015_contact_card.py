@@ -24,9 +24,14 @@ def upgrade():
         sa.Column("contact_id", sa.Integer(), nullable=False),
         sa.Column("entry_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("contact_id", "entry_id", name=op.f("pk_audit_entry_contacts")),
+        sqlite_with_rowid=False,
     )
-    op.create_index(
-        "ix_audit_entry_contacts_entry_id", "audit_entry_contacts", ["entry_id"], unique=False
+    op.create_table(
+        "audit_bulk_contacts",
+        sa.Column("entry_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("entry_id", "contact_id", name=op.f("pk_audit_bulk_contacts")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "connection_types",
@@ -461,13 +466,13 @@ def upgrade():
 
 def _link_bulk_entries():
     """Bulk actions recorded before this revision listed their contacts in the entry's JSON:
-    each contact gets a link to it (so the entry is in its History tab), and the list becomes
-    its length. The append-only guard steps aside for this one rewrite, in this transaction."""
+    each contact gets a link to it in audit_bulk_contacts (so the entry is in its History tab), and the list becomes
+    its length and the first 20 ids. The append-only guard steps aside for this one rewrite, in this transaction."""
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
         op.execute("""
-            INSERT INTO audit_entry_contacts (contact_id, entry_id)
+            INSERT INTO audit_bulk_contacts (contact_id, entry_id)
             SELECT DISTINCT (value)::int, e.id
             FROM audit_entries e, json_array_elements_text(e.changes -> 'contact_ids') AS value
             WHERE e.action = 'bulk' AND json_typeof(e.changes -> 'contact_ids') = 'array'
@@ -475,7 +480,16 @@ def _link_bulk_entries():
         op.execute("""
             UPDATE audit_entries SET changes = (
                 (changes::jsonb - 'contact_ids')
-                || jsonb_build_object('contacts', json_array_length(changes -> 'contact_ids'))
+                || jsonb_build_object(
+                    'contacts', json_array_length(changes -> 'contact_ids'),
+                    'contact_sample', (
+                        SELECT coalesce(jsonb_agg(value ORDER BY value), '[]'::jsonb) FROM (
+                            SELECT DISTINCT (value)::int AS value
+                            FROM json_array_elements_text(changes -> 'contact_ids') AS value
+                            ORDER BY 1 LIMIT 20
+                        ) AS sample
+                    )
+                )
             )::json
             WHERE action = 'bulk' AND json_typeof(changes -> 'contact_ids') = 'array'
         """)
@@ -483,15 +497,22 @@ def _link_bulk_entries():
         return
     op.execute("DROP TRIGGER IF EXISTS audit_entries_no_update")
     op.execute("""
-        INSERT INTO audit_entry_contacts (contact_id, entry_id)
+        INSERT INTO audit_bulk_contacts (contact_id, entry_id)
         SELECT DISTINCT CAST(j.value AS INTEGER), e.id
         FROM audit_entries e, json_each(e.changes, '$.contact_ids') AS j
         WHERE e.action = 'bulk' AND json_type(e.changes, '$.contact_ids') = 'array'
     """)
     op.execute("""
         UPDATE audit_entries SET changes = json_set(
-            json_remove(changes, '$.contact_ids'), '$.contacts',
-            json_array_length(changes, '$.contact_ids'))
+            json_remove(changes, '$.contact_ids'),
+            '$.contacts', json_array_length(changes, '$.contact_ids'),
+            '$.contact_sample', (
+                SELECT json_group_array(v) FROM (
+                    SELECT DISTINCT CAST(j.value AS INTEGER) AS v
+                    FROM json_each(audit_entries.changes, '$.contact_ids') AS j
+                    ORDER BY 1 LIMIT 20
+                )
+            ))
         WHERE action = 'bulk' AND json_type(changes, '$.contact_ids') = 'array'
     """)
     op.execute("""
@@ -575,5 +596,5 @@ def downgrade():
 
     op.drop_table("appointments")
     op.drop_table("connection_types")
-    op.drop_index("ix_audit_entry_contacts_entry_id", table_name="audit_entry_contacts")
+    op.drop_table("audit_bulk_contacts")
     op.drop_table("audit_entry_contacts")

@@ -79,7 +79,7 @@ CONTACT_TABLES = {
     "contact_categories",
     "contact_criteria",
     "audit_entries",
-    "audit_entry_contacts",  # the contacts a bulk action's history entry names
+    "audit_bulk_contacts",  # the contacts a bulk action's history entry names
 }
 LOOKUP_TABLES = {
     "phone type name": {"phone_types"},
@@ -237,7 +237,7 @@ class World:
                 outcome = Outcome("crashed" if done.crashed else "broken", done.failure)
             else:
                 outcome = Outcome("stored", stored=stored.get(form_field))
-            history = {"audit_entries", "audit_entry_contacts"}
+            history = {"audit_entries", "audit_bulk_contacts"}
             outcome.changed, outcome.allowed = done.changed, allowed | history
             outcomes[(label, key)] = outcome
 

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from crm.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import AccessClass, Account, Appointment, AppointmentStatus, Interaction, Medium
-from crm.services import appointments
+from crm.services import appointments, invitations
 from crm.services.mail import MailNotSent
 from tests.services.conftest import count, history, reload
 
@@ -127,7 +127,7 @@ def test_the_invitation_reads_back(app, sales, make_user, make_contact):
     quiet = make_contact(sales, first_name="Quiet", email="quiet@example.com", do_not_email=True)
     colleague = make_user("crm_manager", email="colleague@example.com")
     meeting = _meeting(sales, contact_ids=[ana.id, quiet.id], user_ids=[colleague.id, sales.id])
-    calendar = Calendar.from_ical(appointments.invitation_ics(meeting))
+    calendar = Calendar.from_ical(invitations.invitation_ics(meeting))
     assert (str(calendar["version"]), str(calendar["method"])) == ("2.0", "REQUEST")
     assert "Contacts CRM" in str(calendar["prodid"])
     (event,) = calendar.walk("VEVENT")
@@ -145,7 +145,7 @@ def test_the_invitation_reads_back(app, sales, make_user, make_contact):
     assert (ana_params["ROLE"], ana_params["PARTSTAT"], ana_params["RSVP"]) == (
         "REQ-PARTICIPANT", "NEEDS-ACTION", "TRUE",
     )  # fmt: skip
-    cancel = Calendar.from_ical(appointments.invitation_ics(meeting, "CANCEL"))
+    cancel = Calendar.from_ical(invitations.invitation_ics(meeting, "CANCEL"))
     assert str(cancel["method"]) == "CANCEL"
     assert str(cancel.walk("VEVENT")[0]["status"]) == "CANCELLED"
 
@@ -157,7 +157,7 @@ def test_the_confirmation_arrives_and_is_recorded(app, smtp_server, sales, make_
     colleague = make_user("crm_manager", email="colleague@example.com")
     meeting = _meeting(sales, contact_ids=[ana.id, quiet.id, silent.id], user_ids=[colleague.id])
     db.session.commit()
-    report = appointments.send_confirmation(sales, meeting)
+    report = invitations.send_confirmation(sales, meeting)
     db.session.commit()
     assert report.sent_to == ["ana@example.com", "colleague@example.com"]
     assert report.skipped == [("Quiet Smith", "do not email"), ("Silent Smith", "no email address")]
@@ -196,7 +196,7 @@ def test_a_cancelled_appointment_sends_a_cancellation(app, smtp_server, sales, m
         appointments.cancel_appointment(sales, meeting)
     with pytest.raises(DomainError, match="cannot be changed"):
         appointments.save_appointment(sales, meeting, {"subject": "Again"})
-    report = appointments.send_confirmation(sales, meeting)
+    report = invitations.send_confirmation(sales, meeting)
     db.session.commit()
     assert report.cancellation and report.summary().startswith("Cancellation sent to")
     ((_, _, message),) = smtp_server.messages
@@ -220,7 +220,7 @@ def test_a_mail_server_failure_records_nothing(app, sales, make_contact):
     meeting = _meeting(sales, contact_ids=[make_contact(sales, email="ana@example.com").id])
     db.session.commit()
     with pytest.raises(MailNotSent, match="could not be sent"):
-        appointments.send_confirmation(sales, meeting)
+        invitations.send_confirmation(sales, meeting)
     db.session.rollback()
     assert count(Interaction) == 0 and reload(meeting).confirmation_sent_at is None
     assert history(action="send_invitation") == []
@@ -230,10 +230,10 @@ def test_nobody_to_mail_and_mail_switched_off_are_refused(app, sales, make_conta
     quiet = make_contact(sales, email="q@example.com", do_not_email=True)
     meeting = _meeting(sales, contact_ids=[quiet.id])
     with pytest.raises(DomainError, match=r"Nobody to send .* \(not mailed: Ana Smith \(do not"):
-        appointments.send_confirmation(sales, meeting)
+        invitations.send_confirmation(sales, meeting)
     app.config["CRM_MAIL_BACKEND"] = "none"
     with pytest.raises(DomainError, match="switched off"):
-        appointments.send_confirmation(sales, meeting)
+        invitations.send_confirmation(sales, meeting)
 
 
 def test_who_sees_appointments(sales, manager, make_user, make_contact):
@@ -255,7 +255,7 @@ def test_who_sees_appointments(sales, manager, make_user, make_contact):
     with pytest.raises(NotFound):
         appointments.cancel_appointment(sales, private)
     with pytest.raises(NotFound):
-        appointments.send_confirmation(sales, private)
+        invitations.send_confirmation(sales, private)
 
 
 def test_a_contacts_appointments_upcoming_first_then_past(sales, make_contact):

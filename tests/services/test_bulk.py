@@ -19,7 +19,7 @@ from crm.models import (
     Segment,
     SegmentKind,
     Tag,
-    audit_entry_contacts,
+    audit_bulk_contacts,
     contact_tags,
     segment_members,
 )
@@ -51,11 +51,12 @@ def test_add_tags_creates_them_and_reports_who_already_had_them(manager, make_co
     assert result.skipped == {"already had the tag VIP": 1}
     assert "already had the tag VIP" in result.message
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "bulk")).all()[-1]
-    named = select(audit_entry_contacts.c.contact_id).where(
-        audit_entry_contacts.c.entry_id == entry.id
+    named = select(audit_bulk_contacts.c.contact_id).where(
+        audit_bulk_contacts.c.entry_id == entry.id
     )
     assert sorted(db.session.scalars(named)) == sorted([ana.id, bo.id, cy.id])
     assert entry.changes["contacts"] == 3
+    assert entry.changes["contact_sample"] == sorted([ana.id, bo.id, cy.id])
     assert entry.user_id == manager.id
 
 
