@@ -165,6 +165,7 @@ def _init_errors(app: Flask) -> None:
         (403, "Not allowed", "You do not have permission to see this page or do this."),
         (404, "Not found", "There is nothing here, or it is not yours to see."),
         (405, "Not allowed", "This address does not accept that kind of request."),
+        (413, "Too large", "What was sent is larger than this server accepts. Nothing was saved."),
         (500, "Something went wrong", "The error was logged. Nothing was saved."),
     ):
         app.register_error_handler(code, lambda exc, c=code, t=title, m=message: page(c, t, m))

@@ -83,3 +83,13 @@ def test_behind_a_proxy_the_forwarded_scheme_counts_only_when_trusted(tmp_path, 
         )
         response = app.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
         assert ("Strict-Transport-Security" in response.headers) is trusted
+
+
+def test_a_request_too_large_gets_a_readable_page(app, client):
+    """Any request over MAX_CONTENT_LENGTH (where one is set) answers the app's 413 page,
+    not Werkzeug's."""
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = client.post("/login", data={"email": "x" * 4096, "password": "y"})
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "Too large" in page and "Nothing was saved." in page
