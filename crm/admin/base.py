@@ -273,9 +273,10 @@ class CrmModelView(ModelView):
     def get_one(self, id: Any) -> Any:
         """Records come through the view's (gated) query; a missing one is a 404, unless it
         was merged into a record the user sees: the details and edit pages then lead there."""
-        try:
-            pk = int(id)
-        except (TypeError, ValueError):
+        from crm.services.access import record_id
+
+        pk = record_id(id)
+        if pk is None:
             abort(404)
         record = self.get_query().filter(self.model.id == pk).one_or_none()
         if record is None:

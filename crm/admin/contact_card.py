@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, request, session, url_for
+from flask import flash, jsonify, redirect, request, session, url_for
 from flask_admin import expose
 from flask_login import current_user
 
@@ -217,10 +217,9 @@ class ContactCardView(ContactPageActions):
     @expose("/<int:contact_id>/interactions/<int:interaction_id>/status/", methods=("POST",))
     def interaction_status(self, contact_id: int, interaction_id: int):
         def work(contact: Contact) -> str:
-            found = interactions.get_visible_interaction(current_user, interaction_id)
-            if found is None or found.contact_id != contact.id:
-                abort(404)
-            done = interactions.set_status(current_user, interaction_id, request.form.get("status"))
+            done = interactions.set_status(
+                current_user, interaction_id, request.form.get("status"), contact.id
+            )
             return f"Interaction {done.status.label.lower()}."
 
         return self._do(contact_id, "interaction.edit", "interactions", "", work)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import PermissionDenied, ValidationFailed
@@ -62,6 +63,7 @@ def comments_after(actor: Actor, contact_id: int, after_id: int = 0) -> list[Com
             )  # fmt: skip
             .order_by(Comment.id)
             .limit(FEED_SIZE)
+            .options(selectinload(Comment.author))
         )
     )
 
@@ -81,7 +83,7 @@ def feed(
     comments = db.session.scalars(
         select(Comment).join(Contact, Contact.id == Comment.contact_id)
         .where(Comment.contact_id == contact_id, seen)
-        .order_by(Comment.id.desc()).limit(FEED_SIZE)
+        .order_by(Comment.id.desc()).limit(FEED_SIZE).options(selectinload(Comment.author))
     )  # fmt: skip
     for c in comments:
         items.append(FeedItem("comment", c.created_at, _name(c.author), "commented", c.body,
@@ -89,7 +91,7 @@ def feed(
     notes = db.session.scalars(
         select(Note).join(Contact, Contact.id == Note.contact_id)
         .where(Note.contact_id == contact_id, seen, note_visibility(actor))
-        .order_by(Note.created_at.desc()).limit(FEED_SIZE)
+        .order_by(Note.created_at.desc()).limit(FEED_SIZE).options(selectinload(Note.author))
     )  # fmt: skip
     for n in notes:
         title = "wrote a private note" if n.private else "wrote a note"
@@ -98,6 +100,7 @@ def feed(
         select(Interaction).join(Contact, Contact.id == Interaction.contact_id)
         .where(Interaction.contact_id == contact_id, seen)
         .order_by(Interaction.occurred_at.desc()).limit(FEED_SIZE)
+        .options(selectinload(Interaction.operator), selectinload(Interaction.created_by))
     )  # fmt: skip
     for i in interactions:
         title = f"{i.medium.label} {'to' if i.direction.value == 'out' else 'from'} the contact"

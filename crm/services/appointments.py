@@ -33,7 +33,7 @@ from crm.models import (
 from crm.models.base import utcnow
 from crm.services import audit, local_time
 from crm.services import validation as v
-from crm.services.access import account_visibility, contact_visibility
+from crm.services.access import account_visibility, contact_visibility, record_id
 
 MAX_SUBJECT = 200
 MAX_PLACE = 200
@@ -84,11 +84,8 @@ def visible_appointments(actor: Actor | None) -> Select[tuple[Appointment]]:
 
 def get_visible_appointment(actor: Actor | None, appointment_id: object) -> Appointment | None:
     """The appointment with this id if `actor` may see it, else None (callers answer 404)."""
-    try:
-        pk = int(str(appointment_id))
-    except (TypeError, ValueError):
-        return None
-    if not 0 < pk < 2**63:
+    pk = record_id(appointment_id)
+    if pk is None:
         return None
     return db.session.scalar(visible_appointments(actor).where(Appointment.id == pk))
 
@@ -193,12 +190,8 @@ def _ids(value: Any) -> set[int]:
         value = [part for part in value.split(",") if part.strip()]
     found = set()
     for item in value or []:
-        item = getattr(item, "id", item)
-        try:
-            pk = int(str(item))
-        except (TypeError, ValueError):
-            raise v.FieldError("Not a valid choice.") from None
-        if not 0 < pk < 2**63:
+        pk = record_id(getattr(item, "id", item))
+        if pk is None:
             raise v.FieldError("Not a valid choice.")
         found.add(pk)
     return found

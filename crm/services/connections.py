@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied, ValidationFailed
@@ -57,11 +57,13 @@ def connections_of(actor: Actor, contact: Contact) -> list[Link]:
         select(Connection, other)
         .join(other, other.id == Connection.other_id)
         .where(Connection.contact_id == contact.id, contact_visibility_of(actor, other))
+        .options(selectinload(Connection.type))
     ).all()
     incoming = db.session.execute(
         select(Connection, other)
         .join(other, other.id == Connection.contact_id)
         .where(Connection.other_id == contact.id, contact_visibility_of(actor, other))
+        .options(selectinload(Connection.type))
     ).all()
     typed = [Link(c.type.name, person, c, c.note) for c, person in outgoing]
     typed += [Link(c.type.inverse_name, person, c, c.note) for c, person in incoming]

@@ -12,7 +12,12 @@ from crm.models import Account, Contact, Deal, DealStage, deal_contacts
 from crm.models.base import utcnow
 from crm.services import audit, lifecycle
 from crm.services import validation as v
-from crm.services.access import account_visibility, contact_visibility, deal_visibility
+from crm.services.access import (
+    account_visibility,
+    contact_visibility,
+    deal_visibility,
+    record_id,
+)
 
 
 def _touched_contacts(deal: Deal) -> set[int]:
@@ -92,9 +97,8 @@ def delete_deal(actor: Actor, deal: Deal) -> None:
 
 
 def get_visible_deal(actor: Actor, deal_id: object) -> Deal | None:
-    try:
-        pk = int(str(deal_id))
-    except (TypeError, ValueError):
+    pk = record_id(deal_id)
+    if pk is None:
         return None
     return db.session.scalar(select(Deal).where(deal_visibility(actor), Deal.id == pk))
 

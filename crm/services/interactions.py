@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied
@@ -45,6 +46,7 @@ def interactions_of_contact(actor: Actor, contact_id: int, limit: int = 100) -> 
             .where(Interaction.contact_id == contact_id)
             .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
             .limit(limit)
+            .options(selectinload(Interaction.operator))
         )
     )
 
@@ -130,12 +132,14 @@ def register(actor: Actor, contact: Contact, data: dict[str, Any]) -> Interactio
     return save_interaction(actor, interaction)
 
 
-def set_status(actor: Actor, interaction_id: object, status: Any) -> Interaction:
-    """Close, archive or reopen an interaction."""
+def set_status(
+    actor: Actor, interaction_id: object, status: Any, contact_id: int | None = None
+) -> Interaction:
+    """Close, archive or reopen an interaction (of contact `contact_id`, when given)."""
     if not can(actor, "interaction.edit"):
         raise PermissionDenied("You may not change interactions.")
     interaction = get_visible_interaction(actor, interaction_id)
-    if interaction is None:
+    if interaction is None or contact_id not in (None, interaction.contact_id):
         raise NotFound("No such interaction.")
     errors = v.FieldErrors()
     value = _enum(errors, "status", InteractionStatus, status, None)

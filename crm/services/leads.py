@@ -15,6 +15,7 @@ from crm.models import Contact, ContactKind, Lead, LeadStatus
 from crm.models.base import utcnow
 from crm.services import audit
 from crm.services import validation as v
+from crm.services.access import record_id
 from crm.services.contacts import create_contact
 
 
@@ -159,8 +160,7 @@ def _lead_field(field: str) -> str:
 def get_lead(actor: Actor, lead_id: object) -> Lead | None:
     if not can(actor, "lead.view"):
         return None
-    try:
-        pk = int(str(lead_id))
-    except (TypeError, ValueError):
+    pk = record_id(lead_id)
+    if pk is None:
         return None
     return db.session.scalar(select(Lead).where(Lead.id == pk))

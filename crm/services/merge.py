@@ -39,7 +39,12 @@ from crm.models import (
 )
 from crm.models.base import LabeledEnum, utcnow
 from crm.services import audit, lifecycle
-from crm.services.access import account_visibility, class_change_error, contact_visibility
+from crm.services.access import (
+    account_visibility,
+    class_change_error,
+    contact_visibility,
+)
+from crm.services.access import record_id as _record_id
 from crm.services.accounts import save_account
 from crm.services.contacts import apply_contact_rules, live_rows
 from crm.services.merge_engine import (
@@ -830,9 +835,8 @@ def merged_into(model: type, record_id: object) -> tuple[Any, Any] | None:
     """For the id of a merged contact or account: (it, the live record it was merged into,
     following later merges up to MAX_HOPS), or None when it is not merged (or the chain is
     broken). Whether the user may see the master is for the caller to ask."""
-    try:
-        pk = int(str(record_id))
-    except (TypeError, ValueError):
+    pk = _record_id(record_id)
+    if pk is None:
         return None
     merged = db.session.get(model, pk)
     if merged is None or merged.merged_into_id is None:

@@ -5,6 +5,7 @@ A note is changed or deleted by its author only."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied, StaleEditError, ValidationFailed
@@ -30,6 +31,7 @@ def notes_of_contact(actor: Actor, contact_id: int) -> list[Note]:
             .join(Contact, Contact.id == Note.contact_id)
             .where(Note.contact_id == contact_id, contact_visibility(actor), note_visibility(actor))
             .order_by(Note.created_at.desc(), Note.id.desc())
+            .options(selectinload(Note.author))
         )
     )
 

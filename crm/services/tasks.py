@@ -26,6 +26,7 @@ from crm.services.access import (
     contact_visibility,
     get_visible_account,
     get_visible_contact,
+    record_id,
 )
 
 MAX_TITLE = 200
@@ -61,11 +62,8 @@ def visible_tasks(actor: Actor | None) -> Select[tuple[Task]]:
 
 def get_visible_task(actor: Actor | None, task_id: object) -> Task | None:
     """The task with this id if `actor` may see it, else None (callers answer 404)."""
-    try:
-        pk = int(str(task_id))
-    except (TypeError, ValueError):
-        return None
-    if not 0 < pk < 2**63:
+    pk = record_id(task_id)
+    if pk is None:
         return None
     return db.session.scalar(visible_tasks(actor).where(Task.id == pk))
 
@@ -127,12 +125,8 @@ def _id(value: Any) -> int | None:
     """An id given as a number, text or record; None when empty. FieldError otherwise."""
     if value in (None, "", "__None"):
         return None
-    value = getattr(value, "id", value)
-    try:
-        pk = int(str(value))
-    except (TypeError, ValueError):
-        raise v.FieldError("Not a valid choice.") from None
-    if not 0 < pk < 2**63:
+    pk = record_id(getattr(value, "id", value))
+    if pk is None:
         raise v.FieldError("Not a valid choice.")
     return pk
 

@@ -250,3 +250,57 @@ def test_the_profile_links_emails_to_the_compose_page_and_respects_do_not(
     html = _card(client, eve)
     assert "/email/?to=" not in html and "tel:" not in html and "contact-sms" not in html
     assert "Do not email" in html and "Do not call" in html
+
+
+def test_an_id_beyond_what_the_database_holds_is_not_found(client, login_as, ana):
+    login_as("crm_manager")
+    huge = "9" * 30
+    for url in (
+        f"/admin/contact/details/?id={huge}",
+        f"/admin/deal/details/?id={huge}",
+        f"/admin/lead/details/?id={huge}",
+        f"/admin/tasks/details/?id={huge}",
+        f"/admin/appointments/details/?id={huge}",
+        f"/admin/interactions/details/?id={huge}",
+        f"/admin/contact-card/{huge}/comments.json",
+        f"/admin/contact-files/{huge}/download/",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_the_card_reads_as_many_rows_in_the_same_number_of_queries(
+    client, login_as, make_user, ana
+):
+    """No query per note, comment, interaction or connection (their authors, operators and
+    types load with the page)."""
+    from sqlalchemy import event
+
+    from crm.services import activity
+
+    def fill(n: int) -> None:
+        for i in range(n):
+            writer = make_user("crm_sales")
+            notes.add_note(writer, ana, f"note {i}")
+            activity.post_comment(writer, ana, f"comment {i}")
+            interactions.register(writer, ana, {"medium": "call", "subject": f"call {i}",
+                                                "operator_id": str(writer.id)})  # fmt: skip
+        db.session.commit()
+
+    def queries() -> int:
+        seen: list[str] = []
+
+        def count(*_args) -> None:
+            seen.append("q")
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            _card(client, ana, tab="activity")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    login_as("crm_manager")
+    fill(1)
+    few = queries()
+    fill(8)
+    assert queries() == few
