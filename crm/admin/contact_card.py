@@ -66,6 +66,7 @@ class ContactCard:
     kept: KeptForm
     history: history.HistoryPage | None = None
     notes: list[Any] = field(default_factory=list)
+    changeable_notes: set[int] = field(default_factory=set)
     may_write_note: bool = False
     feed: list[activity.FeedItem] = field(default_factory=list)
     last_comment_id: int = 0
@@ -95,6 +96,7 @@ def card_of(user: Any, contact: Contact, args: Any) -> ContactCard:
     card.history = history.contact_history(user, contact.id, since, until, min(page, 10_000))
     card.notes = notes.notes_of_contact(user, contact.id)
     card.may_write_note = can(user, "note.write")
+    card.changeable_notes = {n.id for n in card.notes if notes.may_change(user, n)}
     card.feed = activity.feed(user, contact.id, card.history)
     card.last_comment_id = max((i.comment_id or 0 for i in card.feed), default=0)
     card.may_comment = can(user, "activity.comment")

@@ -56,6 +56,11 @@ def add_note(actor: Actor, contact: Contact, body: str | None, private: bool = F
     return note
 
 
+def may_change(actor: Actor, note: Note) -> bool:
+    """Whether `actor` may edit or delete `note`: their own, with the right to write notes."""
+    return note.author_id == getattr(actor, "id", None) and can(actor, "note.write")
+
+
 def get_own_note(actor: Actor, note_id: object) -> Note:
     """A note the actor may change: their own, on a contact they see. NotFound when they
     cannot read it; PermissionDenied when it is someone else's."""
@@ -69,7 +74,7 @@ def get_own_note(actor: Actor, note_id: object) -> Note:
         )
     if note is None:
         raise NotFound("No such note.")
-    if note.author_id != getattr(actor, "id", None) or not can(actor, "note.write"):
+    if not may_change(actor, note):
         raise PermissionDenied("Only its author may change a note.")
     return note
 
