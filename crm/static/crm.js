@@ -141,8 +141,14 @@
 // the top as text (never as HTML).
 (function () {
   var $ = window.jQuery;
-  if ($ && location.hash.indexOf('#tab-') === 0) {
-    $('#contact-tabs a[href="' + location.hash + '"]').tab('show');
+  var tabs = document.getElementById('contact-tabs');
+  if ($ && tabs && location.hash.indexOf('#tab-') === 0) {
+    // Only while the tab the server opened is still the one shown: a tab clicked before
+    // this script ran (the page was still loading) is the user's choice and stays.
+    var shown = tabs.querySelector('a.active');
+    if (!shown || shown.getAttribute('href') === '#tab-' + tabs.dataset.openedTab) {
+      $('#contact-tabs a[href="' + location.hash + '"]').tab('show');
+    }
   }
   var feed = document.getElementById('activity-feed');
   if (!feed || !window.fetch) { return; }
