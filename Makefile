@@ -42,6 +42,7 @@ test-postgres: install
 # on them: SQLite, then PostgreSQL when installed (BENCH_POSTGRES=0 skips it). The tables
 # go to bench-results/. See README.md, "Benchmark".
 bench: install
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 	$(VENV)/bin/python -m bench
 
 lint: install

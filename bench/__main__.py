@@ -78,6 +78,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="measure this already seeded SQLite file instead of seeding (BENCH_REUSE)",
     )
     parser.add_argument(
+        "--plain",
+        choices=("yes", "no"),
+        default="no" if os.environ.get("BENCH_PLAIN") == "0" else "yes",
+        help="the same requests against a plain Flask-Admin ModelView (bench/plain.py; "
+        "BENCH_PLAIN=0 skips it)",
+    )
+    parser.add_argument(
+        "--plain-runs",
+        type=int,
+        default=_env_int("BENCH_PLAIN_RUNS", 3),
+        help="timed runs per plain case after one warm-up (BENCH_PLAIN_RUNS, default 3)",
+    )
+    parser.add_argument(
         "--results",
         default=os.environ.get("BENCH_RESULTS", str(PROJECT / "bench-results")),
         help="where the reports go (default bench-results/)",
@@ -98,6 +111,12 @@ def measure_and_report(
 
     bench = Bench(database_url, instance, runs=args.runs, log=log)
     results = bench.run()
+    plain = None
+    if args.plain == "yes":
+        from bench.plain import PlainBench
+
+        plain = PlainBench(database_url, bench, runs=args.plain_runs, log=log)
+        plain.run()
     name = "sqlite" if bench.dialect == "sqlite" else "postgresql"
     path = Path(args.results) / f"{date.today().isoformat()}-{name}-{contacts}.md"
     markdown = report.write(
@@ -109,10 +128,15 @@ def measure_and_report(
         runs=args.runs,
         results=results,
         explain=bench.explain,
+        plain=plain,
     )
     log("")
     log(markdown)
     log(f"\nwritten to {path}")
+    from bench import load
+
+    if load.enabled():  # the app under gunicorn and locust; BENCH_LOAD=0 skips it
+        load.run_and_report(database_url, instance, path, log=log)
     return path
 
 

@@ -94,6 +94,50 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _times(ratio: float) -> str:
+    return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×" if ratio >= 1 else f"{ratio:.2f}×"
+
+
+def comparison(ours: list[Result], plain: Any) -> str:
+    """Our cases beside the same requests to a plain Flask-Admin ModelView (bench/plain.py),
+    matched by name; plain / ours is the ratio of the medians ("≥": the plain time is a
+    floor, over its budget or stopped)."""
+    by_name = {r.name: r for r in ours}
+    lines = [
+        "## Against a plain Flask-Admin ModelView",
+        "",
+        plain.description,
+        "",
+        "| case | ours median ms | ours p95 ms | plain median ms | plain p95 ms | plain / ours "
+        "| SQL statements ours / plain | plain result |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    ratios: list[tuple[float, str, str]] = []
+    for p in plain.results:
+        floor = "≥ " if p.at_least else ""
+        mine = by_name.get(p.name)
+        cells = ["—", "—", "—", "—"]
+        if mine is not None:
+            ratio = p.median / mine.median
+            ratios.append((ratio, floor, p.name))
+            cells = [f"{mine.median:,.1f}", f"{mine.p95:,.1f}", floor + _times(ratio)]
+            cells.append(f"{mine.statements} / {p.statements}")
+        lines.append(
+            f"| {_cell(p.name)} | {cells[0]} | {cells[1]} | {floor}{p.median:,.1f} "
+            f"| {floor}{p.p95:,.1f} | {cells[2]} | {cells[3]} | {_cell(p.outcome)} |"
+        )
+    searches = [r for r in ratios if r[2].startswith("search")]
+    for label, group in (("every case", ratios), ("the searches", searches)):
+        if group:
+            low, high = min(group), max(group)
+            lines += [
+                "",
+                f"Plain / ours, {label}: from {low[1]}{_times(low[0])} ({_cell(low[2])}) "
+                f"to {high[1]}{_times(high[0])} ({_cell(high[2])}).",
+            ]
+    return "\n".join(lines)
+
+
 _COLUMN_LIST = re.compile(r"SELECT ((?:[\w.]+(?: AS \w+)?, ){6,}[\w.]+(?: AS \w+)?) FROM")
 
 
@@ -154,8 +198,11 @@ def write(
     runs: int,
     results: list[Result],
     explain,
+    plain: Any = None,
 ) -> str:
-    """Write the report to `path`; returns the markdown table alone (for the console)."""
+    """Write the report to `path`; returns the markdown tables alone (for the console).
+    `plain`: the bench/plain.py run of the same cases against a plain ModelView, if any."""
+    tables = table(results) + ("\n\n" + comparison(results, plain) if plain else "")
     title = "SQLite" if dialect == "sqlite" else "PostgreSQL"
     rows = ", ".join(f"{table} {n:,}" for table, n in sorted(seeding.rows.items()))
     text = "\n".join(
@@ -171,7 +218,7 @@ def write(
             "rendering. Bulk services: timed calls with their commit. Median and 95th "
             "percentile (interpolated) in ms.",
             "",
-            table(results),
+            tables,
             "",
             slowest_section(results, explain),
             "",
@@ -179,4 +226,4 @@ def write(
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    return table(results)
+    return tables

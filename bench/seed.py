@@ -56,6 +56,11 @@ LOADED_TABLES = (
     "contact_tags",
     "contact_categories",
     "contact_criteria",
+    "leads",
+    "deals",
+    "deal_contacts",
+    "orders",
+    "order_lines",
 )
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -142,7 +147,70 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "contact_tags": ("contact_id", "tag_id"),
     "contact_categories": ("contact_id", "category_id"),
     "contact_criteria": ("contact_id", "criterion_id"),
+    "leads": (
+        "id",
+        "status",
+        "kind",
+        "first_name",
+        "last_name",
+        "company",
+        "job_title",
+        "email",
+        "phone",
+        "city",
+        "country",
+        "source",
+        "owner_id",
+        "converted_contact_id",
+        "converted_at",
+        "converted_by_id",
+        "version",
+        "created_at",
+        "updated_at",
+    ),
+    "deals": (
+        "id",
+        "title",
+        "amount",
+        "currency",
+        "stage",
+        "expected_close",
+        "closed_at",
+        "owner_id",
+        "account_id",
+        "version",
+        "created_at",
+        "updated_at",
+    ),
+    "deal_contacts": ("deal_id", "contact_id"),
+    "orders": (
+        "id",
+        "number",
+        "contact_id",
+        "ordered_on",
+        "source",
+        "external_id",
+        "status",
+        "currency",
+        "total",
+        "version",
+        "created_at",
+        "updated_at",
+    ),
+    "order_lines": ("id", "order_id", "description", "quantity", "unit_price", "amount"),
 }
+
+PRODUCTS = (
+    ("Annual licence", 1200),
+    ("Support contract", 450),
+    ("Consulting days", 900),
+    ("Starter kit", 89),
+    ("Training seat", 350),
+    ("Hardware bundle", 2400),
+    ("Spare parts", 45),
+    ("Subscription", 29),
+)
+LEAD_SOURCES = ("Web form", "Trade fair", "Referral", "Cold call", "Newsletter", "Partner")
 
 _EPOCH = datetime(1970, 1, 1)
 START = datetime(2016, 1, 1, tzinfo=UTC).timestamp()
@@ -383,6 +451,10 @@ class Generator:
         self.next_phone_id = 1
         self.next_address_id = 1
         self.next_link_id = 1
+        self.next_deal_id = 1
+        self.next_order_id = 1
+        self.next_line_id = 1
+        self.next_lead_id = 1
         rare = self.rng.sample(range(1, n + 1), min(n, RARE_SURNAME_COUNT))
         self.rare_ids = set(rare)
         self.trash_deleter = lookups.user_ids[0]
@@ -465,6 +537,8 @@ class Generator:
         for contact_id in range(start, stop):
             self._contact(chunk, contact_id)
         self._spread_links(chunk, start, stop)
+        for _ in range((stop - start) // 10):  # a lead for every ten contacts
+            self._lead(chunk, stop - 1)
         return chunk
 
     def _contact(self, chunk: Chunk, cid: int) -> None:
@@ -661,6 +735,118 @@ class Generator:
                 1,
                 stamp(created),
                 stamp(updated),
+            ),
+        )
+        self._sales(chunk, cid, customer, account_id, owner, created)
+
+    def _sales(
+        self, chunk: Chunk, cid: int, customer: str, account_id: int, owner: int, created: float
+    ) -> None:
+        """Deals (about one contact in eight; won ones for customers) and orders (customers
+        buy one to four times), with their lines."""
+        rng = self.rng
+        if rng.random() < (0.35 if customer != "non_customer" else 0.03):
+            product, price = rng.choice(PRODUCTS)
+            opened = created + rng.random() * (NOW - created)
+            stage = "won" if customer == "customer" else rng.choice(("open", "open", "lost"))
+            closed = stamp(opened + rng.random() * (NOW - opened)) if stage != "open" else None
+            close_on = datetime.fromtimestamp(opened + 86_400 * rng.randint(14, 180), UTC)
+            chunk.add(
+                "deals",
+                (
+                    self.next_deal_id,
+                    f"{product} #{self.next_deal_id}",
+                    f"{price * rng.randint(1, 20)}.00",
+                    "EUR",
+                    stage,
+                    close_on.date().isoformat(),
+                    closed,
+                    owner,
+                    account_id,
+                    1,
+                    stamp(opened),
+                    stamp(opened),
+                ),
+            )
+            chunk.add("deal_contacts", (self.next_deal_id, cid))
+            self.next_deal_id += 1
+        if customer != "customer":
+            return
+        for _ in range(rng.randint(1, 4)):
+            ordered = created + rng.random() * (NOW - created)
+            online = rng.random() < 0.6
+            order_id = self.next_order_id
+            self.next_order_id += 1
+            lines, total = [], 0
+            for _ in range(rng.randint(1, 3)):
+                product, price = rng.choice(PRODUCTS)
+                quantity = rng.randint(1, 5)
+                total += price * quantity
+                lines.append(
+                    (
+                        self.next_line_id,
+                        order_id,
+                        product,
+                        f"{quantity}.000",
+                        f"{price}.00",
+                        f"{price * quantity}.00",
+                    )
+                )
+                self.next_line_id += 1
+            chunk.add(
+                "orders",
+                (
+                    order_id,
+                    f"SO-{order_id:08d}",
+                    cid,
+                    datetime.fromtimestamp(ordered, UTC).date().isoformat(),
+                    "online_store" if online else "manual",
+                    f"shop-{order_id}" if online else None,
+                    rng.choice(("paid", "paid", "paid", "placed", "cancelled")),
+                    "EUR",
+                    f"{total}.00",
+                    1,
+                    stamp(ordered),
+                    stamp(ordered),
+                ),
+            )
+            for line in lines:
+                chunk.add("order_lines", line)
+
+    def _lead(self, chunk: Chunk, newest_contact: int) -> None:
+        rng = self.rng
+        country = COUNTRIES[_pick(rng, self.country_cw)]
+        b2b = rng.random() < 0.6
+        first = rng.choice(country.female if rng.random() < 0.5 else country.male)
+        last = country.last[_pick(rng, self.last_cw[country.code])]
+        company = self.companies[rng.randrange(len(self.companies))].name if b2b else None
+        created = START + rng.random() * (NOW - START)
+        status = rng.choice(("new", "new", "working", "qualified", "disqualified", "converted"))
+        converted = status == "converted"
+        lead_id = self.next_lead_id
+        self.next_lead_id += 1
+        chunk.add(
+            "leads",
+            (
+                lead_id,
+                status,
+                "b2b" if b2b else "b2c",
+                first,
+                last,
+                company,
+                rng.choice(JOB_TITLES) if b2b else None,
+                f"{ascii_slug(first)}.{ascii_slug(last)}{lead_id}@{rng.choice(country.free_mail)}",
+                self._phone(country, "mobile")[0],
+                rng.choice(country.cities).name,
+                country.code,
+                rng.choice(LEAD_SOURCES),
+                self._owner(),
+                rng.randint(1, newest_contact) if converted else None,
+                stamp(created + 86_400) if converted else None,
+                self._owner() if converted else None,
+                1,
+                stamp(created),
+                stamp(created),
             ),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -210,6 +211,38 @@ def export_command(file: str, file_format: str | None, as_email: str | None) -> 
     size = path.stat().st_size
     shown = f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1000:,.1f} KB"
     click.echo(f"Exported {written:,} contact(s) to {path} ({shown}).")
+
+
+@crm_cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.option(
+    "--with-files",
+    is_flag=True,
+    help="Write a .tar.gz of the database backup, the uploads folder (contacts' files and "
+    "pictures) and a manifest.json.",
+)
+def backup_command(file: Path, force: bool, with_files: bool) -> None:
+    """Back up the live database to FILE while the app runs: SQLite through its online backup
+    API (one self-contained file, integrity-checked), PostgreSQL with pg_dump's custom
+    format. FILE appears only once complete. Restoring: README, "Backup and restore"."""
+    from crm.services import backup
+    from crm.services.files import human_size
+
+    try:
+        result = backup.create_backup(file, force=force, with_files=with_files)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    what = "SQLite database" if result.database == "sqlite" else "PostgreSQL database"
+    if result.uploads is not None:
+        what += f" and {result.uploads} uploaded file(s)"
+    contacts = result.snapshot.contacts
+    click.echo(
+        f"Backed up the {what} to {result.path} ({human_size(result.size)}) "
+        f"in {result.seconds:.1f} s: "
+        + (f"{contacts:,} contact(s), " if contacts is not None else "")
+        + f"{result.check}."
+    )
 
 
 def init_app(app: Flask) -> None:

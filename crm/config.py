@@ -54,6 +54,9 @@ class DefaultConfig:
     CRM_IMPORT_MAX_BYTES = 50 * 1024 * 1024
     # Exports of more contacts than this run as background jobs (a file to download later).
     CRM_EXPORT_BACKGROUND_FROM = 10_000
+    # PostgreSQL: a list with more than 10,000 matches tries an exact count for this long
+    # (milliseconds), then shows the planner's estimate ("about N"). 0: always the estimate.
+    CRM_COUNT_BUDGET_MS = 60
     # Files and pictures of contacts (crm/services/files.py), stored under instance/uploads/.
     # The largest file or picture accepted (a larger request is answered 413).
     CRM_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
@@ -111,6 +114,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_REDIS_URL": str,
     "CRM_IMPORT_MAX_BYTES": int,
     "CRM_EXPORT_BACKGROUND_FROM": int,
+    "CRM_COUNT_BUDGET_MS": int,
     # Files and pictures (crm/services/files.py)
     "CRM_UPLOAD_MAX_BYTES": int,
     "CRM_UPLOAD_TYPES": str,

@@ -30,7 +30,7 @@ csrf = CSRFProtect()
 
 # Schema objects made by migrations in raw SQL, outside the models: the SQLite FTS5 search
 # table (and its shadow tables) and PostgreSQL's trigram index.
-RAW_SQL_SCHEMA_OBJECTS = ("contact_search", "ix_contacts_search_trgm")
+RAW_SQL_SCHEMA_OBJECTS = ("contact_search", "ix_contacts_search_trgm", "ix_trgm_")
 
 
 def include_in_autogenerate(name: str | None, type_: str, _parent_names: dict) -> bool:

@@ -609,10 +609,11 @@ class ContactView(CrmModelView):
         page = max(0, min(page or 0, MAX_PAGE))
         # Count up to the cap, driven by the filters' indexes (or just the first rows).
         counted = self.matching_query(search_text, filters, use_index=False)
-        total, g.crm_count_over_cap = counting.capped_count(
+        g.crm_list_count = counting.list_count(
             counted.with_entities(Contact.id).statement, COUNT_CAP
         )
-        count = None if g.crm_count_over_cap else total
+        g.crm_count_over_cap = not g.crm_list_count.exact or g.crm_list_count.value > COUNT_CAP
+        count = g.crm_list_count.value if g.crm_list_count.exact else None
         # Many matches sorted by name: walk the (live, active, name) index and stop after a
         # page. Few matches, or another sort: let the filter's or the sort's index drive.
         scope = self._list_scope() or "active"
@@ -701,7 +702,6 @@ class ContactView(CrmModelView):
         self._template_args["list_scopes"] = LIST_SCOPES
         self._template_args["list_scope"] = g.crm_contact_scope
         self._template_args["selection_count"] = selection.count(current_user)
-        self._template_args["count_cap"] = COUNT_CAP
         self._template_args["list_query"] = segments.clean_list_query(
             request.query_string.decode("utf-8", "replace")
         )

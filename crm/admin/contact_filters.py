@@ -109,9 +109,17 @@ def _in_segment(segment_id: int) -> Any:
     return segments.in_segment(segment_id)
 
 
+def _row_id(value: str) -> int:
+    """A row's id; anything else (30 digits included) is not a choice."""
+    pk = access.record_id(value)
+    if pk is None:
+        raise ValueError(value)
+    return pk
+
+
 def _user_id(value: str) -> int | None:
     """An id, or None for the "(nobody)" / "(no class)" option."""
-    return None if value == NOBODY else int(value)
+    return None if value == NOBODY else _row_id(value)
 
 
 def _month(value: str) -> int:
@@ -137,8 +145,10 @@ def contact_filters() -> list[BaseSQLAFilter]:
     return [
         ClauseFilter("Tag", "is", where.has_tag),
         ClauseFilter("Tag", "is not", where.lacks_tag),
-        ClauseFilter("Category", "is", where.in_category, options=_lookup(Category), clean=int),
-        ClauseFilter("Criterion", "is", where.has_criterion, options=_lookup(Criterion), clean=int),
+        ClauseFilter("Category", "is", where.in_category, options=_lookup(Category), clean=_row_id),
+        ClauseFilter(
+            "Criterion", "is", where.has_criterion, options=_lookup(Criterion), clean=_row_id
+        ),
         ClauseFilter("Owner", "is", where.owned_by, options=_users, clean=_user_id),
         ClauseFilter("Responsible", "is", where.responsible_is, options=_users, clean=_user_id),
         ClauseFilter(
@@ -172,9 +182,9 @@ def contact_filters() -> list[BaseSQLAFilter]:
             options=[(str(m), calendar.month_name[m]) for m in range(1, 13)],
             clean=_month,
         ),
-        ClauseFilter("Segment", "is", _in_segment, options=_segments, clean=int),
+        ClauseFilter("Segment", "is", _in_segment, options=_segments, clean=_row_id),
         ClauseFilter(
-            "Marketing list", "is", segments.in_marketing_list, options=_lookup_lists, clean=int
+            "Marketing list", "is", segments.in_marketing_list, options=_lookup_lists, clean=_row_id
         ),
         ClauseFilter("Access class", "is", where.in_access_class, options=_classes, clean=_user_id),
         ClauseFilter("Has email", "is", where.has_email, options=YES_NO, clean=_yes),

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request, url_for
-from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -16,6 +15,7 @@ from crm.admin.base import CrmModelView, CsrfTokenRule, section
 from crm.admin.contact import contact_picker
 from crm.admin.fields import EnumSelectField
 from crm.admin.leads import _active_users
+from crm.admin.list_filters import EnumEqual, IntEqual
 from crm.auth.permissions import can
 from crm.models import Contact, Direction, Interaction, InteractionStatus, Medium
 from crm.services import access, interactions
@@ -77,12 +77,12 @@ class InteractionView(CrmModelView):
 
     def __init__(self, **kwargs: Any):
         self.column_filters = (
-            FilterEqual(Interaction.medium, "Medium", options=Medium.choices()),
-            FilterEqual(Interaction.direction, "Direction", options=Direction.choices()),
-            FilterEqual(Interaction.status, "Status", options=InteractionStatus.choices()),
+            EnumEqual(Interaction.medium, "Medium", options=Medium.choices()),
+            EnumEqual(Interaction.direction, "Direction", options=Direction.choices()),
+            EnumEqual(Interaction.status, "Status", options=InteractionStatus.choices()),
             "operator",
             "occurred_at",
-            IntEqualFilter(Interaction.contact_id, "Contact id"),
+            IntEqual(Interaction.contact_id, "Contact id"),
         )
         self.form_ajax_refs = {
             "contact": contact_picker("contact"),

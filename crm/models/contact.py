@@ -130,12 +130,10 @@ class Contact(TimestampMixin, db.Model):
     customer_status: Mapped[CustomerStatus] = mapped_column(
         enum_column(CustomerStatus, "customer_status"),
         default=CustomerStatus.NON_CUSTOMER,
-        index=True,
     )
     prospect_status: Mapped[ProspectStatus] = mapped_column(
         enum_column(ProspectStatus, "prospect_status"),
         default=ProspectStatus.NON_PROSPECT,
-        index=True,
     )
     birthday: Mapped[date | None] = mapped_column(Date)
     # Kept by services.contacts from `birthday`, so "birthday in May" is an index look-up.
@@ -227,6 +225,10 @@ class Contact(TimestampMixin, db.Model):
         Index("ix_contacts_live_name", "deleted_at", "active", "last_name", "first_name", "id"),
         Index("ix_contacts_last_name_first_name", "last_name", "first_name"),
         Index("ix_contacts_name_key", "name_key"),
+        # Filters by status, and the list sorted by status (ties by id): PostgreSQL walks
+        # these for a page instead of sorting every match (0.5 s at 1M contacts).
+        Index("ix_contacts_customer_status_id", "customer_status", "id"),
+        Index("ix_contacts_prospect_status_id", "prospect_status", "id"),
         # Partial: only merged contacts are indexed (their merges and old links look them up).
         Index(
             "ix_contacts_merged_into_id",

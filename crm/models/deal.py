@@ -59,7 +59,7 @@ class Deal(TimestampMixin, db.Model):
     stage: Mapped[DealStage] = mapped_column(
         enum_column(DealStage, "deal_stage"), default=DealStage.OPEN, index=True
     )
-    expected_close: Mapped[date | None] = mapped_column(Date)
+    expected_close: Mapped[date | None] = mapped_column(Date, index=True)  # the list's order
     # When it was marked won or lost (None while open): the latest closed deal decides
     # between non-prospect and lost prospect.
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

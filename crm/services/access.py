@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import ColumnElement, Select, false, literal_column, or_, select, union
+from sqlalchemy import ColumnElement, Select, false, literal, literal_column, or_, select, union
 
 from crm.auth.permissions import Actor, can
 from crm.extensions import db
@@ -214,11 +214,17 @@ def deal_visibility(user: Actor | None) -> ColumnElement[bool]:
     if not can(user, "deal.view"):
         return false()
     link = deal_contacts.c
+    # A scalar subquery, not EXISTS: under OR, PostgreSQL turns an EXISTS into a hashed
+    # subplan that joins every deal's contacts first (0.5 s at 1M contacts) even for a
+    # page of 20; a scalar subquery is asked per deal, so a page stops after 20.
     of_visible_contact = (
-        select(link.deal_id)
+        select(literal(1))
+        .select_from(deal_contacts)
         .join(Contact, Contact.id == link.contact_id)
         .where(link.deal_id == Deal.id, contact_visibility(user, use_index=False))
-        .exists()
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
     )
     user_id = getattr(user, "id", None)
     return or_(Deal.owner_id == user_id, of_visible_contact) if user_id else of_visible_contact

@@ -1,7 +1,7 @@
 """Figures for the admin home page, through the visibility gate.
 
-Each figure is counted up to COUNT_CAP (then shown as "10,000+"), like the lists: a home
-page must not count a million rows on every visit.
+Each figure is counted like the lists count (exact up to 10,000, then "~N", PostgreSQL's
+estimate, or "10,000+"): a home page must not count a million rows on every visit.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from crm.services import counting
 from crm.services.access import account_visibility, contact_visibility, unindexed
 
 
-def _shown(count: tuple[int, bool]) -> str:
-    number, over = count
-    return f"{number:,}+" if over else f"{number:,}"
+def _shown(query) -> str:
+    return counting.list_count(query).short()
 
 
 def dashboard_figures(user: Actor) -> dict[str, Any]:
@@ -35,13 +34,9 @@ def dashboard_figures(user: Actor) -> dict[str, Any]:
         .limit(8)
     ).all()
     return {
-        "active_contacts": _shown(counting.capped_count(live)),
-        "customers": _shown(
-            counting.capped_count(live.where(Contact.customer_status == CustomerStatus.CUSTOMER))
-        ),
-        "prospects": _shown(
-            counting.capped_count(live.where(Contact.customer_status == CustomerStatus.PROSPECT))
-        ),
-        "accounts": _shown(counting.capped_count(accounts)),
+        "active_contacts": _shown(live),
+        "customers": _shown(live.where(Contact.customer_status == CustomerStatus.CUSTOMER)),
+        "prospects": _shown(live.where(Contact.customer_status == CustomerStatus.PROSPECT)),
+        "accounts": _shown(accounts),
         "recent": recent,
     }

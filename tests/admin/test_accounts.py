@@ -61,3 +61,25 @@ def test_account_holding_contacts_cannot_be_deleted(client, login_as, make_conta
     assert "still holds 1 contact(s)" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Account, acme.id) is not None
+
+
+def test_a_list_beyond_the_exact_count_says_how_many_without_counting_them_all(
+    client, login_as, monkeypatch
+):
+    import crm.services.counting as counting
+
+    db.session.add_all([Account(name=f"Company {n}") for n in range(4)])
+    db.session.commit()
+    login_as("crm_sales")
+    exact = client.get("/admin/account/").get_data(as_text=True)
+    assert "List (4)" in exact and 'id="list-count"' not in exact
+    monkeypatch.setattr(counting, "COUNT_CAP", 2)
+    client.application.config["CRM_COUNT_BUDGET_MS"] = 0  # PostgreSQL: no exact try
+    capped = client.get("/admin/account/").get_data(as_text=True)
+    assert "List (4)" not in capped
+    shown = re.search(r'id="list-count">([^<]*)<', capped).group(1)
+    if db.engine.dialect.name == "sqlite":
+        assert shown == "more than 2 records"
+    else:  # the planner's estimate (or, when it guesses at most the cap, "more than")
+        assert re.fullmatch(r"about [\d,]+ records|more than 2 records", shown)
+    assert all(f"Company {n}" in capped for n in range(4))  # the page itself is whole

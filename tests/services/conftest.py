@@ -14,6 +14,19 @@ from crm.models import AuditEntry
 
 
 @pytest.fixture
+def cli(app):
+    """cli("export", "out.csv") runs `flask crm export out.csv`; its result as Click's."""
+    runner = app.test_cli_runner()
+
+    def run(*args: str, input: str | None = None):
+        result = runner.invoke(args=["crm", *args], input=input)
+        db.session.expire_all()  # see what the command committed
+        return result
+
+    return run
+
+
+@pytest.fixture
 def manager(make_user: Callable[..., Any]):
     return make_user("crm_manager")
 

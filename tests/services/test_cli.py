@@ -15,18 +15,6 @@ from tests.services.conftest import count
 PASSWORD = "a-long-enough-secret"
 
 
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def run(*args: str, input: str | None = None):
-        result = runner.invoke(args=["crm", *args], input=input)
-        db.session.expire_all()  # see what the command committed
-        return result
-
-    return run
-
-
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch):
     monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)

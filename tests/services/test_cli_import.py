@@ -4,25 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Contact, ImportJob, Phone
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "import"
-
-
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        result = runner.invoke(args=["crm", *args])
-        db.session.expire_all()
-        return result
-
-    return run
 
 
 def contacts() -> int:

@@ -85,7 +85,10 @@ def test_dashboard_figures_stop_counting_at_the_cap(manager, make_contact, monke
         make_contact(first_name=name, customer_status=CustomerStatus.CUSTOMER)
     monkeypatch.setattr(counting, "COUNT_CAP", 2)
     figures = dashboard.dashboard_figures(manager)
-    assert figures["active_contacts"] == "2+" and figures["customers"] == "2+"
+    if db.engine.dialect.name == "sqlite":
+        assert figures["active_contacts"] == "2+" and figures["customers"] == "2+"
+    else:  # PostgreSQL: exact while the count fits its time budget
+        assert figures["active_contacts"] == "3" and figures["customers"] == "3"
     assert figures["prospects"] == "0"
 
 

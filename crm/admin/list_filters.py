@@ -1,0 +1,108 @@
+"""Flask-Admin's column filters, with enum filters that take what their menus offer and
+integer filters that refuse numbers no database column holds.
+
+Flask-Admin's enum filters offer the column's stored values ("new") but look the member up
+by name (`Enum["NEW"]`): choosing a status in the menu, or any unknown value typed into the
+address, raised KeyError (a server error). Here a value is looked up as stored, an unknown
+one is refused as invalid (the filter is then ignored, as Flask-Admin does for a bad date),
+and the menu shows the members' labels.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from flask_admin.contrib.sqla import filters as sqla_filters
+from flask_admin.model import filters
+
+
+def _member(enum_class: Any, value: Any) -> enum.Enum:
+    if isinstance(value, enum_class):
+        return value
+    try:
+        return enum_class(value)
+    except ValueError:
+        raise ValueError(f"Not a choice: {value!r}") from None
+
+
+class EnumEqual(sqla_filters.EnumEqualFilter):
+    def clean(self, value: Any) -> Any:
+        return value if self.enum_class is None else _member(self.enum_class, value)
+
+
+class EnumNotEqual(sqla_filters.EnumFilterNotEqual):
+    def clean(self, value: Any) -> Any:
+        return value if self.enum_class is None else _member(self.enum_class, value)
+
+
+class EnumInList(sqla_filters.EnumFilterInList):
+    def clean(self, value: Any) -> Any:
+        values = sqla_filters.FilterInList.clean(self, value)
+        if self.enum_class is None:
+            return values
+        return [_member(self.enum_class, v) for v in values]
+
+
+class EnumNotInList(sqla_filters.EnumFilterNotInList):
+    def clean(self, value: Any) -> Any:
+        values = sqla_filters.FilterNotInList.clean(self, value)
+        if self.enum_class is None:
+            return values
+        return [_member(self.enum_class, v) for v in values]
+
+
+class _InRange:
+    """An integer filter refusing values beyond 64 bits (SQLite raised OverflowError,
+    PostgreSQL an out-of-range error: a server error either way)."""
+
+    def clean(self, value: Any) -> Any:
+        cleaned = super().clean(value)  # type: ignore[misc]
+        for number in cleaned if isinstance(cleaned, list) else [cleaned]:
+            if isinstance(number, int) and not -(2**63) < number < 2**63:
+                raise ValueError(f"Out of range: {value!r}")
+        return cleaned
+
+
+class IntEqual(_InRange, sqla_filters.IntEqualFilter):
+    pass
+
+
+class IntNotEqual(_InRange, sqla_filters.IntNotEqualFilter):
+    pass
+
+
+class IntGreater(_InRange, sqla_filters.IntGreaterFilter):
+    pass
+
+
+class IntSmaller(_InRange, sqla_filters.IntSmallerFilter):
+    pass
+
+
+class IntInList(_InRange, sqla_filters.IntInListFilter):
+    pass
+
+
+class IntNotInList(_InRange, sqla_filters.IntNotInListFilter):
+    pass
+
+
+class CrmFilterConverter(sqla_filters.FilterConverter):
+    int_filters = (
+        IntEqual,
+        IntNotEqual,
+        IntGreater,
+        IntSmaller,
+        sqla_filters.FilterEmpty,
+        IntInList,
+        IntNotInList,
+    )
+    enum = (EnumEqual, EnumNotEqual, sqla_filters.EnumFilterEmpty, EnumInList, EnumNotInList)
+
+    @filters.convert("enum")
+    def conv_enum(self, column: Any, name: str, options: Any = None, **kwargs: Any) -> list[Any]:
+        enum_class = getattr(column.type, "enum_class", None)
+        if not options and enum_class is not None:
+            options = [(m.value, str(m)) for m in enum_class]
+        return super().conv_enum(column, name, options, **kwargs)

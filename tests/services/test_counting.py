@@ -1,0 +1,81 @@
+"""services.counting: how lists say how many rows match, without counting a million."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+
+from crm.extensions import db
+from crm.models import Contact
+from crm.services import counting
+from crm.services.counting import Count
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+def on_postgresql() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def test_labels_say_exact_estimated_and_capped_counts():
+    assert Count(1234).label("contacts") == "1,234 contacts"
+    assert Count(1_000_000, "about").label("contacts") == "about 1,000,000 contacts"
+    assert Count(10_000, "more").label("records") == "more than 10,000 records"
+    assert [Count(7).short(), Count(990_000, "about").short(), Count(10_000, "more").short()] == [
+        "7",
+        "~990,000",
+        "10,000+",
+    ]
+    assert [counting._rounded(n) for n in (42, 1234, 987_654, 1_000_001)] == [
+        42,
+        1200,
+        990_000,
+        1_000_000,
+    ]
+
+
+def test_a_count_within_the_cap_is_exact(make_contact):
+    for name in ("Ana", "Bo", "Cy"):
+        make_contact(first_name=name)
+    found = counting.list_count(select(Contact.id), cap=3)
+    assert found == Count(3)
+    assert found.exact
+
+
+def test_beyond_the_cap_sqlite_says_more_than(make_contact):
+    if on_postgresql():
+        pytest.skip("SQLite has no estimate; PostgreSQL's answer is tested below")
+    for name in ("Ana", "Bo", "Cy"):
+        make_contact(first_name=name)
+    assert counting.list_count(select(Contact.id), cap=2) == Count(2, "more")
+
+
+def test_beyond_the_cap_postgresql_counts_within_its_budget_else_estimates(
+    app: Flask, make_contact
+):
+    if not on_postgresql():
+        pytest.skip("the estimate and the time budget are PostgreSQL's")
+    for index in range(6):
+        make_contact(first_name=f"N{index}")
+    db.session.execute(text("ANALYZE contacts"))
+    query = select(Contact.id)
+    assert counting.list_count(query, cap=2) == Count(6)  # fits the budget: exact
+    app.config["CRM_COUNT_BUDGET_MS"] = 0
+    estimate = counting.list_count(query, cap=2)
+    assert estimate == Count(counting.planner_estimate(query), "about")
+    assert estimate.value == 6  # ANALYZE just read the table: the planner knows
+
+
+def test_a_count_over_its_budget_is_cancelled_and_the_transaction_goes_on(make_contact):
+    if not on_postgresql():
+        pytest.skip("statement_timeout is PostgreSQL's")
+    ana = make_contact(first_name="Ana")
+    before = db.session.execute(text("SHOW statement_timeout")).scalar()
+    huge = select(text("n")).select_from(text("generate_series(1, 200000000) AS n"))
+    assert counting.count_within_budget(huge, 5) is None
+    # The cancelled count is undone alone: the transaction and its timeout are as before.
+    assert db.session.execute(text("SHOW statement_timeout")).scalar() == before
+    assert db.session.get(Contact, ana.id).first_name == "Ana"
+    assert counting.count_within_budget(select(Contact.id), 5_000) == 1
+    assert db.session.execute(text("SHOW statement_timeout")).scalar() == before
