@@ -117,3 +117,38 @@ def test_imported_contacts_are_indexed_together_and_the_trigger_stays(manager, m
     make_contact(first_name="After", last_name="Failure")
     assert found("failure") == ["After Failure"] and found("lost") == []
     _index_is_whole()
+
+
+def test_postgresql_serves_the_sales_lists_searches_from_trigram_indexes(app):
+    """Flask-Admin searches a list with CAST(column AS VARCHAR) ILIKE '%word%': on
+    PostgreSQL each searchable column of leads, deals and orders has a pg_trgm index that
+    such a search can use (SQLite scans these tables)."""
+    import pytest
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the trigram indexes are PostgreSQL's")
+    names = set(
+        db.session.scalars(
+            text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_trgm_%'")
+        )
+    )
+    assert names == {
+        "ix_trgm_leads_first_name",
+        "ix_trgm_leads_last_name",
+        "ix_trgm_leads_email",
+        "ix_trgm_leads_company",
+        "ix_trgm_deals_title",
+        "ix_trgm_orders_number",
+        "ix_trgm_orders_external_id",
+    }
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(
+        db.session.scalars(
+            text(
+                "EXPLAIN SELECT id FROM orders WHERE CAST(number AS VARCHAR) ILIKE '%0000123%' "
+                "OR CAST(external_id AS VARCHAR) ILIKE '%0000123%'"
+            )
+        )
+    )
+    assert "ix_trgm_orders_number" in plan and "ix_trgm_orders_external_id" in plan
+    db.session.rollback()
