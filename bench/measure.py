@@ -272,18 +272,7 @@ class Bench:
             ),
         )
 
-        searches = (
-            ("search common fragment", "ith"),
-            ("search two words", "ana smi"),
-            ("search rare surname", "oyarzab"),
-            ("search exact surname", "smith"),
-            ("search phone +49 30 1234", "+49 30 1234"),
-            ("search phone 030-1234", "030-1234"),
-            ("search email domain", "gmx.de"),
-            ("search company name", f["company_prefix"].lower()),
-            ("search 2 letters", "li"),
-        )
-        for name, term in searches:
+        for name, term in contact_searches(f["company_prefix"]):
             get(name, "/admin/contact/?" + urlencode({"search": term}))
         get("search 'ith', sorted by name", "/admin/contact/?search=ith&sort=0")
         get("search 'ith', page 100", "/admin/contact/?search=ith&page=100")
@@ -690,6 +679,21 @@ class Bench:
             self.db.session.rollback()
             self.db.session.remove()
         return plan
+
+
+def contact_searches(company_prefix: str) -> tuple[tuple[str, str], ...]:
+    """The contact list's timed searches (case name, term); bench/plain.py sends them too."""
+    return (
+        ("search common fragment", "ith"),
+        ("search two words", "ana smi"),
+        ("search rare surname", "oyarzab"),
+        ("search exact surname", "smith"),
+        ("search phone +49 30 1234", "+49 30 1234"),
+        ("search phone 030-1234", "030-1234"),
+        ("search email domain", "gmx.de"),
+        ("search company name", company_prefix.lower()),
+        ("search 2 letters", "li"),
+    )
 
 
 _FIRST = (

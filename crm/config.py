@@ -56,7 +56,7 @@ class DefaultConfig:
     CRM_EXPORT_BACKGROUND_FROM = 10_000
     # PostgreSQL: a list with more than 10,000 matches tries an exact count for this long
     # (milliseconds), then shows the planner's estimate ("about N"). 0: always the estimate.
-    CRM_COUNT_BUDGET_MS = 60
+    CRM_COUNT_BUDGET_MS = 50
     # Files and pictures of contacts (crm/services/files.py), stored under instance/uploads/.
     # The largest file or picture accepted (a larger request is answered 413).
     CRM_UPLOAD_MAX_BYTES = 10 * 1024 * 1024

@@ -140,7 +140,7 @@ class Contact(TimestampMixin, db.Model):
     birthday_month: Mapped[int | None] = mapped_column(SmallInteger, index=True)
     gender: Mapped[Gender | None] = mapped_column(enum_column(Gender, "gender"))
 
-    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))  # ix_contacts_email_id
     email_secondary: Mapped[str | None] = mapped_column(String(254), index=True)
     website: Mapped[str | None] = mapped_column(String(300))
     email_marketing: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -229,6 +229,9 @@ class Contact(TimestampMixin, db.Model):
         # these for a page instead of sorting every match (0.5 s at 1M contacts).
         Index("ix_contacts_customer_status_id", "customer_status", "id"),
         Index("ix_contacts_prospect_status_id", "prospect_status", "id"),
+        # Look-ups by email, and the list sorted by email: the contacts without one tie, and
+        # PostgreSQL sorted those 200,000 by id for a page (2 s) without the id here.
+        Index("ix_contacts_email_id", "email", "id"),
         # Partial: only merged contacts are indexed (their merges and old links look them up).
         Index(
             "ix_contacts_merged_into_id",

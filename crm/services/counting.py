@@ -25,7 +25,7 @@ COUNT_CAP = 10_000
 # An estimate above this is shown as it is: an exact count of more rows would not fit the
 # budget anyway (PostgreSQL counts about a million index entries a second per core here).
 EXACT_TRY_UP_TO = 100_000
-DEFAULT_BUDGET_MS = 60
+DEFAULT_BUDGET_MS = 50
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def list_count(query: Select, cap: int | None = None) -> Count:
         # Far beyond the cap: even counting up to it reads 10,000 rows (and their access
         # checks) for a figure shown as "about" anyway.
         return Count(_rounded(estimate), "about")
-    if estimate is not None and estimate > 2 * cap:  # surely beyond the cap: no capped count
+    if estimate is not None and estimate > cap:  # beyond the cap: no capped count first
         exact = count_within_budget(query, _budget_ms())
         return Count(exact) if exact is not None else Count(_rounded(estimate), "about")
     total, over = capped_count(query, cap)
@@ -75,13 +75,9 @@ def list_count(query: Select, cap: int | None = None) -> Count:
         return Count(total)
     if estimate is None:
         return Count(cap, "more")
-    if estimate <= EXACT_TRY_UP_TO:
-        exact = count_within_budget(query, _budget_ms())
-        if exact is not None:
-            return Count(exact)
-    if estimate <= cap:  # the planner guesses low, yet more than the cap were counted
-        return Count(cap, "more")
-    return Count(_rounded(estimate), "about")
+    # The planner guessed at most the cap, yet more were counted: exactly, or "more than".
+    exact = count_within_budget(query, _budget_ms())
+    return Count(exact) if exact is not None else Count(cap, "more")
 
 
 def planner_estimate(query: Select) -> int:

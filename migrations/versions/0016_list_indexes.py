@@ -1,12 +1,13 @@
-"""list indexes: contacts by status then id, deals by expected close date, and (PostgreSQL)
+"""list indexes: contacts by status or email then id, deals by expected close date, and (PostgreSQL)
 trigram indexes for the searches of the leads, deals and orders lists
 
 Revision ID: 0016_list_indexes
 Revises: 0015_contact_card
 Create Date: 2026-11-23 06:00:00
 
-The contact list sorted by customer or prospect status pages through
-(status, id); the deals list, ordered by expected close date, walks that date's index.
+The contact list sorted by customer or prospect status, or by email, pages through
+(status, id) or (email, id): PostgreSQL otherwise sorted every tie by id for a page (by
+status 0.5 s, by email descending, where 200,000 contacts without an email tie, 2 s); the deals list, ordered by expected close date, walks that date's index.
 Plain CREATE/DROP INDEX: never a batch copy of `contacts` on SQLite (its search-index
 triggers would go with it).
 
@@ -38,6 +39,8 @@ TRIGRAM_INDEXES = (
 def upgrade():
     op.drop_index("ix_contacts_customer_status", table_name="contacts")
     op.drop_index("ix_contacts_prospect_status", table_name="contacts")
+    op.drop_index("ix_contacts_email", table_name="contacts")
+    op.create_index("ix_contacts_email_id", "contacts", ["email", "id"], unique=False)
     op.create_index(
         "ix_contacts_customer_status_id", "contacts", ["customer_status", "id"], unique=False
     )
@@ -54,6 +57,7 @@ def upgrade():
     if op.get_bind().dialect.name == "sqlite":
         # SQLite's planner knows an index from ANALYZE's statistics: give the new ones theirs.
         for name in (
+            "ix_contacts_email_id",
             "ix_contacts_customer_status_id",
             "ix_contacts_prospect_status_id",
             "ix_deals_expected_close",
@@ -68,5 +72,7 @@ def downgrade():
     op.drop_index("ix_deals_expected_close", table_name="deals")
     op.drop_index("ix_contacts_prospect_status_id", table_name="contacts")
     op.drop_index("ix_contacts_customer_status_id", table_name="contacts")
+    op.drop_index("ix_contacts_email_id", table_name="contacts")
+    op.create_index("ix_contacts_email", "contacts", ["email"], unique=False)
     op.create_index("ix_contacts_prospect_status", "contacts", ["prospect_status"], unique=False)
     op.create_index("ix_contacts_customer_status", "contacts", ["customer_status"], unique=False)
