@@ -27,7 +27,7 @@ run: install
 # The whole suite on SQLite (a real file per test).
 test: install
 	bash scripts/system-deps.sh
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=25
 
 # The whole suite again on a throwaway PostgreSQL cluster.
 test-postgres: install
@@ -35,7 +35,7 @@ test-postgres: install
 	bash scripts/pg-test-cluster.sh stop $(PG_DIR) 2>/dev/null || true
 	rm -rf $(PG_DIR)
 	url=$$(bash scripts/pg-test-cluster.sh start $(PG_DIR) $(PG_PORT)) && \
-	  TEST_DATABASE_URL=$$url $(VENV)/bin/pytest; status=$$?; \
+	  TEST_DATABASE_URL=$$url $(VENV)/bin/pytest --durations=25; status=$$?; \
 	  bash scripts/pg-test-cluster.sh stop $(PG_DIR); exit $$status
 
 # Seed throwaway databases with BENCH_CONTACTS contacts (default 1,000,000) and time the app
