@@ -35,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
 from bench.measure import Bench, Result, StatementLog, contact_searches
+from crm.admin import contact_columns
 
 # What the report says the plain app is (bench/report.py prints it above the table).
 DESCRIPTION = (
@@ -58,17 +59,8 @@ DESCRIPTION = (
 class PlainContactView(ModelView):
     """Contacts as most Flask-Admin apps list them: the defaults plus the usual settings."""
 
-    column_list = (
-        "last_name",
-        "first_name",
-        "account",
-        "email",
-        "tags",
-        "phones",
-        "owner",
-        "customer_status",
-        "updated_at",
-    )
+    # Our default list's columns, the first name beside the last (ours shows one name cell).
+    column_list = ("last_name", "first_name", *contact_columns.DEFAULT[1:])
     column_searchable_list = ("first_name", "last_name", "email", "phones.number", "account.name")
     column_filters = (
         "customer_status",

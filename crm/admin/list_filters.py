@@ -26,30 +26,34 @@ def _member(enum_class: Any, value: Any) -> enum.Enum:
         raise ValueError(f"Not a choice: {value!r}") from None
 
 
-class EnumEqual(sqla_filters.EnumEqualFilter):
+class _ByValue:
+    """An enum filter looking its value (or, for a list, each value) up as stored."""
+
+    enum_class: Any
+
     def clean(self, value: Any) -> Any:
-        return value if self.enum_class is None else _member(self.enum_class, value)
-
-
-class EnumNotEqual(sqla_filters.EnumFilterNotEqual):
-    def clean(self, value: Any) -> Any:
-        return value if self.enum_class is None else _member(self.enum_class, value)
-
-
-class EnumInList(sqla_filters.EnumFilterInList):
-    def clean(self, value: Any) -> Any:
-        values = sqla_filters.FilterInList.clean(self, value)
         if self.enum_class is None:
-            return values
-        return [_member(self.enum_class, v) for v in values]
+            return value
+        if isinstance(self, sqla_filters.FilterInList):  # "a,b": the list filters split it
+            values = sqla_filters.FilterInList.clean(self, value)
+            return [_member(self.enum_class, v) for v in values]
+        return _member(self.enum_class, value)
 
 
-class EnumNotInList(sqla_filters.EnumFilterNotInList):
-    def clean(self, value: Any) -> Any:
-        values = sqla_filters.FilterNotInList.clean(self, value)
-        if self.enum_class is None:
-            return values
-        return [_member(self.enum_class, v) for v in values]
+class EnumEqual(_ByValue, sqla_filters.EnumEqualFilter):
+    pass
+
+
+class EnumNotEqual(_ByValue, sqla_filters.EnumFilterNotEqual):
+    pass
+
+
+class EnumInList(_ByValue, sqla_filters.EnumFilterInList):
+    pass
+
+
+class EnumNotInList(_ByValue, sqla_filters.EnumFilterNotInList):
+    pass
 
 
 class _InRange:

@@ -61,14 +61,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crm.errors import DomainError
 from crm.extensions import db
+from crm.services import files
 
 # Pages copied per backup step (4 MiB at SQLite's default 4 KiB page).
 PAGES_PER_STEP = 1024
 # Where Debian and Ubuntu keep each PostgreSQL version's programs; the newest is preferred.
 PG_BIN_FOLDERS = "/usr/lib/postgresql/*/bin"
-# The instance's uploads folder, as crm/services/files.py lays it out (uploads/files/,
-# uploads/pictures/).
-UPLOADS_FOLDER = "uploads"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 SQLITE_MEMBER = "crm.sqlite3"
 PG_DUMP_MEMBER = "crm.dump"
@@ -123,7 +121,7 @@ def create_backup(
     kind = database_kind(engine.url)
     target = Path(target).expanduser()
     live = sqlite_path(engine.url) if kind == "sqlite" else None
-    uploads = Path(current_app.instance_path) / UPLOADS_FOLDER
+    uploads = files.uploads_root()
     check_target(target, force=force, live_database=live, with_files=with_files, uploads=uploads)
 
     with _partial(target) as partial:
@@ -528,7 +526,8 @@ def _write_archive(
 
 def _member_name(uploads: Path, path: Path) -> str:
     relative = path.relative_to(uploads).as_posix()
-    return UPLOADS_FOLDER if relative == "." else f"{UPLOADS_FOLDER}/{relative}"
+    folder = files.UPLOADS_FOLDER
+    return folder if relative == "." else f"{folder}/{relative}"
 
 
 def _upload_tree(uploads: Path) -> Iterator[Path]:

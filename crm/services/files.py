@@ -78,8 +78,9 @@ PICTURE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
 PICTURE_BOX = (400, 400)
 FILENAME_LIMIT = 200  # characters of a shown file name (the column holds 255)
 
-_FILES_DIR = ("uploads", "files")
-_PICTURES_DIR = ("uploads", "pictures")
+UPLOADS_FOLDER = "uploads"  # under the instance folder; backups bundle it whole
+_FILES_DIR = (UPLOADS_FOLDER, "files")
+_PICTURES_DIR = (UPLOADS_FOLDER, "pictures")
 _STORED_FILE = re.compile(r"^[0-9a-f]{32}$")
 _STORED_PICTURE = re.compile(r"^[0-9a-f]{32}\.(?:jpg|png)$")
 _PICTURE_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
@@ -271,6 +272,11 @@ def check_file(filename: str | None, data: bytes) -> tuple[str, str]:
 
 
 # ---- storage --------------------------------------------------------------------------------
+def uploads_root() -> Path:
+    """The folder every uploaded file and picture lives under (not created here)."""
+    return Path(current_app.instance_path) / UPLOADS_FOLDER
+
+
 def _folder(parts: tuple[str, str]) -> Path:
     folder = Path(current_app.instance_path).joinpath(*parts)
     folder.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ def test_choosing_a_status_filters_the_leads(client, login_as):
         for i, flt in enumerate(view._filters)
     }
     menu = client.get("/admin/lead/").get_data(as_text=True)
-    assert '"new", "New"' in menu or '["new", "New"]' in menu  # the menu offers labels
+    assert '["new", "New"]' in menu  # the menu offers the stored values, with their labels
 
     def names(query: dict[str, str]) -> set[str]:
         html = client.get("/admin/lead/?" + urlencode(query)).get_data(as_text=True)
