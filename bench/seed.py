@@ -947,8 +947,9 @@ class SqliteLoader:
                 con.execute(sql)
         log(f"indexes rebuilt in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        con.execute("INSERT INTO contact_search(contact_search) VALUES ('rebuild')")
-        log(f"FTS5 search index rebuilt in {time.perf_counter() - started:.1f} s")
+        for fts in ("contact_search", "order_search"):  # migrations 0002 and 0017
+            con.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")  # noqa: S608
+        log(f"FTS5 search indexes rebuilt in {time.perf_counter() - started:.1f} s")
         for kind, _name, sql in self.saved:
             if kind == "trigger":
                 con.execute(sql)

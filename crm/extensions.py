@@ -28,9 +28,15 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
-# Schema objects made by migrations in raw SQL, outside the models: the SQLite FTS5 search
-# table (and its shadow tables) and PostgreSQL's trigram index.
-RAW_SQL_SCHEMA_OBJECTS = ("contact_search", "ix_contacts_search_trgm", "ix_trgm_")
+# Schema objects made by migrations in raw SQL, outside the models: SQLite's FTS5 search
+# tables (and their shadow tables), PostgreSQL's trigram and partial indexes.
+RAW_SQL_SCHEMA_OBJECTS = (
+    "contact_search",
+    "order_search",
+    "ix_contacts_search_trgm",
+    "ix_trgm_",
+    "ix_pg_",
+)
 
 
 def include_in_autogenerate(name: str | None, type_: str, _parent_names: dict) -> bool:

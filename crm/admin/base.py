@@ -30,6 +30,7 @@ from crm.services import counting
 from crm.services.validation import clean_free_text, clean_text
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
+DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
 
 
 def _datetime(_view: Any, value: datetime, _name: str) -> str:
@@ -326,7 +327,22 @@ class CrmModelView(ModelView):
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         page = max(0, min(page or 0, MAX_PAGE))
         search = clean_text(search)  # no control characters (PostgreSQL refuses NUL)
-        return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        count, query = super().get_list(
+            page, sort_column, sort_desc, search, filters, False, page_size
+        )
+        if not execute:
+            return count, query
+        if page * (page_size or self.page_size) >= DEEP_OFFSET:
+            return count, self.page_rows(query, self.get_query())
+        return count, query.all()
+
+    def page_rows(self, page_query: Any, rows_query: Any) -> list[Any]:
+        """A deep page: its ids are skipped to in an index alone, then its rows are read
+        by id through `rows_query` (OFFSET on the full rows reads every skipped row: 55 ms
+        for the Accounts list's page 1000 on PostgreSQL, contacts' page 40,000 2.1 s)."""
+        ids = [row[0] for row in page_query.with_entities(self.model.id)]
+        found = {record.id: record for record in rows_query.filter(self.model.id.in_(ids))}
+        return [found[i] for i in ids if i in found]
 
     def delete_record(self, model: Any) -> None:
         """The service call that deletes `model` under the domain's rules."""

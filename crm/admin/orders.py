@@ -17,7 +17,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Order, OrderStatus, Payment
-from crm.services import access, orders
+from crm.services import access, orders, search
 
 
 def _contact_link(_view: Any, _context: Any, model: Any, _name: str) -> Markup | str:
@@ -74,6 +74,22 @@ class OrderView(_ReadOnlyView):
 
     def get_count_query(self):
         return super().get_count_query().filter(access.order_visibility(current_user))
+
+    def _apply_search(self, query, count_query, joins, count_joins, search_text):
+        """Words SQLite's order search index can match go through it; Flask-Admin's LIKE,
+        which reads every order, takes the rest."""
+        rest = []
+        for word in search_text.split(" "):
+            clause = search.indexed_matches("order_search", Order.id, word)
+            if clause is None:
+                rest.append(word)
+                continue
+            query = query.filter(clause)
+            if count_query is not None:
+                count_query = count_query.filter(clause)
+        if not any(rest):
+            return query, count_query, joins, count_joins
+        return super()._apply_search(query, count_query, joins, count_joins, " ".join(rest))
 
     def render(self, template: str, **kwargs: Any):
         if template == self.details_template:

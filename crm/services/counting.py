@@ -8,11 +8,18 @@ A list says how many rows match without scanning a million of them on every page
   budget (`CRM_COUNT_BUDGET_MS`, cancelled by `statement_timeout` when it runs over); an
   estimate far beyond the cap (EXACT_TRY_UP_TO) is shown without counting at all;
 - SQLite has no estimate: beyond the cap the list says "more than 10,000".
+
+A count that ran over its budget is not tried again for OVER_BUDGET_FOR_S in this process:
+paging through a long filtered list would otherwise spend the budget on every page, for
+the same "about N".
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
@@ -26,6 +33,11 @@ COUNT_CAP = 10_000
 # budget anyway (PostgreSQL counts about a million index entries a second per core here).
 EXACT_TRY_UP_TO = 100_000
 DEFAULT_BUDGET_MS = 50
+OVER_BUDGET_FOR_S = 300.0
+_OVER_BUDGET_KEPT = 1_000  # the statements remembered, the oldest forgotten first
+_over_budget: OrderedDict[tuple[str, str, int], float] = OrderedDict()
+_over_budget_lock = threading.Lock()
+_now = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,11 @@ def count_within_budget(query: Select, budget_ms: int) -> int | None:
         return None
     counted = select(func.count()).select_from(query.order_by(None).subquery())
     connection = db.session.connection()
+    compiled = counted.compile(dialect=connection.dialect)
+    key = (str(compiled), repr(sorted(compiled.params.items(), key=str)), budget_ms)
+    with _over_budget_lock:
+        if _over_budget.get(key, 0.0) > _now():
+            return None  # over the budget a moment ago: not worth trying again yet
     before = connection.exec_driver_sql("SHOW statement_timeout").scalar()
     savepoint = connection.begin_nested()
     try:
@@ -108,6 +125,11 @@ def count_within_budget(query: Select, budget_ms: int) -> int | None:
         total = connection.execute(counted).scalar()
     except OperationalError:  # QueryCanceled: over the budget
         savepoint.rollback()
+        with _over_budget_lock:
+            _over_budget[key] = _now() + OVER_BUDGET_FOR_S
+            _over_budget.move_to_end(key)
+            while len(_over_budget) > _OVER_BUDGET_KEPT:
+                _over_budget.popitem(last=False)
         return None
     # SET LOCAL outlives a released savepoint: give the transaction its timeout back.
     connection.exec_driver_sql("SELECT set_config('statement_timeout', %(v)s, true)", {"v": before})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from crm.extensions import db
 from crm.models import Contact
@@ -83,3 +83,39 @@ def test_a_count_over_its_budget_is_cancelled_and_the_transaction_goes_on(make_c
     assert db.session.get(Contact, ana.id).first_name == "Ana"
     assert counting.count_within_budget(select(Contact.id), 5_000) == 1
     assert db.session.execute(text("SHOW statement_timeout")).scalar() == before
+
+
+def test_a_count_over_its_budget_is_not_tried_again_for_a_while(monkeypatch):
+    """Paging through a long filtered list: the count that ran over its budget on page 1
+    is not run again on page 2 (the list shows the estimate straight away)."""
+    if not on_postgresql():
+        pytest.skip("statement_timeout is PostgreSQL's")
+    monkeypatch.setattr(counting, "_over_budget", type(counting._over_budget)())
+    huge = select(text("n")).select_from(text("generate_series(1, 200000000) AS n"))
+    other = select(text("n")).select_from(text("generate_series(1, 200000001) AS n"))
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def counted() -> int:
+        found = [s for s in statements if "generate_series" in s]
+        statements.clear()
+        return len(found)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert counting.count_within_budget(huge, 20) is None
+        assert counted() == 1
+        assert counting.count_within_budget(huge, 20) is None
+        assert counted() == 0  # not run again
+        assert counting.count_within_budget(other, 20) is None  # another query is tried
+        assert counted() == 1
+        assert counting.count_within_budget(huge, 30) is None  # and a larger budget
+        assert counted() == 1
+        later = counting._now() + counting.OVER_BUDGET_FOR_S + 1
+        monkeypatch.setattr(counting, "_now", lambda: later)  # remembered long enough
+        assert counting.count_within_budget(huge, 20) is None
+        assert counted() == 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
