@@ -29,14 +29,10 @@ test: install
 	bash scripts/system-deps.sh
 	$(VENV)/bin/pytest --durations=25
 
-# The whole suite again on a throwaway PostgreSQL cluster.
+# The whole suite again on a throwaway PostgreSQL cluster (two shares side by side).
 test-postgres: install
 	bash scripts/system-deps.sh --postgresql
-	bash scripts/pg-test-cluster.sh stop $(PG_DIR) 2>/dev/null || true
-	rm -rf $(PG_DIR)
-	url=$$(bash scripts/pg-test-cluster.sh start $(PG_DIR) $(PG_PORT)) && \
-	  TEST_DATABASE_URL=$$url $(VENV)/bin/pytest --durations=25; status=$$?; \
-	  bash scripts/pg-test-cluster.sh stop $(PG_DIR); exit $$status
+	bash scripts/test-postgres.sh $(PG_DIR) $(PG_PORT) --durations=15
 
 # Seed throwaway databases with BENCH_CONTACTS contacts (default 1,000,000) and time the app
 # on them: SQLite, then PostgreSQL when installed (BENCH_POSTGRES=0 skips it). The tables
