@@ -69,21 +69,29 @@ def _share_url_builders() -> None:
 _share_url_builders()
 
 
+def _weight(item: pytest.Item) -> float:
+    """A test's rough cost, as measured on CI: a browser test 10, a test with its own app
+    and database 1, a test on a module's shared app (the hostile inputs) 0.2."""
+    if item.get_closest_marker("browser"):
+        return 10.0
+    return 1.0 if "app" in getattr(item, "fixturenames", ()) else 0.2
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """CRM_TEST_SHARD=K/N keeps the Kth of N shares of the suite, whole test files each
-    (module fixtures are built once), balanced by weight (a browser test counts as 8 of the
-    others): `make test-postgres` runs two shares side by side against one cluster."""
+    (module fixtures are built once), balanced by weight (`_weight`): `make test-postgres`
+    runs two shares side by side against one cluster."""
     shard = os.environ.get("CRM_TEST_SHARD", "").strip()
     if not shard:
         return
     own, _, total = shard.partition("/")
     if not (own.isdigit() and total.isdigit() and 1 <= int(own) <= int(total)):
         raise pytest.UsageError(f"CRM_TEST_SHARD={shard!r}: give K/N, 1 <= K <= N")
-    weights: dict[str, int] = {}
+    weights: dict[str, float] = {}
     for item in items:
         file = item.nodeid.split("::")[0]
-        weights[file] = weights.get(file, 0) + (8 if item.get_closest_marker("browser") else 1)
-    loads = [0] * int(total)
+        weights[file] = weights.get(file, 0) + _weight(item)
+    loads = [0.0] * int(total)
     share: dict[str, int] = {}
     for file in sorted(weights, key=lambda f: (-weights[f], f)):  # heaviest first
         lightest = loads.index(min(loads))
