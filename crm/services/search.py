@@ -83,6 +83,12 @@ def _fts_query(terms: Iterable[str]) -> str:
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
+def _fts_rows(table: str, fts_query: str) -> Any:
+    """The rowids of SQLite's FTS5 table `table` (our own name) matching `fts_query`."""
+    match = text(f"{table} MATCH :fts_query").bindparams(fts_query=fts_query)
+    return select(literal_column("rowid")).select_from(text(table)).where(match)
+
+
 @contextmanager
 def indexed_together() -> Iterator[None]:
     """Contacts inserted inside go into SQLite's search index together when it ends, with
@@ -127,11 +133,7 @@ def contact_search_clause(
     clauses = [_like(t) for t in terms if len(t) < 3]
     if long_terms and dialect == "sqlite":
         fts_query = _fts_query(long_terms)
-        matches = (
-            select(literal_column("rowid"))
-            .select_from(text("contact_search"))
-            .where(text("contact_search MATCH :fts_query").bindparams(fts_query=fts_query))
-        )
+        matches = _fts_rows("contact_search", fts_query)
         key = ("contact_search", fts_query)
         if query_plan.another_drives(key):  # checked on each of the driver's rows
             clauses = [_like(t) for t in long_terms] + clauses
@@ -159,8 +161,7 @@ def indexed_matches(table: str, id_column: Any, word: str) -> ColumnElement[bool
     word = word.strip()
     if db.engine.dialect.name != "sqlite" or len(word) < 3 or word[0] in "^=":
         return None
-    match = text(f"{table} MATCH :words").bindparams(words=_fts_query([word[:MAX_TERM_LENGTH]]))
-    matches = select(literal_column("rowid")).select_from(text(table)).where(match)
+    matches = _fts_rows(table, _fts_query([word[:MAX_TERM_LENGTH]]))
     dense = select(func.count()).select_from(matches.limit(DENSE_MATCHES + 1).subquery())
     if db.session.scalar(dense) > DENSE_MATCHES:
         return None  # a common word: the LIKE walking the list's order finds a page sooner
