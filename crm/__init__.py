@@ -100,8 +100,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _init_auth(app: Flask) -> None:
     from flask_login import current_user
 
+    from crm.auth import session_guard
     from crm.auth.routes import bp
-    from crm.models import User
     from crm.services import audit
 
     csrf.init_app(app)
@@ -111,13 +111,8 @@ def _init_auth(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        try:
-            user = db.session.get(User, int(user_id))
-        except (TypeError, ValueError):
-            return None
-        return user if user is not None and user.active else None
+    # Who is signed in is decided by a session row on the server (crm.auth.session_guard).
+    session_guard.init_app(app)
 
     def actor() -> tuple[int | None, str | None]:
         try:

@@ -28,6 +28,11 @@ class DefaultConfig:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+    # Signed-in sessions live on the server (crm/services/sessions.py): one unused for this
+    # long has ended; "Keep me signed in" keeps a browser signed in this many days from the
+    # sign-in (the remember cookie is replaced at each use, its expiry is not extended).
+    CRM_SESSION_IDLE_MINUTES = 12 * 60
+    CRM_REMEMBER_DAYS = 30
 
     CRM_NAME = "Contacts CRM"
     CRM_PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hash method name, not a secret
@@ -108,6 +113,8 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_GEOCODER": str,
     "CRM_GEOCODER_URL": str,
     "SESSION_COOKIE_SECURE": bool,
+    "CRM_SESSION_IDLE_MINUTES": int,
+    "CRM_REMEMBER_DAYS": int,
     "CRM_UNCLASSED_CONTACTS": str,
     "CRM_PROXY_FIX": bool,
     "CRM_JOB_QUEUE": str,

@@ -34,6 +34,7 @@ from crm.admin.lookups import (
 from crm.admin.merge import MergeView
 from crm.admin.orders import OrderView, PaymentView
 from crm.admin.permissions import PermissionMatrixView
+from crm.admin.profile import ProfileView
 from crm.admin.responsibles import ResponsiblesView
 from crm.admin.segments import MarketingListView, SegmentView
 from crm.admin.tags import TagCloudView, TagView
@@ -83,6 +84,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AccessClassView())
     admin.add_view(PermissionMatrixView())
     admin.add_view(ApiTokenView())
+    admin.add_view(ProfileView())
     admin.add_view(AuditView())
     admin.add_view(TaskView())
     admin.add_view(AppointmentView())

@@ -9,6 +9,7 @@ from wtforms import PasswordField
 from wtforms.validators import Optional
 
 from crm.admin.base import CrmModelView, CsrfTokenRule
+from crm.auth import session_guard
 from crm.auth.permissions import can
 from crm.errors import ValidationFailed
 from crm.models import Role, User
@@ -51,7 +52,14 @@ class UserView(CrmModelView):
 
     def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
         try:
-            save_user(current_user, model, is_new=is_created, new_password=form.new_password.data)
+            save_user(
+                current_user,
+                model,
+                is_new=is_created,
+                new_password=form.new_password.data,
+                keep_session=session_guard.current_token(),
+                keep_remember=session_guard.current_remember_cookie(),
+            )
         except ValidationFailed as exc:
             self.attach_errors(form, exc.errors)
             raise

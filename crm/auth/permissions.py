@@ -87,6 +87,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Anyone may delete the files they uploaded; these roles delete anyone's.
     "file.delete_any": frozenset({ADMIN, MANAGER}),
     "connection.edit": CONTACT_ROLES,
+    # Every role: one's own password and sessions (My profile).
+    "profile.edit": frozenset({ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER}),
 }
 
 # What each action lets a user do, in the order the permission matrix shows them.
@@ -120,6 +122,7 @@ LABELS: dict[str, str] = {
     "user.manage": "manage users and roles",
     "audit.view": "read the history",
     "api.tokens": "make API tokens and use the JSON API (with their own rights)",
+    "profile.edit": "change their own password and sign out their own sessions",
     "lead.view": "see leads",
     "lead.edit": "create and edit leads",
     "lead.convert": "convert leads to customer contacts",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
+from crm.auth import session_guard
 from crm.auth.forms import LoginForm, SetPasswordForm
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
@@ -39,7 +40,8 @@ def login():
         if result.user is None:
             flash(result.message, "error")
         else:
-            login_user(result.user, remember=form.remember.data)
+            session_guard.open_session(result.user, remember=form.remember.data)
+            db.session.commit()
             return redirect(safe_next(request.args.get("next")) or url_for("admin.index"))
     status = 401 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
@@ -51,7 +53,8 @@ def logout():
     """GET asks for confirmation; POST (with its CSRF token) signs out."""
     if request.method == "GET":
         return render_template("auth/logout.html")
-    logout_user()
+    session_guard.close_session()
+    db.session.commit()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
 

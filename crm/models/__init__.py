@@ -66,6 +66,7 @@ from crm.models.social_link import SocialLink
 from crm.models.tag import Tag, contact_tags
 from crm.models.task import OPEN_TASK_STATUSES, Task, TaskStatus
 from crm.models.user import ROLE_NAMES, Role, User, user_roles
+from crm.models.user_session import RememberToken, UserSession
 
 __all__ = [
     "Appointment",
@@ -145,6 +146,8 @@ __all__ = [
     "SocialLink",
     "SocialPlatform",
     "User",
+    "UserSession",
+    "RememberToken",
     "contact_accounts",
     "user_roles",
 ]

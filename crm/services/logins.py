@@ -21,7 +21,7 @@ from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, ContactLogin, User
-from crm.services import audit
+from crm.services import audit, sessions
 from crm.services import validation as v
 from crm.services.mail import Mail, MailNotSent, send, sends_mail
 from crm.services.users import set_password
@@ -152,6 +152,7 @@ def set_password_with_token(token: str, password: str, again: str) -> User:
         set_password(user, password)
     except v.FieldError as exc:
         raise ValidationFailed({"password": [str(exc)]}) from None
+    sessions.end_all(user)  # whoever was signed in with the old password is not any more
     audit.record_event(
         db.session, (user.id, user.email), "set_password", "user",
         f"Password set by {user.email} on their login link", {}, entity_id=user.id,

@@ -16,6 +16,7 @@ from crm.errors import DomainError, FieldError, PermissionDenied, ValidationFail
 from crm.extensions import db
 from crm.models import ROLE_NAMES, Role, User
 from crm.models.base import utcnow
+from crm.services import sessions
 from crm.services.validation import clean_email, clean_limited
 
 MIN_PASSWORD_LENGTH = 10
@@ -139,9 +140,21 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def save_user(actor: Actor, user: User, *, is_new: bool, new_password: str | None) -> None:
+def save_user(
+    actor: Actor,
+    user: User,
+    *,
+    is_new: bool,
+    new_password: str | None,
+    keep_session: str | None = None,
+    keep_remember: str | None = None,
+) -> None:
     """Rules for a user edited in the admin: a valid unique email, a password for a new
-    user, and no administrator locking themselves out. Raises ValidationFailed."""
+    user, and no administrator locking themselves out. Raises ValidationFailed.
+
+    A new password, changed roles or a deactivation end every session and remember cookie
+    of the user; administrators editing themselves keep this browser's (`keep_session`,
+    `keep_remember`: its session token and remember cookie)."""
     myself = user.id is not None and user.id == getattr(actor, "id", None)
     # When admins edit themselves the form has already changed their roles in memory:
     # what they may do is decided by the roles they had.
@@ -169,6 +182,56 @@ def save_user(actor: Actor, user: User, *, is_new: bool, new_password: str | Non
         errors["roles"] = ["You cannot remove your own crm_admin role."]
     if errors:
         raise ValidationFailed(errors)
+    if is_new:
+        return
+    changed = [
+        why
+        for why, happened in (
+            ("a new password", bool(new_password)),
+            ("changed roles", user.role_names != _roles_before(user)),
+            ("deactivation", not user.active),
+        )
+        if happened
+    ]
+    if changed:
+        sessions.end_all(
+            user,
+            keep_token=keep_session if myself else None,
+            keep_remember=keep_remember if myself else None,
+            why=f"Signed out by {' and '.join(changed)}",
+        )
+
+
+def change_own_password(
+    user: User,
+    current: str,
+    new: str,
+    again: str,
+    *,
+    keep_session: str | None,
+    keep_remember: str | None,
+) -> None:
+    """A signed-in user changes their own password: the current one must be right, the new
+    one follow the policy. Their other sessions and remember cookies end; this browser's
+    (`keep_session`, `keep_remember`) stay. Raises ValidationFailed."""
+    errors: dict[str, list[str]] = {}
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        errors["current_password"] = ["This is not your current password."]
+    if (new or "") != (again or ""):
+        errors["again"] = ["The two new passwords differ."]
+    elif not errors:
+        try:
+            set_password(user, new)
+        except FieldError as exc:
+            errors["new_password"] = [str(exc)]
+    if errors:
+        raise ValidationFailed(errors)
+    sessions.end_all(
+        user,
+        keep_token=keep_session,
+        keep_remember=keep_remember,
+        why="Password changed: the user's other sessions were ended",
+    )
 
 
 def _roles_before(user: User) -> set[str]:

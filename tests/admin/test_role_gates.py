@@ -84,6 +84,7 @@ PAGES: dict[str, str] = {
     "/admin/history/": "audit.view",
     "/admin/permissions/": "permissions.view",
     "/admin/api-tokens/": "api.tokens",
+    "/admin/profile/": "profile.edit",
     "/admin/history/details/?id={audit}": "audit.view",
     "/admin/lead/": "lead.view",
     "/admin/lead/?search=smi&flt0_status_equals=new": "lead.view",

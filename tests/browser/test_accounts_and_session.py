@@ -112,7 +112,7 @@ def test_sign_out_from_the_user_menu(page: Page, make_user, sign_in, live_server
     page.goto("/admin/contact/")
 
     page.locator("#crm-user-menu").click()
-    sign_out = page.get_by_role("button", name="Sign out")
+    sign_out = page.get_by_role("button", name="Sign out", exact=True)
     expect(sign_out).to_be_visible()
     sign_out.click()
     expect(page).to_have_url(f"{live_server}/login")
