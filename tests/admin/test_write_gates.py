@@ -411,6 +411,10 @@ def _png() -> bytes:
 NOT_HERE = {
     "/login",
     "/logout",
+    # One's own password and sessions (every role): tests/auth/test_sessions.py.
+    "/admin/profile/",
+    "/admin/profile/sessions/end/",
+    "/admin/profile/sign-out-everywhere/",
     "/api/v1/contacts",
     "/api/v1/orders",
     "/api/v1/leads/{lead}/convert",
