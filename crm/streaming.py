@@ -7,9 +7,10 @@ their attributes fails (DetachedInstanceError). The generator must take plain va
 names) from the view and load what it needs itself; `current_user` is loaded again here in
 the generator's own session, so services may be given it.
 
-Once the first bytes are sent the status (200) cannot change: a failure after that is logged
-and the download cut short (the connection closed before the body's end, which the browser
-reports as a failed download), never an error page written into the middle of the file.
+The view checks what may refuse the download (rights, a missing record) before it answers.
+The status (200) and headers are sent as the body starts: a failure in the generator is logged
+through app.logger and the download cut short (the connection closed before the body's end,
+which the browser reports as a failed download), never an error page written into the file.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from crm.models import User
 
 
 class DownloadInterrupted(ConnectionAbortedError):
-    """Raised to the WSGI server when a download fails after it started. Servers take a
-    connection error for a dropped connection (Werkzeug's and gunicorn's do): they close it
-    without ending the body and write nothing more, where any other exception would make
-    Werkzeug's server write its own error page into the file."""
+    """Raised to the WSGI server when a download fails after it started (the failure itself
+    is logged already). Servers close the connection without ending the body; Werkzeug's
+    takes a connection error for a dropped connection and logs no second traceback."""
 
     def __init__(self, filename: str):
         super().__init__(errno.ECONNABORTED, f"the download of {filename} was cut short")
@@ -47,10 +47,13 @@ def streamed_download(pieces: Iterable[bytes | str], *, mimetype: str, filename:
     user_id = current_user.id if current_user.is_authenticated else None
 
     def body() -> Iterator[bytes | str]:
-        if user_id is not None:
-            # Flask-Login caches the request's user on g, bound to the closed session.
-            g._login_user = db.session.get(User, user_id)
+        # The status and headers go out at once, so that whatever fails below can only cut
+        # the body short: with nothing sent yet, a server would answer its own error page.
+        yield b""
         try:
+            if user_id is not None:
+                # Flask-Login caches the request's user on g, bound to the closed session.
+                g._login_user = db.session.get(User, user_id)
             yield from pieces
         except Exception as exc:
             current_app.logger.exception(

@@ -1,10 +1,8 @@
 """Every file the app offers for download, fetched whole from a real server by each role
 allowed to, and refused to the others.
 
-A real server thread, not the test client: there each request runs in its own context, and
-a streamed body is written after the request's database session is closed, which is where
-the recipients CSV used to fail (DetachedInstanceError, a 500) while the test client, which
-shares the test's context, saw nothing wrong.
+A real server thread, not the test client (tests/live_server.py): the recipients CSV failed
+there only (DetachedInstanceError, a 500 for every role).
 """
 
 from __future__ import annotations
@@ -13,23 +11,21 @@ import csv
 import io
 import logging
 import re
-import threading
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask, got_request_exception
+from flask import Flask
 from openpyxl import load_workbook
 from PIL import Image
-from werkzeug.serving import make_server
 
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import MarketingList, MarketingListMember
 from crm.services import jobs
-from tests.conftest import ROLES, TEST_PASSWORD, csrf_from
+from tests.conftest import ROLES, csrf_from
+from tests.live_server import served, signed_in
 
 PDF = b"%PDF-1.4\n% the minutes of the meeting\n%%EOF\n"
 EXPORT = "/admin/contact/bulk/?target=matching"
@@ -44,25 +40,8 @@ class Who:
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
-    """The test app on 127.0.0.1 (a free port), served from a thread; a request that fails
-    with an exception fails the test."""
-    errors: list[str] = []
-
-    def record(_sender: Flask, exception: BaseException, **_extra: Any) -> None:
-        errors.append("".join(traceback.format_exception(exception)))
-
-    got_request_exception.connect(record, app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="downloads", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        got_request_exception.disconnect(record, app)
-    assert not errors, "The server failed:\n" + "\n".join(errors)
+    with served(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -88,18 +67,6 @@ def world(make_user, make_contact) -> dict[str, Any]:
     files.set_picture(manager, ana, "ana.png", picture)
     db.session.commit()
     return {"contact": ana.id, "list": newsletter.id, "file": minutes.id}
-
-
-def signed_in(base: str, email: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{base}/login")
-    answer = browser.post(
-        f"{base}/login",
-        data={"email": email, "password": TEST_PASSWORD, "csrf_token": csrf_from(page.text)},
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302, answer.text[:300]
-    return browser
 
 
 def fetched(
