@@ -145,29 +145,72 @@ def _init_api(app: Flask) -> None:
     public.init_app(app)
 
 
-def _init_errors(app: Flask) -> None:
-    from flask_wtf.csrf import CSRFError
+# Each status's page: a title and a sentence a back-office user understands. A status not
+# listed gets its standard name and the generic sentence below.
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("Bad request", "The request could not be understood."),
+    401: ("Sign-in needed", "Sign in (or send a valid API token) to see this."),
+    403: ("Not allowed", "You do not have permission to see this page or do this."),
+    404: ("Not found", "There is nothing here, or it is not yours to see."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    406: ("Not available", "This is not available in the format that was asked for."),
+    408: ("Too slow", "The request took too long to arrive. Try again. Nothing was saved."),
+    409: (
+        "Changed meanwhile",
+        "Someone else changed this at the same moment. Reload the page and try again.",
+    ),
+    410: ("No longer available", "This link has expired or was already used."),
+    411: ("Bad request", "The request did not say how large it is. Nothing was saved."),
+    412: (
+        "Changed meanwhile",
+        "This changed since you last loaded it. Reload the page and try again.",
+    ),
+    413: ("Too large", "What was sent is larger than this server accepts. Nothing was saved."),
+    414: ("Address too long", "The address is longer than this server accepts."),
+    415: ("Unsupported file type", "This kind of content is not accepted here. Nothing was saved."),
+    416: ("Not available", "That part of the file does not exist."),
+    422: ("Could not be saved", "What was sent is incomplete or not valid. Nothing was saved."),
+    423: ("Locked", "This is being changed by another task. Try again in a moment."),
+    428: ("Reload first", "Reload the page before changing this. Nothing was saved."),
+    429: ("Too many requests", "Too many requests in a short time. Wait a moment and try again."),
+    431: ("Bad request", "The request carried more headers than this server accepts."),
+    500: ("Something went wrong", "The error was logged. Nothing was saved."),
+    501: ("Not available", "This server does not offer that."),
+    502: ("Temporarily unavailable", "A service this page needs did not answer. Try again soon."),
+    503: ("Temporarily unavailable", "The CRM cannot answer right now. Try again in a moment."),
+    504: ("Temporarily unavailable", "A service this page needs took too long. Try again soon."),
+}
+GENERIC_ERROR = "The request could not be completed. Go back and try again."
 
-    def page(code: int, title: str, message: str):
-        if request.path.startswith("/api/"):  # the API answers in JSON, errors included
-            return jsonify(error=f"{title}: {message}"), code
-        return render_template("errors/error.html", code=code, title=title, message=message), code
+
+def error_page(code: int, title: str, message: str, headers: Any = ()) -> Any:
+    """The app's error answer: our page, or JSON for the API (errors included)."""
+    if request.path.startswith("/api/"):
+        return jsonify(error=f"{title}: {message}"), code, list(headers)
+    page = render_template("errors/error.html", code=code, title=title, message=message)
+    return page, code, list(headers)
+
+
+def _init_errors(app: Flask) -> None:
+    """Every HTTP error (404, 405, 413, 429, 500, ...) answers with our page, or JSON under
+    /api/, never Werkzeug's plain page."""
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return page(
+        return error_page(
             400,
             "The form expired",
             "The page was open too long or was sent from "
             "elsewhere. Go back, reload the page and try again. Nothing was saved.",
         )
 
-    for code, title, message in (
-        (400, "Bad request", "The request could not be understood."),
-        (403, "Not allowed", "You do not have permission to see this page or do this."),
-        (404, "Not found", "There is nothing here, or it is not yours to see."),
-        (405, "Not allowed", "This address does not accept that kind of request."),
-        (413, "Too large", "What was sent is larger than this server accepts. Nothing was saved."),
-        (500, "Something went wrong", "The error was logged. Nothing was saved."),
-    ):
-        app.register_error_handler(code, lambda exc, c=code, t=title, m=message: page(c, t, m))
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400 or exc.response is not None:
+            return exc  # a redirect, or a view's own response: as it is
+        title, message = ERROR_PAGES.get(exc.code, (exc.name, GENERIC_ERROR))
+        # Headers the status needs (Allow for 405, Retry-After for 429 and 503, ...).
+        kept = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return error_page(exc.code, title, message, kept)

@@ -7,6 +7,11 @@ inline event handlers (the "With selected" actions, the delete confirmation, "Ad
 inline list, the filter menu): those are allowed by hash ('unsafe-hashes'), and only when
 they match the fixed shapes below, so text injected into a page could never be allowed
 this way.
+
+Nothing but the static files may be kept by a browser or a proxy: every other response
+(pages, API answers, downloads, error pages) is `Cache-Control: private, no-store`, so a
+new API token, a set-password link or a contact's data never stays in a cache or the
+browser's history after the page is left.
 """
 
 from __future__ import annotations
@@ -102,6 +107,24 @@ def _secure_headers(response: Response) -> Response:
     return response
 
 
+# A view that already forbids storing (`no-store`, with whatever else it adds) keeps its own
+# header; anything weaker is replaced.
+NO_STORE = "private, no-store"
+
+
+def _is_static_file() -> bool:
+    """Our /static/ files and Flask-Admin's /admin/static/ (no personal data: cacheable)."""
+    endpoint = request.endpoint or ""
+    return endpoint == "static" or endpoint.endswith(".static")
+
+
+def _cache_control(response: Response) -> Response:
+    if _is_static_file() or response.cache_control.no_store:
+        return response
+    response.headers["Cache-Control"] = NO_STORE
+    return response
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """The session cookie is Secure when configured so, or when the request came over HTTPS
     (it is written after the after-request hooks, so it is marked here)."""
@@ -117,4 +140,5 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.session_interface = SessionInterface()
     app.after_request(_secure_headers)
+    app.after_request(_cache_control)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -7,14 +7,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import (
-    Response,
     abort,
     flash,
     g,
     has_request_context,
     redirect,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_admin import expose
@@ -85,6 +83,7 @@ from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
 from crm.services.tags import tags_for_names
 from crm.services.validation import country_choices, language_choices, timezone_names
+from crm.streaming import streamed_download
 
 LIST_SCOPES = {
     "active": "Active",
@@ -1025,11 +1024,7 @@ class ContactView(CrmModelView):
         db.session.commit()
         body = exporting.streamed(current_user, target, file_format)
         name = f"contacts-{utcnow().strftime('%Y%m%d-%H%M')}.{chosen.key}"
-        return Response(
-            stream_with_context(body),
-            content_type=chosen.mimetype,
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return streamed_download(body, mimetype=chosen.mimetype, filename=name)
 
     @expose("/views/save/", methods=("POST",))
     def save_view_view(self):

@@ -136,9 +136,9 @@ class ContactFilesView(ContactPageActions):
             etag=found.sha256,
             max_age=0,
         )
+        # Cache-Control: private, no-store, as every response but the static files
+        # (crm.security).
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.cache_control.private = True
-        response.cache_control.public = False
         return response
 
     # ---- the picture --------------------------------------------------------------------
@@ -151,13 +151,10 @@ class ContactFilesView(ContactPageActions):
             path, mimetype = files.picture_file(current_user, contact_id)
         except NotFound:
             abort(404)
-        # The name changes with each new picture: it is the ETag, and the browser asks again
-        # each time (no-cache) and gets 304 until it changes.
+        # The name changes with each new picture: it is the ETag. A contact's picture is
+        # personal data: not stored by the browser (private, no-store, crm.security).
         response = send_file(path, mimetype=mimetype, conditional=True, etag=path.stem, max_age=0)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.cache_control.private = True
-        response.cache_control.public = False
-        response.cache_control.no_cache = True
         return response
 
     @expose("/<int:contact_id>/picture/", methods=("POST",))

@@ -8,7 +8,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup
@@ -23,6 +23,7 @@ from crm.extensions import db
 from crm.models import MarketingList, Segment, SegmentKind
 from crm.services import audit, consent, segments
 from crm.services.importing.targets import neutralise
+from crm.streaming import streamed_download
 
 
 def _segment_members(view: Any, _context: Any, model: Segment, _name: str) -> Markup:
@@ -150,12 +151,17 @@ class MarketingListView(CrmModelView):
         if not can(current_user, "contact.export"):
             abort(403)
         mlist = self.get_one(request.args.get("id"))
+        # The lines are written after the request's session is closed: plain values only.
+        list_id, name = mlist.id, mlist.name
 
         def lines():
             out = io.StringIO()
             writer = csv.writer(out)
             writer.writerow(["Email", "First name", "Last name", "Unsubscribe link"])
-            for contact in consent.marketing_recipients(current_user, mlist.id):
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            for contact in consent.marketing_recipients(current_user, list_id):
                 writer.writerow([neutralise(v) for v in (
                     contact.email, contact.first_name, contact.last_name,
                     consent.unsubscribe_link(contact),
@@ -166,14 +172,13 @@ class MarketingListView(CrmModelView):
 
         audit.record_event(
             db.session, current_user, "export", "marketing_list",
-            f"Recipients of {mlist.name} downloaded", {}, entity_id=mlist.id,
+            f"Recipients of {name} downloaded", {}, entity_id=list_id,
         )  # fmt: skip
         db.session.commit()
-        name = re.sub(r"[^A-Za-z0-9_-]+", "-", mlist.name).strip("-") or "list"
-        return Response(
-            stream_with_context(lines()), mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}-recipients.csv"'},
-        )  # fmt: skip
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "list"
+        return streamed_download(
+            lines(), mimetype="text/csv; charset=utf-8", filename=f"{stem}-recipients.csv"
+        )
 
     @expose("/members/", methods=("GET", "POST"))
     def members_view(self):

@@ -317,6 +317,8 @@ def test_every_page_as_every_role(client, make_user, ids, roles):
         response = client.get(url)
         response.close()  # a download holds its file open until then
         status = response.status_code
+        # Pages, downloads and refusals alike: nothing kept by a browser or proxy.
+        assert response.headers["Cache-Control"] == "private, no-store", (roles, url)
         if can(who, permission):
             assert status == 200, (roles, url, status)
         else:  # another user's job is "not found" to those who may import or export
@@ -324,14 +326,18 @@ def test_every_page_as_every_role(client, make_user, ids, roles):
             assert status in refused, (roles, url, status)
     for template in CLOSED:
         url = template.format(**ids)
-        assert client.get(url).status_code in (302, 403, 404), (roles, url)  # never shown
-    assert client.get("/admin/").status_code == 200
+        response = client.get(url)
+        assert response.status_code in (302, 403, 404), (roles, url)  # never shown
+        assert response.headers["Cache-Control"] == "private, no-store", (roles, url)
+    home = client.get("/admin/")
+    assert home.status_code == 200 and home.headers["Cache-Control"] == "private, no-store"
 
 
 def test_signed_out_visitors_are_sent_to_login_from_every_page(client, ids):
     for template in PAGES:
         response = client.get(template.format(**ids))
         assert response.status_code == 302, template
+        assert response.headers["Cache-Control"] == "private, no-store", template
         assert response.headers["Location"].startswith("/login?next=")
 
 
