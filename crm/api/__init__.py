@@ -102,13 +102,14 @@ def committed(
     failed: str,
     conflict: int = 422,
     current_version: Callable[[], Any] | None = None,
+    what: str = "record",
 ) -> Any:
     """`work()` as the token's user, committed; a domain error rolls everything back and
     becomes the JSON answer (422 with the fields' errors, 403 refused, else `conflict`). A
     stale edit, or a write conflict with a simultaneous request, is 409, with the record's
     `version` now when `current_version` reads it."""
     try:
-        with refused_on_conflict(), audit.acting_as(g.api_user):
+        with refused_on_conflict(what), audit.acting_as(g.api_user):
             result = work()
             db.session.commit()
     except ValidationFailed as exc:
@@ -311,7 +312,10 @@ def patch_contact(contact_id: int):
         return contact
 
     changed = committed(
-        change, "The contact was not saved.", current_version=lambda: _version_of(contact_id)
+        change,
+        "The contact was not saved.",
+        current_version=lambda: _version_of(contact_id),
+        what="contact",
     )
     if isinstance(changed, Response):
         return changed
