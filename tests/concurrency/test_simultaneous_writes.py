@@ -283,9 +283,8 @@ def test_two_lead_conversions_at_once(person):
     ana, ben = person("crm_manager"), person("crm_manager")
     tokens = [csrf_from(p.get(f"/admin/lead/details/?id={lead_id}").text) for p in (ana, ben)]
     path = f"/admin/lead/convert/{lead_id}/"
-    answers = together(
-        *(lambda p=p, t=t: p.post(path, {"csrf_token": t}) for p, t in zip((ana, ben), tokens, strict=True))
-    )
+    pairs = zip((ana, ben), tokens, strict=True)
+    answers = together(*(lambda p=p, t=t: p.post(path, {"csrf_token": t}) for p, t in pairs))
     won, lost = _winner_and_loser(answers, lambda r: "Not converted" in r.text)
     assert "Lead converted" in answers[won].text
     made = db.session.scalar(
