@@ -32,7 +32,7 @@ from crm.errors import DomainError, FieldError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.services import counting
 from crm.services.validation import clean_free_text, clean_text
-from crm.services.write_conflicts import is_write_conflict, refused_on_conflict
+from crm.services.write_conflicts import is_write_conflict, refusal, refused_on_conflict
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
 DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
@@ -211,7 +211,7 @@ class RefusesWriteConflicts:
         try:
             return super()._run_view(fn, *args, **kwargs)  # type: ignore[misc]
         except (StaleDataError, DBAPIError) as exc:
-            if not is_write_conflict(exc):
+            if refusal(exc) is None:
                 raise
             db.session.rollback()
             flash(CHANGED_MEANWHILE, "error")

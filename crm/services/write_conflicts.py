@@ -4,13 +4,17 @@ domain's refusal (StaleEditError), for the boundaries to answer like any stale e
 Two people saving the same record at the same moment meet in the database, not in the
 services' version checks: SQLAlchemy's optimistic lock (`version_id_col`) finds the row's
 version moved on (StaleDataError), PostgreSQL gives up a serialization failure or a
-deadlock, SQLite stays "database is locked" past its busy timeout. Each boundary helper
-(the admin's save, delete, action and view paths, the API's commit, the merge page) wraps
-its work and commit in `refused_on_conflict()`; nothing else catches these errors.
+deadlock, SQLite stays "database is locked" past its busy timeout, and two inserts of the
+same new row (a tag both bulk actions create) break a unique constraint: the services
+check uniqueness first, so a duplicate that reaches the database was made meanwhile.
+Each boundary helper (the admin's save, delete, action and view paths, the API's commit,
+the merge page) wraps its work and commit in `refused_on_conflict()`; nothing else
+catches these errors.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,9 +23,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from crm.errors import StaleEditError
 
-# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
-_PG_CONFLICTS = frozenset({"40001", "40P01", "55P03"})
+log = logging.getLogger(__name__)
+
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available, unique_violation.
+_PG_CONFLICTS = frozenset({"40001", "40P01", "55P03", "23505"})
 _SQLITE_BUSY = 5  # SQLITE_BUSY ("database is locked"), and its extended codes (& 0xFF)
+_SQLITE_UNIQUE = frozenset({2067, 1555})  # SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
 
 SAVED_MEANWHILE = (
     "Someone else saved this {what} while you were saving it. Nothing was saved: reload "
@@ -40,7 +47,7 @@ def is_write_conflict(exc: BaseException) -> bool:
         return True
     code = getattr(original, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF == _SQLITE_BUSY
+        return code & 0xFF == _SQLITE_BUSY or code in _SQLITE_UNIQUE
     return "database is locked" in str(original)
 
 
@@ -48,6 +55,8 @@ def refusal(exc: BaseException, what: str = "record", message: str | None = None
     """The StaleEditError to answer a write conflict with; None when `exc` is not one."""
     if not is_write_conflict(exc):
         return None
+    # A duplicate is a race or a missing check: kept in the log to be told apart.
+    log.warning("Write conflict refused: %s", exc)
     return StaleEditError(message or SAVED_MEANWHILE.format(what=what))
 
 

@@ -317,3 +317,29 @@ def test_two_edits_of_one_note_at_once(person, make_user, make_contact):
     )
     assert "Note changed." in answers[won].text
     assert _fresh(Note, note.id).body == bodies[won]
+
+
+# ---- bulk actions ------------------------------------------------------------------------------
+
+
+def test_two_bulk_actions_tagging_the_same_contacts_at_once(person, make_contact):
+    """Both create the same new tag on the same contacts: when they meet in the database the
+    second is refused (nothing of it kept); when it comes after, it finds the tag there."""
+    from crm.models import Tag, contact_tags
+
+    ids = [make_contact(first_name=n, last_name="Bulk").id for n in ("Ada", "Bo")]
+    path = "/admin/contact/bulk/?target=ids&ids=" + ",".join(map(str, ids))
+    ana, ben = person("crm_manager"), person("crm_manager")
+    sent = {"operation": "add_tags", "tags": "Fair 2026", "confirm": "y"}
+    forms = [{**sent, "csrf_token": csrf_from(p.get(path).text)} for p in (ana, ben)]
+    pairs = zip((ana, ben), forms, strict=True)
+    answers = together(*(lambda p=p, f=f: p.post(path, f) for p, f in pairs))
+    _no_server_error(*answers)
+    reports = ["Add tag Fair 2026: 2 contact(s) changed" in r.text for r in answers]
+    assert reports.count(True) == 1, [r.url for r in answers]
+    other = answers[reports.index(False)].text
+    assert "at the same moment. Nothing was saved" in other or "2 skipped (already had" in other
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Tag)) == 1
+    links = db.session.scalar(select(func.count()).select_from(contact_tags))
+    assert links == 2
