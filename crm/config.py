@@ -43,6 +43,9 @@ class DefaultConfig:
     # Behind a reverse proxy: trust one hop of X-Forwarded-For/-Proto/-Host (HTTPS detection,
     # client addresses for sign-in throttling).
     CRM_PROXY_FIX = False
+    # API: a PATCH without the record's `version` (from a read) is refused with 428 rather
+    # than applied over whatever changed since (last writer wins).
+    CRM_API_REQUIRE_VERSION = False
     CRM_PAGE_SIZE = 20
     CRM_PAGE_SIZE_OPTIONS = (20, 50, 100)
     # Geocoder: "gazetteer" (offline, city level, the default), "nominatim" or "none".
@@ -117,6 +120,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_REMEMBER_DAYS": int,
     "CRM_UNCLASSED_CONTACTS": str,
     "CRM_PROXY_FIX": bool,
+    "CRM_API_REQUIRE_VERSION": bool,  # PATCH without `version` answers 428
     "CRM_JOB_QUEUE": str,
     "CRM_REDIS_URL": str,
     "CRM_IMPORT_MAX_BYTES": int,

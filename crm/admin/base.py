@@ -14,20 +14,25 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_admin.form import rules
+from flask_admin.helpers import get_redirect_target, is_safe_url
 from flask_admin.model import typefmt
 from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, literal_column
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Query
-from wtforms import FieldList, FormField
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import FieldList, FormField, HiddenField
 
 from crm.admin.list_filters import CrmFilterConverter
 from crm.auth.permissions import can
-from crm.errors import DomainError, FieldError, ValidationFailed
+from crm.errors import DomainError, FieldError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.services import counting
 from crm.services.validation import clean_free_text, clean_text
+from crm.services.write_conflicts import is_write_conflict, refusal, refused_on_conflict
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
 DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
@@ -120,8 +125,17 @@ def _is_text(field: Any) -> bool:
     return isinstance(field.data, str) and field.type not in ("CSRFTokenField", "HiddenField")
 
 
+class VersionField(HiddenField):
+    """The version of the record the form was opened on (optimistic locking): posted back,
+    compared by `CrmModelView.save_and_commit`, never copied onto the record."""
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        pass
+
+
 class CsrfTokenRule(rules.BaseRule):
-    """Keeps the csrf_token (and other hidden fields) in forms laid out with rules.
+    """Keeps the csrf_token, the record's `expected_version` (and other hidden fields) in
+    forms laid out with rules.
 
     Form rules drop every field they do not name; this rule names the hidden ones and
     renders nothing: the template's `hidden_tag()` emits them.
@@ -129,7 +143,7 @@ class CsrfTokenRule(rules.BaseRule):
 
     def __init__(self, *hidden: str):
         super().__init__()
-        self.hidden = ["csrf_token", *hidden]
+        self.hidden = ["csrf_token", "expected_version", *hidden]
 
     @property
     def visible_fields(self) -> list[str]:
@@ -180,7 +194,42 @@ class GatedAjaxLoader(QueryAjaxModelLoader):
         return super().get_list((clean_text(term) or "")[:100], offset, limit)
 
 
-class ContactPageActions(BaseView):
+# What the admin's safety net says when a write conflict escapes a page's own handling.
+CHANGED_MEANWHILE = (
+    "Someone else changed these records at the same moment. Nothing was saved: look at "
+    "them again, then repeat what you did."
+)
+
+
+class RefusesWriteConflicts:
+    """Every admin page: a concurrent write conflict (crm.services.write_conflicts) that
+    escapes the page's own handling (a button's POST, an action) is rolled back and
+    answered with a message and a way back, never a 500. Forms refuse earlier and better,
+    with the form kept (`CrmModelView.save_and_commit`)."""
+
+    def _run_view(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._run_view(fn, *args, **kwargs)  # type: ignore[misc]
+        except (StaleDataError, DBAPIError) as exc:
+            if refusal(exc) is None:
+                raise
+            db.session.rollback()
+            flash(CHANGED_MEANWHILE, "error")
+            return redirect(_way_back())
+
+
+def _way_back() -> str:
+    """Where a refused request returns: its `url`, else the page it came from, else (for a
+    POST) itself; a GET that failed goes home rather than round again."""
+    referrer = request.referrer
+    if referrer and is_safe_url(referrer) and request.method != "GET":
+        return get_redirect_target() or referrer
+    if request.method != "GET":
+        return get_redirect_target() or request.url
+    return url_for("admin.index")
+
+
+class ContactPageActions(RefusesWriteConflicts, BaseView):
     """The routes behind the forms and buttons of a contact's page (not in the menu): for
     signed-in users (others are sent to sign in); each route asks `contact()` for its right
     and the contact's visibility."""
@@ -225,7 +274,7 @@ class ListCountQuery(Query):
         return found.value if found.exact else None
 
 
-class CrmModelView(ModelView):
+class CrmModelView(RefusesWriteConflicts, ModelView):
     """Base for every model view. Subclasses name their permissions; the checks follow."""
 
     form_base_class = CrmForm  # CSRFProtect checks the token; no SecureForm on top
@@ -250,6 +299,44 @@ class CrmModelView(ModelView):
 
     def _allowed(self, verb: str) -> bool:
         return can(current_user, f"{self.permission_prefix}.{verb}")
+
+    # ---- optimistic locking: the version an edit form was opened on -------------------
+    @property
+    def versioned(self) -> bool:
+        """Whether the model keeps a version (`version_id_col`): its forms then carry it."""
+        return sa_inspect(self.model).version_id_col is not None
+
+    @property
+    def record_label(self) -> str:
+        """The model in a message: "deal", "account"."""
+        return self.model.__name__.lower()
+
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        if self.versioned and not hasattr(form_class, "expected_version"):
+            form_class.expected_version = VersionField()
+        return form_class
+
+    def edit_form(self, obj: Any = None):
+        form = super().edit_form(obj)
+        version = getattr(form, "expected_version", None)
+        if request.method == "GET" and obj is not None and version is not None:
+            version.data = obj.version
+        return form
+
+    def check_version(self, form: Any) -> None:
+        """StaleEditError when the record moved on since its form was opened: a second
+        save of the same version is refused however far apart the two saves are."""
+        record = getattr(form, "_obj", None)
+        posted = getattr(getattr(form, "expected_version", None), "data", None)
+        if record is None or not self.versioned or posted in (None, ""):
+            return
+        if str(posted) != str(record.version):
+            raise StaleEditError(
+                f"Someone else saved this {self.record_label} after you opened it. Your "
+                "changes were not saved: reload the page to see the current version, then "
+                "make your changes again."
+            )
 
     # Flask-Admin reads these flags to decide what to show and allow.
     @property
@@ -350,8 +437,9 @@ class CrmModelView(ModelView):
 
     def delete_model(self, model: Any) -> bool:
         try:
-            self.delete_record(model)
-            db.session.commit()
+            with refused_on_conflict(self.record_label):
+                self.delete_record(model)
+                db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
@@ -366,9 +454,10 @@ class CrmModelView(ModelView):
         wanted = [int(i) for i in ids if str(i).isdigit()]
         records = self.get_query().filter(self.model.id.in_(wanted)).all() if wanted else []
         try:
-            for record in records:
-                self.delete_record(record)
-            db.session.commit()
+            with refused_on_conflict(message=CHANGED_MEANWHILE):
+                for record in records:
+                    self.delete_record(record)
+                db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
@@ -377,15 +466,25 @@ class CrmModelView(ModelView):
 
     def save_and_commit(self, form: Any, change: Callable[[], None]) -> bool:
         """Run `change` (populate the model, call its service) and commit, all or nothing;
-        a domain error becomes messages on the form's fields or a flash."""
+        a domain error becomes messages on the form's fields or a flash. A stale edit (the
+        form's version is not the record's, or someone saved it while this was saved) keeps
+        the form with "someone else saved" on it."""
         try:
-            with db.session.no_autoflush:
-                change()
-            db.session.commit()
+            with refused_on_conflict(self.record_label):
+                self.check_version(form)
+                with db.session.no_autoflush:
+                    change()
+                db.session.commit()
         except ValidationFailed as exc:
             db.session.rollback()
             self.attach_errors(form, exc.errors)
             flash("Nothing was saved: please correct the fields marked below.", "error")
+            return False
+        except StaleEditError as exc:
+            db.session.rollback()
+            if hasattr(form, "expected_version"):
+                form.expected_version.errors = [exc.message]
+            flash(exc.message, "error")
             return False
         except DomainError as exc:
             db.session.rollback()
@@ -411,10 +510,13 @@ class CrmModelView(ModelView):
         if isinstance(exc, DomainError):
             flash(exc.message, "error")
             return True
+        if is_write_conflict(exc):
+            flash(CHANGED_MEANWHILE, "error")
+            return True
         return super().handle_view_exception(exc)
 
 
-class PermissionPage(BaseView):
+class PermissionPage(RefusesWriteConflicts, BaseView):
     """A custom admin page opened by one permission: signed-out visitors go to the login
     page, signed-in users without the permission get 403, and the menu hides it from them."""
 

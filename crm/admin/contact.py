@@ -23,7 +23,6 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
@@ -83,6 +82,7 @@ from crm.services import contact_filters as contact_filters_where
 from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
 from crm.services.tags import tags_for_names
 from crm.services.validation import country_choices, language_choices, timezone_names
+from crm.services.write_conflicts import refused_on_conflict
 from crm.streaming import streamed_download
 
 LIST_SCOPES = {
@@ -771,42 +771,36 @@ class ContactView(CrmModelView):
             form.access_class.data = None if is_new else model.access_class
         session = db.session
         try:
-            with session.no_autoflush:
-                form.populate_obj(model)
-                if is_new:
-                    session.add(model)
-                apply_contact_rules(
-                    current_user,
-                    model,
-                    is_new=is_new,
-                    previous_owner_id=previous_owner_id,
-                    expected_version=expected,
-                )
-                if is_new and not request.form.get("save_anyway") and self._warn_duplicates(model):
-                    session.rollback()
-                    return False
-                if "tags" in request.form:  # a post without the field leaves tags alone
-                    names = form.tags.data or []
-                    # After the checks: creating tags flushes, and the contact is complete now.
-                    model.tags = tags_for_names(names) if names else []
-            session.commit()
+            with refused_on_conflict("contact"):
+                with session.no_autoflush:
+                    form.populate_obj(model)
+                    if is_new:
+                        session.add(model)
+                    apply_contact_rules(
+                        current_user,
+                        model,
+                        is_new=is_new,
+                        previous_owner_id=previous_owner_id,
+                        expected_version=expected,
+                    )
+                    asked = not request.form.get("save_anyway")
+                    if is_new and asked and self._warn_duplicates(model):
+                        session.rollback()
+                        return False
+                    if "tags" in request.form:  # a post without the field leaves tags alone
+                        names = form.tags.data or []
+                        # After the checks: creating tags flushes, and the contact is complete now.
+                        model.tags = tags_for_names(names) if names else []
+                session.commit()
         except ValidationFailed as exc:
             self._attach_errors(form, model, exc.errors)
             session.rollback()
             flash("Nothing was saved: please correct the fields marked below.", "error")
             return False
-        except (StaleEditError, StaleDataError) as exc:
+        except StaleEditError as exc:
             session.rollback()
-            message = (
-                exc.message
-                if isinstance(exc, DomainError)
-                else (
-                    "Someone else saved this contact while you were editing it. Nothing was "
-                    "saved: reload the page and make your changes again."
-                )
-            )
-            form.expected_version.errors = [message]
-            flash(message, "error")
+            form.expected_version.errors = [exc.message]
+            flash(exc.message, "error")
             return False
         except DomainError as exc:
             session.rollback()

@@ -25,8 +25,14 @@ from crm.services.merge import (
     undo_merge,
     undo_refusal,
 )
+from crm.services.write_conflicts import refused_on_conflict
 
 PER_PAGE = 50
+# Two merges of the same records at the same moment: the second finds them changed.
+MERGED_MEANWHILE = (
+    "Another merge or edit changed these {what} while you were merging them. Nothing was "
+    "merged: look at them again, then merge."
+)
 _KINDS = {
     "contact": {
         "plan": contact_plan,
@@ -77,6 +83,9 @@ class MergeView(PermissionPage):
             flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
             return redirect(back)
         except DomainError as exc:
+            if request.method == "POST" and isinstance(exc, NotFound):
+                # Merged (or trashed) since the page was opened: say so before the details.
+                flash(MERGED_MEANWHILE.format(what=spec["what"]), "error")
             flash(exc.message, "error")
             return redirect(back)
         form = MergeForm()
@@ -94,14 +103,15 @@ class MergeView(PermissionPage):
             else:
                 versions = {r.id: request.form.get(f"v_{r.id}") for r in plan.records}
                 try:
-                    record = spec["merge"](
-                        current_user,
-                        [r.id for r in plan.records],
-                        master_id=plan.master.id,
-                        choices=picked,
-                        versions=versions,
-                    )
-                    db.session.commit()
+                    with refused_on_conflict(message=MERGED_MEANWHILE.format(what=spec["what"])):
+                        record = spec["merge"](
+                            current_user,
+                            [r.id for r in plan.records],
+                            master_id=plan.master.id,
+                            choices=picked,
+                            versions=versions,
+                        )
+                        db.session.commit()
                 except ValidationFailed as exc:
                     db.session.rollback()
                     errors = exc.errors

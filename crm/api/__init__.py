@@ -8,6 +8,8 @@ classes, exactly like the admin pages, within the token's scopes.
     GET   /api/v1/contacts/<id>/status                   contacts:read, the lifecycle statuses
     POST  /api/v1/contacts                               contacts:write, create one (201)
     PATCH /api/v1/contacts/<id>                          contacts:write, change its fields
+                                                         (`version` from a read: 409 when
+                                                         it changed since)
     POST  /api/v1/orders                                 orders:write, an online-store order:
                                                          201 made, 200 made before (same id)
     GET   /api/v1/orders/<id>                            orders:read
@@ -19,18 +21,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import can
-from crm.errors import DomainError, PermissionDenied, ValidationFailed
+from crm.errors import DomainError, PermissionDenied, StaleEditError, ValidationFailed
 from crm.extensions import csrf, db
 from crm.models import Contact, Phone
 from crm.services import access, audit, lifecycle, search
 from crm.services.api_tokens import has_scope, token_for
 from crm.services.contacts import apply_contact_rules, create_contact
 from crm.services.merge import merge_successor
+from crm.services.write_conflicts import refused_on_conflict
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -94,16 +97,28 @@ def _require(permission: str, scope: str) -> None:
         raise PermissionDenied("You do not have permission to do this.")
 
 
-def committed(work: Callable[[], Any], failed: str, conflict: int = 422) -> Any:
+def committed(
+    work: Callable[[], Any],
+    failed: str,
+    conflict: int = 422,
+    current_version: Callable[[], Any] | None = None,
+    what: str = "record",
+) -> Any:
     """`work()` as the token's user, committed; a domain error rolls everything back and
-    becomes the JSON answer (422 with the fields' errors, 403 refused, else `conflict`)."""
+    becomes the JSON answer (422 with the fields' errors, 403 refused, else `conflict`). A
+    stale edit, or a write conflict with a simultaneous request, is 409, with the record's
+    `version` now when `current_version` reads it."""
     try:
-        with audit.acting_as(g.api_user):
+        with refused_on_conflict(what), audit.acting_as(g.api_user):
             result = work()
             db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()
         return error(422, failed, errors=exc.errors)
+    except StaleEditError as exc:
+        db.session.rollback()
+        extra = {"version": current_version()} if current_version is not None else {}
+        return error(409, exc.message, **extra)
     except DomainError as exc:
         db.session.rollback()
         return error(403 if isinstance(exc, PermissionDenied) else conflict, exc.message)
@@ -122,6 +137,7 @@ def contact_json(c: Contact) -> dict[str, Any]:
     return {
         "id": c.id,
         "url": url_for("api.get_contact", contact_id=c.id, _external=True),
+        "version": c.version,  # PATCH takes it back: 409 when the contact changed since
         "kind": c.kind.value if c.kind else None,
         "title": c.title,
         "first_name": c.first_name,
@@ -261,32 +277,65 @@ PATCHABLE = frozenset(WRITABLE - {"kind", "account", "phones", "addresses"})
 @bp.patch("/contacts/<int:contact_id>")
 def patch_contact(contact_id: int):
     """Change some of the contact's fields; the contact rules check them as the form does.
-    `version` (optional) refuses the change with 409 when the contact changed since."""
+    `version` (from a read) refuses the change with 409 when the contact changed since (or
+    is changed by a simultaneous request); without it the last writer wins, unless
+    CRM_API_REQUIRE_VERSION asks for it (428)."""
     _require("contact.edit", "contacts:write")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:
         return error(404, "No such contact, or not one you may see.")
     payload = request.get_json(silent=True)
-    try:
+    if isinstance(payload, dict) and payload.get("version") is None:
+        payload.pop("version", None)
+        if current_app.config.get("CRM_API_REQUIRE_VERSION"):
+            return error(
+                428,
+                "Send the contact's version, as a read gave it: "
+                '{"version": N, ...}. A change to a contact changed since is refused.',
+                version=contact.version,
+            )
+
+    def change() -> Contact:
         if not isinstance(payload, dict):
             raise ValidationFailed({"body": ["Send a JSON object."]})
-        version = payload.pop("version", None)
+        version = _whole_number(payload.pop("version", None))
         unknown = sorted(set(payload) - PATCHABLE)
         if unknown:
             raise ValidationFailed({key: ["Not a field you can change here."] for key in unknown})
         data = _contact_data(payload)
         if version is not None and version != contact.version:
-            return error(409, "The contact changed since you read it: read it again.",
-                         version=contact.version)  # fmt: skip
-        with audit.acting_as(g.api_user):
-            for key, value in data.items():
-                setattr(contact, key, value)
-            apply_contact_rules(g.api_user, contact, is_new=False)
-            db.session.commit()
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return error(422, "The contact was not saved.", errors=exc.errors)
-    return jsonify(contact_json(contact))
+            raise StaleEditError("The contact changed since you read it: read it again.")
+        for key, value in data.items():
+            setattr(contact, key, value)
+        apply_contact_rules(g.api_user, contact, is_new=False)
+        db.session.flush()
+        return contact
+
+    changed = committed(
+        change,
+        "The contact was not saved.",
+        current_version=lambda: _version_of(contact_id),
+        what="contact",
+    )
+    if isinstance(changed, Response):
+        return changed
+    return jsonify(contact_json(changed))
+
+
+def _whole_number(value: Any) -> int | None:
+    """A posted version: a whole number (or its digits as text), else ValidationFailed."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValidationFailed({"version": ["A whole number, as a read gave it."]})
+
+
+def _version_of(contact_id: int) -> int | None:
+    """The contact's version in the database now (after a refusal's rollback)."""
+    return db.session.scalar(select(Contact.version).where(Contact.id == contact_id))
 
 
 @bp.get("/contacts/<int:contact_id>/status")
@@ -298,6 +347,7 @@ def contact_status(contact_id: int):
         return error(404, "No such contact, or not one you may see.")
     return jsonify(
         id=contact.id,
+        version=contact.version,
         customer_status=contact.customer_status.value,
         prospect_status=contact.prospect_status.value,
         customer_number=contact.customer_number,

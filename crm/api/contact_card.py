@@ -23,8 +23,9 @@ def note_json(note: Note) -> dict[str, Any]:
 
 
 def interaction_json(i: Interaction) -> dict[str, Any]:
-    return {"id": i.id, "medium": i.medium.value, "direction": i.direction.value,
-            "status": i.status.value, "subject": i.subject, "body": i.body,
+    return {"id": i.id, "version": i.version, "medium": i.medium.value,
+            "direction": i.direction.value, "status": i.status.value, "subject": i.subject,
+            "body": i.body,
             "occurred_at": i.occurred_at.isoformat(), "address": i.address,
             "operator": i.operator.email if i.operator else None}  # fmt: skip
 

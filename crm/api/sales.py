@@ -18,6 +18,7 @@ def order_json(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "url": url_for("api.get_order", order_id=order.id, _external=True),
+        "version": order.version,
         "number": order.number,
         "external_id": order.external_id,
         "source": order.source.value,

@@ -62,8 +62,8 @@ def test_the_store_posts_an_order_once_and_its_buyer_becomes_a_customer(client, 
     assert read.status_code == 200 and read.get_json()["number"] == body["number"]
     status = client.get(f"/api/v1/contacts/{zoe.id}/status", headers=bearer(reader)).get_json()
     assert status == {
-        "id": zoe.id, "customer_status": "customer", "prospect_status": "non_prospect",
-        "customer_number": None, "store_order": body["number"],
+        "id": zoe.id, "version": zoe.version, "customer_status": "customer",
+        "prospect_status": "non_prospect", "customer_number": None, "store_order": body["number"],
     }  # fmt: skip
 
 
