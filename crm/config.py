@@ -60,6 +60,19 @@ class DefaultConfig:
     CRM_REDIS_URL = ""
     # Largest file an import accepts.
     CRM_IMPORT_MAX_BYTES = 50 * 1024 * 1024
+    # What an imported file (CSV, XLSX or vCard) may hold, checked while it is read: a file
+    # beyond a limit is refused with a message naming the limit, and nothing is imported.
+    # Columns: the mapping page shows one row per column, and the work per row grows with them.
+    CRM_IMPORT_MAX_COLUMNS = 500
+    # Rows after the header (a vCard file's cards).
+    CRM_IMPORT_MAX_ROWS = 1_000_000
+    # Characters per cell: 32,767 is the most an Excel or LibreOffice cell holds, so no file
+    # a spreadsheet wrote is refused for it, while a row stays bounded (500 cells of 32,767
+    # characters at most) and one runaway quote cannot make the rest of a file one cell.
+    CRM_IMPORT_MAX_CELL = 32_767
+    # Lines (properties) in one vCard card: a phone's card has a few dozen; a card of
+    # thousands is not a contact.
+    CRM_IMPORT_MAX_VCARD_PROPERTIES = 1_000
     # Exports of more contacts than this run as background jobs (a file to download later).
     CRM_EXPORT_BACKGROUND_FROM = 10_000
     # PostgreSQL: a list with more than 10,000 matches tries an exact count for this long
@@ -124,6 +137,11 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_JOB_QUEUE": str,
     "CRM_REDIS_URL": str,
     "CRM_IMPORT_MAX_BYTES": int,
+    # Import limits (crm/services/importing/sources.py)
+    "CRM_IMPORT_MAX_COLUMNS": int,
+    "CRM_IMPORT_MAX_ROWS": int,
+    "CRM_IMPORT_MAX_CELL": int,
+    "CRM_IMPORT_MAX_VCARD_PROPERTIES": int,
     "CRM_EXPORT_BACKGROUND_FROM": int,
     "CRM_COUNT_BUDGET_MS": int,
     # Files and pictures (crm/services/files.py)

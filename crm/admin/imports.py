@@ -3,6 +3,7 @@ progress bar, undo. Thin over crm.services.importing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
@@ -10,6 +11,7 @@ from flask_admin import expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import StringField
 
@@ -131,7 +133,7 @@ class ImportView(PermissionPage):
             headers=headers,
             samples=samples,
             mapping=mapping,
-            choices=target_choices(slots=_slots_needed(mapping)),
+            target_options=_target_options(target_choices(slots=_slots_needed(mapping))),
             type_slots=_type_slots(mapping),
             type_names=_type_names(),
             duplicate_choices=list(DuplicateHandling),
@@ -271,6 +273,26 @@ def _submit(job_id: int) -> None:
         jobs.submit("import", job_id)
     except jobs.JobQueueDown as exc:
         flash(exc.message, "error")
+
+
+def _target_options(choices: list[tuple[str, str]]) -> Callable[[str], Markup]:
+    """The <option>s of a column's "Goes to" list with its target selected. They are
+    rendered once per page and copied for each column: a file at the column limit (500
+    columns of 330 targets each) took 1.5 s through the template's loop."""
+    rendered = {
+        value: Markup('<option value="{}">{}</option>').format(value, label)
+        for value, label in choices
+    }
+    every = Markup("").join(rendered.values())
+
+    def options(selected: str) -> Markup:
+        chosen = rendered.get(selected)
+        if chosen is None:
+            return every
+        # Markup's replace escapes plain-text arguments: these are Markup themselves.
+        return every.replace(chosen, chosen.replace(Markup('">'), Markup('" selected>'), 1), 1)
+
+    return options
 
 
 def _slots_needed(mapping: Mapping) -> int:

@@ -73,3 +73,27 @@ def test_bad_files_and_users_are_refused(cli, make_user, tmp_path):
     assert result.exit_code == 2 and "The file is empty." in result.output
     assert db.session.scalar(select(func.count()).select_from(ImportJob)) == 0
     assert cli("import", str(empty), "--as", "nobody@example.com").exit_code != 0
+
+
+def test_a_file_beyond_the_limits_is_an_error_exit_and_imports_nothing(
+    app, cli, make_user, tmp_path
+):
+    make_user("crm_admin")
+    app.config["CRM_IMPORT_MAX_ROWS"] = 5
+    file = tmp_path / "people.csv"
+    rows = "".join(f"Ana{n},Smith,ana{n}@example.com\n" for n in range(6))
+    file.write_text(f"First Name,Last Name,E-mail Address\n{rows}", encoding="utf-8")
+    result = cli("import", str(file))
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "error: This file has more than 5 rows (the limit is 5). Split it into smaller files, "
+        "or ask an administrator to raise the limit (the setting CRM_IMPORT_MAX_ROWS)."
+    )
+    assert "Traceback" not in result.output
+    assert contacts() == 0
+    assert db.session.scalar(select(func.count()).select_from(ImportJob)) == 0
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{n}" for n in range(501)) + "\n" + "x\n", encoding="utf-8")
+    result = cli("import", str(wide))
+    assert result.exit_code == 2
+    assert "error: This file has more than 500 columns (the limit is 500 columns)" in result.output

@@ -391,3 +391,34 @@ def test_local_numbers_are_read_in_the_country_of_the_address(manager, make_cont
         "zoe@example.at": "+4315123456",
         "ann@example.com": "+12127365000",
     }
+
+
+def test_a_file_beyond_the_limits_when_the_job_runs_is_the_jobs_report(app, manager):
+    # Uploaded within the limits, which were lowered before it ran: the job says why it
+    # stopped, and nothing of the file is imported.
+    job = imports.create_job(manager, csv_bytes(*(f"Ana{n},Smith,,,," for n in range(6))), "p.csv")
+    started = imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+                            dry_run=False)  # fmt: skip
+    db.session.commit()
+    app.config["CRM_IMPORT_MAX_ROWS"] = 5
+    imports.run_job(started.id)
+    db.session.expire_all()
+    job = db.session.get(ImportJob, started.id)
+    assert job.status == JobStatus.FAILED
+    assert job.message.startswith(
+        "The file cannot be read any more: This file has more than 5 rows (the limit is 5)."
+    )
+    assert live_contacts() == 0
+
+
+def test_the_job_keeps_the_first_characters_of_its_first_rows(manager):
+    notes = "x" * 5000
+    job = imports.create_job(
+        manager,
+        ("First Name,Last Name,Notes\n" + "".join(f"Ana{n},Smith,{notes}\n" for n in range(5)))
+        .encode(),
+        "people.csv",
+    )  # fmt: skip
+    samples = job.details["samples"]
+    assert len(samples) == imports.SAMPLES == 3
+    assert samples[0] == ["Ana0", "Smith", "x" * 100]

@@ -37,6 +37,7 @@ import phonenumbers
 from flask import current_app
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
@@ -72,6 +73,7 @@ from crm.services.contacts import (
     phone_region,
 )
 from crm.services.importing import column_sets, sources
+from crm.services.importing.limits import DEFAULT_LIMITS, Limits
 from crm.services.importing.rows import RowReader
 from crm.services.importing.targets import Mapping
 from crm.services.jobs import files_folder
@@ -81,6 +83,7 @@ from crm.services.tags import tags_for_names
 
 BATCH = 1000  # rows per transaction
 SAMPLES = 3  # first rows kept on the job for the mapping page
+SAMPLE_CHARS = 100  # of each of their cells
 MAX_ERRORS = 1000  # rows in error kept on the job (all are counted)
 STALE_AFTER = timedelta(minutes=2)  # a running job silent this long was interrupted
 CHILDREN = ("phones", "addresses", "social_links")
@@ -108,12 +111,26 @@ def headers_key(headers: list[str]) -> str:
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
+def import_limits() -> Limits:
+    """What an imported file may hold, from the CRM_IMPORT_MAX_* settings."""
+    config = current_app.config
+    return Limits(
+        columns=config.get("CRM_IMPORT_MAX_COLUMNS", DEFAULT_LIMITS.columns),
+        rows=config.get("CRM_IMPORT_MAX_ROWS", DEFAULT_LIMITS.rows),
+        cell=config.get("CRM_IMPORT_MAX_CELL", DEFAULT_LIMITS.cell),
+        vcard_properties=config.get(
+            "CRM_IMPORT_MAX_VCARD_PROPERTIES", DEFAULT_LIMITS.vcard_properties
+        ),
+    )
+
+
 def read_job_source(job: ImportJob) -> sources.Source:
     return sources.read_source(
         _path(job).read_bytes(),
         job.filename,
         sheet=(job.details or {}).get("sheet"),
         max_bytes=max(job.size, 1),
+        limits=import_limits(),
     )
 
 
@@ -134,7 +151,9 @@ def create_job(
     if not can(actor, "contact.import"):
         raise PermissionDenied("You do not have permission to import contacts.")
     limit = current_app.config.get("CRM_IMPORT_MAX_BYTES", sources.MAX_BYTES)
-    source = sources.read_source(data, filename, sheet=sheet, max_bytes=limit)
+    source = sources.read_source(
+        data, filename, sheet=sheet, max_bytes=limit, limits=import_limits()
+    )
     stored = f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
     mapping, column_set = propose_mapping(actor, source.headers)
     job = ImportJob(
@@ -144,13 +163,16 @@ def create_job(
         size=len(data),
         file_format=source.format,
         # Kept, so that the mapping page does not read the file again (a big workbook
-        # takes seconds): its header, size and first rows.
+        # takes seconds): its header, size and first rows (their first characters: the
+        # page shows 80 of each cell). The limits bound the header.
         details={
             **source.details,
             "summary": source.summary,
             "headers": source.headers,
             "row_count": source.row_count,
-            "samples": [row.cells for row in source.preview(SAMPLES)],
+            "samples": [
+                [cell[:SAMPLE_CHARS] for cell in row.cells] for row in source.preview(SAMPLES)
+            ],
         },
         column_set=column_set,
         mapping=mapping.as_json(),
@@ -526,6 +548,8 @@ def _decide(
         earlier.absorb(item, overwrite=how == DuplicateHandling.OVERWRITE)
         return _Outcome(item.number, "updated", item=earlier, version=1, before=SAME_IMPORT)
     contact = db.session.get(Contact, existing_id)
+    if contact is None:  # deleted since the batch looked it up
+        return _Outcome(item.number, "failed", problems=[("", CHANGED_MEANWHILE)])
     data = dict(data)
     tag_names = data.pop("tags", [])
     savepoint = db.session.begin_nested()
@@ -534,6 +558,11 @@ def _decide(
     except DomainError as exc:
         savepoint.rollback()
         return _Outcome(item.number, "failed", problems=_problems(exc))
+    except StaleDataError:
+        # Someone saved (or deleted) the contact after the batch loaded it: its version no
+        # longer matches. Only this row's savepoint is undone; the rest of the batch goes on.
+        savepoint.rollback()
+        return _Outcome(item.number, "failed", problems=[("", CHANGED_MEANWHILE)])
     savepoint.commit()
     return _Outcome(item.number, "updated", contact_id=contact.id, version=contact.version,
                     before=before)  # fmt: skip
@@ -551,6 +580,11 @@ class _EarlierRow(NewContact):
 
 _EARLIER_ROW = _EarlierRow()
 
+
+CHANGED_MEANWHILE = (
+    "Someone else changed this contact while the import ran; it was not updated (import "
+    "the row again to update it)."
+)
 
 # An update of a contact this same import created (two rows of the file were one person):
 # undo deletes that contact, so there is nothing to restore.

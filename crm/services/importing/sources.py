@@ -7,7 +7,12 @@ vCard versions), how many rows it has, and `rows()`, a generator that reads the 
 from the bytes, one at a time, as `Row(number, cells)`. Row numbers are what a spreadsheet
 shows (the header is row 1) and, for vCard files, the number of the card.
 
-Every file that cannot be read raises `SourceError` with a message fit for the user.
+Every file that cannot be read raises `SourceError` with a message fit for the user. A file
+beyond the import limits (`Limits`: columns, rows, characters per cell, lines per vCard card)
+raises `LimitExceeded`, a SourceError naming the limit and its setting. The limits are
+checked while the file is read, before any work grows with them: a CSV line is counted in
+chunks before the csv module splits it, a workbook's sheets are counted in their XML before
+openpyxl builds a row, and its declared size is checked before any row is read.
 """
 
 from __future__ import annotations
@@ -20,14 +25,24 @@ import unicodedata
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import islice
 from pathlib import PurePath
 from typing import Any, NamedTuple
 
-from crm.errors import DomainError
+from crm.services.importing.limits import (
+    DEFAULT_LIMITS,
+    LimitExceeded,
+    Limits,
+    SourceError,
+    check_cells,
+    raise_it,
+    too_long_cell,
+    too_many_columns,
+    too_many_rows,
+)
 
 MAX_BYTES = 50 * 1024 * 1024  # the largest upload read
 # A workbook is a zip archive: refuse one that would unpack to more than this, or whose
@@ -71,10 +86,6 @@ _LATIN = {
 }  # fmt: skip
 
 
-class SourceError(DomainError):
-    """The uploaded file cannot be read; the message says why."""
-
-
 class _StrayQuote(Exception):
     """Text after a closing quote: the file is read again with lenient quoting."""
 
@@ -115,10 +126,16 @@ class Source:
 
 
 def read_source(
-    data: bytes, filename: str, *, sheet: str | None = None, max_bytes: int = MAX_BYTES
+    data: bytes,
+    filename: str,
+    *,
+    sheet: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Source:
-    """The file `data` (uploaded as `filename`) as a table; SourceError when it cannot be read.
-    `sheet` chooses a workbook's sheet (the first one by default)."""
+    """The file `data` (uploaded as `filename`) as a table; SourceError when it cannot be read,
+    LimitExceeded when it holds more than `limits`. `sheet` chooses a workbook's sheet (the
+    first one by default)."""
     if len(data) > max_bytes:
         raise SourceError(
             f"The file is {_size(len(data))}: files of up to {_size(max_bytes)} can be imported."
@@ -127,10 +144,10 @@ def read_source(
         raise SourceError("The file is empty.")
     kind = detect_format(data, filename)
     if kind == "xlsx":
-        return _read_xlsx(data, sheet)
+        return _read_xlsx(data, sheet, limits)
     if kind == "vcard":
-        return _read_vcard(data, filename)
-    return _read_csv(data, filename)
+        return _read_vcard(data, filename, limits)
+    return _read_csv(data, filename, limits)
 
 
 def detect_format(data: bytes, filename: str) -> str:
@@ -181,8 +198,11 @@ class _TableChecker:
     """Counts the rows while checking the whole file: a row may have fewer cells than the
     header (they are padded) or more empty ones, but no more filled ones."""
 
-    def __init__(self, width: int):
-        self.width = width
+    def __init__(self, headers: list[str], limits: Limits, what: str = "rows"):
+        self.headers = headers
+        self.width = len(headers)
+        self.limits = limits
+        self.what = what
         self.rows = 0
         self.too_long: list[int] = []
         self.too_long_count = 0
@@ -190,6 +210,9 @@ class _TableChecker:
 
     def check(self, number: int, cells: list[str]) -> None:
         self.rows += 1
+        if self.rows > self.limits.rows:
+            raise too_many_rows(self.limits, self.what)
+        check_cells(cells, self.limits, number, self.headers)
         if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
             self.too_long_count += 1
             self.longest = max(self.longest, len(cells))
@@ -232,7 +255,7 @@ def _is_empty(cells: list[str]) -> bool:
 
 
 # ---- CSV ------------------------------------------------------------------------------------
-def _read_csv(data: bytes, filename: str) -> Source:
+def _read_csv(data: bytes, filename: str, limits: Limits) -> Source:
     encoding = detect_encoding(data, filename)
     sample = _open_text(data, encoding).read(SAMPLE_CHARS)
     if _looks_binary(sample):
@@ -240,15 +263,16 @@ def _read_csv(data: bytes, filename: str) -> Source:
     delimiter = detect_delimiter(sample)
     strict = True
 
-    def records(strict_quotes: bool) -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(_open_text(data, encoding), delimiter=delimiter, strict=strict_quotes)
-        return enumerate(reader, start=1)
-
     def table(strict_quotes: bool) -> Iterator[Row]:
-        """Header first, then the rows that are not empty; csv errors name their row."""
+        """Header first, then the rows that are not empty; csv errors name their row. The
+        csv reader gets its lines from a _LineGuard, which refuses a row beyond the limits
+        before the csv module splits it into cells."""
+        lines = _LineGuard(_open_text(data, encoding), delimiter, limits)
+        reader = csv.reader(lines, delimiter=delimiter, strict=strict_quotes)
         number = 0
         try:
-            for number, cells in records(strict_quotes):  # noqa: B007 - used after the loop
+            for number, cells in enumerate(reader, start=1):  # noqa: B007 - used after the loop
+                lines.next_record(number + 1)
                 if cells and not _is_empty(cells):
                     yield Row(number, [_one_newline(c) for c in cells])
         except csv.Error as exc:
@@ -259,15 +283,20 @@ def _read_csv(data: bytes, filename: str) -> Source:
                 ) from None
             if strict_quotes and "expected after" in str(exc):
                 raise _StrayQuote from None
+            if "field larger than field limit" in str(exc):  # the csv module's own limit
+                raise too_long_cell(
+                    replace(limits, cell=min(limits.cell, csv.field_size_limit())),
+                    f"Row {number + 1}",
+                ) from None
             raise SourceError(f"Row {number + 1} cannot be read: {exc}.") from None
 
     # Strict quoting finds a quote left open (which would swallow the rest of the file);
     # a file with text after a closing quote ("a" b) is then read leniently, as Excel does.
     try:
-        header, width, count = _check_csv(table(True))
+        header, width, count = _check_csv(table(True), limits)
     except _StrayQuote:
         strict = False
-        header, width, count = _check_csv(table(False))
+        header, width, count = _check_csv(table(False), limits)
 
     def rows() -> Iterator[Row]:
         body = table(strict)
@@ -283,16 +312,142 @@ def _one_newline(cell: str) -> str:
     return cell.replace("\r\n", "\n").replace("\r", "\n") if "\r" in cell else cell
 
 
-def _check_csv(table: Iterator[Row]) -> tuple[list[str], int, int]:
+def _check_csv(table: Iterator[Row], limits: Limits) -> tuple[list[str], int, int]:
     first = next(table, None)
     if first is None:
         raise SourceError("The file is empty.")
+    check_cells(first.cells, limits, first.number, [])
     headers = _headers(first.cells)
-    checker = _TableChecker(len(headers))
+    checker = _TableChecker(headers, limits)
     for number, cells in table:
         checker.check(number, cells)
     checker.finish()
     return headers, len(headers), checker.rows
+
+
+class _LineGuard:
+    """The lines of a CSV text, as csv.reader takes them, read in chunks and counted before
+    the csv module sees them: a row with more columns than the limit, or longer than its
+    cells can be, is refused after reading at most one chunk past the limit, never split
+    into a list of a million cells. (csv.reader splits a whole line at once, and
+    csv.field_size_limit is one setting for the whole process, so neither can do this.)
+
+    Per record: the delimiters in its lines bound its columns from above, at C speed; only
+    when that bound passes the limit (delimiters inside quoted cells) are the columns
+    counted exactly (_FieldCounter), which stops one cell past the limit."""
+
+    CHUNK = 64 * 1024  # characters read at a time
+
+    def __init__(self, stream: io.TextIOBase, delimiter: str, limits: Limits):
+        self.stream = stream
+        self.delimiter = delimiter
+        self.limits = limits
+        # A field of at most `cell` characters takes at most twice as many in the file
+        # (quotes and line breaks doubled), two quotes and a delimiter.
+        self.per_field = 2 * limits.cell + 3
+        self.columns = limits.columns
+        self.readline = stream.readline
+        self.number = 1
+        self.delimiters = self.chars = 0
+        self.lines: list[str] = []  # the record's lines so far (for an exact count)
+        self.counter: _FieldCounter | None = None
+
+    def next_record(self, number: int) -> None:
+        """The csv reader returned a record: the next line starts row `number`."""
+        self.number = number
+        if self.lines:
+            self.delimiters = self.chars = 0
+            self.lines = []
+            self.counter = None
+
+    def __iter__(self) -> _LineGuard:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline(self.CHUNK)
+        if not line:
+            raise StopIteration
+        # The usual line: whole, few delimiters, short enough for its cells.
+        if line[-1] in "\r\n" and self.counter is None:
+            delimiters = self.delimiters + line.count(self.delimiter)
+            chars = self.chars + len(line)
+            if delimiters < self.columns and chars <= (delimiters + 1) * self.per_field + 2:
+                self.delimiters, self.chars = delimiters, chars
+                self.lines.append(line)
+                return line
+        parts: list[str] = []
+        while line:
+            self._count(line, parts)
+            parts.append(line)
+            if line[-1] in "\r\n":
+                break
+            line = self.readline(self.CHUNK)
+        line = "".join(parts)
+        self.lines.append(line)
+        return line
+
+    def _count(self, chunk: str, parts: list[str]) -> None:
+        limits = self.limits
+        self.delimiters += chunk.count(self.delimiter)
+        self.chars += len(chunk)
+        if self.counter is None and self.delimiters >= limits.columns:
+            self.counter = _FieldCounter(self.delimiter, limits.columns)
+            for earlier in (*self.lines, *parts):
+                self.counter.feed(earlier)
+        if self.counter is not None:
+            self.counter.feed(chunk)
+            if self.counter.fields > limits.columns:
+                where = "This file" if self.number == 1 else f"Row {self.number}"
+                raise too_many_columns(limits, where)
+            fields = self.counter.fields
+        else:
+            fields = self.delimiters + 1
+        if self.chars > fields * self.per_field + 2:  # one of its cells is too long
+            raise too_long_cell(limits, f"Row {self.number}")
+
+
+class _FieldCounter:
+    """Counts the cells of one CSV record as the csv module splits it (quotes, doubled
+    quotes, text after a closing quote), fed in pieces; stops counting past `stop`."""
+
+    START, FIELD, QUOTED, QUOTE_IN_QUOTED = range(4)
+
+    def __init__(self, delimiter: str, stop: int):
+        self.delimiter = delimiter
+        self.stop = stop
+        self.unquoted = re.compile(f"[^{re.escape(delimiter)}\r\n]*")
+        self.fields = 1
+        self.state = self.START
+
+    def feed(self, text: str) -> None:
+        position, end = 0, len(text)
+        while position < end and self.fields <= self.stop:
+            if self.state == self.QUOTED:
+                position = text.find('"', position)
+                if position < 0:
+                    return
+                position += 1
+                self.state = self.QUOTE_IN_QUOTED
+                continue
+            char = text[position]
+            if self.state == self.QUOTE_IN_QUOTED and char == '"':  # a doubled quote
+                self.state = self.QUOTED
+                position += 1
+                continue
+            if self.state == self.START and char == '"':
+                self.state = self.QUOTED
+                position += 1
+                continue
+            position = self.unquoted.match(text, position).end()
+            if position >= end:
+                self.state = self.FIELD
+                return
+            if text[position] == self.delimiter:
+                self.fields += 1
+                self.state = self.START
+                position += 1
+            else:  # a line break outside quotes ends the record
+                return
 
 
 def _open_text(data: bytes, encoding: str) -> io.TextIOWrapper:
@@ -439,33 +594,119 @@ def _shape(text: str, delimiter: str) -> tuple[int, float]:
 
 
 # ---- XLSX -----------------------------------------------------------------------------------
-def _read_xlsx(data: bytes, sheet: str | None) -> Source:
+def _read_xlsx(data: bytes, sheet: str | None, limits: Limits = DEFAULT_LIMITS) -> Source:
     check_archive(data)
+    check_sheet_rows(data, limits)
     with _workbook(data) as workbook:
         sheets = [ws.title for ws in workbook.worksheets]
         if not sheets:
             raise SourceError("This workbook has no sheet of cells.")
         chosen = _choose_sheet(sheets, sheet)
-        table = _sheet_rows(workbook, chosen)
+        _check_declared_size(workbook[chosen], limits)
+        table = _sheet_rows(workbook, chosen, limits)
         first = next(table, None)
         if first is None:
             others = [s for s in sheets if s != chosen]
             hint = f" Its other sheets: {_quoted(others)}." if others else ""
             raise SourceError(f"The sheet “{chosen}” is empty.{hint}")
+        check_cells(first.cells, limits, first.number, [])
         headers = _headers(first.cells)
-        checker = _TableChecker(len(headers))
+        checker = _TableChecker(headers, limits)
         for number, cells in table:
             checker.check(number, cells)
         checker.finish()
 
     def rows() -> Iterator[Row]:
         with _workbook(data) as workbook:
-            body = _sheet_rows(workbook, chosen)
+            body = _sheet_rows(workbook, chosen, limits)
             next(body)
             yield from _fitted(body, len(headers))
 
     details = {"sheets": sheets, "sheet": chosen}
     return Source("xlsx", headers, details, checker.rows, rows)
+
+
+EXCEL_MAX_ROWS = 1_048_576  # the last row a sheet can have
+_FORMATTED_CELLS = (
+    " Empty cells that are formatted count too: delete the columns after your data in the "
+    "spreadsheet, or save the sheet as CSV."
+)
+
+
+def _check_declared_size(sheet: Any, limits: Limits) -> None:
+    """Refuse a sheet whose declared size (the dimension a workbook records, e.g. A1:WB20)
+    is beyond the limits, before reading a row. A missing or lying dimension is caught
+    while reading (_sheet_rows, check_sheet_rows)."""
+    if sheet.max_column is not None and sheet.max_column > limits.columns:
+        raise LimitExceeded(
+            f"The sheet “{sheet.title}” is {sheet.max_column:,} columns wide, more than the "
+            f"limit of {limits.columns:,}. Remove the columns you do not need, or "
+            f"{raise_it('CRM_IMPORT_MAX_COLUMNS')}.{_FORMATTED_CELLS}"
+        )
+    if sheet.max_row is not None and sheet.max_row - (sheet.min_row or 1) > limits.rows:
+        raise too_many_rows(limits)
+
+
+# A row's start, or the end of the sheet's rows (what follows is not in a row).
+_XML_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]|</(?:[A-Za-z_][\w.-]*:)?sheetData>")
+_XML_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_XML_CHUNK = 256 * 1024
+_MOST_TAGS_PER_CELL = 100  # rich text in inline strings; more is not a spreadsheet's row
+
+
+def check_sheet_rows(data: bytes, limits: Limits) -> None:
+    """Refuse a workbook with a row of more cells than the column limit, from the XML of its
+    parts read in chunks, before openpyxl sees it: openpyxl builds a whole row in memory
+    before it hands over its cells, and reads every sheet when it opens a workbook whose
+    sheets do not declare their size. The tags of a row bound its cells from above at C
+    speed; the cells of a row with many tags are counted exactly."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in archive.infolist():
+            if member.filename.endswith(".xml") and member.file_size > limits.columns * 4:
+                with archive.open(member) as part:
+                    _check_rows_of_part(part, limits)
+
+
+def _check_rows_of_part(part: Any, limits: Limits) -> None:
+    carry = b""  # the end of the last chunk, from its last "<" (a tag cut in two)
+    in_row = exact = False
+    tags = cells = 0  # of the row being read, so far (cells once counted exactly)
+    held: list[bytes] = []  # the row's XML in earlier chunks, until its cells are counted
+    held_size = 0
+
+    def count_cells(text: bytes, begin: int = 0, end: int | None = None) -> int:
+        return len(_XML_CELL.findall(text, begin, len(text) if end is None else end))
+
+    while True:
+        chunk = part.read(_XML_CHUNK)
+        data, carry = carry + chunk, b""
+        if chunk:
+            cut = data.rfind(b"<", max(0, len(data) - 64))
+            if cut >= 0:
+                data, carry = data[:cut], data[cut:]
+        marks = list(_XML_ROW.finditer(data))
+        starts = [0, *(m.start() for m in marks)]
+        ends = [*(m.start() for m in marks), len(data)]
+        for index, (begin, end) in enumerate(zip(starts, ends, strict=True)):
+            if index:  # a row starts here, or the rows end
+                in_row = not marks[index - 1].group().startswith(b"</")
+                exact, tags, cells, held, held_size = False, 0, 0, [], 0
+            if not in_row:
+                continue
+            tags += data.count(b"<", begin, end)
+            if exact:
+                cells += count_cells(data, begin, end)
+            elif tags > limits.columns or held_size > _XML_CHUNK:  # count them
+                exact = True
+                cells = sum(map(count_cells, held)) + count_cells(data, begin, end)
+                held = []
+            if cells > limits.columns or tags > limits.columns * _MOST_TAGS_PER_CELL:
+                raise too_many_columns(limits, "A sheet of this workbook")
+        if in_row and not exact:
+            held.append(data[starts[-1] :])
+            held_size += len(held[-1])
+        if not chunk:
+            return
 
 
 def check_archive(data: bytes) -> None:
@@ -547,12 +788,20 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(f"“{n}”" for n in names)
 
 
-def _sheet_rows(workbook: Any, title: str) -> Iterator[Row]:
-    """The sheet's rows that are not empty, numbered as Excel shows them."""
+def _sheet_rows(workbook: Any, title: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Row]:
+    """The sheet's rows that are not empty, numbered as Excel shows them; a row wider than
+    the column limit (its last cell, formatted or not) is refused."""
     sheet = workbook[title]
     sheet.reset_dimensions()  # read every row, whatever size the file claims
     try:
         for number, cells in enumerate(sheet.iter_rows(), start=1):
+            if len(cells) > limits.columns:
+                raise too_many_columns(limits, f"Row {number} of the sheet “{title}”")
+            if number > EXCEL_MAX_ROWS:
+                raise SourceError(
+                    f"The sheet “{title}” has rows after row {EXCEL_MAX_ROWS:,}, which Excel "
+                    "cannot hold: save the workbook again from Excel, or as CSV."
+                )
             texts = [_cell_text(c) for c in cells]
             if not _is_empty(texts):
                 yield Row(number, texts)
@@ -620,11 +869,11 @@ def _number_text(value: int | float, number_format: str) -> str:
 
 
 # ---- vCard ----------------------------------------------------------------------------------
-def _read_vcard(data: bytes, filename: str) -> Source:
+def _read_vcard(data: bytes, filename: str, limits: Limits = DEFAULT_LIMITS) -> Source:
     from crm.services.importing import vcard
 
     encoding = detect_encoding(data, filename)
-    table = vcard.read_cards(lambda: _open_text(data, encoding))
+    table = vcard.read_cards(lambda: _open_text(data, encoding), limits)
     if table.count == 0:
         raise SourceError(
             "No contact card was found in this vCard file (BEGIN:VCARD ... END:VCARD)."

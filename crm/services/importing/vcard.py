@@ -23,6 +23,14 @@ from typing import TextIO
 
 from vobject.base import ParseError, getLogicalLines, parseLine
 
+from crm.services.importing.limits import (
+    DEFAULT_LIMITS,
+    LimitExceeded,
+    Limits,
+    raise_it,
+    too_long_cell,
+    too_many_rows,
+)
 from crm.services.importing.targets import OWN_LIST_SEPARATOR, own_headers, own_targets
 
 # Platform names as seeded in the social platforms list (List management).
@@ -94,6 +102,16 @@ class Card:
     addresses: list[dict[str, str]] = field(default_factory=list)  # part -> value, with type
     social: list[tuple[str, str]] = field(default_factory=list)  # platform, profile
 
+    def longest(self) -> int:
+        """The length of the card's longest value (what becomes its longest cell)."""
+        values = [
+            *self.fields.values(),
+            *(v for phone in self.phones for v in phone),
+            *(v for address in self.addresses for v in address.values()),
+            *(v for link in self.social for v in link),
+        ]
+        return max(map(len, values), default=0)
+
     def cells(self, targets: list[str]) -> list[str]:
         """The card as a row of our own format: `targets` are `own_targets(...)`."""
         values = dict(self.fields)
@@ -116,13 +134,20 @@ class CardTable:
     rows: Callable[[], Iterator[tuple[int, list[str]]]]
 
 
-def read_cards(open_text: Callable[[], TextIO]) -> CardTable:
+def read_cards(open_text: Callable[[], TextIO], limits: Limits = DEFAULT_LIMITS) -> CardTable:
     """The cards of a vCard file as a table. `open_text` opens the file's text anew: it is
-    read twice, once to size the columns, once (lazily) for the rows."""
+    read twice, once to size the columns, once (lazily) for the rows. LimitExceeded for a
+    file of more cards than `limits.rows`, a card of more lines than
+    `limits.vcard_properties`, or a value longer than `limits.cell`, found on the first
+    reading; and for a table of more columns than `limits.columns`."""
     phones = addresses = social = count = 0
     versions: list[str] = []
-    for card in parse_cards(open_text()):
+    for card in parse_cards(open_text(), limits):
         count += 1
+        if count > limits.rows:
+            raise too_many_rows(limits, "contact cards")
+        if card.longest() > limits.cell:
+            raise too_long_cell(limits, f"Card {card.number}", what="a value")
         phones = max(phones, len(card.phones))
         addresses = max(addresses, len(card.addresses))
         social = max(social, len(card.social))
@@ -130,17 +155,24 @@ def read_cards(open_text: Callable[[], TextIO]) -> CardTable:
             versions.append(card.version)
 
     targets = own_targets(phones, addresses, social)
+    if len(targets) > limits.columns:
+        raise LimitExceeded(
+            f"A card of this file has so many phones, addresses or links that it needs "
+            f"{len(targets):,} columns (the limit is {limits.columns:,}). Check that the file "
+            f"is a list of contacts, or {raise_it('CRM_IMPORT_MAX_COLUMNS')}."
+        )
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        for card in parse_cards(open_text()):
+        for card in parse_cards(open_text(), limits):
             yield card.number, card.cells(targets)
 
     return CardTable(own_headers(phones, addresses, social), sorted(versions), count, rows)
 
 
-def parse_cards(stream: TextIO) -> Iterator[Card]:
+def parse_cards(stream: TextIO, limits: Limits = DEFAULT_LIMITS) -> Iterator[Card]:
     """The cards of a vCard text, one at a time (cards nested in a card, 2.1's AGENT, and
-    lines outside cards are left out; a card cut short by the end of the file counts)."""
+    lines outside cards are left out; a card cut short by the end of the file counts).
+    A card of more lines than `limits.vcard_properties` is refused as it is read."""
     lines: list[_Line] = []
     depth = 0
     number = 0
@@ -158,6 +190,13 @@ def parse_cards(stream: TextIO) -> Iterator[Card]:
             continue
         if depth == 1:
             lines.append(line)
+            if len(lines) > limits.vcard_properties:
+                raise LimitExceeded(
+                    f"Card {number + 1} has more than {limits.vcard_properties:,} lines (the "
+                    f"limit is {limits.vcard_properties:,} per card). Check that the file is "
+                    "a list of contacts, or ask an administrator to raise the limit (the "
+                    "setting CRM_IMPORT_MAX_VCARD_PROPERTIES)."
+                )
     if depth:
         yield _card(number + 1, lines)
 
