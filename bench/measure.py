@@ -398,7 +398,8 @@ class Bench:
         from sqlalchemy import select
 
         from crm.models import Contact, User
-        from crm.services import audit, bulk
+        from crm.services.contacts import bulk
+        from crm.services.platform import audit
 
         target = select(Contact.id).where(Contact.id <= 100_000)
         label = f"{min(100_000, f['contacts']):,} contacts"
@@ -456,7 +457,7 @@ class Bench:
             self._exports(actor, target, label, f["contacts"], runs)
 
             def duplicates() -> str:
-                from crm.services.duplicates import find_duplicates
+                from crm.services.contacts.duplicates import find_duplicates
 
                 groups = find_duplicates(actor, limit=1_000_000, among=target)
                 db.session.rollback()
@@ -481,7 +482,7 @@ class Bench:
         from sqlalchemy import select
 
         from crm.models import Contact
-        from crm.services import exporting
+        from crm.services.transfer import exporting
 
         db = self.db
         everyone = select(Contact.id)
@@ -533,8 +534,8 @@ class Bench:
         from sqlalchemy import select
 
         from crm.models import Account, Contact, DuplicateHandling, ImportJob
-        from crm.services.importing import imports
-        from crm.services.importing.targets import Mapping
+        from crm.services.transfer.importing import imports
+        from crm.services.transfer.importing.targets import Mapping
 
         db = self.db
         wanted = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
@@ -607,7 +608,7 @@ class Bench:
         from sqlalchemy import func, select
 
         from crm.models import Account, Contact
-        from crm.services.merge import merge_accounts, merge_contacts
+        from crm.services.merge.merging import merge_accounts, merge_contacts
 
         db = self.db
         people = db.session.scalars(

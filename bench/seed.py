@@ -269,7 +269,7 @@ def fill(pattern: str, rng: random.Random) -> str:
 def learn_phone_patterns(rng: random.Random) -> dict[str, dict[str, list[PhonePattern]]]:
     """Every pattern of every country, checked against the app's own phone rule: random
     numbers of the pattern must be valid and come out exactly as the app would store them."""
-    from crm.services.validation import clean_phone
+    from crm.services.platform.validation import clean_phone
 
     learned: dict[str, dict[str, list[PhonePattern]]] = {}
     for country in COUNTRIES:
@@ -323,7 +323,7 @@ def prepare_small_tables(app: Any) -> Lookups:
         Tag,
         User,
     )
-    from crm.services.users import create_user
+    from crm.services.platform.users import create_user
 
     with app.app_context():
         bench = create_user(BENCH_EMAIL, BENCH_PASSWORD, ["crm_manager"], "Bench Manager")
@@ -427,7 +427,7 @@ class Generator:
     EMAIL_SHARE = 0.8
 
     def __init__(self, n: int, lookups: Lookups, seed: int = 1):
-        from crm.services.search import fold, name_key_of, search_text_for
+        from crm.services.contacts.search import fold, name_key_of, search_text_for
 
         self._fold = fold
         self._search_text_for = search_text_for

@@ -65,7 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_database(app: Flask) -> None:
     from crm import models
-    from crm.services import audit
+    from crm.services.platform import audit
 
     db.init_app(app)
     migrate.init_app(
@@ -102,7 +102,7 @@ def _init_auth(app: Flask) -> None:
 
     from crm.auth import session_guard
     from crm.auth.routes import bp
-    from crm.services import audit
+    from crm.services.platform import audit
 
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -41,7 +41,7 @@ def create_user_command(
     email: str, roles: tuple[str, ...], full_name: str, password_stdin: bool
 ) -> None:
     """Create a user; the password is prompted for unless --password-stdin is given."""
-    from crm.services.users import create_user
+    from crm.services.platform.users import create_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -68,7 +68,7 @@ def create_user_command(
 @click.option("--seed", "seed", type=int, default=None, help="Random seed, for repeatable data.")
 def seed_command(count: int, seed: int | None) -> None:
     """Add realistic demo contacts (B2B and B2C, several countries, phones, addresses)."""
-    from crm.services.demo_data import seed_demo_data
+    from crm.services.transfer.demo_data import seed_demo_data
 
     try:
         created = seed_demo_data(count, seed=seed)
@@ -84,7 +84,7 @@ def seed_command(count: int, seed: int | None) -> None:
 @click.option("--demo-contacts", type=int, default=300, show_default=True)
 def bootstrap_command(demo_contacts: int) -> None:
     """First start: roles, the first admin when there is no user, demo data when empty."""
-    from crm.services.users import create_user, ensure_roles, generate_password
+    from crm.services.platform.users import create_user, ensure_roles, generate_password
 
     ensure_roles()
     db.session.flush()
@@ -108,7 +108,7 @@ def bootstrap_command(demo_contacts: int) -> None:
     demo = os.environ.get("CRM_DEMO", "1").strip().lower() not in {"0", "false", "no", "off"}
     empty = not db.session.scalar(select(func.count()).select_from(Contact))
     if demo and empty and demo_contacts > 0:
-        from crm.services.demo_data import seed_demo_card, seed_demo_data, seed_demo_sales
+        from crm.services.transfer.demo_data import seed_demo_card, seed_demo_data, seed_demo_sales
 
         try:
             created = seed_demo_data(demo_contacts, seed=1)
@@ -174,7 +174,7 @@ def export_command(file: str, file_format: str | None, as_email: str | None) -> 
     history."""
     from pathlib import Path
 
-    from crm.services import exporting
+    from crm.services.transfer import exporting
 
     path = Path(file)
     if file_format is None:
@@ -226,8 +226,8 @@ def backup_command(file: Path, force: bool, with_files: bool) -> None:
     """Back up the live database to FILE while the app runs: SQLite through its online backup
     API (one self-contained file, integrity-checked), PostgreSQL with pg_dump's custom
     format. FILE appears only once complete. Restoring: README, "Backup and restore"."""
-    from crm.services import backup
-    from crm.services.files import human_size
+    from crm.services.card.files import human_size
+    from crm.services.transfer import backup
 
     try:
         result = backup.create_backup(file, force=force, with_files=with_files)
@@ -254,7 +254,7 @@ def recompute_statuses_command() -> None:
     """Apply the customer lifecycle's status rules (README, "Customer lifecycle") to every
     contact with a deal or an order: after an upgrade, or statuses changed in the database
     by hand. Each change is recorded in the contact's history."""
-    from crm.services import lifecycle
+    from crm.services.contacts import lifecycle
 
     looked_at, changed = lifecycle.recompute_all()
     db.session.commit()

@@ -58,9 +58,9 @@ def import_command(
 ) -> None:
     """Import contacts from FILE (CSV, XLSX or vCard), with the mapping the Import page
     would propose (a saved one, a known column set, or one guessed from the headers)."""
-    from crm.services import jobs
-    from crm.services.importing import imports
-    from crm.services.importing.targets import Mapping
+    from crm.services.platform import jobs
+    from crm.services.transfer.importing import imports
+    from crm.services.transfer.importing.targets import Mapping
 
     actor = acting_user(as_email)
     name = file.name

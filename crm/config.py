@@ -28,7 +28,7 @@ class DefaultConfig:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
-    # Signed-in sessions live on the server (crm/services/sessions.py): one unused for this
+    # Signed-in sessions live on the server (crm/services/platform/sessions.py): one unused for this
     # long has ended; "Keep me signed in" keeps a browser signed in this many days from the
     # sign-in (the remember cookie is replaced at each use, its expiry is not extended).
     CRM_SESSION_IDLE_MINUTES = 12 * 60
@@ -78,7 +78,7 @@ class DefaultConfig:
     # PostgreSQL: a list with more than 10,000 matches tries an exact count for this long
     # (milliseconds), then shows the planner's estimate ("about N"). 0: always the estimate.
     CRM_COUNT_BUDGET_MS = 50
-    # Files and pictures of contacts (crm/services/files.py), stored under instance/uploads/.
+    # Files and pictures of contacts (crm/services/card/files.py), stored under instance/uploads/.
     # The largest file or picture accepted (a larger request is answered 413).
     CRM_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
     # The file types accepted, by extension; the content must really be of that type. Known:
@@ -137,14 +137,14 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_JOB_QUEUE": str,
     "CRM_REDIS_URL": str,
     "CRM_IMPORT_MAX_BYTES": int,
-    # Import limits (crm/services/importing/sources.py)
+    # Import limits (crm/services/transfer/importing/sources.py)
     "CRM_IMPORT_MAX_COLUMNS": int,
     "CRM_IMPORT_MAX_ROWS": int,
     "CRM_IMPORT_MAX_CELL": int,
     "CRM_IMPORT_MAX_VCARD_PROPERTIES": int,
     "CRM_EXPORT_BACKGROUND_FROM": int,
     "CRM_COUNT_BUDGET_MS": int,
-    # Files and pictures (crm/services/files.py)
+    # Files and pictures (crm/services/card/files.py)
     "CRM_UPLOAD_MAX_BYTES": int,
     "CRM_UPLOAD_TYPES": str,
     "CRM_PICTURE_MAX_PIXELS": int,
@@ -157,8 +157,8 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_SMTP_STARTTLS": bool,
     "CRM_PASSWORD_LINK_HOURS": int,
     "CRM_BASE_URL": str,
-    "CRM_TIMEZONE": str,  # tasks and appointments (crm/services/local_time.py)
-    # SMS (crm/services/sms.py)
+    "CRM_TIMEZONE": str,  # tasks and appointments (crm/services/platform/local_time.py)
+    # SMS (crm/services/platform/sms.py)
     "CRM_SMS_BACKEND": str,
     "CRM_SMS_TIMEOUT": float,
     "CRM_TWILIO_API_URL": str,
@@ -195,12 +195,12 @@ def check_settings(config: dict) -> None:
     if sms not in ("console", "twilio", "none"):
         raise ValueError(f"CRM_SMS_BACKEND must be 'console', 'twilio' or 'none', not {sms!r}")
     if sms == "twilio":
-        from crm.services.sms import twilio_settings_missing
+        from crm.services.platform.sms import twilio_settings_missing
 
         if missing := twilio_settings_missing(config):
             raise ValueError(f"CRM_SMS_BACKEND=twilio needs {missing}")
-    # Uploads: only types whose content crm/services/files.py can check.
-    from crm.services.files import unknown_upload_types
+    # Uploads: only types whose content crm/services/card/files.py can check.
+    from crm.services.card.files import unknown_upload_types
 
     if unknown := unknown_upload_types(config):
         raise ValueError(f"CRM_UPLOAD_TYPES names types that cannot be checked: {unknown}")

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 
 from crm.errors import NotFound
 from crm.extensions import db
-from crm.services import consent
+from crm.services.lists import consent
 
 bp = Blueprint("public", __name__)
 

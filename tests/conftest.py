@@ -288,7 +288,7 @@ def csrf_from(html: str) -> str:
 
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., Any]:
-    from crm.services.users import create_user
+    from crm.services.platform.users import create_user
 
     def factory(
         *roles: str, email: str | None = None, password: str = TEST_PASSWORD, active: bool = True
@@ -329,7 +329,7 @@ def login_as(client: FlaskClient, make_user: Callable[..., Any]) -> Callable[...
 @pytest.fixture
 def make_contact(app: Flask, make_user: Callable[..., Any]) -> Callable[..., Any]:
     """make_contact(first_name=..., ...) -> a saved contact (acting user: a manager)."""
-    from crm.services.contacts import create_contact
+    from crm.services.contacts.saving import create_contact
 
     state: dict[str, Any] = {}
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 from crm.extensions import db
-from crm.services import consent, logins
-from crm.services.api_tokens import create_token
+from crm.services.contacts import logins
+from crm.services.lists import consent
+from crm.services.platform.api_tokens import create_token
 from tests.conftest import csrf_from
 
 NO_STORE = "private, no-store"

@@ -177,7 +177,7 @@ def test_upgrading_keeps_existing_rows_and_indexes_them_for_search(
         for expected in ("müller", "muller", "jurgen", "49301234567", "0301234567", "acme ltd"):
             assert expected in row.search_text
         from crm.models import Contact
-        from crm.services.search import contact_search_clause
+        from crm.services.contacts.search import contact_search_clause
 
         for term, expected in (("uller", [1]), ("0301234", [1]), ("acme", [1, 2])):
             found = db.session.scalars(

@@ -93,7 +93,7 @@ def init_admin(app: Flask) -> Admin:
     def saved_views_menu():
         from flask_login import current_user
 
-        from crm.services.segments import saved_views
+        from crm.services.lists.segments import saved_views
 
         return {"crm_saved_views": lambda: saved_views(current_user)}
 

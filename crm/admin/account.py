@@ -15,14 +15,14 @@ from crm.admin.base import CrmModelView, CsrfTokenRule
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Account, User
-from crm.services import access
-from crm.services.accounts import (
+from crm.services.contacts.accounts import (
     contact_counts,
     contacts_of_account,
     delete_account,
     save_account,
 )
-from crm.services.merge import MAX_MERGED, merge_successor
+from crm.services.merge.merging import MAX_MERGED, merge_successor
+from crm.services.platform import access
 
 
 def _contacts_link(view: Any, _context: Any, model: Account, _name: str) -> Markup:

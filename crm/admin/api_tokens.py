@@ -12,7 +12,13 @@ from flask_login import current_user
 from crm.admin.base import PermissionPage
 from crm.errors import NotFound, ValidationFailed
 from crm.extensions import db
-from crm.services.api_tokens import SCOPES, create_token, revoke_token, scopes_for, tokens_of
+from crm.services.platform.api_tokens import (
+    SCOPES,
+    create_token,
+    revoke_token,
+    scopes_for,
+    tokens_of,
+)
 
 
 class ApiTokenView(PermissionPage):

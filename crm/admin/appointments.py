@@ -1,6 +1,6 @@
 """Appointments: the list (Activities > Appointments), the form with participants and the
 "Send meeting confirmation by email" box, the page with its confirmation and cancel buttons,
-and a contact's Appointments tab. The rules are crm.services.appointments'; what a user sees
+and a contact's Appointments tab. The rules are crm.services.card.appointments'; what a user sees
 goes through its `appointment_visibility`, and participants a user may not see are not
 shown to them."""
 
@@ -25,7 +25,8 @@ from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus
 from crm.models.base import utcnow
-from crm.services import access, appointments, invitations, local_time
+from crm.services.card import appointments, invitations
+from crm.services.platform import access, local_time
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 

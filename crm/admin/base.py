@@ -30,9 +30,9 @@ from crm.admin.list_filters import CrmFilterConverter
 from crm.auth.permissions import can
 from crm.errors import DomainError, FieldError, StaleEditError, ValidationFailed
 from crm.extensions import db
-from crm.services import counting
-from crm.services.validation import clean_free_text, clean_text
-from crm.services.write_conflicts import is_write_conflict, refusal, refused_on_conflict
+from crm.services.platform import counting
+from crm.services.platform.validation import clean_free_text, clean_text
+from crm.services.platform.write_conflicts import is_write_conflict, refusal, refused_on_conflict
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
 DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
@@ -202,7 +202,7 @@ CHANGED_MEANWHILE = (
 
 
 class RefusesWriteConflicts:
-    """Every admin page: a concurrent write conflict (crm.services.write_conflicts) that
+    """Every admin page: a concurrent write conflict (crm.services.platform.write_conflicts) that
     escapes the page's own handling (a button's POST, an action) is rolled back and
     answered with a message and a way back, never a 500. Forms refuse earlier and better,
     with the form kept (`CrmModelView.save_and_commit`)."""
@@ -250,7 +250,7 @@ class ContactPageActions(RefusesWriteConflicts, BaseView):
 
     def contact(self, contact_id: int, permission: str) -> Any:
         """The contact, when the user has `permission` (else 403) and may see it (else 404)."""
-        from crm.services.access import get_visible_contact
+        from crm.services.platform.access import get_visible_contact
 
         if not can(current_user, permission):
             abort(403)
@@ -380,7 +380,7 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
     def get_one(self, id: Any) -> Any:
         """Records come through the view's (gated) query; a missing one is a 404, unless it
         was merged into a record the user sees: the details and edit pages then lead there."""
-        from crm.services.access import record_id
+        from crm.services.platform.access import record_id
 
         pk = record_id(id)
         if pk is None:
@@ -541,6 +541,6 @@ class DashboardView(AdminIndexView):
     def index(self):
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        from crm.services.dashboard import dashboard_figures
+        from crm.services.contacts.dashboard import dashboard_figures
 
         return self.render("admin/dashboard.html", figures=dashboard_figures(current_user))

@@ -17,7 +17,9 @@ from crm.admin.fields import as_choices
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Category, MarketingList, Segment, SegmentKind, User
-from crm.services import access, bulk, exporting
+from crm.services.contacts import bulk
+from crm.services.platform import access
+from crm.services.transfer import exporting
 
 # operation: (label, permission, parameter field or None)
 OPERATIONS: dict[str, tuple[str, str, str | None]] = {

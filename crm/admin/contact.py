@@ -64,25 +64,16 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
-from crm.services import (
-    access,
-    bulk,
-    counting,
-    duplicates,
-    export_jobs,
-    exporting,
-    jobs,
-    merge,
-    query_plan,
-    search,
-    segments,
-    selection,
-)
-from crm.services import contact_filters as contact_filters_where
-from crm.services.contacts import apply_contact_rules, delete_contact, live_rows
-from crm.services.tags import tags_for_names
-from crm.services.validation import country_choices, language_choices, timezone_names
-from crm.services.write_conflicts import refused_on_conflict
+from crm.services.contacts import bulk, duplicates, search, selection
+from crm.services.contacts import filters as contact_filters_where
+from crm.services.contacts.saving import apply_contact_rules, delete_contact, live_rows
+from crm.services.lists import segments
+from crm.services.lists.tags import tags_for_names
+from crm.services.merge import merging as merge
+from crm.services.platform import access, counting, jobs, query_plan
+from crm.services.platform.validation import country_choices, language_choices, timezone_names
+from crm.services.platform.write_conflicts import refused_on_conflict
+from crm.services.transfer import export_jobs, exporting
 from crm.streaming import streamed_download
 
 LIST_SCOPES = {

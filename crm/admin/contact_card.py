@@ -24,7 +24,8 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Direction, InteractionStatus, Medium, User
-from crm.services import access, activity, connections, history, interactions, messages, notes
+from crm.services.card import activity, connections, history, interactions, messages, notes
+from crm.services.platform import access
 
 TABS = (
     ("profile", "Profile"),

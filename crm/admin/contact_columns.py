@@ -12,7 +12,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.models import Address, Contact, Phone
-from crm.services.validation import birthday_shown
+from crm.services.platform.validation import birthday_shown
 
 # Every column a user may show, in display order, with its header.
 COLUMNS: dict[str, str] = {

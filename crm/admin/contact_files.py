@@ -1,6 +1,6 @@
 """A contact's files and picture on its page (the Files tab): upload, download, delete, and
 the picture shown on the card. The routes are a view of their own (not in the menu), each
-checking its right and the contact's visibility; the work is crm.services.files'."""
+checking its right and the contact's visibility; the work is crm.services.card.files'."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, NotFound, PermissionDenied
 from crm.extensions import db
 from crm.models import ContactFile
-from crm.services import files
+from crm.services.card import files
 
 # Room for the form around the file (the CSRF token, the multipart headers) in a request.
 _FORM_ALLOWANCE = 64 * 1024

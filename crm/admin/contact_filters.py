@@ -22,9 +22,10 @@ from crm.models import (
     Segment,
     User,
 )
-from crm.services import access, segments
-from crm.services import contact_filters as where
-from crm.services.validation import clean_text, country_choices
+from crm.services.contacts import filters as where
+from crm.services.lists import segments
+from crm.services.platform import access
+from crm.services.platform.validation import clean_text, country_choices
 
 YES_NO = [("1", "Yes"), ("0", "No")]
 NOBODY = "none"

@@ -17,8 +17,9 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Deal, Order, Payment
-from crm.services import consumers, deals, logins, orders
-from crm.services.lifecycle import store_order_of
+from crm.services.contacts import logins
+from crm.services.contacts.lifecycle import store_order_of
+from crm.services.sales import consumers, deals, orders
 
 
 @dataclass

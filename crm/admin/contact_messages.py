@@ -1,6 +1,6 @@
 """Writing to a contact (seed 003): the pages behind the email addresses and phone numbers of
 the contact's card. Each compose page is a GET (the form) and a POST (send), opened by the
-right contact.message on a contact the user can see; the work is crm.services.messages'."""
+right contact.message on a contact the user can see; the work is crm.services.card.messages'."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from crm.admin.base import PermissionPage
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Phone
-from crm.services import access, messages, sms
-from crm.services.messages import reach_of
+from crm.services.card import messages
+from crm.services.card.messages import reach_of
+from crm.services.platform import access, sms
 
 __all__ = ["ContactMessagesView", "reach_of"]
 

@@ -1,5 +1,5 @@
 """The Deals admin (Sales > Deals): sales opportunities with their contacts, won or lost
-from their page; every save applies the status rules (crm.services.deals, lifecycle)."""
+from their page; every save applies the status rules (crm.services.sales.deals, lifecycle)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Deal, DealStage
-from crm.services import access, deals
+from crm.services.platform import access
+from crm.services.sales import deals
 
 
 def _contact_links(_view: Any, _context: Any, model: Deal, _name: str) -> Markup:

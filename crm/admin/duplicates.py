@@ -22,9 +22,10 @@ from crm.admin.contact import ContactView
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Phone
-from crm.services import segments, selection
-from crm.services.duplicates import MAX_COMPARED as _MAX_COMPARED
-from crm.services.duplicates import DuplicateGroup, compare, mark_not_duplicates
+from crm.services.contacts import selection
+from crm.services.contacts.duplicates import MAX_COMPARED as _MAX_COMPARED
+from crm.services.contacts.duplicates import DuplicateGroup, compare, mark_not_duplicates
+from crm.services.lists import segments
 
 MAX_COMPARED = _MAX_COMPARED  # the service's limit; tests lower it here
 MAX_GROUPS = 200  # groups shown on the page; the rest are counted

@@ -1,5 +1,5 @@
 """Contacts → Exports: the large exports written in the background, their progress and the
-files to download. Thin over crm.services.export_jobs."""
+files to download. Thin over crm.services.transfer.export_jobs."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from crm.admin.base import PermissionPage
 from crm.models import ExportJob
-from crm.services import export_jobs, exporting
-from crm.services.users import emails_of
+from crm.services.platform.users import emails_of
+from crm.services.transfer import export_jobs, exporting
 
 
 class ExportView(PermissionPage):

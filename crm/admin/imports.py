@@ -1,5 +1,5 @@
 """Contacts → Import: upload a file, map its columns, preview, dry run, run as a job with a
-progress bar, undo. Thin over crm.services.importing."""
+progress bar, undo. Thin over crm.services.transfer.importing."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ from crm.models import (
     PhoneType,
     SocialPlatform,
 )
-from crm.services import jobs
-from crm.services import validation as v
-from crm.services.importing import imports
-from crm.services.importing.rows import type_names
-from crm.services.importing.targets import Mapping, parse_target, target_choices
-from crm.services.users import emails_of
+from crm.services.platform import jobs
+from crm.services.platform import validation as v
+from crm.services.platform.users import emails_of
+from crm.services.transfer.importing import imports
+from crm.services.transfer.importing.rows import type_names
+from crm.services.transfer.importing.targets import Mapping, parse_target, target_choices
 
 JOBS_SHOWN = 50
 

@@ -18,7 +18,8 @@ from crm.admin.leads import _active_users
 from crm.admin.list_filters import EnumEqual, IntEqual
 from crm.auth.permissions import can
 from crm.models import Contact, Direction, Interaction, InteractionStatus, Medium
-from crm.services import access, interactions
+from crm.services.card import interactions
+from crm.services.platform import access
 
 
 def _contact_link(_view: Any, _context: Any, model: Interaction, _name: str) -> Markup:

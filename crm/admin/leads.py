@@ -1,5 +1,5 @@
 """The Leads admin (Sales > Leads): list, filters, form, and "Convert to customer contact"
-(a button on the lead's page and a bulk action), over crm.services.leads."""
+(a button on the lead's page and a bulk action), over crm.services.sales.leads."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import ContactKind, Lead, LeadStatus, User
-from crm.services import leads
-from crm.services.contact_batch import begin_for_savepoints
-from crm.services.validation import country_choices
+from crm.services.contacts.batch import begin_for_savepoints
+from crm.services.platform.validation import country_choices
+from crm.services.sales import leads
 
 
 def _converted_link(_view: Any, _context: Any, model: Lead, _name: str) -> Markup | str:

@@ -26,8 +26,8 @@ from crm.models import (
     SocialPlatform,
     User,
 )
-from crm.services import access
-from crm.services.lookups import delete_lookup, save_lookup
+from crm.services.lists.lookups import delete_lookup, save_lookup
+from crm.services.platform import access
 
 
 class LookupView(CrmModelView):

@@ -1,5 +1,5 @@
 """Contacts → Merges: the merge page for contacts and accounts (side by side, field by field),
-the list of merges, each merge's page, and undo. Thin over crm.services.merge."""
+the list of merges, each merge's page, and undo. Thin over crm.services.merge.merging."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, NotFound, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import MergeRecord
-from crm.services.merge import (
+from crm.services.merge.merging import (
     MAX_MERGED,
     account_plan,
     contact_plan,
@@ -25,7 +25,7 @@ from crm.services.merge import (
     undo_merge,
     undo_refusal,
 )
-from crm.services.write_conflicts import refused_on_conflict
+from crm.services.platform.write_conflicts import refused_on_conflict
 
 PER_PAGE = 50
 # Two merges of the same records at the same moment: the second finds them changed.

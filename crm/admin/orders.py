@@ -1,6 +1,6 @@
 """Sales > Orders and Payments: the purchase and financial histories across contacts. Orders
 come from the online store (JSON API) or are entered on a contact's page; here they are
-listed, opened, and marked paid or cancelled (crm.services.orders)."""
+listed, opened, and marked paid or cancelled (crm.services.sales.orders)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Order, OrderStatus, Payment
-from crm.services import access, orders, search
+from crm.services.contacts import search
+from crm.services.platform import access
+from crm.services.sales import orders
 
 
 def _contact_link(_view: Any, _context: Any, model: Any, _name: str) -> Markup | str:

@@ -16,9 +16,9 @@ from crm.auth.forms import ChangePasswordForm
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES
-from crm.services import sessions
-from crm.services.local_time import local_text
-from crm.services.users import change_own_password
+from crm.services.platform import sessions
+from crm.services.platform.local_time import local_text
+from crm.services.platform.users import change_own_password
 
 # (pattern, name) looked for in a browser's User-Agent, the first match wins: Edge and Opera
 # also say "Chrome", Chrome also says "Safari".

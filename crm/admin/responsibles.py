@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from crm.admin.base import PermissionPage
 from crm.admin.contact_filters import NOBODY
-from crm.services.responsibles import responsible_counts
+from crm.services.contacts.responsibles import responsible_counts
 
 
 def responsible_list_url(user_id: int | None) -> str:

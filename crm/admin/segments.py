@@ -21,8 +21,9 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import MarketingList, Segment, SegmentKind
-from crm.services import audit, consent, segments
-from crm.services.importing.targets import neutralise
+from crm.services.lists import consent, segments
+from crm.services.platform import audit
+from crm.services.transfer.importing.targets import neutralise
 from crm.streaming import streamed_download
 
 

@@ -1,5 +1,5 @@
 """Tags: the tag cloud (everyone who sees contacts) and tag management (list managers:
-rename, merge, delete). Thin views over crm.services.tags."""
+rename, merge, delete). Thin views over crm.services.lists.tags."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Tag
-from crm.services.tags import (
+from crm.services.lists.tags import (
     TagCount,
     delete_tag,
     link_counts,

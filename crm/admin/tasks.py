@@ -1,5 +1,5 @@
 """Tasks: the list across contacts and accounts (Activities > Tasks), its form and status
-buttons, and a contact's Tasks tab. The rules are crm.services.tasks'; what a user sees goes
+buttons, and a contact's Tasks tab. The rules are crm.services.card.tasks'; what a user sees goes
 through its `task_visibility` (the list, counts, and every record opened by id)."""
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import OPEN_TASK_STATUSES, Account, Contact, Task, TaskStatus, User
-from crm.services import access, appointments, local_time, search, tasks
-from crm.services.validation import clean_text
+from crm.services.card import appointments, tasks
+from crm.services.contacts import search
+from crm.services.platform import access, local_time
+from crm.services.platform.validation import clean_text
 
 # The list's scopes (the pills above it): open and in progress (the default), overdue, all.
 TASK_SCOPES = {"open": "Open", "overdue": "Overdue", "all": "All"}

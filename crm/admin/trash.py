@@ -15,8 +15,8 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Contact
-from crm.services import access
-from crm.services.contacts import purge_contact, restore_contact
+from crm.services.contacts.saving import purge_contact, restore_contact
+from crm.services.platform import access
 
 
 def _name(_view: Any, _context: Any, model: Contact, _name: str) -> Markup:

@@ -13,7 +13,7 @@ from crm.auth import session_guard
 from crm.auth.permissions import can
 from crm.errors import ValidationFailed
 from crm.models import Role, User
-from crm.services.users import delete_user, save_user
+from crm.services.platform.users import delete_user, save_user
 
 
 class UserView(CrmModelView):

@@ -29,11 +29,12 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, PermissionDenied, StaleEditError, ValidationFailed
 from crm.extensions import csrf, db
 from crm.models import Contact, Phone
-from crm.services import access, audit, lifecycle, search
-from crm.services.api_tokens import has_scope, token_for
-from crm.services.contacts import apply_contact_rules, create_contact
-from crm.services.merge import merge_successor
-from crm.services.write_conflicts import refused_on_conflict
+from crm.services.contacts import lifecycle, search
+from crm.services.contacts.saving import apply_contact_rules, create_contact
+from crm.services.merge.merging import merge_successor
+from crm.services.platform import access, audit
+from crm.services.platform.api_tokens import has_scope, token_for
+from crm.services.platform.write_conflicts import refused_on_conflict
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -340,7 +341,7 @@ def _version_of(contact_id: int) -> int | None:
 
 @bp.get("/contacts/<int:contact_id>/status")
 def contact_status(contact_id: int):
-    """The contact's lifecycle statuses (crm.services.lifecycle) and customer number."""
+    """The contact's lifecycle statuses (crm.services.contacts.lifecycle) and customer number."""
     _require("contact.view", "contacts:read")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:

@@ -9,7 +9,8 @@ from flask import g, jsonify, request, url_for
 
 from crm.api import _require, answer, bp, committed, error
 from crm.models import Contact, Interaction, Note
-from crm.services import access, history, interactions, notes
+from crm.services.card import history, interactions, notes
+from crm.services.platform import access
 
 
 def _contact(contact_id: int) -> Contact | None:

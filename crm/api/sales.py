@@ -11,7 +11,8 @@ from flask import Response, g, jsonify, request, url_for
 from crm.api import _require, answer, bp, committed, error
 from crm.extensions import db
 from crm.models import Order
-from crm.services import access, orders
+from crm.services.platform import access
+from crm.services.sales import orders
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -67,10 +68,10 @@ def get_order(order_id: int):
 
 @bp.post("/leads/<int:lead_id>/convert")
 def convert_lead(lead_id: int):
-    """Convert a lead to a customer contact (crm.services.leads.convert_lead): 201 with the
+    """Convert a lead to a customer contact (crm.services.sales.leads.convert_lead): 201 with the
     contact; 409 when it was converted already (or is disqualified); 422 with the fields."""
     from crm.api import contact_json
-    from crm.services import leads
+    from crm.services.sales import leads
 
     _require("lead.convert", "contacts:write")
     lead = leads.get_lead(g.api_user, lead_id)

@@ -1,7 +1,7 @@
 """The one policy of who may do what: `can(user, action)`.
 
 Roles are additive: a user holding several roles may do what any of them may.
-Which *records* a user may see is decided by `crm.services.access`.
+Which *records* a user may see is decided by `crm.services.platform.access`.
 """
 
 from __future__ import annotations

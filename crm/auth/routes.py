@@ -11,7 +11,7 @@ from crm.auth import session_guard
 from crm.auth.forms import LoginForm, SetPasswordForm
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
-from crm.services.sign_in import sign_in
+from crm.services.platform.sign_in import sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -63,7 +63,7 @@ def logout():
 def set_password(token: str):
     """The one-time link of a generated login: the person chooses a password, then signs in.
     A used, expired or altered link says so (410) and changes nothing."""
-    from crm.services import logins
+    from crm.services.contacts import logins
 
     try:
         user = logins.user_for_password_token(token)

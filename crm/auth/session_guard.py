@@ -1,4 +1,4 @@
-"""The browser's side of server-side sessions (crm.services.sessions): the session cookie
+"""The browser's side of server-side sessions (crm.services.platform.sessions): the session cookie
 carries a random token, and a request is signed in only while the token's row says so.
 
 Before each request the token is checked (one indexed query, which also loads the user);
@@ -18,7 +18,7 @@ from flask_login import login_user, logout_user
 
 from crm.extensions import db, login_manager
 from crm.models import User, UserSession
-from crm.services import sessions
+from crm.services.platform import sessions
 
 SESSION_KEY = "crm_sid"
 REMEMBER_COOKIE = "crm_remember"

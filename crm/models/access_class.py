@@ -1,6 +1,6 @@
 """Access classes (seed 003, "contact classes"): a contact or account may be put in one
 class, and only users granted that class (themselves or through a role) see it. Who sees
-what is decided in crm.services.access."""
+what is decided in crm.services.platform.access."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # What the token may be used for (crm.services.api_tokens.SCOPES), space-separated:
+    # What the token may be used for (crm.services.platform.api_tokens.SCOPES), space-separated:
     # within the user's own rights, an integration gets only what it needs.
     scopes: Mapped[str] = mapped_column(String(200), default="", server_default="")
 

@@ -1,4 +1,4 @@
-"""The append-only history of changes (written by crm.services.audit)."""
+"""The append-only history of changes (written by crm.services.platform.audit)."""
 
 from __future__ import annotations
 

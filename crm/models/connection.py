@@ -25,7 +25,7 @@ class ConnectionType(LookupMixin, db.Model):
 
     __tablename__ = "connection_types"
 
-    # Empty when typed: the rules (crm.services.lookups) give it the type's own name.
+    # Empty when typed: the rules (crm.services.lists.lookups) give it the type's own name.
     inverse_name: Mapped[str] = mapped_column(String(60), default="")
 
 

@@ -159,14 +159,14 @@ class Contact(TimestampMixin, db.Model):
     language: Mapped[str | None] = mapped_column(String(8))
     other_contacts: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
-    # Set as consumer (seed 002): a customer number from crm.services.counters, so that
+    # Set as consumer (seed 002): a customer number from crm.services.platform.counters, so that
     # orders and invoices can be made for the person, and its customer settings.
     customer_number: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
     customer_currency: Mapped[str | None] = mapped_column(String(3))
     payment_terms_days: Mapped[int | None] = mapped_column(SmallInteger)
 
     # The contact's picture (seed 002's Settings tab): the stored name of its resized image
-    # under the instance folder (crm.services.files), None without one.
+    # under the instance folder (crm.services.card.files), None without one.
     picture: Mapped[str | None] = mapped_column(String(80))
 
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -174,14 +174,14 @@ class Contact(TimestampMixin, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Lower-cased names and emails, kept by services.contacts; what substring search reads.
-    # Merged into that contact (crm.services.merge): a tombstone, in no list, whose old
+    # Merged into that contact (crm.services.merge.merging): a tombstone, in no list, whose old
     # links lead to the contact it was merged into. Merged contacts also have deleted_at.
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL")
     )
     search_text: Mapped[str] = mapped_column(Text, default="")
-    # The name folded, without titles, its words sorted (crm.services.search.name_key), kept
-    # by services.contacts: duplicate checks (create form, imports) look names up by it.
+    # The name folded, without titles, its words sorted (crm.services.contacts.search.name_key),
+    # kept by services.contacts: duplicate checks (create form, imports) look names up by it.
     name_key: Mapped[str | None] = mapped_column(String(NAME_KEY_LENGTH))
     # Whether the contact has a phone, kept by services.contacts: the "has phone" filter
     # reads this column rather than probing the phones of every contact it walks.

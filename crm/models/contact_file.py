@@ -1,5 +1,5 @@
 """Files kept with a contact (seed 002's File area). The bytes live under the instance
-folder with a generated name (crm.services.files); this row holds what the user sees."""
+folder with a generated name (crm.services.card.files); this row holds what the user sees."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from crm.extensions import db
 
 
 class Counter(db.Model):
-    """The last number handed out under `name`. crm.services.counters takes the next one
+    """The last number handed out under `name`. crm.services.platform.counters takes the next one
     with a single UPDATE ... RETURNING, which the database serialises: two requests at once
     never get the same number, and a rolled-back one leaves a gap rather than a repeat."""
 

@@ -47,7 +47,7 @@ deal_contacts = Table(
 
 class Deal(TimestampMixin, db.Model):
     """A sales opportunity with one or more contacts. Its stage drives their customer and
-    prospect statuses (crm.services.lifecycle)."""
+    prospect statuses (crm.services.contacts.lifecycle)."""
 
     __tablename__ = "deals"
     __audit__ = True

@@ -1,5 +1,5 @@
 """Pairs of contacts a user said are not the same person: never proposed again as
-duplicates (crm.services.duplicates)."""
+duplicates (crm.services.contacts.duplicates)."""
 
 from __future__ import annotations
 

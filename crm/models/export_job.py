@@ -1,5 +1,5 @@
 """Large exports, run as jobs: the contacts chosen when the export was asked for, and the
-file the job writes (crm.services.export_jobs)."""
+file the job writes (crm.services.transfer.export_jobs)."""
 
 from __future__ import annotations
 

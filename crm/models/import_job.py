@@ -1,5 +1,5 @@
 """Imports of contact files, run as jobs, row by row recorded so that undo and resume are
-exact (crm.services.importing)."""
+exact (crm.services.transfer.importing)."""
 
 from __future__ import annotations
 

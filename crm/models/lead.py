@@ -26,7 +26,7 @@ class LeadStatus(LabeledEnum):
 
 
 class Lead(TimestampMixin, db.Model):
-    """Converting a lead (crm.services.leads.convert_lead) makes a contact of it, and of
+    """Converting a lead (crm.services.sales.leads.convert_lead) makes a contact of it, and of
     its company an account; the lead stays, marked converted, with a link to the contact."""
 
     __tablename__ = "leads"

@@ -1,4 +1,4 @@
-"""Sign-in attempts, kept for throttling (crm.services.sign_in); the history keeps its own
+"""Sign-in attempts, kept for throttling (crm.services.platform.sign_in); the history keeps its own
 record of each."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Merges of contacts or of accounts, with what it takes to undo them (crm.services.merge)."""
+"""Merges of contacts or of accounts, with what it takes to undo them
+(crm.services.merge.merging)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ class OrderStatus(LabeledEnum):
 
 class Order(TimestampMixin, db.Model):
     """A purchase by a contact. One from the online store makes the contact a Customer for
-    good (crm.services.lifecycle); the store's own order id makes posting it idempotent."""
+    good (crm.services.contacts.lifecycle); the store's own order id makes posting it idempotent."""
 
     __tablename__ = "orders"
     __audit__ = True

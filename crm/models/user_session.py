@@ -1,6 +1,6 @@
 """Signed-in sessions and "keep me signed in" tokens, kept on the server so that they can be
 ended: signing out, "Sign out everywhere", a password reset or a role change delete them, and
-a browser's copy of a cookie is then worth nothing (crm.services.sessions).
+a browser's copy of a cookie is then worth nothing (crm.services.platform.sessions).
 
 Only hashes are stored: a copy of the database does not sign anyone in."""
 

@@ -227,7 +227,7 @@ def _fold(text):
 
 def _backfill_contacts():
     """birthday_month, and search_text now also holds unaccented names, phone digits and the
-    company name (the same recipe as crm.services.search.search_text_for at this revision)."""
+    company name (the same recipe as crm.services.contacts.search.search_text_for at this revision)."""
     bind = op.get_bind()
     contacts = bind.execute(sa.text(
         "SELECT c.id, c.first_name, c.middle_name, c.last_name, c.email, c.email_secondary, "

@@ -25,7 +25,7 @@ def upgrade():
 
 def _fill_name_keys():
     """The key of every existing contact, computed as the app computes it, in batches."""
-    from crm.services.search import name_key
+    from crm.services.contacts.search import name_key
 
     bind = op.get_bind()
     contacts = sa.table(

@@ -8,7 +8,7 @@ SQLite: Flask-Admin searches the Orders list with `CAST(column) LIKE '%word%'`, 
 answers by reading every order (1.2 s at 620,000 orders). `order_search` is an
 external-content FTS5 table with the trigram tokenizer, kept in step by triggers on `orders`
 like `contact_search` on `contacts`; the Orders list matches words through it
-(crm.services.search.indexed_matches). PostgreSQL has trigram indexes on these columns (0016).
+(crm.services.contacts.search.indexed_matches). PostgreSQL has trigram indexes on these columns (0016).
 Never batch-alter `orders` on SQLite: the copy would lose the triggers.
 
 PostgreSQL: the lists' indexes ix_contacts_live_name (deleted_at, active, last_name, ...) and

@@ -8,7 +8,7 @@ A signed-in browser was only a signed cookie: signing out, a password reset or a
 could not end a copy of it, and Flask-Login's remember cookie (the user id and an HMAC) lasted
 a year. `user_sessions` holds one row per signed-in browser and `remember_tokens` one per
 "keep me signed in" cookie (random, stored hashed, expiring, rotated on use); deleting the rows
-ends them (crm.services.sessions). Existing cookie sessions are not carried over: everyone
+ends them (crm.services.platform.sessions). Existing cookie sessions are not carried over: everyone
 signs in once more after this upgrade.
 """
 

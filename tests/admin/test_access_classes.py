@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import AccessClass, Account, Contact, MarketingList, Role, Segment, User
-from crm.services.bulk import add_tags, add_to_marketing_list, add_to_segment
+from crm.services.contacts.bulk import add_tags, add_to_marketing_list, add_to_segment
 from tests.conftest import csrf_from, login
 
 
@@ -219,12 +219,12 @@ def test_ids_of_hidden_contacts_do_nothing_in_deletes_actions_and_the_trash(
     kai = scene["kai"]
     admin = make_user("crm_admin")
     trashed = Contact(first_name="Tia", last_name="Key", kind="b2b", account=scene["bank"])
-    from crm.services.contacts import apply_contact_rules
+    from crm.services.contacts.saving import apply_contact_rules
 
     db.session.add(trashed)
     apply_contact_rules(admin, trashed, is_new=True)
     db.session.commit()
-    from crm.services.bulk import move_to_trash
+    from crm.services.contacts.bulk import move_to_trash
 
     move_to_trash(admin, select(Contact.id).where(Contact.id == trashed.id))
     db.session.commit()

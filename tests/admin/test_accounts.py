@@ -66,7 +66,7 @@ def test_account_holding_contacts_cannot_be_deleted(client, login_as, make_conta
 def test_a_list_beyond_the_exact_count_says_how_many_without_counting_them_all(
     client, login_as, monkeypatch
 ):
-    import crm.services.counting as counting
+    import crm.services.platform.counting as counting
 
     db.session.add_all([Account(name=f"Company {n}") for n in range(4)])
     db.session.commit()

@@ -77,7 +77,7 @@ def test_select_on_several_pages_then_tag_the_selection(client, login_as, make_c
 def test_bulk_on_everything_matching_a_filter(client, login_as, make_contact, make_user):
     vip = [make_contact(first_name="V", last_name=f"Vip{i}") for i in range(3)]
     make_contact(first_name="N", last_name="Normal")
-    from crm.services.bulk import add_tags
+    from crm.services.contacts.bulk import add_tags
 
     add_tags(
         make_user("crm_manager"),
@@ -160,7 +160,7 @@ def test_lists_over_the_cap_say_so_instead_of_counting(client, login_as, make_co
 
 
 def test_history_shows_a_bulk_entry_with_its_contacts(client, login_as, make_contact, make_user):
-    from crm.services.bulk import add_tags
+    from crm.services.contacts.bulk import add_tags
 
     people = [make_contact(last_name=f"H{i}") for i in range(3)]
     add_tags(
@@ -196,7 +196,7 @@ def test_several_actions_run_together_in_one_transaction(
 
     # If one of them fails, neither is applied.
     from crm.errors import DomainError
-    from crm.services import bulk
+    from crm.services.contacts import bulk
 
     def refuse(*_args, **_kwargs):
         raise DomainError("The responsible user cannot take these contacts.")

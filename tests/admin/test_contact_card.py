@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import AccessClass, Comment, Connection, ConnectionType, Interaction, Note
-from crm.services import interactions, notes
-from crm.services.api_tokens import create_token
+from crm.services.card import interactions, notes
+from crm.services.platform.api_tokens import create_token
 from tests.conftest import csrf_from, login
 
 
@@ -275,7 +275,7 @@ def test_the_card_reads_as_many_rows_in_the_same_number_of_queries(
     types load with the page)."""
     from sqlalchemy import event
 
-    from crm.services import activity
+    from crm.services.card import activity
 
     def fill(n: int) -> None:
         for i in range(n):

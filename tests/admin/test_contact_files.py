@@ -15,7 +15,7 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import AccessClass, AuditEntry, Contact, ContactFile
 from tests.conftest import csrf_from, login
-from tests.services.test_files import EXE, PDF, jpeg_with_exif, png
+from tests.services.card.test_files import EXE, PDF, jpeg_with_exif, png
 
 BASE = "/admin/contact-files"
 
@@ -159,7 +159,7 @@ def test_an_app_wide_request_limit_answers_the_same_page(app, client, login_as, 
 def hidden(make_contact, make_user):
     """Kai, in an access class nobody but managers and admins sees, with a file and a
     picture; and a sales user, signed in, who sees Ana but not Kai."""
-    from crm.services import files
+    from crm.services.card import files
 
     board = AccessClass(name="Board")
     db.session.add(board)
@@ -194,7 +194,7 @@ def test_a_user_who_cannot_see_the_contact_gets_404_everywhere(client, login_as,
 
 
 def test_signed_out_visitors_and_roles_without_the_right_are_refused(client, make_user, ana):
-    from crm.services import files
+    from crm.services.card import files
 
     made = files.upload_file(make_user("crm_manager"), ana, "a.pdf", io.BytesIO(PDF))
     db.session.commit()
@@ -300,7 +300,7 @@ def test_picture_upload_shown_inline_replaced_and_removed(client, login_as, ana)
     ],
 )
 def test_a_refused_picture_says_why(client, login_as, ana, name, data, says):
-    from tests.services.test_files import declared_png
+    from tests.services.card.test_files import declared_png
 
     login_as("crm_sales")
     csrf = token(client, ana.id)
@@ -328,7 +328,7 @@ def test_the_tab_renders_alone_with_only_the_buttons_the_user_has(app, make_user
     from flask_login import login_user
 
     from crm.admin.contact_files import files_tab
-    from crm.services import files
+    from crm.services.card import files
 
     uploader, lister = make_user("crm_sales"), make_user("crm_list_manager")
     made = files.upload_file(uploader, ana, "Tom & Jerry's <b>.txt", io.BytesIO(b"x"))

@@ -13,7 +13,7 @@ from sqlalchemy import event, select, text
 from crm.admin import base
 from crm.extensions import db
 from crm.models import Account, Contact
-from crm.services import orders
+from crm.services.sales import orders
 
 
 def _cells(client, url: str, column: str) -> list[str]:

@@ -23,7 +23,7 @@ from PIL import Image
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import MarketingList, MarketingListMember
-from crm.services import jobs
+from crm.services.platform import jobs
 from tests.conftest import ROLES, csrf_from
 from tests.live_server import served, signed_in
 
@@ -47,7 +47,7 @@ def live_server(app: Flask) -> Iterator[str]:
 @pytest.fixture
 def world(make_user, make_contact) -> dict[str, Any]:
     """Ana Smith (marketing mail allowed) on a marketing list, with a file and a picture."""
-    from crm.services import files
+    from crm.services.card import files
 
     manager = make_user("crm_manager")
     ana = make_contact(

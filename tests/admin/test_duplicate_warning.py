@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.models import AccessClass, Account, Contact
 from crm.models.base import utcnow
-from crm.services.api_tokens import create_token
+from crm.services.platform.api_tokens import create_token
 from tests.admin.helpers import contact_form, post_form
 
 NEW = "/admin/contact/new/"

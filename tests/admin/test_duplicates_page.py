@@ -13,7 +13,7 @@ from crm.admin import duplicates as duplicates_page
 from crm.extensions import db
 from crm.models import AccessClass, Account, Contact, NotDuplicate
 from crm.models.base import utcnow
-from crm.services import selection
+from crm.services.contacts import selection
 from tests.conftest import csrf_from
 
 PAGE = "/admin/duplicates/"

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import AccessClass, AuditEntry, Contact, Role
-from crm.services.bulk import add_tags
-from crm.services.importing.targets import restore_neutralised
+from crm.services.contacts.bulk import add_tags
+from crm.services.transfer.importing.targets import restore_neutralised
 from tests.conftest import csrf_from
 
 VIP = "/admin/contact/bulk/?target=matching&flt0_tag_is=VIP"

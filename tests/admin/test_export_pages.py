@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import ExportJob, JobStatus
-from crm.services import jobs
+from crm.services.platform import jobs
 from tests.conftest import csrf_from, login
 
 EVERYONE = "/admin/contact/bulk/?target=matching"
@@ -80,8 +80,8 @@ def test_a_small_export_is_still_downloaded_at_once(client, people, app):
 def test_an_administrator_follows_every_users_jobs_but_their_files_stay_theirs(
     client, people, make_user, app
 ):
-    from crm.services.importing import imports
-    from crm.services.importing.targets import Mapping
+    from crm.services.transfer.importing import imports
+    from crm.services.transfer.importing.targets import Mapping
 
     app.config["CRM_JOB_QUEUE"] = "inline"
     login(client, people.email)

@@ -13,9 +13,9 @@ from werkzeug.test import encode_multipart
 
 from crm.extensions import db
 from crm.models import Contact, ImportJob, JobStatus, Phone
-from crm.services import jobs
+from crm.services.platform import jobs
 from tests.conftest import csrf_from
-from tests.services.importing.helpers import PeakMemory, wide_csv
+from tests.services.transfer.importing.helpers import PeakMemory, wide_csv
 
 CSV = (
     b"First Name,Last Name,E-mail Address,Mobile Phone,Company\n"
@@ -101,7 +101,7 @@ def test_a_file_that_cannot_be_read_is_refused_on_the_upload_form(client, login_
 
 
 def test_another_users_import_is_not_shown(client, login_as, make_user):
-    from crm.services.importing import imports
+    from crm.services.transfer.importing import imports
 
     other = make_user("crm_manager")
     job = imports.create_job(other, CSV, "theirs.csv")

@@ -16,7 +16,7 @@ from crm.models import (
     Payment,
     ProspectStatus,
 )
-from crm.services import orders
+from crm.services.sales import orders
 from tests.admin.helpers import post_form
 from tests.conftest import csrf_from
 

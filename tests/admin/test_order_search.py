@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 
 from crm.extensions import db
 from crm.models import Order
-from crm.services import orders
+from crm.services.sales import orders
 
 
 def _store_order(admin, external_id: str, email: str) -> Order:
@@ -82,7 +82,7 @@ def test_the_order_search_index_follows_renames_and_deletes(client, login_as):
 def test_a_word_in_very_many_orders_is_left_to_the_lists_own_scan(client, login_as, monkeypatch):
     """Past DENSE_MATCHES matches, reading the list in its order finds a page sooner than
     the index: same results, other plan."""
-    from crm.services import search
+    from crm.services.contacts import search
 
     admin = login_as("crm_admin")
     both = sorted(_store_order(admin, f"SHOP-{n}", f"c{n}@example.com").number for n in (1, 2))

@@ -9,7 +9,7 @@ import pytest
 from crm.auth.permissions import PERMISSIONS, can
 from crm.extensions import db
 from crm.models import AuditEntry, Contact
-from crm.services.tags import tags_for_names
+from crm.services.lists.tags import tags_for_names
 from tests.conftest import ROLES, csrf_from, login
 
 # Every GET page of the admin, with the permission that opens it.
@@ -210,18 +210,18 @@ class _Who:
 @pytest.fixture
 def ids(make_contact, make_user):
     from crm.models import AccessClass, Account, MarketingList, Segment
-    from crm.services.merge import merge_contacts
+    from crm.services.merge.merging import merge_contacts
 
     contact = make_contact(first_name="Ana", last_name="Smith")
     contact2 = make_contact(first_name="Anna", last_name="Smith")
     merged = [make_contact(first_name="Mo", last_name=f"Merged{i}") for i in range(2)]
     record = merge_contacts(make_user("crm_manager"), [m.id for m in merged])
-    from crm.services.importing.imports import create_job
+    from crm.services.transfer.importing.imports import create_job
 
     import_job = create_job(make_user("crm_manager"), b"First name,Last name\nA,B\n", "a.csv")
     from sqlalchemy import select
 
-    from crm.services.export_jobs import start_export
+    from crm.services.transfer.export_jobs import start_export
 
     export_job = start_export(make_user("crm_manager"), select(Contact.id), "csv", "everyone")
     account, account2 = Account(name="Acme"), Account(name="Acme Ltd")
@@ -232,7 +232,7 @@ def ids(make_contact, make_user):
     vip, loyal = tags_for_names(["VIP", "Loyal"])
     db.session.commit()
     from crm.models import Deal, Lead
-    from crm.services import orders
+    from crm.services.sales import orders
 
     admin = make_user("crm_admin")
     lead = Lead(first_name="Lea", last_name="Smith", company="Acme")
@@ -243,17 +243,17 @@ def ids(make_contact, make_user):
 
     from PIL import Image
 
-    from crm.services import files
+    from crm.services.card import files
 
     picture = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(picture, "PNG")
     picture.seek(0)
     contact_file = files.upload_file(admin, contact, "a.pdf", io.BytesIO(b"%PDF-1.4\n%%EOF\n"))
     files.set_picture(admin, contact, "a.png", picture)
-    from crm.services import interactions
+    from crm.services.card import interactions
 
     interaction = interactions.register(admin, contact, {"medium": "call", "subject": "Call"})
-    from crm.services import appointments, tasks
+    from crm.services.card import appointments, tasks
 
     task = tasks.save_task(admin, None, {"title": "Call back", "contact_id": contact.id})
     appointment = appointments.save_appointment(admin, None, {

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Contact, MarketingList, SavedView, Segment, SegmentKind
-from crm.services.bulk import add_tags
+from crm.services.contacts.bulk import add_tags
 from tests.admin.helpers import field_errors, post_form
 from tests.conftest import csrf_from
 

@@ -23,7 +23,7 @@ from crm.models import (
     contact_criteria,
 )
 from crm.models.base import utcnow
-from crm.services.tags import tags_for_names
+from crm.services.lists.tags import tags_for_names
 from tests.admin.helpers import field_errors, post_form
 from tests.conftest import csrf_from
 from tests.db_state import tag_links

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from crm.admin.appointments import appointments_tab
 from crm.extensions import db
 from crm.models import AccessClass, Appointment, AppointmentStatus, Interaction, Task, TaskStatus
-from crm.services import appointments, local_time, tasks
+from crm.services.card import appointments, tasks
+from crm.services.platform import local_time
 from tests.admin.helpers import field_errors, post_form
 from tests.conftest import csrf_from
 

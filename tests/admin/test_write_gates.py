@@ -26,10 +26,10 @@ from crm.models import (
     Segment,
     SegmentKind,
 )
-from crm.services import selection
-from crm.services.bulk import add_to_marketing_list, move_to_trash
-from crm.services.merge import merge_contacts
-from crm.services.tags import tags_for_names
+from crm.services.contacts import selection
+from crm.services.contacts.bulk import add_to_marketing_list, move_to_trash
+from crm.services.lists.tags import tags_for_names
+from crm.services.merge.merging import merge_contacts
 from tests.admin.helpers import contact_form
 from tests.conftest import ROLES, csrf_from, login
 from tests.db_state import changed_tables, snapshot
@@ -459,7 +459,7 @@ def world(make_user, make_contact):
 
     admin = make_user("crm_admin")
     contact = make_contact(admin, first_name="Ana", last_name="Smith")
-    from crm.services import files
+    from crm.services.card import files
 
     contact_file = files.upload_file(admin, contact, "a.pdf", io.BytesIO(b"%PDF-1.4\n%%EOF\n"))
     files.set_picture(admin, contact, "a.png", io.BytesIO(_png()))
@@ -487,7 +487,7 @@ def world(make_user, make_contact):
     record = merge_contacts(manager, [m.id for m in merged])
     db.session.commit()
     from crm.models import Deal, Lead
-    from crm.services import orders
+    from crm.services.sales import orders
 
     lead = Lead(first_name="Lea", last_name="Lead", kind="b2c")
     buyer = make_contact(admin, first_name="Bea", last_name="Buyer")  # statuses move with these
@@ -498,7 +498,7 @@ def world(make_user, make_contact):
     payment = orders.record_payment(admin, buyer, {"amount": "10"})
     db.session.commit()
     from crm.models import ConnectionType
-    from crm.services import connections, interactions, notes
+    from crm.services.card import connections, interactions, notes
 
     note = notes.add_note(admin, contact, "The admin's note")
     interaction = interactions.register(admin, contact, {"medium": "call", "subject": "Call"})
@@ -509,7 +509,7 @@ def world(make_user, make_contact):
     connection = connections.connect(admin, contact, member.id, kind.id)
     reachable = make_contact(admin, first_name="Eve", last_name="Mail", email="eve@example.com",
                              phones=[{"number": "+44 7400 999888"}])  # fmt: skip
-    from crm.services import appointments, tasks
+    from crm.services.card import appointments, tasks
 
     task = tasks.save_task(admin, None, {"title": "Call back", "contact_id": contact.id})
     appointment = appointments.save_appointment(admin, None, {

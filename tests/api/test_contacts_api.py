@@ -11,7 +11,7 @@ from crm.errors import PermissionDenied
 from crm.extensions import db
 from crm.models import AccessClass, ApiToken, AuditEntry, Contact
 from crm.models.base import utcnow
-from crm.services.api_tokens import create_token, revoke_token
+from crm.services.platform.api_tokens import create_token, revoke_token
 from tests.conftest import csrf_from
 
 

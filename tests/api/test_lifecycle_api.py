@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, ContactKind, CustomerStatus, Order
-from crm.services.api_tokens import create_token, revoke_token
+from crm.services.platform.api_tokens import create_token, revoke_token
 
 ORDER = {
     "external_id": "shop-77",

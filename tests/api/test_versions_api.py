@@ -9,8 +9,9 @@ import pytest
 
 from crm.extensions import db
 from crm.models import Contact
-from crm.services import interactions, notes, orders
-from crm.services.api_tokens import create_token
+from crm.services.card import interactions, notes
+from crm.services.platform.api_tokens import create_token
+from crm.services.sales import orders
 from tests.api.test_contacts_api import bearer
 
 

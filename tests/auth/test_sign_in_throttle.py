@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from crm.extensions import db
 from crm.models import AuditEntry, LoginAttempt
-from crm.services.sign_in import (
+from crm.services.platform.sign_in import (
     MAX_FAILURES_PER_ADDRESS,
     MAX_FAILURES_PER_EMAIL,
     WRONG,

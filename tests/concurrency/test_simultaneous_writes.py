@@ -86,7 +86,7 @@ def _admin(make_contact: Callable[..., Any]) -> Any:
 
 
 def _task(make_contact: Callable[..., Any]) -> int:
-    from crm.services import tasks
+    from crm.services.card import tasks
 
     contact = make_contact(first_name="Tia", last_name="Task")
     task = tasks.save_task(_admin(make_contact), None, {"title": "Call back",
@@ -103,7 +103,7 @@ def _lead(make_contact: Callable[..., Any]) -> int:
 
 
 def _appointment(make_contact: Callable[..., Any]) -> int:
-    from crm.services import appointments
+    from crm.services.card import appointments
 
     contact = make_contact(first_name="Abe", last_name="Meet")
     made = appointments.save_appointment(_admin(make_contact), None, {
@@ -115,7 +115,7 @@ def _appointment(make_contact: Callable[..., Any]) -> int:
 
 
 def _interaction(make_contact: Callable[..., Any]) -> int:
-    from crm.services import interactions
+    from crm.services.card import interactions
 
     contact = make_contact(first_name="Ivy", last_name="Call")
     made = interactions.register(_admin(make_contact), contact, {"medium": "call",
@@ -224,7 +224,7 @@ def test_two_overlapping_merges_into_different_masters(person, make_contact):
 @pytest.fixture
 def api(server: str, make_user: Callable[..., Any]) -> Callable[..., requests.Response]:
     """api(method, path, json=None) with a contacts token of a crm_manager."""
-    from crm.services.api_tokens import create_token
+    from crm.services.platform.api_tokens import create_token
 
     token = create_token(make_user("crm_manager"), "Sync", ["contacts:read", "contacts:write"])
     db.session.commit()
@@ -294,7 +294,7 @@ def test_two_lead_conversions_at_once(person):
 
 
 def test_two_edits_of_one_note_at_once(person, make_user, make_contact):
-    from crm.services import notes
+    from crm.services.card import notes
 
     writer = make_user("crm_manager")
     contact = make_contact(writer, first_name="Noa", last_name="Note")

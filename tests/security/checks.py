@@ -9,7 +9,7 @@ import io
 import re
 from html.parser import HTMLParser
 
-from crm.services.validation import clean_text
+from crm.services.platform.validation import clean_text
 
 # Markup a payload would leave in a page if it were not escaped.
 RAW_MARKUP = (

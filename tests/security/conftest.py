@@ -61,7 +61,7 @@ def shared_app(database_template: str, tmp_path_factory: pytest.TempPathFactory)
 def admin_client(shared_app: Flask):
     """Signed in as a user holding crm_admin and crm_manager (history, list management,
     export, and adding to marketing lists)."""
-    from crm.services.users import create_user
+    from crm.services.platform.users import create_user
 
     user = create_user(
         "hostile-admin@example.com", TEST_PASSWORD, ["crm_admin", "crm_manager"], full_name="H"

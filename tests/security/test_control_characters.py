@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from crm.errors import FieldError
-from crm.services import validation as v
+from crm.services.platform import validation as v
 
 CONTROL = v.CONTROL_CHARACTERS_MESSAGE
 REFUSED = ["a\x00b", "\x00", "a\x01b", "bell\x07", "esc\x1b[31m", "a\x0bb", "a\x0cb", "del\x7f"]

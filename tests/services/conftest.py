@@ -62,7 +62,7 @@ def reload(obj: Any) -> Any:
 
 def an_admin():
     """A fresh crm_admin (purging contacts is theirs alone)."""
-    from crm.services.users import create_user
+    from crm.services.platform.users import create_user
 
     return create_user(
         f"admin-{uuid.uuid4().hex[:8]}@example.com", "a-long-password", ["crm_admin"]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Contact, User
-from crm.services.users import authenticate
+from crm.services.platform.users import authenticate
 from tests.services.conftest import count
 
 PASSWORD = "a-long-enough-secret"

@@ -1,0 +1,2 @@
+"""What the contact card shows and writes: the activity feed, notes, interactions, tasks,
+appointments and their invitations, connections, files, history, messages."""

@@ -1,0 +1,588 @@
+"""The rules for saving a contact, whatever the entry point (admin form, CLI, API, import).
+
+`apply_contact_rules` runs after the new values are set on the ORM object and before the
+boundary commits: it normalises, validates, keeps the B2C hidden account and the primary
+flags in step, fills phone E.164 forms and address coordinates, and raises
+ValidationFailed (nothing is saved) or StaleEditError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import phonenumbers
+from flask import current_app
+from sqlalchemy import inspect, select
+
+from crm.auth.permissions import Actor, can
+from crm.errors import FieldError, PermissionDenied, StaleEditError, ValidationFailed
+from crm.extensions import db
+from crm.models import (
+    AccessClass,
+    Account,
+    Address,
+    AddressType,
+    Contact,
+    ContactKind,
+    Phone,
+    PhoneType,
+    SocialLink,
+    SocialPlatform,
+    User,
+)
+from crm.models.base import utcnow
+from crm.services.contacts import lifecycle
+from crm.services.contacts.geocoding import AddressQuery, geocoder_from_config
+from crm.services.contacts.search import fold, name_key_of, search_text_for
+from crm.services.platform import audit
+from crm.services.platform import validation as v
+from crm.services.platform.access import class_change_error
+from crm.services.platform.validation import FieldErrors
+
+
+def _limit(field: str, model: type = Contact) -> int:
+    """The size of a string column: longer values are refused before the database sees them
+    (PostgreSQL raises on them; SQLite would store them silently)."""
+    return model.__table__.c[field].type.length
+
+
+def live_rows(rows: list[Any]) -> list[Any]:
+    """Child rows not marked for deletion in this session (inline forms delete in place)."""
+    return [row for row in rows if row not in db.session.deleted]
+
+
+def _stored_row(contact: Contact) -> Any:
+    """(account_id, owner_id, access_class_id) as stored before this edit, or None for a new
+    contact.
+
+    Read from the database: after a commit every attribute is expired, so the ORM's own
+    history of a replaced many-to-one does not know what it replaced.
+    """
+    if contact.id is None or inspect(contact).key is None:
+        return None
+    with db.session.no_autoflush:
+        return db.session.execute(
+            select(Contact.account_id, Contact.owner_id, Contact.access_class_id).where(
+                Contact.id == contact.id
+            )
+        ).one_or_none()
+
+
+def _previous_account(contact: Contact) -> Account | None:
+    """The account the contact was stored in before this edit (None when new)."""
+    hist = inspect(contact).attrs["account"].history
+    if hist.deleted and hist.deleted[0] is not None:
+        return hist.deleted[0]
+    stored = _stored_row(contact)
+    if stored is None or stored.account_id is None:
+        return None
+    with db.session.no_autoflush:
+        return db.session.get(Account, stored.account_id)
+
+
+def _owner_id(contact: Contact) -> int | None:
+    """The owner the contact is being given: a newly set `owner`, else `owner_id` (which a
+    form may set directly while a stale `owner` is still loaded)."""
+    added = inspect(contact).attrs["owner"].history.added
+    if added:
+        return added[0].id if added[0] is not None else None
+    return contact.owner_id
+
+
+def apply_contact_rules(
+    actor: Actor,
+    contact: Contact,
+    *,
+    is_new: bool,
+    previous_owner_id: int | None = None,
+    expected_version: int | None = None,
+) -> None:
+    """Validate and complete `contact` in the session; raise instead of saving bad data."""
+    audit.note_actor(db.session, actor)  # history names the actor, also outside a request
+    # The rules query the database; a flush of the half-checked contact must not happen first.
+    with db.session.no_autoflush:
+        _apply_contact_rules(actor, contact, is_new, previous_owner_id, expected_version)
+
+
+def _apply_contact_rules(
+    actor: Actor,
+    contact: Contact,
+    is_new: bool,
+    previous_owner_id: int | None,
+    expected_version: int | None,
+) -> None:
+    if not can(actor, "contact.create" if is_new else "contact.edit"):
+        raise PermissionDenied("You may not " + ("create" if is_new else "edit") + " contacts.")
+    audit.note_actor(db.session, actor)
+    if not is_new and expected_version is not None and expected_version != contact.version:
+        raise StaleEditError(
+            "Someone else saved this contact after you opened it. Your changes were not "
+            "saved: reload the page to see the current version, then make your changes again."
+        )
+    errors = FieldErrors({})
+    c = contact
+    clean_person_fields(c, errors)
+    if c.manager is not None and c.manager is c:
+        errors.add("manager", "A contact cannot be their own manager.")
+
+    _apply_customer_settings(c, is_new, errors)
+    _apply_owner(actor, c, is_new, previous_owner_id, errors)
+    _check_responsible(actor, c, errors)
+    _apply_access_class(actor, c, is_new, errors)
+    _apply_kind_and_account(c, errors)
+    _apply_phones(c, errors)
+    _apply_addresses(c, errors)
+    _apply_social_links(c, errors)
+
+    if errors.found:
+        raise ValidationFailed(errors.found)
+    phones = live_rows(c.phones)
+    c.search_text = search_text_for(c, phones)
+    c.name_key = name_key_of(c)
+    c.has_phone = bool(phones)
+    if c.active is None:
+        c.active = True
+    if not is_new:
+        # Any saved edit (child rows included) moves the version, so stale forms are caught.
+        c.updated_at = utcnow()
+    _apply_primary_flag(c)
+
+
+# The contact's own fields that clean_person_fields checks.
+PERSON_FIELDS = (
+    "first_name", "last_name", "middle_name", "title", "job_title", "department", "certificate",
+    "other_contacts", "notes", "email", "email_secondary", "website", "timezone", "language",
+    "birthday", "birthday_month",
+)  # fmt: skip
+
+
+def clean_person_fields(c: Any, errors: FieldErrors) -> None:
+    """Check and normalise the contact's own fields (PERSON_FIELDS) in place, on a Contact or
+    on any object with those attributes (bulk imports check plain values with it)."""
+    c.first_name = errors.check("first_name", v.clean_required_name, c.first_name, "First name")
+    c.last_name = errors.check("last_name", v.clean_required_name, c.last_name, "Last name")
+    for field in ("middle_name", "title", "job_title", "department", "certificate"):
+        setattr(c, field, errors.check(field, v.clean_limited, getattr(c, field), _limit(field)))
+    for field in ("other_contacts", "notes"):
+        setattr(c, field, v.clean_text(getattr(c, field)))
+    c.email = errors.check("email", v.clean_email, c.email)
+    c.email_secondary = errors.check("email_secondary", v.clean_email, c.email_secondary)
+    if c.email and c.email_secondary and c.email == c.email_secondary:
+        errors.add("email_secondary", "The secondary email repeats the primary one.")
+    c.website = errors.check("website", v.clean_url, c.website)
+    c.timezone = errors.check("timezone", v.clean_timezone, c.timezone)
+    c.language = errors.check("language", v.clean_language, c.language)
+    c.birthday = errors.check("birthday", v.clean_birthday, c.birthday)
+    c.birthday_month = c.birthday.month if c.birthday else None
+
+
+def _apply_customer_settings(c: Contact, is_new: bool, errors: FieldErrors) -> None:
+    """A consumer's settings, and the status rule a hand-made change may not break (an
+    online-store buyer stays a Customer: crm.services.contacts.lifecycle)."""
+    c.customer_currency = errors.check("customer_currency", v.clean_currency, c.customer_currency)
+    terms = c.payment_terms_days
+    if terms is not None and not 0 <= terms <= 365:
+        errors.add("payment_terms_days", "Give the payment terms in days, from 0 to 365.")
+    if not is_new and inspect(c).attrs.customer_status.history.has_changes():
+        refusal = lifecycle.manual_status_error(c, c.customer_status)
+        if refusal:
+            errors.add("customer_status", refusal)
+
+
+def _apply_owner(
+    actor: Actor, c: Contact, is_new: bool, previous_owner_id: int | None, errors: FieldErrors
+) -> None:
+    actor_id = getattr(actor, "id", None)
+    if is_new and c.owner is None and c.owner_id is None and isinstance(actor, User):
+        c.owner = actor
+    new_owner = _owner_id(c)
+    if is_new:
+        before = actor_id
+    elif previous_owner_id is not None:
+        before = previous_owner_id
+    else:  # not given by the caller: the stored owner counts
+        stored = _stored_row(c)
+        before = stored.owner_id if stored is not None else None
+    if new_owner != before and not can(actor, "contact.transfer"):
+        errors.add("owner", "You do not have permission to transfer contacts to another owner.")
+    if (c.owner.id if c.owner is not None else None) != new_owner:
+        # owner_id was set directly: keep `owner` in step, or the flush would restore it.
+        c.owner = db.session.get(User, new_owner) if new_owner is not None else None
+        if new_owner is not None and c.owner is None:
+            errors.add("owner", "No such user.")
+    if c.owner is not None and not c.owner.active:
+        errors.add("owner", f"{c.owner} is not an active user.")
+
+
+def _check_responsible(actor: Actor, c: Contact, errors: FieldErrors) -> None:
+    """Choosing who is responsible for a contact needs contact.assign_responsible."""
+    history = inspect(c).attrs["responsible"].history
+    before = history.deleted[0] if history.deleted else None
+    after = history.added[0] if history.added else None
+    changed = history.has_changes() and before is not after
+    if changed and not can(actor, "contact.assign_responsible"):
+        errors.add("responsible", "You do not have permission to assign responsible users.")
+    if c.responsible is not None and not c.responsible.active:
+        errors.add("responsible", f"{c.responsible} is not an active user.")
+
+
+def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: FieldErrors) -> None:
+    """Putting a contact in an access class needs contact.set_class and a class the actor
+    sees; a new contact without one takes its company account's class."""
+    if inspect(c).attrs["access_class"].history.has_changes():
+        new_id = c.access_class.id if c.access_class is not None else None
+    else:  # unchanged, or access_class_id set directly: keep the relationship in step
+        new_id = c.access_class_id
+        if (c.access_class.id if c.access_class is not None else None) != new_id:
+            c.access_class = db.session.get(AccessClass, new_id) if new_id is not None else None
+            if new_id is not None and c.access_class is None:
+                errors.add("access_class", "No such access class.")
+                return
+    if is_new and new_id is None and c.account is not None and not c.account.is_hidden:
+        c.access_class = c.account.access_class
+        return
+    stored = _stored_row(c)
+    refused = class_change_error(actor, new_id, stored.access_class_id if stored else None)
+    if refused:
+        errors.add("access_class", refused)
+
+
+def _apply_kind_and_account(c: Contact, errors: FieldErrors) -> None:
+    """B2C: a hidden account named after the person, and primary. B2B: a chosen account."""
+    if c.kind is not None and not isinstance(c.kind, ContactKind):  # given as text (API, CLI)
+        try:
+            c.kind = ContactKind(str(c.kind).strip().lower())
+        except ValueError:
+            errors.add("kind", "Choose B2B (works for an account) or B2C (a consumer).")
+            return
+    if c.kind is None:
+        c.kind = (
+            ContactKind.B2B
+            if c.account is not None and not c.account.is_hidden
+            else (ContactKind.B2C)
+        )
+    previous = _previous_account(c)
+    if c.kind == ContactKind.B2C:
+        # The person's own hidden account; never one that holds somebody else.
+        hidden = next(
+            (
+                a
+                for a in (c.account, previous)
+                if a is not None and a.is_hidden and not _other_contacts_in(a, c)
+            ),
+            None,
+        )
+        if hidden is None:
+            hidden = Account(name=c.full_name or "Consumer", is_hidden=True)
+            db.session.add(hidden)
+        hidden.name = (c.full_name or hidden.name)[:200]
+        if c.owner is not None:
+            hidden.owner = c.owner
+        hidden.access_class = c.access_class  # the person's own account: the same class
+        c.account = hidden
+        c.is_primary = True
+        c.linked_accounts = [a for a in c.linked_accounts if not a.is_hidden]
+        return
+    if c.account is None or c.account.is_hidden:
+        errors.add("account", "Choose the account this contact works for, or choose B2C.")
+        return
+    c.linked_accounts = [a for a in c.linked_accounts if a.id != c.account.id and not a.is_hidden]
+    if previous is not None and previous.is_hidden and previous is not c.account:
+        # Switched from B2C to B2B. Being primary in a personal account says nothing about
+        # the company: do not take the flag from the company's primary contact.
+        if c.is_primary and _other_contacts_in(c.account, c, primary=True):
+            c.is_primary = False
+        # The personal account belonged to this person only.
+        if not _other_contacts_in(previous, c):
+            db.session.delete(previous)
+
+
+def _other_contacts_in(account: Account, c: Contact, *, primary: bool = False) -> int:
+    """How many contacts other than `c` are stored in `account` (only primary ones)."""
+    if account.id is None:
+        return 0
+    query = (
+        select(db.func.count())
+        .select_from(Contact)
+        .where(
+            Contact.account_id == account.id,
+            Contact.id != (c.id or 0),
+            Contact.merged_into_id.is_(None),  # merged ones keep their account: not holders
+        )
+    )
+    if primary:
+        query = query.where(Contact.is_primary.is_(True))
+    return db.session.scalar(query)
+
+
+def _apply_primary_flag(c: Contact) -> None:
+    """One primary contact per account: setting it clears it on the account's others."""
+    if not c.is_primary or c.account is None or c.account.id is None:
+        return
+    others = db.session.scalars(
+        select(Contact).where(
+            Contact.account_id == c.account.id,
+            Contact.is_primary.is_(True),
+            Contact.id != (c.id or 0),
+        )
+    ).all()
+    for other in others:
+        other.is_primary = False
+
+
+def _refuse_retired_type(row: Any, attr: str, field: str, errors: FieldErrors) -> None:
+    """A deactivated type stays on rows that have it but cannot be chosen anew."""
+    kind = getattr(row, attr)
+    chosen_now = inspect(row).pending or inspect(row).attrs[attr].history.has_changes()
+    if kind is not None and not kind.active and chosen_now:
+        errors.add(field, f"{kind.name!r} is no longer in use: choose another type.")
+
+
+def phone_region(addresses: Iterable[Any], default: str) -> str:
+    """The region a number typed without a country code is read in: the country of the
+    contact's first address that names one (a local '030 1234567' of a Berlin address is
+    German), else `default` (CRM_DEFAULT_PHONE_REGION)."""
+    for address in addresses:
+        try:
+            code = v.clean_country(getattr(address, "country", None))
+        except FieldError:
+            continue  # the address's own check reports it
+        if code and phonenumbers.country_code_for_region(code):
+            return code
+    return default
+
+
+def _apply_phones(c: Contact, errors: FieldErrors) -> None:
+    region = phone_region(
+        live_rows(c.addresses), current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
+    )
+    seen: set[str] = set()
+    for index, phone in enumerate(live_rows(c.phones)):
+        if phone.phone_type is None and phone.phone_type_id is None:
+            errors.add(f"phones-{index}-phone_type", "Choose the type of phone number.")
+        _refuse_retired_type(phone, "phone_type", f"phones-{index}-phone_type", errors)
+        clean_phone_fields(phone, index, region, errors, seen)
+
+
+def clean_phone_fields(
+    phone: Any, index: int, region: str, errors: FieldErrors, seen: set[str]
+) -> None:
+    """Check and normalise one phone's number and extension in place (a Phone or any object
+    with its attributes), filling its E.164 and international forms; `seen` holds the
+    numbers listed before it."""
+    try:
+        v.clean_extension(phone.extension)
+    except FieldError as exc:
+        errors.add(f"phones-{index}-extension", str(exc))
+        return
+    try:
+        clean = v.clean_phone(phone.country_code, phone.number, phone.extension, region)
+    except FieldError as exc:
+        errors.add(f"phones-{index}-number", str(exc))
+        return
+    phone.country_code = clean.country_code
+    phone.number = clean.number
+    phone.extension = clean.extension
+    phone.e164 = clean.e164
+    phone.formatted = clean.formatted
+    key = f"{clean.e164};{clean.extension or ''}"
+    if key in seen:
+        errors.add(f"phones-{index}-number", "This number is already listed above.")
+    seen.add(key)
+
+
+def _apply_addresses(c: Contact, errors: FieldErrors) -> None:
+    geocoder = None
+    for index, address in enumerate(live_rows(c.addresses)):
+        if address.address_type is None and address.address_type_id is None:
+            errors.add(f"addresses-{index}-address_type", "Choose the type of address.")
+        _refuse_retired_type(address, "address_type", f"addresses-{index}-address_type", errors)
+        if not clean_address_fields(address, index, errors):
+            continue
+        lat = address.latitude
+        moved = any(
+            inspect(address).attrs[f].history.has_changes()
+            for f in ("street", "city", "region", "postal_code", "country")
+        )
+        if lat is not None and inspect(address).attrs["latitude"].history.has_changes():
+            address.geocode_source = "manual"  # typed by the user: keep them
+            continue
+        if lat is not None and not moved:
+            continue  # unchanged address keeps its coordinates
+        geocoder = geocoder or geocoder_from_config(current_app.config)
+        locate_address(address, geocoder)
+
+
+def clean_address_fields(address: Any, index: int, errors: FieldErrors) -> bool:
+    """Check and normalise one address's fields in place (an Address or any object with its
+    attributes); whether it is complete enough to keep (and to locate)."""
+    for field in ("street", "street2", "city", "region", "postal_code"):
+        value = errors.check(
+            f"addresses-{index}-{field}",
+            v.clean_limited,
+            getattr(address, field),
+            _limit(field, Address),
+        )
+        setattr(address, field, value)
+    address.country = errors.check(f"addresses-{index}-country", v.clean_country, address.country)
+    address.city_key = fold(address.city) if address.city else None
+    if not any((address.street, address.city, address.postal_code)):
+        errors.add(f"addresses-{index}-city", "Enter at least a street, a city or a postcode.")
+        return False
+    lat, lon = address.latitude, address.longitude
+    if (lat is None) != (lon is None):
+        errors.add(f"addresses-{index}-latitude", "Give both latitude and longitude, or none.")
+        return False
+    if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        errors.add(f"addresses-{index}-latitude", "Coordinates out of range.")
+        return False
+    return True
+
+
+def locate_address(address: Any, geocoder: Any) -> None:
+    """Fill the address's coordinates (and where they come from) from the geocoder."""
+    point = geocoder.locate(
+        AddressQuery(
+            address.street, address.city, address.region, address.postal_code, address.country
+        )
+    )
+    address.latitude = point.latitude if point else None
+    address.longitude = point.longitude if point else None
+    address.geocode_source = point.source if point else None
+
+
+def _apply_social_links(c: Contact, errors: FieldErrors) -> None:
+    for index, link in enumerate(live_rows(c.social_links)):
+        platform = link.platform or (
+            db.session.get(SocialPlatform, link.platform_id) if link.platform_id else None
+        )
+        if platform is None:
+            errors.add(f"social_links-{index}-platform", "Choose the platform.")
+            continue
+        _refuse_retired_type(link, "platform", f"social_links-{index}-platform", errors)
+        clean_link_fields(link, platform, index, errors)
+
+
+def clean_link_fields(link: Any, platform: SocialPlatform, index: int, errors: FieldErrors) -> None:
+    """Check one profile link's handle for its platform; fill its handle and URL in place."""
+    try:
+        handle, url = v.clean_social(
+            link.handle,
+            platform.host_list,
+            platform.url_template,
+            platform.handle_pattern,
+            platform.name,
+        )
+        if len(handle) > _limit("handle", SocialLink) or len(url) > _limit("url", SocialLink):
+            raise FieldError(f"Too long (at most {_limit('url', SocialLink)} characters).")
+    except FieldError as exc:
+        errors.add(f"social_links-{index}-handle", str(exc))
+        return
+    link.handle, link.url = handle, url
+
+
+def delete_contact(actor: Actor, contact: Contact) -> None:
+    """Move a contact to the trash: it leaves every list, search and count, and can be
+    restored (restore_contact) or, by a crm_admin, purged for good (purge_contact)."""
+    if not can(actor, "contact.delete"):
+        raise PermissionDenied("You may not delete contacts.")
+    if contact.deleted_at is not None:
+        return
+    audit.note_actor(db.session, actor)
+    contact.deleted_at = utcnow()
+    contact.deleted_by_id = getattr(actor, "id", None)
+    db.session.flush()
+
+
+def restore_contact(actor: Actor, contact: Contact) -> None:
+    """Take a contact out of the trash."""
+    if not can(actor, "contact.restore"):
+        raise PermissionDenied("You may not restore contacts.")
+    audit.note_actor(db.session, actor)
+    contact.deleted_at = None
+    contact.deleted_by_id = None
+    db.session.flush()
+
+
+def purge_contact(actor: Actor, contact: Contact) -> None:
+    """Delete a contact for good with its phones, addresses and links, and its B2C hidden
+    account. Its history is kept."""
+    if not can(actor, "contact.purge"):
+        raise PermissionDenied("Only administrators may purge contacts.")
+    audit.note_actor(db.session, actor)
+    account = contact.account
+    db.session.delete(contact)
+    db.session.flush()
+    if account is not None and account.is_hidden:
+        remaining = db.session.scalar(
+            select(db.func.count()).select_from(Contact).where(Contact.account_id == account.id)
+        )
+        if not remaining:
+            db.session.delete(account)
+            db.session.flush()
+
+
+def lookup_by_name(model: type, name: str | None):
+    """A lookup entry by its name (case-insensitive), or None. Whether an inactive entry may
+    be chosen is decided when the contact is checked."""
+    name = v.clean_text(name)
+    if name is None:
+        return None
+    return db.session.scalar(select(model).where(db.func.lower(model.name) == name.lower()))
+
+
+def _company_account(actor: Actor, name: str, owner: User | None) -> Account | None:
+    """The company account with this name (case and spaces ignored), or a new one."""
+    try:
+        name = v.clean_limited(name, _limit("name", Account))
+    except FieldError as exc:
+        raise ValidationFailed({"account": [str(exc)]}) from None
+    if name is None:
+        return None
+    found = db.session.scalar(
+        select(Account)
+        .where(db.func.lower(Account.name) == name.lower(), Account.is_hidden.is_(False))
+        .order_by(Account.id)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    return Account(name=name, owner=owner or (actor if isinstance(actor, User) else None))
+
+
+def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
+    """Create a contact from plain values (CLI, demo data, API, tests), in the session.
+
+    `data` holds contact fields plus optional `account` (an Account or a name, making the
+    contact B2B), `phones` [{type, country_code, number, extension}], `addresses`
+    [{type, street, city, postal_code, country, ...}] and `social_links` [{platform, handle}].
+    """
+    with db.session.no_autoflush:
+        data = dict(data)
+        phones = data.pop("phones", [])
+        addresses = data.pop("addresses", [])
+        links = data.pop("social_links", [])
+        account = data.pop("account", None)
+        contact = Contact(**data)
+        if isinstance(account, str):
+            account = _company_account(actor, account, contact.owner)
+        if account is not None:
+            contact.account = account
+            contact.kind = contact.kind or ContactKind.B2B
+        for row in phones:
+            row = dict(row)
+            kind = lookup_by_name(PhoneType, row.pop("type", "Mobile"))
+            contact.phones.append(Phone(phone_type=kind, **row))
+        for row in addresses:
+            row = dict(row)
+            kind = lookup_by_name(AddressType, row.pop("type", "Main"))
+            contact.addresses.append(Address(address_type=kind, **row))
+        for row in links:
+            row = dict(row)
+            platform = lookup_by_name(SocialPlatform, row.pop("platform"))
+            contact.social_links.append(SocialLink(platform=platform, **row))
+        db.session.add(contact)
+        apply_contact_rules(actor, contact, is_new=True)
+    db.session.flush()
+    return contact

@@ -1,0 +1,1 @@
+"""Tags, segments and marketing lists, lookup lists, marketing consent."""

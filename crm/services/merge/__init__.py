@@ -1,0 +1,1 @@
+"""Merging duplicate contacts and accounts, and undoing a merge."""

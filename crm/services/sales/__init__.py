@@ -1,0 +1,1 @@
+"""Leads, deals, orders and payments, consumers."""

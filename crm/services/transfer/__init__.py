@@ -1,0 +1,1 @@
+"""Moving data in and out: imports, exports and export jobs, backup, demo data."""

@@ -1,0 +1,129 @@
+"""CRM_JOB_QUEUE=rq against a real Redis server (started here on a free port): jobs wait on
+the queue, not in the app process, and an RQ worker runs them with an app of its own built
+from the environment, as `rq worker crm` does on another machine."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.extensions import db
+from crm.models import Contact, DuplicateHandling, ExportJob, ImportJob, JobStatus
+from crm.services.platform import jobs
+from crm.services.transfer import export_jobs
+from crm.services.transfer.importing import imports
+from crm.services.transfer.importing.targets import Mapping
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not installed (scripts/system-deps.sh installs it)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path):
+    port = _free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    from redis import Redis
+
+    url = f"redis://127.0.0.1:{port}/0"
+    client = Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.05)
+    else:
+        server.kill()
+        pytest.fail("redis-server did not start")
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def rq_app(app, redis_url, database_url, tmp_path, monkeypatch):
+    app.config.update(CRM_JOB_QUEUE="rq", CRM_REDIS_URL=redis_url)
+    # What the worker's own app is built from (its machine's environment).
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CRM_INSTANCE_PATH", app.instance_path)
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key")
+    return app
+
+
+def _queue(redis_url: str):
+    from redis import Redis
+    from rq import Queue
+
+    return Queue("crm", connection=Redis.from_url(redis_url))
+
+
+def _work(redis_url: str) -> None:
+    """One RQ worker, in this process, until the queue is empty."""
+    from rq import SimpleWorker
+
+    queue = _queue(redis_url)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+def test_an_import_waits_on_the_redis_queue_and_a_worker_runs_it(rq_app, redis_url, manager):
+    data = b"First Name,Last Name,E-mail Address\nAna,Smith,ana@example.com\nBo,Lee,bo@x.org\n"
+    job = imports.create_job(manager, data, "people.csv")
+    imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+                  dry_run=False)  # fmt: skip
+    db.session.commit()
+    jobs.submit("import", job.id)
+    assert len(_queue(redis_url)) == 1  # on the queue, not run here
+    db.session.expire_all()
+    assert db.session.get(ImportJob, job.id).status == JobStatus.QUEUED
+    assert imports.fail_interrupted() == 0  # a Redis queue outlives restarts: not "lost"
+
+    _work(redis_url)
+    db.session.expire_all()
+    done = db.session.get(ImportJob, job.id)
+    assert done.status == JobStatus.DONE, done.message
+    assert done.created == 2 and len(_queue(redis_url)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
+
+
+def test_a_large_export_runs_on_a_worker_too(rq_app, redis_url, manager, make_contact):
+    make_contact(manager, first_name="Ann", last_name="Able")
+    job = export_jobs.start_export(manager, select(Contact.id), "csv", "everyone")
+    db.session.commit()
+    jobs.submit("export", job.id)
+    _work(redis_url)
+    db.session.expire_all()
+    done = db.session.get(ExportJob, job.id)
+    assert done.status == JobStatus.DONE, done.message
+    assert "Able" in export_jobs.download_path(done).read_text(encoding="utf-8-sig")
+
+
+def test_a_queue_that_cannot_be_reached_says_so_and_the_job_is_marked_failed(app, manager):
+    app.config.update(CRM_JOB_QUEUE="rq", CRM_REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0")
+    job = imports.create_job(manager, b"First Name,Last Name\nAna,Smith\n", "people.csv")
+    imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+                  dry_run=False)  # fmt: skip
+    db.session.commit()
+    with pytest.raises(jobs.JobQueueDown, match="cannot be reached"):
+        jobs.submit("import", job.id)
+    db.session.expire_all()
+    failed = db.session.get(ImportJob, job.id)
+    assert failed.status == JobStatus.FAILED and "try again later" in failed.message
