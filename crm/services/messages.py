@@ -1,4 +1,4 @@
-"""Writing to a contact from its page (seed 003): an email through crm.services.mail or an
+"""Writing to a contact from its page (as in Webasyst CRM): an email through crm.services.mail or an
 SMS through crm.services.sms, each kept as an outgoing, closed interaction.
 
 The message is sent first and the interaction recorded (flushed) only once the mail server or
