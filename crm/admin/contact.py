@@ -104,7 +104,7 @@ def _active_users() -> list[User]:
 
 
 def _criteria_for_individuals() -> list[Criterion]:
-    """Seed 004: criteria differ for individuals and companies; contacts get the former."""
+    """As in SECUTIX, criteria differ for individuals and companies; contacts get the former."""
     return db.session.scalars(
         select(Criterion)
         .where(Criterion.applies_to.in_([CriterionScope.INDIVIDUALS, CriterionScope.BOTH]))

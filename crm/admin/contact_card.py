@@ -1,4 +1,4 @@
-"""The contact card: the tabs of a contact's page (seed 002's upper and lower tabs) and the
+"""The contact card: the tabs of a contact's page (24SevenOffice's upper and lower tabs) and the
 small forms on them. `card_of` gathers what each tab shows to the user; `ContactCardView`
 takes the forms' POSTs (notes, comments, interactions, connections) and answers the activity
 feed's request for new comments. Every route checks its right and the contact's visibility;

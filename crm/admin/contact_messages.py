@@ -1,6 +1,7 @@
-"""Writing to a contact (seed 003): the pages behind the email addresses and phone numbers of
-the contact's card. Each compose page is a GET (the form) and a POST (send), opened by the
-right contact.message on a contact the user can see; the work is crm.services.card.messages'."""
+"""Writing to a contact (as in Webasyst CRM): the pages behind the email addresses and phone
+numbers of the contact's card. Each compose page is a GET (the form) and a POST (send), opened
+by the right contact.message on a contact the user can see; the work is
+crm.services.card.messages'."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Interactions admin (Activities > Interactions, seed 004): every call, email, letter,
+"""The Interactions admin (Activities > Interactions, as in SECUTIX): every call, email, letter,
 meeting and document registered with the contacts the user sees, with filters by medium,
 direction, status, operator and date; the contact card registers them too."""
 

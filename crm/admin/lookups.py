@@ -111,7 +111,7 @@ class SocialPlatformView(LookupView):
 
 
 class CategoryView(LookupView):
-    """Seed 002: the categories contacts are filed under."""
+    """The categories contacts are filed under (24SevenOffice's Categories tab)."""
 
     column_descriptions = {
         "active": "Inactive categories stay on existing contacts but are not offered"
@@ -129,7 +129,7 @@ class CategoryView(LookupView):
 
 
 class ConnectionTypeView(LookupView):
-    """Seed 004: the kinds of connection between contacts, each with its inverse."""
+    """The kinds of connection between contacts (SECUTIX's Connections), each with its inverse."""
 
     column_list = ("name", "inverse_name", "active", "position")
     form_columns = ("name", "inverse_name", "active", "position")
@@ -154,7 +154,7 @@ class ConnectionTypeView(LookupView):
 
 
 class CriterionView(LookupView):
-    """Seed 004: manual classification values, offered for individuals, companies or both."""
+    """Criteria, SECUTIX's manual classification: offered for individuals, companies or both."""
 
     column_list = ("name", "applies_to", "active", "position")
     column_sortable_list = ("name", "applies_to", "active", "position")
@@ -189,7 +189,7 @@ def _class_members_link(view: Any, _context: Any, model: AccessClass, _name: str
 
 
 class AccessClassView(LookupView):
-    """Seed 003: access classes, granted to users and roles (administrators only)."""
+    """Access classes (Webasyst's contact classes), granted to users and roles (admins only)."""
 
     column_list = ("name", "description", "users", "roles", "contacts", "active")
     column_sortable_list = ("name", "active")

@@ -1,4 +1,4 @@
-"""Segments and marketing lists (seeds 001 and 003)."""
+"""Segments (as in Webasyst CRM) and marketing lists (as in SimpleOne)."""
 
 from __future__ import annotations
 

@@ -38,12 +38,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact.assign_responsible": frozenset({ADMIN, MANAGER}),
     "contact.restore": frozenset({ADMIN, MANAGER}),
     "contact.purge": frozenset({ADMIN}),
-    # Access classes (seed 003): seeing contacts of every class, putting a contact or
-    # account in a class, and creating classes and granting them.
+    # Access classes (Webasyst's contact classes): seeing contacts of every class, putting a
+    # contact or account in a class, and creating classes and granting them.
     "contact.all_classes": frozenset({ADMIN, MANAGER}),
     "contact.set_class": frozenset({ADMIN, MANAGER}),
     "access_class.manage": frozenset({ADMIN}),
-    # Seed 001: "Add to marketing list ... only available for the roles crm_sales, crm_manager".
+    # SimpleOne: "Add to marketing list ... only available for the roles crm_sales, crm_manager".
     "marketing_list.add_members": frozenset({SALES, MANAGER}),
     "marketing_list.manage": frozenset({ADMIN, MANAGER, MARKETEER}),
     "segment.manage": CONTACT_ROLES,
@@ -58,7 +58,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "permissions.view": frozenset({ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER}),
     # Making one's own API tokens; the JSON API then acts with the user's own rights.
     "api.tokens": CONTACT_ROLES,
-    # The customer lifecycle (seeds 000, 002, 004): leads, deals, orders and payments.
+    # The customer lifecycle: leads (Sellution), deals (24SevenOffice's sales opportunities),
+    # orders and payments (SECUTIX's purchase and financial history).
     "lead.view": CONTACT_ROLES,
     "lead.edit": CONTACT_ROLES,
     "lead.convert": frozenset({ADMIN, MANAGER, SALES}),
@@ -70,12 +71,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "order.edit": frozenset({ADMIN, MANAGER}),
     # Set as consumer: a customer number, so that orders and invoices can be made for it.
     "contact.set_consumer": frozenset({ADMIN, MANAGER, SALES}),
-    # Generate login (seed 001): a user account, with no roles, for a contact.
+    # Generate login (SimpleOne's action): a user account, with no roles, for a contact.
     "contact.generate_login": frozenset({ADMIN, MANAGER}),
-    # The contact card (seeds 001, 002, 004): what is written on a contact's page. Reading
-    # it follows the contact's visibility; notes are changed by their author only.
+    # The contact card (as SimpleOne, 24SevenOffice and SECUTIX have it): what is written on a
+    # contact's page. Reading it follows the contact's visibility; notes are changed by their
+    # author only.
     "note.write": CONTACT_ROLES,
-    # Seed 001: "Commenting is available for the roles crm_marketeer, crm_admin, crm_sales,
+    # SimpleOne: "Commenting is available for the roles crm_marketeer, crm_admin, crm_sales,
     # crm_manager"; others read the feed only.
     "activity.comment": frozenset({MARKETEER, ADMIN, SALES, MANAGER}),
     "interaction.edit": CONTACT_ROLES,

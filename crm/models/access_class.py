@@ -1,4 +1,4 @@
-"""Access classes (seed 003, "contact classes"): a contact or account may be put in one
+"""Access classes (Webasyst's "contact classes"): a contact or account may be put in one
 class, and only users granted that class (themselves or through a role) see it. Who sees
 what is decided in crm.services.platform.access."""
 

@@ -1,4 +1,4 @@
-"""Comments posted in a contact's activity feed (seed 001's Activity feed widget)."""
+"""Comments posted in a contact's activity feed (SimpleOne's Activity feed widget)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Appointments (seed 002): a time, a place, a subject and participants (contacts, accounts,
-users), with a meeting confirmation mailed as an .ics invitation."""
+"""Appointments (24SevenOffice's Appointments tab): a time, a place, a subject and participants
+(contacts, accounts, users), with a meeting confirmation mailed as an .ics invitation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Connections between contacts (seed 004): typed links such as colleague, spouse or
+"""Connections between contacts (as in SECUTIX): typed links such as colleague, spouse or
 assistant, each type with the name its other end sees ("Assistant" / "Assistant to")."""
 
 from __future__ import annotations

@@ -121,7 +121,8 @@ class Contact(TimestampMixin, db.Model):
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    # The user in charge of dealing with this person (seed 003), besides its owner.
+    # The user in charge of dealing with this person (Webasyst's responsible user), besides
+    # its owner.
     responsible_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
@@ -159,13 +160,13 @@ class Contact(TimestampMixin, db.Model):
     language: Mapped[str | None] = mapped_column(String(8))
     other_contacts: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
-    # Set as consumer (seed 002): a customer number from crm.services.platform.counters, so that
-    # orders and invoices can be made for the person, and its customer settings.
+    # Set as consumer (24SevenOffice): a customer number from crm.services.platform.counters, so
+    # that orders and invoices can be made for the person, and its customer settings.
     customer_number: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
     customer_currency: Mapped[str | None] = mapped_column(String(3))
     payment_terms_days: Mapped[int | None] = mapped_column(SmallInteger)
 
-    # The contact's picture (seed 002's Settings tab): the stored name of its resized image
+    # The contact's picture (24SevenOffice's Settings tab): the stored name of its resized image
     # under the instance folder (crm.services.card.files), None without one.
     picture: Mapped[str | None] = mapped_column(String(80))
 

@@ -1,4 +1,4 @@
-"""Files kept with a contact (seed 002's File area). The bytes live under the instance
+"""Files kept with a contact (24SevenOffice's File area). The bytes live under the instance
 folder with a generated name (crm.services.card.files); this row holds what the user sees."""
 
 from __future__ import annotations

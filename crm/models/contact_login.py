@@ -1,4 +1,4 @@
-"""Logins generated for contacts ("Generate login", seed 001): a contact's "is user" and
+"""Logins generated for contacts (SimpleOne's "Generate login"): a contact's "is user" and
 "user". A table of its own, so that users and contacts do not reference each other."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Deals (sales opportunities, seed 002): what is being sold to whom, and how it ended."""
+"""Deals (24SevenOffice's sales opportunities): what is being sold to whom, and how it ended."""
 
 from __future__ import annotations
 

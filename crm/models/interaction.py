@@ -1,4 +1,4 @@
-"""Interactions with a contact (seed 004): a call received, an email sent, a letter, a
+"""Interactions with a contact (as in SECUTIX): a call received, an email sent, a letter, a
 meeting, registered by hand or by the app when it writes to the contact."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Interaction(TimestampMixin, db.Model):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The email address or phone number written to or from, when there is one.
     address: Mapped[str | None] = mapped_column(String(254))
-    # The user in charge of it (seed 004: "assign them to an operator").
+    # The user in charge of it (SECUTIX: "assign them to an operator").
     operator_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

@@ -1,4 +1,4 @@
-"""Leads: people who may become customers, before they are contacts (seed 000)."""
+"""Leads: people who may become customers, before they are contacts (as in Sellution)."""
 
 from __future__ import annotations
 

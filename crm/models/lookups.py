@@ -46,7 +46,7 @@ class SocialPlatform(LookupMixin, db.Model):
 
 
 class Category(LookupMixin, db.Model):
-    """A category contacts are filed under (seed 002: Settings > CRM > Categories)."""
+    """A category contacts are filed under (24SevenOffice: Settings > CRM > Categories)."""
 
     __tablename__ = "categories"
 

@@ -1,4 +1,4 @@
-"""Notes on a contact (seed 002's Notes tab): read by everyone who sees the contact unless
+"""Notes on a contact (24SevenOffice's Notes tab): read by everyone who sees the contact unless
 the author ticked "private"; changed by their author only (crm.services.card.notes)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Orders (purchase history, seed 004) and payments (financial history)."""
+"""Orders (SECUTIX's purchase history) and payments (its financial history)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Segments (seed 003) and marketing lists (seed 001): named groups of contacts."""
+"""Segments (Webasyst CRM) and marketing lists (SimpleOne): named groups of contacts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tasks (seed 002's Tasks tab): something to do for a contact or an account, by a user, by
+"""Tasks (24SevenOffice's Tasks tab): something to do for a contact or an account, by a user, by
 a date. Overdue: not done or cancelled, and due before today."""
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def test_marketing_list_members_are_flagged_not_dropped(client, login_as, make_c
     db.session.commit()
     login_as("crm_marketeer")
     form = client.get("/admin/contact/bulk/?target=matching").get_data(as_text=True)
-    assert 'value="add_to_marketing_list"' not in form  # seed 001: sales and managers only
+    assert 'value="add_to_marketing_list"' not in form  # SimpleOne: sales and managers only
     client.post(
         "/logout", data={"csrf_token": csrf_from(client.get("/logout").get_data(as_text=True))}
     )

@@ -1,4 +1,4 @@
-"""A contact's activity feed (seed 001's Activity feed widget): comments, notes,
+"""A contact's activity feed (SimpleOne's Activity feed widget): comments, notes,
 interactions and the history of the record in one stream, newest first. Comments are posted
 by the roles of `activity.comment`; everyone who sees the contact reads the feed, and new
 comments reach the page of the others without a reload (it asks for those after the last

@@ -1,5 +1,5 @@
-"""Appointments (seed 002): a time, a place, a subject and participants (contacts, accounts,
-users); their meeting confirmation is crm.services.card.invitations'.
+"""Appointments (24SevenOffice's Appointments tab): a time, a place, a subject and participants
+(contacts, accounts, users); their meeting confirmation is crm.services.card.invitations'.
 
 Who sees an appointment: its organiser (owner), the users taking part, and those who see one
 of its contacts or accounts; participants they may not see are neither shown to them nor

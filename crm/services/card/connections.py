@@ -1,4 +1,4 @@
-"""Connections between contacts (seed 004): typed links shown on both contacts' pages, each
+"""Connections between contacts (as in SECUTIX): typed links shown on both contacts' pages, each
 end with its own name for the other ("Assistant: Bob" on Anna's page, "Assistant to: Anna"
 on Bob's), and the manager relation of the contact form seen from both sides."""
 

@@ -1,4 +1,4 @@
-"""Files kept with a contact, and the contact's picture (seed 002's File area and Settings).
+"""Files kept with a contact, and the contact's picture (24SevenOffice's File area and Settings).
 
 The bytes live under the instance folder, `uploads/files/` and `uploads/pictures/`, each under
 a random name (never the uploader's, so no name can reach another path); the database row

@@ -1,4 +1,4 @@
-"""A contact's history (seed 002's History tab, seed 004's "Audit contact"): every entry that
+"""A contact's history (24SevenOffice's History tab, SECUTIX's "Audit contact"): every entry that
 belongs to it, its own changes, its phones', notes', deals', ... and the bulk actions,
 imports and merges that touched it, newest first, within a date range.
 

@@ -1,4 +1,4 @@
-"""Interactions (seed 004): calls, emails, letters, meetings and documents with a contact,
+"""Interactions (as in SECUTIX): calls, emails, letters, meetings and documents with a contact,
 registered by hand or recorded by the app when it writes to the contact, each with its
 medium, direction (in/out), status (open/closed/archived) and operator."""
 

@@ -1,4 +1,4 @@
-"""The meeting confirmation of an appointment (seed 002: "Send meeting confirmation on
+"""The meeting confirmation of an appointment (24SevenOffice: "Send meeting confirmation on
 e-mail"): one mail to the participants who can be written to, with the iCalendar (.ics)
 invitation attached (METHOD:REQUEST, or CANCEL once cancelled). The UID stays for the
 appointment's life and SEQUENCE rises with each change, so calendars replace the event they

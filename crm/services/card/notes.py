@@ -1,6 +1,6 @@
-"""Notes on a contact (seed 002): everyone who sees the contact reads them, except the
-private ones, which only their author sees anywhere (the card, the feed, history, the API).
-A note is changed or deleted by its author only."""
+"""Notes on a contact (24SevenOffice's Notes tab): everyone who sees the contact reads them,
+except the private ones, which only their author sees anywhere (the card, the feed, history, the
+API). A note is changed or deleted by its author only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tasks (seed 002's Tasks tab): something to do for a contact or an account, by an owner, by
+"""Tasks (24SevenOffice's Tasks tab): something to do for a contact or an account, by an owner, by
 a due date, with a status (open, in progress, done, cancelled).
 
 Who sees a task: those who see its contact (or, for a task on an account alone, its account),

@@ -1,4 +1,4 @@
-"""Generate login (seed 001): a user account for a contact, with no roles, and a one-time
+"""Generate login (SimpleOne's action): a user account for a contact, with no roles, and a one-time
 link on which that person sets a password.
 
 The link carries the user's id and a fingerprint of its password hash, signed with the

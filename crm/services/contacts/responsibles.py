@@ -1,4 +1,4 @@
-"""Responsible users (seed 003): who is in charge of how many contacts."""
+"""Responsible users (Webasyst's Contacts > Responsibles): who is in charge of how many contacts."""
 
 from __future__ import annotations
 

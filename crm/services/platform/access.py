@@ -1,10 +1,10 @@
 """Which contacts and accounts a user may see: the one gate every list, search, count,
 action, autocomplete and details page goes through.
 
-Access classes (seed 003): a contact or account in a class is seen by the users granted
-that class (directly or through one of their roles), by its owner and, for a contact, its
-responsible user; users with "contact.all_classes" see every class. Contacts and accounts
-without a class are seen by everyone who may see contacts, unless the setting
+Access classes (Webasyst's contact classes): a contact or account in a class is seen by the
+users granted that class (directly or through one of their roles), by its owner and, for a
+contact, its responsible user; users with "contact.all_classes" see every class. Contacts and
+accounts without a class are seen by everyone who may see contacts, unless the setting
 CRM_UNCLASSED_CONTACTS is "owners": then only by those who see every class and by their
 owner and responsible user.
 """

@@ -1,4 +1,4 @@
-"""Set as consumer (seed 002): a contact gets the next customer number, so that orders and
+"""Set as consumer (24SevenOffice): a contact gets the next customer number, so that orders and
 invoices can be made for it, and keeps its customer settings."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Leads: saving them, and converting one to a customer contact (seed 000): the contact (and
+"""Leads: saving them, and converting one to a customer contact (as in Sellution): the contact (and
 for a B2B lead its account, matched by name) gets everything the lead had."""
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def test_categories_segments_and_marketing_lists(manager, sales, make_contact):
     with pytest.raises(ValidationFailed, match="dynamic"):
         bulk.add_to_segment(manager, ids_of(ana), dynamic.id)
     with pytest.raises(PermissionDenied, match="marketing lists"):
-        bulk.add_to_marketing_list(an_admin(), ids_of(ana), mlist.id)  # seed 001: not admins
+        bulk.add_to_marketing_list(an_admin(), ids_of(ana), mlist.id)  # SimpleOne: not admins
     result = bulk.add_to_marketing_list(sales, ids_of(ana, bo), mlist.id)
     db.session.commit()
     assert result.changed == 2

@@ -1,4 +1,5 @@
-"""Access classes (seed 003): who sees which contacts and accounts, and who may class them."""
+"""Access classes (Webasyst's contact classes): who sees which contacts and accounts, and who
+may class them."""
 
 from __future__ import annotations
 
