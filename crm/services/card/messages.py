@@ -1,5 +1,6 @@
 """Writing to a contact from its page (as in Webasyst CRM): an email through
-crm.services.platform.mail or an SMS through crm.services.platform.sms, each kept as an outgoing, closed interaction.
+crm.services.platform.mail or an SMS through crm.services.platform.sms, each kept as an
+outgoing, closed interaction.
 
 The message is sent first and the interaction recorded (flushed) only once the mail server or
 SMS provider took it: a failed send leaves nothing behind but the error. Do-not-email and
