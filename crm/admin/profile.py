@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from crm.admin.base import PermissionPage
 from crm.auth import session_guard
-from crm.auth.forms import ChangePasswordForm
+from crm.auth.forms import ChangePasswordForm, show_errors
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES
@@ -77,8 +77,7 @@ class ProfileView(PermissionPage):
                 db.session.commit()
             except ValidationFailed as exc:
                 db.session.rollback()
-                for name, messages in exc.errors.items():
-                    getattr(form, name).errors = [*getattr(form, name).errors, *messages]
+                show_errors(form, exc.errors)
             else:
                 flash("Your password is changed. You were signed out everywhere else.", "success")
                 return redirect(url_for(".index"))

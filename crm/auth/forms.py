@@ -5,6 +5,13 @@ from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 
+def show_errors(form: FlaskForm, errors: dict[str, list[str]]) -> None:
+    """A service's field errors (ValidationFailed.errors) under their fields."""
+    for name, messages in errors.items():
+        field = getattr(form, name)
+        field.errors = [*field.errors, *messages]
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from crm.auth import session_guard
-from crm.auth.forms import LoginForm, SetPasswordForm
+from crm.auth.forms import LoginForm, SetPasswordForm, show_errors
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.services.platform.sign_in import sign_in
@@ -76,8 +76,7 @@ def set_password(token: str):
             db.session.commit()
         except ValidationFailed as exc:
             db.session.rollback()
-            for name, messages in exc.errors.items():
-                getattr(form, name).errors = [*getattr(form, name).errors, *messages]
+            show_errors(form, exc.errors)
         else:
             flash("Your password is set: sign in with it.", "success")
             return redirect(url_for("auth.login"))

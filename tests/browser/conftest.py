@@ -7,19 +7,17 @@ on: the browser sends the tokens the pages carry, as a user's browser would.
 
 from __future__ import annotations
 
-import threading
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, got_request_exception
+from flask import Flask
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from crm.extensions import db
 from tests.conftest import TEST_PASSWORD
+from tests.live_server import served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -53,24 +51,8 @@ def live_server(app: Flask) -> Iterator[str]:
     when the test's own checks did not notice it.
     """
     assert app.config.get("WTF_CSRF_ENABLED", True), "browser tests run with CSRF on"
-    errors: list[str] = []
-
-    def record(_sender: Flask, exception: BaseException, **_extra: Any) -> None:
-        errors.append("".join(traceback.format_exception(exception)))
-
-    got_request_exception.connect(record, app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        got_request_exception.disconnect(record, app)
-    if errors:
-        pytest.fail("The server failed during the test:\n" + "\n".join(errors), pytrace=False)
+    with served(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -30,10 +30,15 @@ def _sign_in(page: Page, email: str, *, remember: bool = False, password=TEST_PA
 
 
 def _open_user_menu(page: Page) -> None:
+    # The menus open by Bootstrap's script: a click before the page has loaded it does
+    # nothing (the page's address changes before its scripts have run).
+    page.wait_for_load_state("load")
     toggler = page.locator(".navbar-toggler")
     if toggler.is_visible():  # the phone's collapsed menu
         toggler.click()
+        expect(page.locator(".navbar-collapse.show")).to_have_count(1)
     page.locator("#crm-user-menu").click()
+    expect(page.locator("[aria-labelledby='crm-user-menu']")).to_be_visible()
 
 
 def _signed_out(page: Page) -> None:

@@ -10,43 +10,26 @@ wins; the other must be refused with a message (or 409), never answered with a 5
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask, got_request_exception
-from werkzeug.serving import make_server
+from flask import Flask
 
 from crm.extensions import db
 from tests.conftest import TEST_PASSWORD, csrf_from
+from tests.live_server import served
 
 
 @pytest.fixture
 def server(app: Flask) -> Iterator[str]:
     """The test app on 127.0.0.1 (a free port), threaded; yields its base URL. Any exception
     inside a request (a 500) fails the test at teardown, whatever the test checked."""
-    errors: list[str] = []
-
-    def record(_sender: Flask, exception: BaseException, **_extra: Any) -> None:
-        errors.append("".join(traceback.format_exception(exception)))
-
-    got_request_exception.connect(record, app)
-    live = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, name="race-server", daemon=True)
-    thread.start()
     db.session.commit()  # the test's own rows are visible to the server's threads
-    try:
-        yield f"http://127.0.0.1:{live.server_port}"
-    finally:
-        live.shutdown()
-        live.server_close()
-        thread.join(timeout=10)
-        got_request_exception.disconnect(record, app)
-    if errors:
-        pytest.fail("The server failed during the test:\n" + "\n".join(errors), pytrace=False)
+    with served(app) as base:
+        yield base
 
 
 class Person:
