@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import g, jsonify, request, url_for
 
-from crm.api import _require, answer, bp, committed, error
+from crm.api.blueprint import _require, bp
+from crm.api.responses import answer, committed, error
 from crm.models import Contact, Interaction, Note
 from crm.services.card import history, interactions, notes
 from crm.services.platform import access

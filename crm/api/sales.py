@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Response, g, jsonify, request, url_for
 
-from crm.api import _require, answer, bp, committed, error
+from crm.api.blueprint import _require, bp
+from crm.api.contacts import contact_json
+from crm.api.responses import answer, committed, error
 from crm.extensions import db
 from crm.models import Order
 from crm.services.platform import access
@@ -70,7 +72,6 @@ def get_order(order_id: int):
 def convert_lead(lead_id: int):
     """Convert a lead to a customer contact (crm.services.sales.leads.convert_lead): 201 with the
     contact; 409 when it was converted already (or is disqualified); 422 with the fields."""
-    from crm.api import contact_json
     from crm.services.sales import leads
 
     _require("lead.convert", "contacts:write")
