@@ -1,5 +1,5 @@
 """The API's blueprint and its gate: every request shows a valid token of a user the roles
-let use the API (`_authenticate`); every route then asks `_require` for its scope and right."""
+let use the API (`_authenticate`); every route then asks `require` for its scope and right."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _authenticate():
     return None
 
 
-def _require(permission: str, scope: str) -> None:
+def require(permission: str, scope: str) -> None:
     """The token's scope, then its user's right (both, or 403 with which is missing)."""
     if not has_scope(g.api_token, scope):
         raise PermissionDenied(f"This token may not do this: it lacks the scope {scope}.")

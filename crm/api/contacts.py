@@ -10,7 +10,7 @@ from flask import Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from crm.api.blueprint import _require, bp
+from crm.api.blueprint import bp, require
 from crm.api.responses import answer, committed, error
 from crm.errors import StaleEditError, ValidationFailed
 from crm.extensions import db
@@ -104,7 +104,7 @@ _LOADS = (
 
 @bp.get("/contacts")
 def list_contacts():
-    _require("contact.view", "contacts:read")
+    require("contact.view", "contacts:read")
     try:
         page = max(0, int(request.args.get("page", 0)))
         size = min(MAX_PAGE_SIZE, max(1, int(request.args.get("page_size", 50))))
@@ -130,7 +130,7 @@ def list_contacts():
 
 @bp.get("/contacts/<int:contact_id>")
 def get_contact(contact_id: int):
-    _require("contact.view", "contacts:read")
+    require("contact.view", "contacts:read")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:
         found = merge_successor(g.api_user, Contact, contact_id)
@@ -176,7 +176,7 @@ def _contact_data(payload: Any) -> dict[str, Any]:
 
 @bp.post("/contacts")
 def post_contact():
-    _require("contact.create", "contacts:write")
+    require("contact.create", "contacts:write")
     payload = request.get_json(silent=True)
     contact = committed(
         lambda: create_contact(g.api_user, _contact_data(payload)), "The contact was not saved."
@@ -196,7 +196,7 @@ def patch_contact(contact_id: int):
     `version` (from a read) refuses the change with 409 when the contact changed since (or
     is changed by a simultaneous request); without it the last writer wins, unless
     CRM_API_REQUIRE_VERSION asks for it (428)."""
-    _require("contact.edit", "contacts:write")
+    require("contact.edit", "contacts:write")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:
         return error(404, "No such contact, or not one you may see.")
@@ -257,7 +257,7 @@ def _version_of(contact_id: int) -> int | None:
 @bp.get("/contacts/<int:contact_id>/status")
 def contact_status(contact_id: int):
     """The contact's lifecycle statuses (crm.services.contacts.lifecycle) and customer number."""
-    _require("contact.view", "contacts:read")
+    require("contact.view", "contacts:read")
     contact = access.get_visible_contact(g.api_user, contact_id)
     if contact is None:
         return error(404, "No such contact, or not one you may see.")
