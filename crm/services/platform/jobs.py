@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 from flask import Flask, current_app
 
@@ -25,14 +24,6 @@ _executor: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 _pending: list[Future] = []
 QUEUES = ("thread", "rq", "inline")
-
-
-def files_folder(name: str) -> Path:
-    """The folder under the instance where jobs of a kind keep their files ("imports",
-    "exports"), made when missing."""
-    folder = Path(current_app.instance_path) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _runners() -> dict[str, Callable[[int], None]]:

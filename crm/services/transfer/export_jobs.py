@@ -28,7 +28,7 @@ from crm.extensions import db
 from crm.models import ExportJob, JobStatus, User, export_items
 from crm.models.base import utcnow
 from crm.services.platform.counted_insert import insert_counted
-from crm.services.platform.jobs import files_folder
+from crm.services.platform.storage import files_folder
 from crm.services.transfer import exporting
 
 KEEP_FOR = timedelta(days=7)  # a finished file is kept this long

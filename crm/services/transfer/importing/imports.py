@@ -75,7 +75,7 @@ from crm.services.merge.engine import from_json, merge_key
 from crm.services.platform import audit
 from crm.services.platform import validation as v
 from crm.services.platform.access import contact_visibility
-from crm.services.platform.jobs import files_folder
+from crm.services.platform.storage import files_folder
 from crm.services.transfer.importing import column_sets, sources
 from crm.services.transfer.importing.limits import DEFAULT_LIMITS, Limits
 from crm.services.transfer.importing.rows import RowReader
