@@ -51,7 +51,7 @@ def file_path(job: ExportJob) -> Path:
 
 def start_export(actor: Actor, target, file_format: str, described: str) -> ExportJob:
     """Queue an export of the contacts `target` (a select of ids) holds that `actor` sees.
-    The caller commits, then submits the job to crm.services.platform.jobs."""
+    The caller commits, then submits it: `jobs.submit(run_export, job)`."""
     if not can(actor, "contact.export"):
         raise PermissionDenied("You do not have permission to export contacts.")
     if file_format not in exporting.FORMATS:

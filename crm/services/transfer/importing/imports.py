@@ -263,7 +263,7 @@ def start(
 ) -> ImportJob:
     """Queue the import, or a dry run of it (a job of its own on the same file, so that the
     import itself can follow with the same mapping). The caller commits, then submits the
-    returned job to crm.services.platform.jobs."""
+    returned job: `jobs.submit(run_job, job)` (crm.services.platform.jobs)."""
     set_options(actor, job, mapping, on_duplicate, dry_run=False, phone_region=phone_region)
     if not dry_run:
         job.status = JobStatus.QUEUED
