@@ -99,7 +99,7 @@ def import_command(
     )
     job_id = run.id
     try:
-        jobs.submit("import", job_id)
+        jobs.submit(imports.run_job, run)
     except jobs.JobQueueDown as exc:
         raise click.ClickException(exc.message) from None
     with click.progressbar(length=100, label="Importing", show_percent=True) as bar:

@@ -995,7 +995,7 @@ class ContactView(CrmModelView):
             job = export_jobs.start_export(current_user, target, file_format, described)
             db.session.commit()
             try:
-                jobs.submit("export", job.id)
+                jobs.submit(export_jobs.run_export, job)
             except jobs.JobQueueDown as exc:
                 flash(exc.message, "error")
                 return redirect(url_for("exports.job", export_id=job.id))

@@ -191,7 +191,7 @@ class ImportView(PermissionPage):
                     phone_region=job.phone_region,
                 )
                 db.session.commit()
-                _submit(started.id)
+                _submit(started)
                 if action == "dry_run":
                     flash("Dry run started: nothing is saved. Its counts appear below.", "info")
                     return redirect(url_for(".mapping", job_id=job.id))
@@ -262,15 +262,15 @@ class ImportView(PermissionPage):
             db.session.rollback()
             flash(exc.message, "error")
         else:
-            _submit(job.id)
+            _submit(job)
         return redirect(url_for(".job", job_id=job.id))
 
 
-def _submit(job_id: int) -> None:
+def _submit(job: ImportJob) -> None:
     """Hand the job to the job runner; if the queue is down, say so (the job's page then
     shows it failed, with the reason)."""
     try:
-        jobs.submit("import", job_id)
+        jobs.submit(imports.run_job, job)
     except jobs.JobQueueDown as exc:
         flash(exc.message, "error")
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import g, jsonify, request, url_for
 
-from crm.api import _require, answer, bp, committed, error
+from crm.api.blueprint import bp, require
+from crm.api.responses import answer, committed, error
 from crm.models import Contact, Interaction, Note
 from crm.services.card import history, interactions, notes
 from crm.services.platform import access
@@ -38,7 +39,7 @@ def _payload() -> dict[str, Any] | None:
 
 @bp.get("/contacts/<int:contact_id>/notes")
 def contact_notes(contact_id: int):
-    _require("contact.view", "contacts:read")
+    require("contact.view", "contacts:read")
     if _contact(contact_id) is None:
         return error(404, "No such contact, or not one you may see.")
     return jsonify(notes=[note_json(n) for n in notes.notes_of_contact(g.api_user, contact_id)])
@@ -46,7 +47,7 @@ def contact_notes(contact_id: int):
 
 @bp.post("/contacts/<int:contact_id>/notes")
 def post_note(contact_id: int):
-    _require("note.write", "contacts:write")
+    require("note.write", "contacts:write")
     contact, data = _contact(contact_id), _payload()
     if contact is None:
         return error(404, "No such contact, or not one you may see.")
@@ -62,7 +63,7 @@ def post_note(contact_id: int):
 
 @bp.get("/contacts/<int:contact_id>/interactions")
 def contact_interactions(contact_id: int):
-    _require("contact.view", "contacts:read")
+    require("contact.view", "contacts:read")
     if _contact(contact_id) is None:
         return error(404, "No such contact, or not one you may see.")
     found = interactions.interactions_of_contact(g.api_user, contact_id)
@@ -73,7 +74,7 @@ def contact_interactions(contact_id: int):
 def post_interaction(contact_id: int):
     """Register an interaction: medium, direction, status, subject, body, occurred_at (ISO
     8601), operator_id."""
-    _require("interaction.edit", "contacts:write")
+    require("interaction.edit", "contacts:write")
     contact, data = _contact(contact_id), _payload()
     if contact is None:
         return error(404, "No such contact, or not one you may see.")
@@ -92,7 +93,7 @@ def post_interaction(contact_id: int):
 @bp.get("/contacts/<int:contact_id>/history")
 def contact_history(contact_id: int):
     """The contact's history, newest first, 50 a page: ?since=YYYY-MM-DD&until=...&page=N."""
-    _require("contact.view", "contacts:read")
+    require("contact.view", "contacts:read")
     if _contact(contact_id) is None:
         return error(404, "No such contact, or not one you may see.")
     args = request.args

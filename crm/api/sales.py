@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Response, g, jsonify, request, url_for
 
-from crm.api import _require, answer, bp, committed, error
+from crm.api.blueprint import bp, require
+from crm.api.contacts import contact_json
+from crm.api.responses import answer, committed, error
 from crm.extensions import db
 from crm.models import Order
 from crm.services.platform import access
@@ -42,7 +44,7 @@ def order_json(order: Order) -> dict[str, Any]:
 
 @bp.post("/orders")
 def post_order():
-    _require("order.edit", "orders:write")
+    require("order.edit", "orders:write")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return error(422, "The order was not saved.", errors={"body": ["Send a JSON object."]})
@@ -59,7 +61,7 @@ def post_order():
 
 @bp.get("/orders/<int:order_id>")
 def get_order(order_id: int):
-    _require("order.view", "orders:read")
+    require("order.view", "orders:read")
     order = db.session.scalar(access.visible_orders(g.api_user).where(Order.id == order_id))
     if order is None:
         return error(404, "No such order, or not one you may see.")
@@ -70,10 +72,9 @@ def get_order(order_id: int):
 def convert_lead(lead_id: int):
     """Convert a lead to a customer contact (crm.services.sales.leads.convert_lead): 201 with the
     contact; 409 when it was converted already (or is disqualified); 422 with the fields."""
-    from crm.api import contact_json
     from crm.services.sales import leads
 
-    _require("lead.convert", "contacts:write")
+    require("lead.convert", "contacts:write")
     lead = leads.get_lead(g.api_user, lead_id)
     if lead is None:
         return error(404, "No such lead.")

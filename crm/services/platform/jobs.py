@@ -1,66 +1,91 @@
 """Background jobs (imports, large exports): run outside the request that starts them.
 
+A job is a row (an ImportJob, an ExportJob) and a runner, a module-level function that takes
+the row's id (`run_job`, `run_export`); this module knows neither: the caller passes both, so
+the runners can live above it and import what they need.
+
 `CRM_JOB_QUEUE` chooses how:
 - "thread" (the default): a worker thread of this process runs jobs one at a time, with no
   extra server. A job cut off by a restart is marked failed by `fail_interrupted` (called
   at start-up and when the job list is opened) and can be resumed.
 - "rq": jobs are put on a Redis queue (`CRM_REDIS_URL`) for `rq worker crm` processes, for
-  deployments on several machines (install `rq`; the worker imports this app).
+  deployments on several machines (install `rq`). The queue holds the runner's name
+  ("module:function"); the worker's entry point, `crm.worker.run`, builds an app of its own
+  and finds the runner by that name.
 - "inline": the job runs in the calling request or command (the CLI, tests).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
 from crm.errors import DomainError
 from crm.extensions import db
+from crm.models import JobStatus
+from crm.models.base import utcnow
+
+if TYPE_CHECKING:
+    from crm.models import ExportJob, ImportJob
+
+Runner = Callable[[int], None]
 
 _executor: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 _pending: list[Future] = []
 QUEUES = ("thread", "rq", "inline")
+# What an RQ worker calls with (runner name, job id): named, not imported, because that
+# module builds an app, and the app must not import what builds it.
+WORKER_ENTRY_POINT = "crm.worker.run"
 
 
-def files_folder(name: str) -> Path:
-    """The folder under the instance where jobs of a kind keep their files ("imports",
-    "exports"), made when missing."""
-    folder = Path(current_app.instance_path) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _runners() -> dict[str, Callable[[int], None]]:
-    from crm.services.transfer.export_jobs import run_export
-    from crm.services.transfer.importing.imports import run_job
-
-    return {"import": run_job, "export": run_export}
-
-
-def submit(kind: str, job_id: int) -> None:
-    """Run job `job_id` of `kind` ("import" or "export") as configured."""
+def submit(runner: Runner, job: ImportJob | ExportJob) -> None:
+    """Run `runner(job.id)` as configured. `job` is committed already; when the queue cannot
+    take it, it is marked failed with the reason and JobQueueDown is raised."""
+    name = runner_name(runner)  # a runner a worker could not find fails here, in every mode
+    job_id = job.id
     app = current_app._get_current_object()
     queue = app.config.get("CRM_JOB_QUEUE", "thread")
     if queue == "inline":
-        _runners()[kind](job_id)
+        runner(job_id)
     elif queue == "rq":
         try:
-            _enqueue_rq(app, kind, job_id)
+            _enqueue_rq(app, name, job_id)
         except Exception as exc:
             if _queue_down(exc):
-                _not_queued(kind, job_id, exc)
+                _not_queued(job, exc)
             raise
     else:
         global _executor
         with _lock:
             if _executor is None:
                 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-job")
-            _pending.append(_executor.submit(_run, app, kind, job_id))
+            _pending.append(_executor.submit(run_in_app, app, runner, job_id))
+
+
+def runner_name(runner: Runner) -> str:
+    """The name a worker finds `runner` by ("module:function"): a function of a crm module."""
+    module, qualname = getattr(runner, "__module__", ""), getattr(runner, "__qualname__", "")
+    if not module.startswith("crm.") or not qualname or "<" in qualname:
+        raise ValueError(f"A job runner must be a module-level function of crm: {runner!r}")
+    return f"{module}:{qualname}"
+
+
+def runner_named(name: str) -> Runner:
+    """The runner `runner_name` named: only a function of a crm module, as a queue of an
+    older version or another machine may hold any text."""
+    module, _, qualname = name.partition(":")
+    if not module.startswith("crm.") or not qualname:
+        raise ValueError(f"Not the name of a job runner: {name!r}")
+    found = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 class JobQueueDown(DomainError):
@@ -75,27 +100,23 @@ def _queue_down(exc: Exception) -> bool:
     return isinstance(exc, RedisError | OSError)
 
 
-def _not_queued(kind: str, job_id: int, exc: Exception) -> None:
-    from crm.models import ExportJob, ImportJob, JobStatus
-    from crm.models.base import utcnow
-
+def _not_queued(job: ImportJob | ExportJob, exc: Exception) -> None:
     message = (
         "The job queue (Redis, CRM_REDIS_URL) cannot be reached, so the job was not started: "
         f"try again later, or ask an administrator. ({type(exc).__name__})"
     )
-    job = db.session.get({"import": ImportJob, "export": ExportJob}[kind], job_id)
-    if job is not None:
-        job.status = JobStatus.FAILED
-        job.message = message
-        job.finished_at = utcnow()
-        db.session.commit()
+    job.status = JobStatus.FAILED
+    job.message = message
+    job.finished_at = utcnow()
+    db.session.commit()
     raise JobQueueDown(message) from None
 
 
-def _run(app: Flask, kind: str, job_id: int) -> None:
+def run_in_app(app: Flask, runner: Runner, job_id: int) -> None:
+    """`runner(job_id)` in an app context of its own, its session closed after."""
     with app.app_context():
         try:
-            _runners()[kind](job_id)
+            runner(job_id)
         finally:
             db.session.remove()
 
@@ -109,7 +130,7 @@ def wait(timeout: float = 60.0) -> None:
         future.result(timeout=timeout)
 
 
-def _enqueue_rq(app: Flask, kind: str, job_id: int) -> None:
+def _enqueue_rq(app: Flask, runner: str, job_id: int) -> None:
     try:
         from redis import Redis
         from rq import Queue
@@ -117,17 +138,5 @@ def _enqueue_rq(app: Flask, kind: str, job_id: int) -> None:
         raise RuntimeError("CRM_JOB_QUEUE=rq needs the rq package: pip install rq") from exc
     connection = Redis.from_url(app.config.get("CRM_REDIS_URL") or "redis://localhost:6379/0")
     Queue("crm", connection=connection).enqueue(
-        "crm.services.platform.jobs.run_in_worker", kind, job_id, job_timeout=24 * 3600
+        WORKER_ENTRY_POINT, runner, job_id, job_timeout=24 * 3600
     )
-
-
-def run_in_worker(kind: str, job_id: int) -> None:
-    """The entry point an RQ worker calls: a fresh app for the job."""
-    from crm import create_app
-
-    app = create_app()
-    try:
-        _run(app, kind, job_id)
-    finally:
-        with app.app_context():
-            db.engine.dispose()  # this app's connections end with its job

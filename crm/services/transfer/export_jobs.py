@@ -28,7 +28,7 @@ from crm.extensions import db
 from crm.models import ExportJob, JobStatus, User, export_items
 from crm.models.base import utcnow
 from crm.services.platform.counted_insert import insert_counted
-from crm.services.platform.jobs import files_folder
+from crm.services.platform.storage import files_folder
 from crm.services.transfer import exporting
 
 KEEP_FOR = timedelta(days=7)  # a finished file is kept this long
@@ -51,7 +51,7 @@ def file_path(job: ExportJob) -> Path:
 
 def start_export(actor: Actor, target, file_format: str, described: str) -> ExportJob:
     """Queue an export of the contacts `target` (a select of ids) holds that `actor` sees.
-    The caller commits, then submits the job to crm.services.platform.jobs."""
+    The caller commits, then submits it: `jobs.submit(run_export, job)`."""
     if not can(actor, "contact.export"):
         raise PermissionDenied("You do not have permission to export contacts.")
     if file_format not in exporting.FORMATS:

@@ -90,7 +90,7 @@ def test_an_import_waits_on_the_redis_queue_and_a_worker_runs_it(rq_app, redis_u
     imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
                   dry_run=False)  # fmt: skip
     db.session.commit()
-    jobs.submit("import", job.id)
+    jobs.submit(imports.run_job, job)
     assert len(_queue(redis_url)) == 1  # on the queue, not run here
     db.session.expire_all()
     assert db.session.get(ImportJob, job.id).status == JobStatus.QUEUED
@@ -108,7 +108,7 @@ def test_a_large_export_runs_on_a_worker_too(rq_app, redis_url, manager, make_co
     make_contact(manager, first_name="Ann", last_name="Able")
     job = export_jobs.start_export(manager, select(Contact.id), "csv", "everyone")
     db.session.commit()
-    jobs.submit("export", job.id)
+    jobs.submit(export_jobs.run_export, job)
     _work(redis_url)
     db.session.expire_all()
     done = db.session.get(ExportJob, job.id)
@@ -123,7 +123,23 @@ def test_a_queue_that_cannot_be_reached_says_so_and_the_job_is_marked_failed(app
                   dry_run=False)  # fmt: skip
     db.session.commit()
     with pytest.raises(jobs.JobQueueDown, match="cannot be reached"):
-        jobs.submit("import", job.id)
+        jobs.submit(imports.run_job, job)
     db.session.expire_all()
     failed = db.session.get(ImportJob, job.id)
     assert failed.status == JobStatus.FAILED and "try again later" in failed.message
+
+
+def test_a_job_queued_by_an_older_version_still_runs(rq_app, redis_url, manager):
+    """Versions before the services were grouped queued `crm.services.jobs.run_in_worker`
+    with the job's kind: a worker of this version runs them."""
+    data = b"First Name,Last Name\nAna,Smith\n"
+    job = imports.create_job(manager, data, "people.csv")
+    imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+                  dry_run=False)  # fmt: skip
+    db.session.commit()
+    _queue(redis_url).enqueue("crm.services.jobs.run_in_worker", "import", job.id)
+    _work(redis_url)
+    db.session.expire_all()
+    done = db.session.get(ImportJob, job.id)
+    assert done.status == JobStatus.DONE, done.message
+    assert done.created == 1

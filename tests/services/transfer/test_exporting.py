@@ -610,7 +610,7 @@ def test_importing_an_export_gives_back_the_same_contacts(app, people, file_form
     mapping.columns[0] = "ignore"  # the CRM id: those contacts are gone, create them anew
     run = imports.start(manager, job, mapping, DuplicateHandling.CREATE, dry_run=False)
     db.session.commit()
-    jobs.submit("import", run.id)
+    jobs.submit(imports.run_job, run)
     db.session.expire_all()
     assert (run.created, run.failed) == (3, 0), run.errors
     assert [row[1:] for row in exporting.export_rows(manager, EVERYONE)[1]] == before

@@ -75,7 +75,7 @@ from crm.services.merge.engine import from_json, merge_key
 from crm.services.platform import audit
 from crm.services.platform import validation as v
 from crm.services.platform.access import contact_visibility
-from crm.services.platform.jobs import files_folder
+from crm.services.platform.storage import files_folder
 from crm.services.transfer.importing import column_sets, sources
 from crm.services.transfer.importing.limits import DEFAULT_LIMITS, Limits
 from crm.services.transfer.importing.rows import RowReader
@@ -263,7 +263,7 @@ def start(
 ) -> ImportJob:
     """Queue the import, or a dry run of it (a job of its own on the same file, so that the
     import itself can follow with the same mapping). The caller commits, then submits the
-    returned job to crm.services.platform.jobs."""
+    returned job: `jobs.submit(run_job, job)` (crm.services.platform.jobs)."""
     set_options(actor, job, mapping, on_duplicate, dry_run=False, phone_region=phone_region)
     if not dry_run:
         job.status = JobStatus.QUEUED
