@@ -173,8 +173,8 @@ class AppointmentView(CrmModelView):
     }
 
     def __init__(self, **kwargs: Any):
-        # Imported here: crm.admin.contact builds the card, which imports this module.
-        from crm.admin.contact import company_picker, contact_picker
+        # Imported here: crm.admin.contacts.view builds the card, which imports this module.
+        from crm.admin.contacts.view import company_picker, contact_picker
 
         self.column_filters = _filters()
         self.form_ajax_refs = {

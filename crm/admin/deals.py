@@ -12,7 +12,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView, CsrfTokenRule, section
-from crm.admin.contact import company_picker, contact_picker
+from crm.admin.contacts.view import company_picker, contact_picker
 from crm.admin.fields import EnumSelectField
 from crm.admin.leads import _active_users
 from crm.auth.permissions import can

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import PermissionPage
-from crm.admin.contact import ContactView
+from crm.admin.contacts.view import ContactView
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Phone

@@ -242,8 +242,8 @@ class TaskView(CrmModelView):
     column_extra_row_actions = [TemplateLinkRowAction("task_row.mark_done", "Mark done")]
 
     def __init__(self, **kwargs: Any):
-        # Imported here: crm.admin.contact builds the card, which imports this module.
-        from crm.admin.contact import company_picker, contact_picker
+        # Imported here: crm.admin.contacts.view builds the card, which imports this module.
+        from crm.admin.contacts.view import company_picker, contact_picker
 
         self.column_filters = [
             _status_filter(), _owner_filter(), "due_on", _contact_filter(), _account_filter(),

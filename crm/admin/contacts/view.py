@@ -26,7 +26,6 @@ from sqlalchemy.orm import selectinload
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from crm.admin import contact_columns
 from crm.admin.base import (
     DEEP_OFFSET,
     MAX_PAGE,
@@ -35,11 +34,12 @@ from crm.admin.base import (
     GatedAjaxLoader,
     section,
 )
-from crm.admin.bulk_form import OPERATIONS as BULK_OPERATIONS
-from crm.admin.bulk_form import BulkForm
 from crm.admin.contact_card import card_of
-from crm.admin.contact_filters import contact_filters
 from crm.admin.contact_lifecycle import lifecycle_of
+from crm.admin.contacts import columns as contact_columns
+from crm.admin.contacts.bulk_form import OPERATIONS as BULK_OPERATIONS
+from crm.admin.contacts.bulk_form import BulkForm
+from crm.admin.contacts.filters import contact_filters
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
 from crm.auth.permissions import can
 from crm.errors import DomainError, StaleEditError, ValidationFailed
