@@ -19,7 +19,14 @@ from wtforms.fields import BooleanField, DateTimeLocalField
 from wtforms.validators import InputRequired
 
 from crm.admin.base import CrmModelView
-from crm.admin.tasks import WhereFilter, active_users, user_choice, user_options
+from crm.admin.list_filters import WhereFilter
+from crm.admin.pickers import (
+    active_users,
+    company_picker,
+    contact_picker,
+    user_choice,
+    user_options,
+)
 from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
@@ -173,9 +180,6 @@ class AppointmentView(CrmModelView):
     }
 
     def __init__(self, **kwargs: Any):
-        # Imported here: crm.admin.contacts.view builds the card, which imports this module.
-        from crm.admin.contacts.view import company_picker, contact_picker
-
         self.column_filters = _filters()
         self.form_ajax_refs = {
             "contacts": contact_picker("contacts"),

@@ -31,7 +31,6 @@ from crm.admin.base import (
     MAX_PAGE,
     CrmModelView,
     CsrfTokenRule,
-    GatedAjaxLoader,
     section,
 )
 from crm.admin.contact_card import card_of
@@ -41,11 +40,11 @@ from crm.admin.contacts.bulk_form import OPERATIONS as BULK_OPERATIONS
 from crm.admin.contacts.bulk_form import BulkForm
 from crm.admin.contacts.filters import contact_filters
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
+from crm.admin.pickers import active_users, company_picker, contact_picker
 from crm.auth.permissions import can
 from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
-    Account,
     Address,
     AddressType,
     Category,
@@ -61,7 +60,6 @@ from crm.models import (
     ProspectStatus,
     SocialLink,
     SocialPlatform,
-    User,
 )
 from crm.models.base import utcnow
 from crm.services.contacts import bulk, duplicates, search, selection
@@ -95,12 +93,6 @@ def _lookup_choices(model: type):
         ).all()
 
     return factory
-
-
-def _active_users() -> list[User]:
-    return db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)
-    ).all()
 
 
 def _criteria_for_individuals() -> list[Criterion]:
@@ -256,50 +248,6 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-class ContactAjaxLoader(GatedAjaxLoader):
-    """Contact autocomplete through the search index (names, emails, phones), not a scan."""
-
-    def get_list(self, term: str, offset: int = 0, limit: int = 10) -> Any:
-        limit = max(1, min(int(limit or 10), self.max_limit))
-        offset = max(0, min(int(offset or 0), 10_000))
-        query = self.get_query()
-        with query_plan.planning() as plan:  # not walking an index: the search drives
-            clause = search.contact_search_clause(term[:100])
-            if plan.decide():
-                clause = search.contact_search_clause(term[:100])
-        if clause is not None:
-            query = query.filter(clause)
-        order = (Contact.last_name, Contact.first_name, Contact.id)
-        return query.order_by(*order).offset(offset).limit(limit).all()
-
-
-def _company_accounts():
-    """Accounts offered in the account pickers: visible ones, never a B2C hidden account."""
-    return db.session.query(Account).filter(
-        access.account_visibility(current_user), Account.is_hidden.is_(False)
-    )
-
-
-def contact_picker(name: str) -> ContactAjaxLoader:
-    """The autocomplete of a form field `name` choosing contacts the user sees."""
-    return ContactAjaxLoader(
-        name,
-        Contact,
-        lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
-        fields=("last_name", "first_name", "email"),
-        order_by="last_name",
-        placeholder="Type a name",
-    )
-
-
-def company_picker(name: str) -> GatedAjaxLoader:
-    """The autocomplete of a form field `name` choosing company accounts the user sees."""
-    return GatedAjaxLoader(
-        name, Account, _company_accounts, fields=("name",), order_by="name",
-        placeholder="Type an account name",
-    )  # fmt: skip
-
-
 class ContactView(CrmModelView):
     permission_prefix = "contact"
     list_template = "admin/contact_list.html"
@@ -449,13 +397,13 @@ class ContactView(CrmModelView):
             "label": "Contact owner",
             "allow_blank": True,
             "blank_text": "—",
-            "query_factory": _active_users,
+            "query_factory": active_users,
         },
         "responsible": {
             "label": "Responsible user",
             "allow_blank": True,
             "blank_text": "—",
-            "query_factory": _active_users,
+            "query_factory": active_users,
         },
         "access_class": {
             "label": "Access class",
@@ -497,30 +445,9 @@ class ContactView(CrmModelView):
 
     def __init__(self, **kwargs: Any):
         self.form_ajax_refs = {
-            "account": GatedAjaxLoader(
-                "account",
-                Account,
-                _company_accounts,
-                fields=("name",),
-                order_by="name",
-                placeholder="Type an account name",
-            ),
-            "linked_accounts": GatedAjaxLoader(
-                "linked_accounts",
-                Account,
-                _company_accounts,
-                fields=("name",),
-                order_by="name",
-                placeholder="Type an account name",
-            ),
-            "manager": ContactAjaxLoader(
-                "manager",
-                Contact,
-                lambda: db.session.query(Contact).filter(access.contact_visibility(current_user)),
-                fields=("last_name", "first_name", "email"),
-                order_by="last_name",
-                placeholder="Type a name",
-            ),
+            "account": company_picker("account"),
+            "linked_accounts": company_picker("linked_accounts"),
+            "manager": contact_picker("manager"),
         }
         self.column_filters = [*contact_filters(), *self._column_filters]
         super().__init__(
