@@ -83,7 +83,7 @@ class DuplicatesView(PermissionPage):
             return selection.selected_ids(current_user)
         if among == "matching":  # the list's own query, for its search, filters and tab
             args = {**request.args.to_dict(), "target": "matching"}
-            query, _ = self._contact_view()._bulk_target(args)
+            query, _ = self._contact_view().bulk_target(args)
             return query.statement
         return None
 
