@@ -202,7 +202,7 @@ def make_plan(database_url: str, instance: Path, settings: Settings) -> dict[str
 
     from bench.measure import Bench
     from bench.seed import BENCH_EMAIL, BENCH_PASSWORD
-    from crm.admin import contact_columns
+    from crm.admin.contacts import columns as contact_columns
     from crm.models import Contact, Phone
 
     bench = Bench(database_url, instance, runs=1, log=lambda _m: None)

@@ -231,7 +231,7 @@ class Bench:
 
     # ---- the cases ---------------------------------------------------------------------
     def run(self) -> list[Result]:
-        from crm.admin import contact_columns
+        from crm.admin.contacts import columns as contact_columns
 
         self.login()
         f = self.facts()
@@ -334,7 +334,7 @@ class Bench:
         raise BenchFailure(f"{endpoint}: no filter '{name} equals' for {value!r}")
 
     def _contact_view(self) -> Any:
-        from crm.admin.contact import ContactView
+        from crm.admin.contacts.view import ContactView
 
         admin = self.app.extensions["admin"][0]
         return next(v for v in admin._views if isinstance(v, ContactView))

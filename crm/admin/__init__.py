@@ -11,11 +11,11 @@ from crm.admin.api_tokens import ApiTokenView
 from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
 from crm.admin.base import DashboardView
-from crm.admin.contact import ContactView
 from crm.admin.contact_card import ContactCardView
 from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
 from crm.admin.contact_messages import ContactMessagesView
+from crm.admin.contacts.view import ContactView
 from crm.admin.deals import DealView
 from crm.admin.duplicates import DuplicatesView
 from crm.admin.exports import ExportView

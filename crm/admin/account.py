@@ -8,13 +8,12 @@ from flask import flash, redirect, request, url_for
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView, CsrfTokenRule
+from crm.admin.pickers import active_users
 from crm.auth.permissions import can
-from crm.extensions import db
-from crm.models import Account, User
+from crm.models import Account
 from crm.services.contacts.accounts import (
     contact_counts,
     contacts_of_account,
@@ -72,9 +71,7 @@ class AccountView(CrmModelView):
         "owner": {
             "allow_blank": True,
             "blank_text": "—",
-            "query_factory": lambda: db.session.scalars(
-                select(User).where(User.active.is_(True)).order_by(User.full_name)
-            ).all(),
+            "query_factory": active_users,
         },
     }
 

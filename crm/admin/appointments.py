@@ -19,7 +19,14 @@ from wtforms.fields import BooleanField, DateTimeLocalField
 from wtforms.validators import InputRequired
 
 from crm.admin.base import CrmModelView
-from crm.admin.tasks import WhereFilter, active_users, user_choice, user_options
+from crm.admin.list_filters import WhereFilter
+from crm.admin.pickers import (
+    company_picker,
+    contact_picker,
+    employees,
+    user_choice,
+    user_options,
+)
 from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
@@ -167,15 +174,12 @@ class AppointmentView(CrmModelView):
         ),
     }  # fmt: skip
     form_args = {
-        "users": {"query_factory": active_users, "label": "Employees"},
+        "users": {"query_factory": employees, "label": "Employees"},
         "contacts": {"label": "Contacts"},
         "accounts": {"label": "Companies"},
     }
 
     def __init__(self, **kwargs: Any):
-        # Imported here: crm.admin.contact builds the card, which imports this module.
-        from crm.admin.contact import company_picker, contact_picker
-
         self.column_filters = _filters()
         self.form_ajax_refs = {
             "contacts": contact_picker("contacts"),

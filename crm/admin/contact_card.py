@@ -19,6 +19,7 @@ from flask_login import current_user
 from crm.admin.appointments import appointments_tab
 from crm.admin.base import ContactPageActions
 from crm.admin.contact_files import files_tab
+from crm.admin.pickers import active_users
 from crm.admin.tasks import tasks_tab
 from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
@@ -108,9 +109,7 @@ def card_of(user: Any, contact: Contact, args: Any) -> ContactCard:
     if card.may_connect:
         card.connection_types = connections.active_types()
     if card.may_register:
-        card.users = list(
-            db.session.scalars(db.select(User).where(User.active.is_(True)).order_by(User.email))
-        )
+        card.users = active_users()
     card.reach = messages.reach_of(user, contact)
     card.files = files_tab(user, contact)
     card.tasks = tasks_tab(user, contact)

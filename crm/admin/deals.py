@@ -12,9 +12,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView, CsrfTokenRule, section
-from crm.admin.contact import company_picker, contact_picker
 from crm.admin.fields import EnumSelectField
-from crm.admin.leads import _active_users
+from crm.admin.pickers import active_users, company_picker, contact_picker
 from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
@@ -72,7 +71,7 @@ class DealView(CrmModelView):
     }  # fmt: skip
     form_args = {
         "currency": {"description": "ISO code: EUR, USD, GBP, ..."},
-        "owner": {"allow_blank": True, "blank_text": "—", "query_factory": _active_users},
+        "owner": {"allow_blank": True, "blank_text": "—", "query_factory": active_users},
     }
 
     def __init__(self, **kwargs: Any):

@@ -8,7 +8,7 @@ search and filters ("Find duplicates among these" on the list), or the user's se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, request, url_for
@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import PermissionPage
-from crm.admin.contact import ContactView
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Phone
@@ -26,6 +25,9 @@ from crm.services.contacts import selection
 from crm.services.contacts.duplicates import MAX_COMPARED as _MAX_COMPARED
 from crm.services.contacts.duplicates import DuplicateGroup, compare, mark_not_duplicates
 from crm.services.lists import segments
+
+if TYPE_CHECKING:
+    from crm.admin.contacts.view import ContactView
 
 MAX_COMPARED = _MAX_COMPARED  # the service's limit; tests lower it here
 MAX_GROUPS = 200  # groups shown on the page; the rest are counted
@@ -71,7 +73,9 @@ class DuplicatesView(PermissionPage):
         super().__init__(endpoint="duplicates", url="duplicates", **kwargs)
 
     def _contact_view(self) -> ContactView:
-        return next(v for v in self.admin._views if isinstance(v, ContactView))
+        """The contact list as registered (endpoint "contact"): its filters are built per
+        view, so "matching" asks that view rather than importing its class."""
+        return next(v for v in self.admin._views if getattr(v, "endpoint", None) == "contact")
 
     def _compared(self, among: str):
         """A select of the ids to compare (None: every contact the user sees)."""
@@ -79,7 +83,7 @@ class DuplicatesView(PermissionPage):
             return selection.selected_ids(current_user)
         if among == "matching":  # the list's own query, for its search, filters and tab
             args = {**request.args.to_dict(), "target": "matching"}
-            query, _ = self._contact_view()._bulk_target(args)
+            query, _ = self._contact_view().bulk_target(args)
             return query.statement
         return None
 

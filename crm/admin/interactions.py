@@ -12,10 +12,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView, CsrfTokenRule, section
-from crm.admin.contact import contact_picker
 from crm.admin.fields import EnumSelectField
-from crm.admin.leads import _active_users
 from crm.admin.list_filters import EnumEqual, IntEqual
+from crm.admin.pickers import active_users, contact_picker
 from crm.auth.permissions import can
 from crm.models import Contact, Direction, Interaction, InteractionStatus, Medium
 from crm.services.card import interactions
@@ -67,7 +66,7 @@ class InteractionView(CrmModelView):
         "status": EnumSelectField("Status", enum_cls=InteractionStatus, default="open"),
     }  # fmt: skip
     form_args = {
-        "operator": {"allow_blank": True, "blank_text": "—", "query_factory": _active_users},
+        "operator": {"allow_blank": True, "blank_text": "—", "query_factory": active_users},
         "occurred_at": {"description": "Empty: now (UTC)"},
     }
 

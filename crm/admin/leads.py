@@ -10,17 +10,17 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField
 from wtforms.validators import Optional
 
 from crm.admin.base import CrmModelView, CsrfTokenRule, section
 from crm.admin.fields import EnumRadioField, EnumSelectField, blank_choices
+from crm.admin.pickers import active_users
 from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
-from crm.models import ContactKind, Lead, LeadStatus, User
+from crm.models import ContactKind, Lead, LeadStatus
 from crm.services.contacts.batch import begin_for_savepoints
 from crm.services.platform.validation import country_choices
 from crm.services.sales import leads
@@ -33,12 +33,6 @@ def _converted_link(_view: Any, _context: Any, model: Lead, _name: str) -> Marku
         url_for("contact.details_view", id=model.converted_contact_id),
         model.converted_contact or f"#{model.converted_contact_id}",
     )
-
-
-def _active_users():
-    return db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)
-    ).all()
 
 
 class LeadView(CrmModelView):
@@ -91,7 +85,7 @@ class LeadView(CrmModelView):
     }  # fmt: skip
     form_args = {
         "phone": {"description": "Checked when the lead is converted, in its country"},
-        "owner": {"allow_blank": True, "blank_text": "—", "query_factory": _active_users},
+        "owner": {"allow_blank": True, "blank_text": "—", "query_factory": active_users},
     }
 
     def __init__(self, **kwargs: Any):

@@ -1,5 +1,6 @@
-"""Flask-Admin's column filters, with enum filters that take what their menus offer and
-integer filters that refuse numbers no database column holds.
+"""The admin's list filters: Flask-Admin's column filters, with enum filters that take what
+their menus offer and integer filters that refuse numbers no database column holds; and
+`WhereFilter`, a filter built from any WHERE clause (tasks, appointments).
 
 Flask-Admin's enum filters offer the column's stored values ("new") but look the member up
 by name (`Enum["NEW"]`): choosing a status in the menu, or any unknown value typed into the
@@ -11,6 +12,7 @@ and the menu shows the members' labels.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any
 
 from flask_admin.contrib.sqla import filters as sqla_filters
@@ -110,3 +112,37 @@ class CrmFilterConverter(sqla_filters.FilterConverter):
         if not options and enum_class is not None:
             options = [(m.value, str(m)) for m in enum_class]
         return super().conv_enum(column, name, options, **kwargs)
+
+
+class WhereFilter(sqla_filters.BaseSQLAFilter):
+    """A list filter whose WHERE clause is built from its value, checked by `clean` (which
+    raises ValueError for a value it refuses)."""
+
+    def __init__(
+        self,
+        column: Any,
+        name: str,
+        operation: str,
+        build: Callable[[Any], Any],
+        *,
+        clean: Callable[[str], Any],
+        options: Any = None,
+    ):
+        super().__init__(column, name, options=options)
+        self._operation, self._build, self._clean = operation, build, clean
+
+    def validate(self, value: str) -> bool:
+        try:
+            self._clean(value)
+        except (ValueError, KeyError, TypeError):
+            return False
+        return True
+
+    def clean(self, value: str) -> Any:
+        return self._clean(value)
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(self._build(value))
+
+    def operation(self) -> str:
+        return self._operation

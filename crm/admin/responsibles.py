@@ -9,7 +9,7 @@ from flask_admin import expose
 from flask_login import current_user
 
 from crm.admin.base import PermissionPage
-from crm.admin.contact_filters import NOBODY
+from crm.admin.contacts.filters import NOBODY
 from crm.services.contacts.responsibles import responsible_counts
 
 

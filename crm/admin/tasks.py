@@ -4,7 +4,6 @@ through its `task_visibility` (the list, counts, and every record opened by id).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 from flask import abort, flash, g, has_request_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.template import TemplateLinkRowAction
 from flask_login import current_user
@@ -24,6 +22,14 @@ from wtforms.validators import Optional
 
 from crm.admin.base import CrmModelView
 from crm.admin.fields import EnumSelectField
+from crm.admin.list_filters import WhereFilter
+from crm.admin.pickers import (
+    company_picker,
+    contact_picker,
+    employees,
+    user_choice,
+    user_options,
+)
 from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
@@ -37,70 +43,6 @@ from crm.services.platform.validation import clean_text
 TASK_SCOPES = {"open": "Open", "overdue": "Overdue", "all": "All"}
 # The contact's Tasks tab: which statuses it shows.
 TAB_STATUSES = {"active": "Open and in progress", **dict(TaskStatus.choices()), "all": "All"}
-
-
-def active_users() -> list[User]:
-    """The employees offered in pickers: active users with a role (not contacts' logins)."""
-    query = select(User).where(User.active.is_(True), User.roles.any())
-    return list(db.session.scalars(query.order_by(User.full_name, User.email)))
-
-
-class WhereFilter(BaseSQLAFilter):
-    """A list filter whose WHERE clause is built from its value, checked by `clean` (which
-    raises ValueError for a value it refuses)."""
-
-    def __init__(
-        self,
-        column: Any,
-        name: str,
-        operation: str,
-        build: Callable[[Any], Any],
-        *,
-        clean: Callable[[str], Any],
-        options: Any = None,
-    ):
-        super().__init__(column, name, options=options)
-        self._operation, self._build, self._clean = operation, build, clean
-
-    def validate(self, value: str) -> bool:
-        try:
-            self._clean(value)
-        except (ValueError, KeyError, TypeError):
-            return False
-        return True
-
-    def clean(self, value: str) -> Any:
-        return self._clean(value)
-
-    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
-        return query.filter(self._build(value))
-
-    def operation(self) -> str:
-        return self._operation
-
-
-def user_options(with_nobody: bool = True) -> Callable[[], list[tuple[str, str]]]:
-    """Options of an owner filter: me, (nobody), then the active users (read per request)."""
-
-    def options() -> list[tuple[str, str]]:
-        if not has_request_context():  # Flask-Admin asks once at start-up
-            return []
-        found = [("me", "Me")] + ([("none", "(nobody)")] if with_nobody else [])
-        return found + [(str(u.id), str(u)) for u in active_users()]
-
-    return options
-
-
-def user_choice(value: str) -> int | None:
-    """An owner filter's value: the signed-in user's id, None for nobody, or a user id."""
-    if value == "me":
-        return current_user.id
-    if value == "none":
-        return None
-    pk = access.record_id(value)
-    if pk is None:
-        raise ValueError(value)
-    return pk
 
 
 def text_choice(value: str) -> str:
@@ -234,7 +176,7 @@ class TaskView(CrmModelView):
     }
     form_args = {
         "owner": {
-            "allow_blank": True, "blank_text": "—", "query_factory": active_users,
+            "allow_blank": True, "blank_text": "—", "query_factory": employees,
             "description": "Who does it",
         },
         "contact": {"description": "The contact this task is for (or choose an account)"},
@@ -242,9 +184,6 @@ class TaskView(CrmModelView):
     column_extra_row_actions = [TemplateLinkRowAction("task_row.mark_done", "Mark done")]
 
     def __init__(self, **kwargs: Any):
-        # Imported here: crm.admin.contact builds the card, which imports this module.
-        from crm.admin.contact import company_picker, contact_picker
-
         self.column_filters = [
             _status_filter(), _owner_filter(), "due_on", _contact_filter(), _account_filter(),
         ]  # fmt: skip

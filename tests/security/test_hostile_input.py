@@ -25,7 +25,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from crm.admin.contact_columns import COLUMNS
+from crm.admin.contacts.columns import COLUMNS
 from crm.extensions import db
 from crm.models import Account, AuditEntry, Contact, MarketingList, PhoneType, Segment
 from tests.db_state import changed_tables, snapshot

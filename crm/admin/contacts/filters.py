@@ -10,6 +10,7 @@ from flask import has_app_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from sqlalchemy import select
 
+from crm.admin.pickers import active_users
 from crm.extensions import db
 from crm.models import (
     Category,
@@ -20,7 +21,6 @@ from crm.models import (
     MarketingList,
     ProspectStatus,
     Segment,
-    User,
 )
 from crm.services.contacts import filters as where
 from crm.services.lists import segments
@@ -68,8 +68,7 @@ class ClauseFilter(BaseSQLAFilter):
 def _users() -> list[tuple[str, str]]:
     if not has_app_context():  # Flask-Admin asks once at start-up; the menu asks per request
         return []
-    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.email))
-    return [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in users)]
+    return [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in active_users())]
 
 
 def _named(model: type, *order: Any) -> Callable[[], list[tuple[str, str]]]:

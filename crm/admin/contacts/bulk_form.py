@@ -14,9 +14,10 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from crm.admin.fields import as_choices
+from crm.admin.pickers import active_users
 from crm.auth.permissions import can
 from crm.extensions import db
-from crm.models import Category, MarketingList, Segment, SegmentKind, User
+from crm.models import Category, MarketingList, Segment, SegmentKind
 from crm.services.contacts import bulk
 from crm.services.platform import access
 from crm.services.transfer import exporting
@@ -72,9 +73,8 @@ class BulkForm(FlaskForm):
             for key, (label, permission, _) in OPERATIONS.items()
             if can(current_user, permission)
         )
-        users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.email))
         self.responsible.choices = as_choices(
-            [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in users)]
+            [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in active_users())]
         )
         self.access_class.choices = as_choices(
             [(NOBODY, "(no class)")]

@@ -1,0 +1,265 @@
+"""The contact admin's view (endpoint "contact", URL /admin/contact/): its configuration, the
+details page, and the save and delete hooks. The form, the list and bulk work are its
+mixins (form, listing, bulk); this is the one place that assembles them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import flash, request
+from flask_login import current_user
+from markupsafe import Markup
+
+from crm.admin.base import CrmModelView
+from crm.admin.contact_card import card_of
+from crm.admin.contact_lifecycle import lifecycle_of
+from crm.admin.contacts import columns as contact_columns
+from crm.admin.contacts.bulk import ContactBulk
+from crm.admin.contacts.form import ContactForm, form_pickers, inline_entry
+from crm.admin.contacts.listing import ContactListing
+from crm.auth.permissions import can
+from crm.errors import DomainError, StaleEditError, ValidationFailed
+from crm.extensions import db
+from crm.models import Contact
+from crm.services.contacts import duplicates
+from crm.services.contacts.saving import apply_contact_rules, delete_contact, live_rows
+from crm.services.lists.tags import tags_for_names
+from crm.services.merge import merging as merge
+from crm.services.platform.validation import language_choices
+from crm.services.platform.write_conflicts import refused_on_conflict
+
+
+class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
+    permission_prefix = "contact"
+    list_template = "admin/contact_list.html"
+    details_template = "admin/contact_details.html"
+    create_template = "admin/contact_create.html"
+    edit_template = "admin/contact_edit.html"
+
+    column_labels = {
+        "last_name": "Name",
+        "account": "Account",
+        "phones": "Phone",
+        "customer_status": "Customer status",
+        "prospect_status": "Prospect status",
+        "email_secondary": "Secondary email",
+        "email_marketing": "Accepts email marketing",
+        "do_not_email": "Do not send emails",
+        "do_not_call": "Do not call",
+        "is_primary": "Primary contact",
+        "linked_accounts": "Other accounts",
+        "kind": "Contact type",
+        "job_title": "Job title",
+        "updated_at": "Updated",
+        "created_at": "Created",
+        "contact_preference": "Contact preference",
+        "other_contacts": "Other contacts",
+        "title": "Title (Mr, Ms, Dr...)",
+    }
+
+    column_details_list = (
+        "kind",
+        "title",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "account",
+        "linked_accounts",
+        "owner",
+        "responsible",
+        "access_class",
+        "tags",
+        "categories",
+        "criteria",
+        "is_primary",
+        "customer_status",
+        "prospect_status",
+        "birthday",
+        "gender",
+        "email",
+        "email_secondary",
+        "website",
+        "email_marketing",
+        "do_not_email",
+        "do_not_call",
+        "contact_preference",
+        "job_title",
+        "department",
+        "manager",
+        "certificate",
+        "timezone",
+        "language",
+        "other_contacts",
+        "notes",
+        "active",
+        "customer_number",
+        "customer_currency",
+        "payment_terms_days",
+        "created_at",
+        "updated_at",
+        "version",
+    )
+    column_formatters_detail = {
+        "tags": contact_columns.FORMATTERS["tags"],
+        "account": contact_columns.FORMATTERS["account"],
+        "birthday": contact_columns.FORMATTERS["birthday"],
+        "language": lambda v, c, m, n: dict(language_choices()).get(
+            (m.language or "").split("-")[0], m.language or ""
+        ),
+        "website": lambda v, c, m, n: (
+            Markup('<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>').format(
+                m.website, m.website
+            )
+            if m.website
+            else ""
+        ),
+    }
+    # The list calls the last-name column "Name"; the details page names every field.
+    _detail_labels = {
+        "last_name": "Last name",
+        "first_name": "First name",
+        "middle_name": "Middle name",
+        "timezone": "Time zone",
+        "customer_number": "Customer number",
+        "customer_currency": "Customer currency",
+        "payment_terms_days": "Payment terms (days)",
+    }
+
+    def __init__(self, **kwargs: Any):
+        self.form_ajax_refs = form_pickers()
+        self.column_filters = self.list_filters()
+        super().__init__(
+            Contact,
+            name="Contacts",
+            endpoint="contact",
+            url="contact",
+            category="Contacts",
+            **kwargs,
+        )
+
+    # ---- the details page ------------------------------------------------------------
+    def get_details_columns(self):
+        return [
+            (c, self._detail_labels.get(c, label)) for c, label in super().get_details_columns()
+        ]
+
+    def merge_successor(self, pk: int) -> tuple[Any, Any] | None:
+        return merge.merge_successor(current_user, Contact, pk)
+
+    def render(self, template: str, **kwargs: Any):
+        model = kwargs.get("model")
+        if template == self.details_template and model is not None:
+            allowed = can(current_user, "contact.merge")
+            kwargs["merges"] = merge.merges_of("contact", model.id) if allowed else []
+            kwargs["lifecycle"] = lifecycle_of(current_user, model)
+            kwargs["card"] = card_of(current_user, model, request.args)
+        return super().render(template, **kwargs)
+
+    # ---- saving ----------------------------------------------------------------------
+    def create_model(self, form: Any):
+        model = self.build_new_instance()
+        return model if self._save(form, model, is_new=True) else False
+
+    def update_model(self, form: Any, model: Contact) -> bool:
+        return self._save(form, model, is_new=False)
+
+    def _save(self, form: Any, model: Contact, *, is_new: bool) -> bool:
+        previous_owner_id = model.owner_id
+        try:
+            expected = int(form.expected_version.data) if form.expected_version.data else None
+        except ValueError:
+            expected = -1
+        if "owner" not in request.form:
+            # A disabled owner field is not posted: keep the owner (the creator for a new one).
+            form.owner.data = current_user._get_current_object() if is_new else model.owner
+        if "responsible" not in request.form:
+            form.responsible.data = None if is_new else model.responsible
+        if "access_class" not in request.form:  # not posted: unchanged (or the account's)
+            form.access_class.data = None if is_new else model.access_class
+        session = db.session
+        try:
+            with refused_on_conflict("contact"):
+                with session.no_autoflush:
+                    form.populate_obj(model)
+                    if is_new:
+                        session.add(model)
+                    apply_contact_rules(
+                        current_user,
+                        model,
+                        is_new=is_new,
+                        previous_owner_id=previous_owner_id,
+                        expected_version=expected,
+                    )
+                    asked = not request.form.get("save_anyway")
+                    if is_new and asked and self._warn_duplicates(model):
+                        session.rollback()
+                        return False
+                    if "tags" in request.form:  # a post without the field leaves tags alone
+                        names = form.tags.data or []
+                        # After the checks: creating tags flushes, and the contact is complete now.
+                        model.tags = tags_for_names(names) if names else []
+                session.commit()
+        except ValidationFailed as exc:
+            self._attach_errors(form, model, exc.errors)
+            session.rollback()
+            flash("Nothing was saved: please correct the fields marked below.", "error")
+            return False
+        except StaleEditError as exc:
+            session.rollback()
+            form.expected_version.errors = [exc.message]
+            flash(exc.message, "error")
+            return False
+        except DomainError as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True
+
+    def _warn_duplicates(self, contact: Contact) -> bool:
+        """Whether the new contact looks like existing ones: then they are listed above the
+        form (with "Save anyway") and nothing is saved yet."""
+        phones = [phone.e164 for phone in live_rows(contact.phones)]
+        found = duplicates.matches_for(current_user, contact, phones)
+        if not found:
+            return False
+        self._template_args["duplicate_matches"] = [
+            {
+                "id": match.id,
+                "name": match.full_name,
+                "account": match.account.name
+                if match.account is not None and not match.account.is_hidden
+                else None,
+                "email": match.email,
+                "reasons": reasons,
+            }
+            for match, reasons in found
+        ]
+        flash(
+            "Nothing was saved yet: this contact looks like one you already have (see below). "
+            "Open it to update it instead, or choose Save anyway.",
+            "warning",
+        )
+        return True
+
+    def _attach_errors(self, form: Any, contact: Contact, errors: dict[str, list[str]]) -> None:
+        for key, messages in errors.items():
+            target = None
+            match = re.fullmatch(r"(phones|addresses|social_links)-(\d+)-(\w+)", key)
+            if match:
+                relation, index, field_name = match.groups()
+                rows = live_rows(getattr(contact, relation))
+                entry = inline_entry(rows[int(index)]) if int(index) < len(rows) else None
+                target = getattr(entry, field_name, None) if entry is not None else None
+                if target is None:
+                    target = getattr(form, relation, None)
+            else:
+                target = getattr(form, key, None)
+            if target is None:
+                for message in messages:
+                    flash(message, "error")
+                continue
+            target.errors = [*list(target.errors or []), *messages]
+
+    def delete_record(self, model: Contact) -> None:
+        delete_contact(current_user, model)
