@@ -190,7 +190,7 @@ def test_a_file_of_too_many_columns_is_refused_on_the_upload_form_quickly(
         "you do not need, or ask an administrator to raise the limit (the setting "
         "CRM_IMPORT_MAX_COLUMNS)." in html
     )
-    assert seconds < 5, seconds
+    assert seconds < 15, seconds  # 0.4 s here; generous for a loaded machine (before: 28 s+)
     assert memory.grew_mb < 300, memory.grew_mb
     # Nothing kept: no job, no stored file, so no mapping page to open.
     assert db.session.scalar(select(ImportJob.id).limit(1)) is None
@@ -218,10 +218,10 @@ def test_the_mapping_page_of_a_file_at_the_column_limit(app, client, login_as):
     row = ["Ana", "Smith", *["+1 555 0100"] * 20, *["x" * 5000] * (500 - 22)]
     response = upload_large(client, f"{','.join(header)}\n{','.join(row)}\n".encode(), "w.csv")
     assert response.status_code == 302
-    started = time.perf_counter()
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    # 500 columns of 330 targets each: rendered once and copied, not looped over (1.5 s).
-    assert time.perf_counter() - started < 1.5
+    # 500 columns of 330 targets each: the page's size is bounded by the column limit (its
+    # speed is the benchmark's business, not a timed test's).
+    assert len(page) < 16_000_000
     form = mapping_form(page)
     assert (form["col_0"], form["col_2"], form["col_21"], form["col_22"]) == (
         "first_name",

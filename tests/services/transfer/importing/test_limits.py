@@ -39,8 +39,9 @@ def test_a_csv_with_a_huge_header_is_refused_quickly_in_little_memory(tmp_path, 
         seconds = time.perf_counter() - started
     assert message.startswith("This file has more than 500 columns (the limit is 500 columns).")
     assert "CRM_IMPORT_MAX_COLUMNS" in message
-    # Counted while reading: a few chunks of the header, not a list of its columns.
-    assert seconds < 2, seconds
+    # Counted while reading: a few chunks of the header, not a list of its columns (0.4 s
+    # here; the bound is generous for a loaded machine: before, 28 s or more).
+    assert seconds < 15, seconds
     assert memory.grew_mb < 300, memory.grew_mb
 
 
@@ -166,11 +167,9 @@ def test_a_row_of_a_huge_number_of_cells_is_refused_from_the_xml_before_openpyxl
 
     data = rewrite_sheet(workbook_bytes(lambda sheet: sheet.append(["a"])), one_huge_row)
     with PeakMemory() as memory:
-        started = time.perf_counter()
         message = refused(data, "huge.xlsx")
-        seconds = time.perf_counter() - started
     assert message.startswith("A sheet of this workbook has more than 500 columns")
-    assert seconds < 2, seconds
+    # Refused from the sheet's XML before openpyxl builds the row (before: 7 s and 260 MB).
     assert memory.grew_mb < 50, memory.grew_mb
 
 
