@@ -54,11 +54,12 @@ def _resume() -> None:
         return
     token = session.get(SESSION_KEY)
     found = sessions.find(token) if token else None
+    if found is not None and sessions.touch_due(found):
+        # Nothing else has happened in this request yet: this commit is the touch alone.
+        db.session.commit()
+        found = sessions.find(token)  # it may have ended in another request meanwhile
     if found is not None:
         g.crm_session = found
-        if sessions.touch_due(found):
-            # Nothing else has happened in this request yet: this commit is the touch alone.
-            db.session.commit()
         return
     g.crm_session = None
     if token or "_user_id" in session:

@@ -344,3 +344,23 @@ def test_a_session_ended_through_one_app_process_is_ended_in_every_other(
         assert copy.get(SIGNED_IN_PAGE).status_code == 302
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_session_ended_while_a_request_marks_it_used_is_no_error(app, client, make_user):
+    """Sign out everywhere in one browser while another request of the same session marks it
+    used: the mark touches nothing, and the request is not signed in (never a 500)."""
+    from crm.services.platform import sessions
+
+    user = make_user("crm_sales")
+    login(client, user.email)
+    assert _sessions_of(user) == 1
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    with app.test_request_context():
+        found = db.session.scalar(select(UserSession))
+        with db.engine.begin() as elsewhere:  # another request ends it meanwhile
+            elsewhere.execute(UserSession.__table__.delete())
+        assert sessions.touch_due(found)
+        db.session.commit()
+    assert _sessions_of(user) == 0
+    assert not _signed_in(client)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
 from crm.extensions import db
@@ -109,7 +109,11 @@ def touch_due(found: UserSession) -> bool:
     now = utcnow()
     if now - _aware(found.last_seen_at) < TOUCH_EVERY:
         return False
-    found.last_seen_at = now
+    # A statement, not the loaded row: the session may end in another request meanwhile
+    # (Sign out everywhere), and an update of a row gone would be an error, not a no-op.
+    db.session.execute(
+        update(UserSession).where(UserSession.id == found.id).values(last_seen_at=now)
+    )
     return True
 
 
