@@ -26,13 +26,14 @@ from sqlalchemy.orm import Query
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FieldList, FormField, HiddenField
 
+from crm.admin.committing import NOTHING_SAVED, attach_errors, commit_or_explain
 from crm.admin.list_filters import CrmFilterConverter
 from crm.auth.permissions import can
 from crm.errors import DomainError, FieldError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.services.platform import counting
 from crm.services.platform.validation import clean_free_text, clean_text
-from crm.services.platform.write_conflicts import is_write_conflict, refusal, refused_on_conflict
+from crm.services.platform.write_conflicts import is_write_conflict, refusal
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
 DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
@@ -436,15 +437,9 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
         raise NotImplementedError
 
     def delete_model(self, model: Any) -> bool:
-        try:
-            with refused_on_conflict(self.record_label):
-                self.delete_record(model)
-                db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
-        return True
+        with commit_or_explain(what=self.record_label) as outcome:
+            self.delete_record(model)
+        return bool(outcome)
 
     @action("delete", "Delete", "Delete the selected records?")
     def action_delete(self, ids: list[str]) -> None:
@@ -453,59 +448,31 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
         which PostgreSQL refuses."""
         wanted = [int(i) for i in ids if str(i).isdigit()]
         records = self.get_query().filter(self.model.id.in_(wanted)).all() if wanted else []
-        try:
-            with refused_on_conflict(message=CHANGED_MEANWHILE):
-                for record in records:
-                    self.delete_record(record)
-                db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return
-        flash(f"{len(records)} record(s) deleted.", "success")
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
+            for record in records:
+                self.delete_record(record)
+        if outcome:
+            flash(f"{len(records)} record(s) deleted.", "success")
 
     def save_and_commit(self, form: Any, change: Callable[[], None]) -> bool:
         """Run `change` (populate the model, call its service) and commit, all or nothing;
         a domain error becomes messages on the form's fields or a flash. A stale edit (the
         form's version is not the record's, or someone saved it while this was saved) keeps
         the form with "someone else saved" on it."""
-        try:
-            with refused_on_conflict(self.record_label):
-                self.check_version(form)
-                with db.session.no_autoflush:
-                    change()
-                db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            self.attach_errors(form, exc.errors)
-            flash("Nothing was saved: please correct the fields marked below.", "error")
-            return False
-        except StaleEditError as exc:
-            db.session.rollback()
-            if hasattr(form, "expected_version"):
-                form.expected_version.errors = [exc.message]
-            flash(exc.message, "error")
-            return False
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
-        return True
+        with commit_or_explain(form, what=self.record_label, attach=self.attach_errors) as outcome:
+            self.check_version(form)
+            with db.session.no_autoflush:
+                change()
+        return bool(outcome)
 
     def attach_errors(self, form: Any, errors: dict[str, list[str]]) -> None:
         """Show a service's field errors on the form's fields (flash those with no field)."""
-        for key, messages in errors.items():
-            field = getattr(form, key, None)
-            if field is None:
-                for message in messages:
-                    flash(message, "error")
-                continue
-            field.errors = [*list(field.errors or []), *messages]
+        attach_errors(form, errors)
 
     def handle_view_exception(self, exc: Exception) -> bool:
         """Domain errors become a message for the user; anything else is Flask-Admin's."""
         if isinstance(exc, ValidationFailed):
-            flash("Nothing was saved: please correct the fields marked below.", "error")
+            flash(NOTHING_SAVED, "error")
             return True
         if isinstance(exc, DomainError):
             flash(exc.message, "error")
