@@ -82,7 +82,7 @@ def import_command(
             dry_run=dry_run,
             phone_region=phone_region,
         )
-        db.session.commit()
+        db.session.flush()
     except ValidationFailed as exc:
         db.session.rollback()
         for field, messages in exc.errors.items():
@@ -98,10 +98,9 @@ def import_command(
         + (" (dry run: nothing is saved)" if dry_run else "")
     )
     job_id = run.id
-    try:
-        jobs.submit(imports.run_job, run)
-    except jobs.JobQueueDown as exc:
-        raise click.ClickException(exc.message) from None
+    not_started = jobs.commit_and_submit(imports.run_job, run)
+    if not_started:
+        raise click.ClickException(not_started)
     with click.progressbar(length=100, label="Importing", show_percent=True) as bar:
         shown = 0
         while True:

@@ -177,11 +177,9 @@ class ContactBulk:
         total = exporting.count_exported(current_user, target)
         if export_jobs.runs_in_background(total):
             job = export_jobs.start_export(current_user, target, file_format, described)
-            db.session.commit()
-            try:
-                jobs.submit(export_jobs.run_export, job)
-            except jobs.JobQueueDown as exc:
-                flash(exc.message, "error")
+            not_started = jobs.commit_and_submit(export_jobs.run_export, job)
+            if not_started:
+                flash(not_started, "error")
                 return redirect(url_for("exports.job", export_id=job.id))
             flash(
                 f"Exporting {total:,} contacts to {chosen.name} in the background: the file "

@@ -68,6 +68,19 @@ def submit(runner: Runner, job: ImportJob | ExportJob) -> None:
             _pending.append(_executor.submit(run_in_app, app, runner, job_id))
 
 
+def commit_and_submit(runner: Runner, job: ImportJob | ExportJob) -> str | None:
+    """Commit the session (the job row and whatever started it), then submit the job: None
+    when it is on its way, else why it could not start (the queue is down: the job is
+    marked failed with that reason, which its page shows). Every boundary that starts a
+    job (admin pages, CLI) calls this; the job can only run once its row is committed."""
+    db.session.commit()
+    try:
+        submit(runner, job)
+    except JobQueueDown as exc:
+        return exc.message
+    return None
+
+
 def runner_name(runner: Runner) -> str:
     """The name a worker finds `runner` by ("module:function"): a function of a crm module."""
     module, qualname = getattr(runner, "__module__", ""), getattr(runner, "__qualname__", "")
