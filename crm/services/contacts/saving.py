@@ -1,9 +1,11 @@
-"""The rules for saving a contact, whatever the entry point (admin form, CLI, API, import).
+"""Saving a contact, whatever the entry point: `save_contact` is the one function the admin
+form, the API, imports (updates), lead conversion and merge call (`create_contact` builds a
+new one from plain values and saves it with it).
 
-`apply_contact_rules` runs after the new values are set on the ORM object and before the
-boundary commits: it normalises, validates, keeps the B2C hidden account and the primary
-flags in step, fills phone E.164 forms and address coordinates, and raises
-ValidationFailed (nothing is saved) or StaleEditError.
+`apply_contact_rules`, which it runs after the new values are set on the ORM object and
+before the boundary commits, normalises, validates, keeps the B2C hidden account and the
+primary flags in step, fills phone E.164 forms, address coordinates and the derived fields
+(`derived_fields`), and raises ValidationFailed (nothing is saved) or StaleEditError.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from flask import current_app
 from sqlalchemy import inspect, select
 
 from crm.auth.permissions import Actor, can
-from crm.errors import FieldError, PermissionDenied, StaleEditError, ValidationFailed
+from crm.errors import (
+    DomainError,
+    FieldError,
+    PermissionDenied,
+    StaleEditError,
+    ValidationFailed,
+)
 from crm.extensions import db
 from crm.models import (
     AccessClass,
@@ -32,9 +40,10 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
-from crm.services.contacts import lifecycle
+from crm.services.contacts import duplicates, lifecycle
 from crm.services.contacts.geocoding import AddressQuery, geocoder_from_config
 from crm.services.contacts.search import fold, name_key_of, search_text_for
+from crm.services.lists.tags import tags_for_names
 from crm.services.platform import audit
 from crm.services.platform import validation as v
 from crm.services.platform.access import class_change_error
@@ -90,6 +99,79 @@ def _owner_id(contact: Contact) -> int | None:
     return contact.owner_id
 
 
+class LooksLikeExisting(DomainError):
+    """A new contact looks like contacts the actor already has: `matches` lists them, each
+    with why (crm.services.contacts.duplicates.matches_for). Nothing is saved."""
+
+    def __init__(self, matches: list[tuple[Contact, list[str]]]):
+        super().__init__(
+            "Nothing was saved yet: this contact looks like one you already have (see below). "
+            "Open it to update it instead, or choose Save anyway."
+        )
+        self.matches = matches
+
+
+def save_contact(
+    actor: Actor,
+    contact: Contact,
+    *,
+    is_new: bool,
+    expected_version: int | None = None,
+    previous_owner_id: int | None = None,
+    tag_names: list[str] | None = None,
+    allow_duplicates: bool = True,
+) -> Contact:
+    """Save `contact`, whose new values the caller has set, in the session (the caller
+    commits). It is added to the session when new; the contact rules give the fields not
+    sent their defaults (the actor as owner, the company's access class), check every field
+    and fill the derived ones; an `expected_version` other than the stored one raises
+    StaleEditError; a new contact that looks like existing ones raises LooksLikeExisting
+    unless `allow_duplicates`; `tag_names`, when given, become its tags (an empty list
+    clears them); then it is flushed.
+
+    `previous_owner_id` is the owner before the caller changed anything, when the caller
+    set `owner_id` directly (the stored one counts otherwise)."""
+    with db.session.no_autoflush:
+        if is_new:
+            db.session.add(contact)
+        apply_contact_rules(
+            actor,
+            contact,
+            is_new=is_new,
+            previous_owner_id=previous_owner_id,
+            expected_version=expected_version,
+        )
+        if is_new and not allow_duplicates:
+            phones = [phone.e164 for phone in live_rows(contact.phones)]
+            found = duplicates.matches_for(actor, contact, phones)
+            if found:
+                raise LooksLikeExisting(found)
+        if tag_names is not None:
+            # After the checks: creating tags flushes, and the contact is complete now.
+            contact.tags = tags_for_names(tag_names) if tag_names else []
+    db.session.flush()
+    return contact
+
+
+def derived_fields(contact: Any, phones: Iterable[Any]) -> dict[str, Any]:
+    """The columns kept from the others for lists and searches (search_text, name_key,
+    has_phone), of a Contact or of any object with its attributes (the rows a bulk import
+    inserts); `phones` are its live phones."""
+    phones = list(phones)
+    return {
+        "search_text": search_text_for(contact, phones),
+        "name_key": name_key_of(contact),
+        "has_phone": bool(phones),
+    }
+
+
+def refresh_derived_fields(contact: Contact) -> None:
+    """Recompute the contact's derived fields from what it holds now (after a merge moved
+    rows to it, or an import's undo took them back)."""
+    for name, value in derived_fields(contact, live_rows(contact.phones)).items():
+        setattr(contact, name, value)
+
+
 def apply_contact_rules(
     actor: Actor,
     contact: Contact,
@@ -137,10 +219,7 @@ def _apply_contact_rules(
 
     if errors.found:
         raise ValidationFailed(errors.found)
-    phones = live_rows(c.phones)
-    c.search_text = search_text_for(c, phones)
-    c.name_key = name_key_of(c)
-    c.has_phone = bool(phones)
+    refresh_derived_fields(c)
     if c.active is None:
         c.active = True
     if not is_new:
@@ -204,15 +283,40 @@ def _apply_owner(
     else:  # not given by the caller: the stored owner counts
         stored = _stored_row(c)
         before = stored.owner_id if stored is not None else None
-    if new_owner != before and not can(actor, "contact.transfer"):
-        errors.add("owner", "You do not have permission to transfer contacts to another owner.")
+    missing = False
     if (c.owner.id if c.owner is not None else None) != new_owner:
         # owner_id was set directly: keep `owner` in step, or the flush would restore it.
         c.owner = db.session.get(User, new_owner) if new_owner is not None else None
-        if new_owner is not None and c.owner is None:
-            errors.add("owner", "No such user.")
-    if c.owner is not None and not c.owner.active:
-        errors.add("owner", f"{c.owner} is not an active user.")
+        missing = new_owner is not None and c.owner is None
+    for message in owner_problems(actor, new_owner, c.owner, before):
+        errors.add("owner", message)
+    if missing:
+        errors.add("owner", "No such user.")
+
+
+def owner_problems(
+    actor: Actor, owner_id: int | None, owner: User | None, before_id: int | None
+) -> list[str]:
+    """Why the user `owner_id` cannot own the contact, owned by `before_id` until now: giving
+    a contact to someone else needs contact.transfer, and the owner must be active. The
+    form, the API and imports (bulk inserts included) all check an owner with it."""
+    problems = []
+    if owner_id != before_id and not can(actor, "contact.transfer"):
+        problems.append("You do not have permission to transfer contacts to another owner.")
+    if owner is not None and not owner.active:
+        problems.append(f"{owner} is not an active user.")
+    return problems
+
+
+def responsible_problems(actor: Actor, responsible: User | None, changed: bool) -> list[str]:
+    """Why `responsible` cannot be responsible for the contact (`changed`: chosen now):
+    choosing needs contact.assign_responsible, and the user must be active."""
+    problems = []
+    if changed and not can(actor, "contact.assign_responsible"):
+        problems.append("You do not have permission to assign responsible users.")
+    if responsible is not None and not responsible.active:
+        problems.append(f"{responsible} is not an active user.")
+    return problems
 
 
 def _check_responsible(actor: Actor, c: Contact, errors: FieldErrors) -> None:
@@ -221,10 +325,8 @@ def _check_responsible(actor: Actor, c: Contact, errors: FieldErrors) -> None:
     before = history.deleted[0] if history.deleted else None
     after = history.added[0] if history.added else None
     changed = history.has_changes() and before is not after
-    if changed and not can(actor, "contact.assign_responsible"):
-        errors.add("responsible", "You do not have permission to assign responsible users.")
-    if c.responsible is not None and not c.responsible.active:
-        errors.add("responsible", f"{c.responsible} is not an active user.")
+    for message in responsible_problems(actor, c.responsible, changed):
+        errors.add("responsible", message)
 
 
 def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: FieldErrors) -> None:
@@ -582,7 +684,4 @@ def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
             row = dict(row)
             platform = lookup_by_name(SocialPlatform, row.pop("platform"))
             contact.social_links.append(SocialLink(platform=platform, **row))
-        db.session.add(contact)
-        apply_contact_rules(actor, contact, is_new=True)
-    db.session.flush()
-    return contact
+    return save_contact(actor, contact, is_new=True)
