@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import PermissionPage
+from crm.admin.pages import PermissionPage
 from crm.errors import NotFound, ValidationFailed
 from crm.extensions import db
 from crm.services.platform.api_tokens import (

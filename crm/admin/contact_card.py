@@ -17,8 +17,8 @@ from flask_admin import expose
 from flask_login import current_user
 
 from crm.admin.appointments import appointments_tab
-from crm.admin.base import ContactPageActions
 from crm.admin.contact_files import files_tab
+from crm.admin.pages import ContactPageActions
 from crm.admin.pickers import active_users
 from crm.admin.tasks import tasks_tab
 from crm.auth.permissions import can

@@ -12,7 +12,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import ContactPageActions
+from crm.admin.pages import ContactPageActions
 from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db

@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import PermissionPage
+from crm.admin.pages import PermissionPage
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Phone

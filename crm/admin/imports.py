@@ -15,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import StringField
 
-from crm.admin.base import PermissionPage
+from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
 from crm.errors import DomainError, FieldError, ValidationFailed
 from crm.extensions import db

@@ -11,7 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
-from crm.admin.base import PermissionPage
+from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
 from crm.errors import DomainError, NotFound, StaleEditError, ValidationFailed
 from crm.extensions import db

@@ -10,7 +10,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import PermissionPage
+from crm.admin.pages import PermissionPage
 from crm.auth import session_guard
 from crm.auth.forms import ChangePasswordForm, show_errors
 from crm.errors import ValidationFailed

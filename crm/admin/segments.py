@@ -15,8 +15,9 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import StringField
 
-from crm.admin.base import CrmModelView, CsrfTokenRule
+from crm.admin.base import CrmModelView
 from crm.admin.fields import EnumSelectField
+from crm.admin.forms import CsrfTokenRule
 from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from wtforms import RadioField
 from wtforms.validators import InputRequired
 
-from crm.admin.base import CrmModelView, PermissionPage
+from crm.admin.base import CrmModelView
 from crm.admin.fields import as_choices
+from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db

@@ -17,7 +17,7 @@ from crm.admin.contact_card import card_of
 from crm.admin.contact_lifecycle import lifecycle_of
 from crm.admin.contacts import columns as contact_columns
 from crm.admin.contacts.bulk import ContactBulk
-from crm.admin.contacts.form import ContactForm, form_pickers, inline_entry
+from crm.admin.contacts.form import PROFILE_FIELDS, ContactForm, form_pickers, inline_entry
 from crm.admin.contacts.listing import ContactListing
 from crm.auth.permissions import can
 from crm.extensions import db
@@ -66,26 +66,7 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
         "first_name",
         "middle_name",
         "last_name",
-        "account",
-        "linked_accounts",
-        "owner",
-        "responsible",
-        "access_class",
-        "tags",
-        "categories",
-        "criteria",
-        "is_primary",
-        "customer_status",
-        "prospect_status",
-        "birthday",
-        "gender",
-        "email",
-        "email_secondary",
-        "website",
-        "email_marketing",
-        "do_not_email",
-        "do_not_call",
-        "contact_preference",
+        *PROFILE_FIELDS,
         "job_title",
         "department",
         "manager",
