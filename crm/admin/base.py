@@ -25,6 +25,7 @@ from crm.admin.committing import (
 )
 from crm.admin.forms import CrmForm, VersionField
 from crm.admin.list_filters import CrmFilterConverter
+from crm.admin.pages import sign_in_or_forbid
 from crm.auth.permissions import can
 from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
@@ -155,9 +156,7 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
         return self.is_accessible()
 
     def inaccessible_callback(self, name: str, **kwargs: Any):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
+        return sign_in_or_forbid()
 
     _VERB_OF_VIEW = {
         "create_view": "create",

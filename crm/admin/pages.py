@@ -13,6 +13,18 @@ from crm.admin.committing import RefusesWriteConflicts
 from crm.auth.permissions import can
 
 
+def to_sign_in():
+    """To the sign-in page, coming back here after."""
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def sign_in_or_forbid():
+    """A page the visitor may not open: sign in first, or 403 when signed in already."""
+    if not current_user.is_authenticated:
+        return to_sign_in()
+    abort(403)
+
+
 class ContactPageActions(RefusesWriteConflicts, BaseView):
     """The routes behind the forms and buttons of a contact's page (not in the menu): for
     signed-in users (others are sent to sign in); each route asks `contact()` for its right
@@ -25,7 +37,7 @@ class ContactPageActions(RefusesWriteConflicts, BaseView):
         return current_user.is_authenticated
 
     def inaccessible_callback(self, name: str, **kwargs: Any):
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return to_sign_in()
 
     @expose("/")
     def index(self):
@@ -57,9 +69,7 @@ class PermissionPage(RefusesWriteConflicts, BaseView):
         return self.is_accessible()
 
     def inaccessible_callback(self, name: str, **kwargs: Any):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
+        return sign_in_or_forbid()
 
 
 class DashboardView(AdminIndexView):
@@ -68,7 +78,7 @@ class DashboardView(AdminIndexView):
     @expose("/")
     def index(self):
         if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return to_sign_in()
         from crm.services.contacts.dashboard import dashboard_figures
 
         return self.render("admin/dashboard.html", figures=dashboard_figures(current_user))
