@@ -245,12 +245,9 @@ def _checked_fields(appointment: Appointment | None, given: dict, errors: v.Fiel
     is_new = appointment is None
     values: dict[str, Any] = {}
     if is_new or "subject" in given:
-        subject = errors.check("subject", v.clean_limited, given.get("subject"), MAX_SUBJECT)
-        if not subject and "subject" not in errors.found:
-            errors.add("subject", "Give the appointment a subject.")
-        elif subject and ("\n" in subject or "\r" in subject):
-            errors.add("subject", "The subject must be a single line.")
-        values["subject"] = subject
+        values["subject"] = errors.one_line(
+            "subject", given.get("subject"), MAX_SUBJECT, "Give the appointment a subject."
+        )
     if is_new or "place" in given:
         place = errors.check("place", v.clean_limited, given.get("place"), MAX_PLACE)
         if place and ("\n" in place or "\r" in place):

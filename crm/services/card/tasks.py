@@ -184,12 +184,9 @@ def _checked_values(
     is_new = task is None
     values: dict[str, Any] = {}
     if is_new or "title" in given:
-        title = errors.check("title", v.clean_limited, given.get("title"), MAX_TITLE)
-        if not title and "title" not in errors.found:
-            errors.add("title", "Give the task a title.")
-        elif title and ("\n" in title or "\r" in title):
-            errors.add("title", "The title must be a single line.")
-        values["title"] = title
+        values["title"] = errors.one_line(
+            "title", given.get("title"), MAX_TITLE, "Give the task a title."
+        )
     if is_new or "description" in given:
         values["description"] = errors.check(
             "description", v.clean_free_text, given.get("description")
