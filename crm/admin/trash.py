@@ -15,7 +15,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Contact
-from crm.services.contacts.saving import purge_contact, restore_contact
+from crm.services.contacts.trash import purge_contact, restore_contact
 from crm.services.platform import access
 
 

@@ -22,12 +22,9 @@ from crm.admin.contacts.listing import ContactListing
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Contact
-from crm.services.contacts.saving import (
-    LooksLikeExisting,
-    delete_contact,
-    live_rows,
-    save_contact,
-)
+from crm.services.contacts.details import live_rows
+from crm.services.contacts.saving import LooksLikeExisting, save_contact
+from crm.services.contacts.trash import delete_contact
 from crm.services.merge import merging as merge
 from crm.services.platform.validation import language_choices
 

@@ -2,7 +2,7 @@
 duplicates of a whole batch looked up in three queries, and the rows written with a few
 multi-row INSERTs rather than one unit-of-work flush per contact.
 
-The field checks are those of crm.services.contacts.saving (`clean_person_fields`,
+The field checks are those of crm.services.contacts.saving and .details (`clean_person_fields`,
 `clean_phone_fields`, `clean_address_fields`, `clean_link_fields`), applied to plain
 objects: a row refused here is refused by the contact form with the same words, and a row
 accepted here is stored as the form would store it (normalised phones and their E.164
@@ -45,18 +45,20 @@ from crm.models.base import utcnow
 from crm.models.contact import contact_categories, contact_tags
 from crm.models.social_link import SocialLink
 from crm.models.tag import Tag
+from crm.services.contacts.details import (
+    clean_address_fields,
+    clean_link_fields,
+    clean_phone_fields,
+    locate_address,
+    phone_region,
+)
 from crm.services.contacts.geocoding import geocoder_from_config
 from crm.services.contacts.saving import (
     PERSON_FIELDS,
     FieldErrors,
-    clean_address_fields,
-    clean_link_fields,
     clean_person_fields,
-    clean_phone_fields,
     derived_fields,
-    locate_address,
     owner_problems,
-    phone_region,
     responsible_problems,
 )
 from crm.services.contacts.search import indexed_together, name_key_of

@@ -25,10 +25,9 @@ from crm.services.contacts.saving import (
     LooksLikeExisting,
     apply_contact_rules,
     create_contact,
-    delete_contact,
-    purge_contact,
     save_contact,
 )
+from crm.services.contacts.trash import delete_contact, purge_contact
 from tests.services.conftest import an_admin, count, reload
 
 CHOOSE_ACCOUNT = "Choose the account this contact works for, or choose B2C."

@@ -62,11 +62,10 @@ from crm.models import (
 )
 from crm.models.base import utcnow
 from crm.services.contacts.batch import ContactBatch, NewContact, begin_for_savepoints
+from crm.services.contacts.details import live_rows, phone_region
 from crm.services.contacts.saving import (
     create_contact,
-    live_rows,
     lookup_by_name,
-    phone_region,
     refresh_derived_fields,
     save_contact,
 )
