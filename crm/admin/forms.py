@@ -57,6 +57,9 @@ _RECORD_PICKERS = (
 
 def _unresolved(field: Any) -> bool:
     posted = {v for v in (field.raw_data or []) if v not in ("", "__None")}
+    if isinstance(field, AjaxSelectMultipleField):
+        # select2 posts the chosen ids as one value, "1,4": two records, not one.
+        posted = {n.strip() for v in posted for n in v.split(field.separator) if n.strip()}
     if isinstance(field, QuerySelectMultipleField | AjaxSelectMultipleField):
         return len(posted) != len(field.data or [])
     return bool(posted) and field.data is None

@@ -17,7 +17,9 @@
   }
   function sync() {
     var field = account();
-    if (!field) { return; }
+    // Only the contact form chooses B2B or B2C; other forms' account (a deal's, a task's)
+    // is always theirs to choose.
+    if (!field || !document.querySelector('input[name="kind"]')) { return; }
     var b2c = currentKind() === 'b2c';
     field.disabled = b2c;
     setSelect2Enabled(field, !b2c);
@@ -196,3 +198,18 @@ document.addEventListener('submit', function (event) {
     event.preventDefault();
   }
 });
+
+// Enter in a picker (select2's search box, a tag being typed) chooses or adds the value;
+// it never sends the form around it, half filled in. Flask-Admin's tag fields submit their
+// form on Enter's keyup, and an empty picker would let the browser submit on its keydown:
+// both are stopped here, before the field's own handlers (select2's still get the keydown).
+(function () {
+  var PICKER = '.select2-input, .select2-focusser';
+  function isPicker(target) { return target && target.matches && target.matches(PICKER); }
+  window.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && isPicker(event.target)) { event.preventDefault(); }
+  }, true);
+  window.addEventListener('keyup', function (event) {
+    if (event.key === 'Enter' && isPicker(event.target)) { event.stopPropagation(); }
+  }, true);
+})();

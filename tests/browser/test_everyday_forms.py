@@ -1,0 +1,111 @@
+"""Everyday forms as a person fills them in: pickers holding two or more values, the account
+of a deal and of a task, and tags typed with Enter."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import Account, Appointment, Contact, Deal, Task
+from tests.browser.widgets import choose_select2, choose_select2_many, snap, submit
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def sales(make_user, make_contact):
+    """A sales user with three companies and two contacts of their own."""
+    user = make_user("crm_sales")
+    for name in ("Globex", "Initech", "Umbrella"):
+        db.session.add(Account(name=name, owner=user))
+    db.session.commit()
+    make_contact(user, first_name="Ana", last_name="Smith", kind="b2b", account="Globex")
+    make_contact(user, first_name="Bo", last_name="Lee", kind="b2b", account="Globex")
+    return user
+
+
+def test_a_contact_works_for_two_other_accounts_too(page: Page, sales, sign_in, fresh_db):
+    sign_in(page, sales.email)
+    ana = db.session.scalar(select(Contact).where(Contact.first_name == "Ana"))
+    page.goto(f"/admin/contact/edit/?id={ana.id}")
+    choose_select2_many(page, "linked_accounts", "Initech")
+    choose_select2_many(page, "linked_accounts", "Umbrella")
+    submit(page)
+    expect(page.locator(".alert-success")).to_be_visible()
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    ana = fresh_db().get(Contact, ana.id)
+    assert sorted(a.name for a in ana.linked_accounts) == ["Initech", "Umbrella"]
+
+
+def test_a_deal_with_two_contacts_and_its_account(page: Page, sales, sign_in, fresh_db):
+    sign_in(page, sales.email)
+    page.goto("/admin/deal/new/")
+    page.get_by_label("Title").fill("Globex renewal")
+    choose_select2_many(page, "contacts", "Ana Smith")
+    choose_select2_many(page, "contacts", "Bo Lee")
+    expect(page.locator("input#account")).to_be_enabled()  # no B2B/B2C choice here
+    choose_select2(page, "account", "Globex", search="Glob")
+    snap(page, "deal-form-two-contacts")
+    submit(page)
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    deal = fresh_db().scalars(select(Deal)).one()
+    assert sorted(c.first_name for c in deal.contacts) == ["Ana", "Bo"]
+    assert deal.account is not None and deal.account.name == "Globex"
+
+
+def test_a_task_for_a_company(page: Page, sales, sign_in, fresh_db):
+    sign_in(page, sales.email)
+    page.goto("/admin/tasks/new/")
+    page.get_by_label("Title").fill("Send the Initech quote")
+    expect(page.locator("input#account")).to_be_enabled()
+    choose_select2(page, "account", "Initech", search="Init")
+    submit(page)
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    task = fresh_db().scalars(select(Task)).one()
+    assert task.account is not None and task.account.name == "Initech"
+
+
+def test_an_appointment_with_two_participants_and_two_companies(
+    page: Page, sales, sign_in, fresh_db
+):
+    sign_in(page, sales.email)
+    page.goto("/admin/appointments/new/")
+    page.get_by_label("Subject").fill("Kick-off")
+    page.get_by_label("Starts").fill("2026-12-10T10:00")
+    page.get_by_label("Ends").fill("2026-12-10T11:00")
+    choose_select2_many(page, "contacts", "Ana Smith")
+    choose_select2_many(page, "contacts", "Bo Lee")
+    choose_select2_many(page, "accounts", "Globex")
+    choose_select2_many(page, "accounts", "Initech")
+    submit(page)
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    meeting = fresh_db().scalars(select(Appointment)).one()
+    assert sorted(c.first_name for c in meeting.contacts) == ["Ana", "Bo"]
+    assert sorted(a.name for a in meeting.accounts) == ["Globex", "Initech"]
+
+
+def test_tags_typed_with_enter_do_not_save_the_form(page: Page, sales, sign_in, fresh_db):
+    sign_in(page, sales.email)
+    page.goto("/admin/contact/new/")
+    page.get_by_label("First name").fill("Cy")
+    page.get_by_label("Last name").fill("Park")
+    tags = page.locator("#s2id_tags input.select2-input")
+    for name in ("VIP", "Press"):
+        tags.click()
+        tags.type(name)
+        tags.press("Enter")
+        expect(page.locator("#s2id_tags .select2-search-choice", has_text=name)).to_have_count(1)
+    tags.press("Enter")  # once more, on the empty field, as people do to be sure
+    tags.press("Escape")  # closes the picker's list
+    # Still on the form, half filled in: nothing was sent.
+    expect(page).to_have_url(re.compile(r"/admin/contact/new/"))
+    assert fresh_db().scalars(select(Contact).where(Contact.first_name == "Cy")).first() is None
+    page.get_by_label("Job title").fill("Editor")
+    submit(page)
+    expect(page.locator(".alert-success")).to_be_visible()
+    cy = fresh_db().scalars(select(Contact).where(Contact.first_name == "Cy")).one()
+    assert sorted(t.name for t in cy.tags) == ["Press", "VIP"] and cy.job_title == "Editor"
