@@ -109,3 +109,17 @@ def test_tags_typed_with_enter_do_not_save_the_form(page: Page, sales, sign_in, 
     expect(page.locator(".alert-success")).to_be_visible()
     cy = fresh_db().scalars(select(Contact).where(Contact.first_name == "Cy")).one()
     assert sorted(t.name for t in cy.tags) == ["Press", "VIP"] and cy.job_title == "Editor"
+
+
+def test_a_retired_phone_type_is_not_offered_to_new_rows(page: Page, sales, sign_in, fresh_db):
+    from crm.models import PhoneType
+    from tests.browser.widgets import add_inline_row
+
+    fax = db.session.scalar(select(PhoneType).where(PhoneType.name == "Fax"))
+    fax.active = False
+    db.session.commit()
+    sign_in(page, sales.email)
+    page.goto("/admin/contact/new/")
+    row = add_inline_row(page, "phones", "Phone")
+    offered = page.locator(f"#phones-{row}-phone_type option").all_inner_texts()
+    assert "Mobile" in offered and not any("Fax" in label for label in offered)

@@ -39,20 +39,54 @@ from crm.services.platform.validation import country_choices, language_choices, 
 
 
 def _lookup_choices(model: type):
+    """The entries a new choice may take: the active ones (a row keeps a deactivated one
+    it has: `_keep_retired_choices`)."""
+
     def factory():
         return db.session.scalars(
-            select(model).order_by(model.active.desc(), model.position, model.name)
+            select(model).where(model.active.is_(True)).order_by(model.position, model.name)
         ).all()
 
     return factory
+
+
+# (relation, field) of the inline rows whose type is a lookup a list manager may retire.
+_ROW_LOOKUPS = (
+    ("phones", "phone_type"),
+    ("addresses", "address_type"),
+    ("social_links", "platform"),
+)
+
+
+def _keep_retired_choices(form: Any, contact: Any) -> None:
+    """Deactivated lookups are offered to the rows and fields that have them (shown
+    "(inactive)"), never to new ones: chosen anew they would be refused on save."""
+    for relation, attr in _ROW_LOOKUPS:
+        retired = {
+            kind
+            for row in getattr(contact, relation)
+            if (kind := getattr(row, attr)) is not None and not kind.active
+        }
+        if retired:
+            for entry in getattr(form, relation).entries:
+                field = getattr(entry.form, attr)
+                field.query = [*field.query_factory(), *sorted(retired, key=_lookup_label)]
+    for name in ("categories", "criteria"):
+        retired = [item for item in getattr(contact, name) if not item.active]
+        if retired:
+            field = getattr(form, name)
+            field.query = [*field.query_factory(), *retired]
 
 
 def _criteria_for_individuals() -> list[Criterion]:
     """As in SECUTIX, criteria differ for individuals and companies; contacts get the former."""
     return db.session.scalars(
         select(Criterion)
-        .where(Criterion.applies_to.in_([CriterionScope.INDIVIDUALS, CriterionScope.BOTH]))
-        .order_by(Criterion.active.desc(), Criterion.position, Criterion.name)
+        .where(
+            Criterion.applies_to.in_([CriterionScope.INDIVIDUALS, CriterionScope.BOTH]),
+            Criterion.active.is_(True),
+        )
+        .order_by(Criterion.position, Criterion.name)
     ).all()
 
 
@@ -326,5 +360,7 @@ class ContactForm:
             form.tags.data = [tag.name for tag in obj.tags]
             if obj.account is not None and obj.account.is_hidden:
                 form.account.data = None  # a B2C contact's own account is not a company
+        if obj is not None:
+            _keep_retired_choices(form, obj)
         self._lock_owner_unless_transfer_allowed(form)
         return form
