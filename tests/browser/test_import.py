@@ -48,6 +48,19 @@ def test_upload_map_preview_and_import_a_google_contacts_file(
     session = fresh_db()
     assert session.scalar(select(func.count()).select_from(Contact)) == created
 
+    # Undo asks first, saying what it will do; dismissed, nothing happens.
+    questions: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.locator("#undo-submit").click()
+    expect(page.locator("#undo-submit")).to_be_visible()
+    assert questions == ["Undo this import? 3 contacts it created will be deleted."]
+    assert fresh_db().scalar(select(func.count()).select_from(Contact)) == created
+    page.once("dialog", lambda dialog: answer(dialog, True))
     page.locator("#undo-submit").click()
     expect(page.locator(".alert-success")).to_contain_text("Import undone")
     assert fresh_db().scalar(select(func.count()).select_from(Contact)) == 0
