@@ -89,6 +89,28 @@ def contact_picker(name: str) -> ContactAjaxLoader:
     )
 
 
+class ContactAccountLoader(GatedAjaxLoader):
+    """The contact form's account: it offers companies, and also takes a consumer's own
+    account (hidden while they are B2C, shown on the form when B2B is chosen); the contact
+    rules refuse anyone else's."""
+
+    def get_one(self, pk: Any) -> Any:
+        pk = access.record_id(pk)
+        if pk is None:
+            return None
+        with db.session.no_autoflush:
+            visible = db.session.query(Account).filter(access.account_visibility(current_user))
+            return visible.filter(Account.id == pk).one_or_none()
+
+
+def contact_account_picker(name: str) -> ContactAccountLoader:
+    """The contact form's account field (see ContactAccountLoader)."""
+    return ContactAccountLoader(
+        name, Account, _company_accounts, fields=("name",), order_by="name",
+        placeholder="Type an account name",
+    )  # fmt: skip
+
+
 def company_picker(name: str) -> GatedAjaxLoader:
     """The autocomplete of a form field `name` choosing company accounts the user sees."""
     return GatedAjaxLoader(

@@ -15,7 +15,12 @@ from wtforms.validators import NumberRange, Optional
 
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
 from crm.admin.forms import CsrfTokenRule, section
-from crm.admin.pickers import active_users, company_picker, contact_picker
+from crm.admin.pickers import (
+    active_users,
+    company_picker,
+    contact_account_picker,
+    contact_picker,
+)
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import (
@@ -234,7 +239,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 def form_pickers() -> dict[str, Any]:
     """The form's autocompletes (built per view: Flask-Admin binds them to it)."""
     return {
-        "account": company_picker("account"),
+        "account": contact_account_picker("account"),
         "linked_accounts": company_picker("linked_accounts"),
         "manager": contact_picker("manager"),
     }
@@ -358,8 +363,6 @@ class ContactForm:
         if request.method == "GET" and obj is not None:
             form.expected_version.data = obj.version
             form.tags.data = [tag.name for tag in obj.tags]
-            if obj.account is not None and obj.account.is_hidden:
-                form.account.data = None  # a B2C contact's own account is not a company
         if obj is not None:
             _keep_retired_choices(form, obj)
         self._lock_owner_unless_transfer_allowed(form)

@@ -381,6 +381,11 @@ def _apply_kind_and_account(c: Contact, errors: FieldErrors) -> None:
         c.is_primary = True
         c.linked_accounts = [a for a in c.linked_accounts if not a.is_hidden]
         return
+    own = c.account is not None and c.account.is_hidden and c.account is previous
+    if own and not _other_contacts_in(c.account, c):
+        # A consumer becoming B2B keeps their own account, which shows from now on (it was
+        # hidden from view only while they were B2C).
+        c.account.is_hidden = False
     if c.account is None or c.account.is_hidden:
         errors.add("account", "Choose the account this contact works for, or choose B2C.")
         return

@@ -150,6 +150,7 @@ def test_switching_b2c_to_b2b_without_an_account_keeps_everything(manager, make_
     hidden_id = contact.account_id
 
     contact.kind = ContactKind.B2B
+    contact.account = None  # the account field emptied
     with pytest.raises(ValidationFailed) as caught, db.session.no_autoflush:
         apply_contact_rules(manager, contact, is_new=False)
     db.session.rollback()
@@ -158,6 +159,19 @@ def test_switching_b2c_to_b2b_without_an_account_keeps_everything(manager, make_
     stored = reload(contact)
     assert stored.kind is ContactKind.B2C
     assert stored.account_id == hidden_id
+
+
+def test_switching_b2c_to_b2b_keeping_the_persons_account_shows_it(manager, make_contact):
+    """As the help pages say: a consumer's account is hidden from view unless they are B2B."""
+    contact = make_contact(first_name="Ana", last_name="Smith")
+    own = contact.account_id
+
+    contact.kind = ContactKind.B2B  # the account field left as it shows: the person's own
+    save(manager, contact)
+
+    stored = reload(contact)
+    assert stored.kind is ContactKind.B2B and stored.account_id == own
+    assert stored.account.is_hidden is False and stored.account.name == "Ana Smith"
 
 
 def test_switching_b2b_to_b2c_creates_a_hidden_account(manager, make_contact):
