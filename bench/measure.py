@@ -608,7 +608,8 @@ class Bench:
         from sqlalchemy import func, select
 
         from crm.models import Account, Contact
-        from crm.services.merge.merging import merge_accounts, merge_contacts
+        from crm.services.merge.accounts import merge_accounts
+        from crm.services.merge.contacts import merge_contacts
 
         db = self.db
         people = db.session.scalars(

@@ -210,7 +210,7 @@ class _Who:
 @pytest.fixture
 def ids(make_contact, make_user):
     from crm.models import AccessClass, Account, MarketingList, Segment
-    from crm.services.merge.merging import merge_contacts
+    from crm.services.merge.contacts import merge_contacts
 
     contact = make_contact(first_name="Ana", last_name="Smith")
     contact2 = make_contact(first_name="Anna", last_name="Smith")
