@@ -534,8 +534,10 @@ class Bench:
         from sqlalchemy import select
 
         from crm.models import Account, Contact, DuplicateHandling, ImportJob
-        from crm.services.transfer.importing import imports
+        from crm.services.transfer.importing.jobs import create_job, start
+        from crm.services.transfer.importing.run import BATCH, run_job
         from crm.services.transfer.importing.targets import Mapping
+        from crm.services.transfer.importing.undo import undo_import
 
         db = self.db
         wanted = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
@@ -567,13 +569,13 @@ class Bench:
         job_id: list[int] = []
 
         def run_import() -> str:
-            job = imports.create_job(actor, data, "bench-import.csv")
-            started = imports.start(
+            job = create_job(actor, data, "bench-import.csv")
+            started = start(
                 actor, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP, dry_run=False
             )
             db.session.commit()
             began = time.perf_counter()
-            imports.run_job(started.id)
+            run_job(started.id)
             seconds = time.perf_counter() - began
             db.session.expire_all()
             done = db.session.get(ImportJob, started.id)
@@ -585,14 +587,14 @@ class Bench:
 
         def undo() -> str:
             job = db.session.get(ImportJob, job_id[-1])
-            report = imports.undo_import(actor, job)
+            report = undo_import(actor, job)
             db.session.commit()
             (Path(self.app.instance_path) / "imports" / job.stored_name).unlink(missing_ok=True)
             return f"{report.deleted:,} contacts deleted, {report.kept:,} kept"
 
         self.time_call(
             "import CSV (services.importing, skip duplicates)",
-            f"{wanted:,} rows, duplicate checks on, batches of {imports.BATCH:,}",
+            f"{wanted:,} rows, duplicate checks on, batches of {BATCH:,}",
             run_import,
             1,
             None,
@@ -608,7 +610,8 @@ class Bench:
         from sqlalchemy import func, select
 
         from crm.models import Account, Contact
-        from crm.services.merge.merging import merge_accounts, merge_contacts
+        from crm.services.merge.accounts import merge_accounts
+        from crm.services.merge.contacts import merge_contacts
 
         db = self.db
         people = db.session.scalars(

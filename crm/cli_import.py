@@ -59,7 +59,8 @@ def import_command(
     """Import contacts from FILE (CSV, XLSX or vCard), with the mapping the Import page
     would propose (a saved one, a known column set, or one guessed from the headers)."""
     from crm.services.platform import jobs
-    from crm.services.transfer.importing import imports
+    from crm.services.transfer.importing.jobs import create_job, start
+    from crm.services.transfer.importing.run import run_job
     from crm.services.transfer.importing.targets import Mapping
 
     actor = acting_user(as_email)
@@ -72,9 +73,9 @@ def import_command(
         click.echo(f"error: {file} is {len(data):,} bytes; the limit is {limit:,}.", err=True)
         sys.exit(2)
     try:
-        job = imports.create_job(actor, data, name, sheet=sheet)
+        job = create_job(actor, data, name, sheet=sheet)
         mapping = Mapping.from_json(job.mapping)
-        run = imports.start(
+        run = start(
             actor,
             job,
             mapping,
@@ -98,7 +99,7 @@ def import_command(
         + (" (dry run: nothing is saved)" if dry_run else "")
     )
     job_id = run.id
-    not_started = jobs.commit_and_submit(imports.run_job, run)
+    not_started = jobs.commit_and_submit(run_job, run)
     if not_started:
         raise click.ClickException(not_started)
     with click.progressbar(length=100, label="Importing", show_percent=True) as bar:

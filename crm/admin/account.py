@@ -21,7 +21,8 @@ from crm.services.contacts.accounts import (
     delete_account,
     save_account,
 )
-from crm.services.merge.merging import MAX_MERGED, merge_successor
+from crm.services.merge.old_links import merge_successor
+from crm.services.merge.plan import MAX_MERGED
 from crm.services.platform import access
 
 

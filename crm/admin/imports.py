@@ -30,9 +30,20 @@ from crm.models import (
 from crm.services.platform import jobs
 from crm.services.platform import validation as v
 from crm.services.platform.users import emails_of
-from crm.services.transfer.importing import imports
+from crm.services.transfer.importing.jobs import (
+    create_job,
+    dry_runs_of,
+    fail_interrupted,
+    job_headers,
+    resume_job,
+    save_mapping,
+    start,
+)
+from crm.services.transfer.importing.preview import PREVIEW_COLUMNS, preview
 from crm.services.transfer.importing.rows import type_names
+from crm.services.transfer.importing.run import run_job
 from crm.services.transfer.importing.targets import Mapping, parse_target, target_choices
+from crm.services.transfer.importing.undo import undo_import
 
 JOBS_SHOWN = 50
 
@@ -67,13 +78,13 @@ class ImportView(PermissionPage):
     # ---- the list and the upload --------------------------------------------------------
     @expose("/", methods=("GET", "POST"))
     def index(self):
-        imports.fail_interrupted()
+        fail_interrupted()
         form = UploadForm()
         if form.validate_on_submit():
             upload = form.file.data
             data = upload.read(current_app.config["CRM_IMPORT_MAX_BYTES"] + 1)
             try:
-                job = imports.create_job(
+                job = create_job(
                     current_user, data, upload.filename or "upload", sheet=form.sheet.data or None
                 )
                 db.session.commit()
@@ -101,7 +112,7 @@ class ImportView(PermissionPage):
         job = self._job(job_id)
         if job.status != JobStatus.DRAFT:
             return redirect(url_for(".job", job_id=job.id))
-        headers = imports.job_headers(job)
+        headers = job_headers(job)
         samples = list(job.details.get("samples") or [])
         mapping = Mapping.from_json(job.mapping)
         errors: dict[str, list[str]] = {}
@@ -125,7 +136,7 @@ class ImportView(PermissionPage):
                     if response is not None:
                         return response
                     if request.form.get("do") == "preview":
-                        shown = imports.preview(current_user, job, mapping)
+                        shown = preview(current_user, job, mapping)
                     db.session.commit()
         return self.render(
             "admin/import_mapping.html",
@@ -142,8 +153,8 @@ class ImportView(PermissionPage):
             default_region=current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US"),
             errors=errors,
             preview=shown,
-            preview_columns=imports.PREVIEW_COLUMNS,
-            dry_runs=imports.dry_runs_of(job),
+            preview_columns=PREVIEW_COLUMNS,
+            dry_runs=dry_runs_of(job),
             form=form,
             row_count=job.details.get("row_count", 0),
         )
@@ -174,7 +185,7 @@ class ImportView(PermissionPage):
         action = request.form.get("do")
         try:
             if action == "save_mapping":
-                saved = imports.save_mapping(current_user, job, request.form.get("mapping_name"))
+                saved = save_mapping(current_user, job, request.form.get("mapping_name"))
                 db.session.commit()
                 flash(
                     f"Mapping saved as {saved.name!r}: used for files with these columns.",
@@ -182,7 +193,7 @@ class ImportView(PermissionPage):
                 )
                 return redirect(url_for(".mapping", job_id=job.id))
             if action in ("dry_run", "run"):
-                started = imports.start(
+                started = start(
                     current_user,
                     job,
                     mapping,
@@ -207,7 +218,7 @@ class ImportView(PermissionPage):
     # ---- a job ----------------------------------------------------------------------------
     @expose("/<int:job_id>/")
     def job(self, job_id: int):
-        imports.fail_interrupted()
+        fail_interrupted()
         job = self._job(job_id, follow=True)
         return self.render(
             "admin/import_job.html",
@@ -237,7 +248,7 @@ class ImportView(PermissionPage):
         if not CsrfOnly().validate_on_submit():
             abort(400)
         try:
-            report = imports.undo_import(current_user, job)
+            report = undo_import(current_user, job)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -256,7 +267,7 @@ class ImportView(PermissionPage):
         if not CsrfOnly().validate_on_submit():
             abort(400)
         try:
-            imports.resume_job(current_user, job)
+            resume_job(current_user, job)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -270,7 +281,7 @@ def _submit(job: ImportJob) -> None:
     """Hand the job to the job runner; if the queue is down, say so (the job's page then
     shows it failed, with the reason)."""
     try:
-        jobs.submit(imports.run_job, job)
+        jobs.submit(run_job, job)
     except jobs.JobQueueDown as exc:
         flash(exc.message, "error")
 

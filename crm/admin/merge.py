@@ -16,15 +16,10 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, NotFound, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import MergeRecord
-from crm.services.merge.merging import (
-    MAX_MERGED,
-    account_plan,
-    contact_plan,
-    merge_accounts,
-    merge_contacts,
-    undo_merge,
-    undo_refusal,
-)
+from crm.services.merge.accounts import merge_accounts
+from crm.services.merge.contacts import merge_contacts
+from crm.services.merge.plan import MAX_MERGED, account_plan, contact_plan
+from crm.services.merge.undo import undo_merge, undo_refusal
 from crm.services.platform.write_conflicts import refused_on_conflict
 
 PER_PAGE = 50

@@ -17,7 +17,7 @@ from crm.extensions import db
 from crm.models import Contact, Phone
 from crm.services.contacts import lifecycle, search
 from crm.services.contacts.saving import create_contact, save_contact
-from crm.services.merge.merging import merge_successor
+from crm.services.merge.old_links import merge_successor
 from crm.services.platform import access
 
 MAX_PAGE_SIZE = 100

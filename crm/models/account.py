@@ -44,7 +44,7 @@ class Account(TimestampMixin, db.Model):
     )
     # Only users granted this class see the account (None: see services.access).
     access_class_id: Mapped[int | None] = mapped_column(ForeignKey("access_classes.id"), index=True)
-    # Merged into that account (crm.services.merge.merging): kept, but in no list or picker.
+    # Merged into that account (crm.services.merge.accounts): kept, but in no list or picker.
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="SET NULL")
     )

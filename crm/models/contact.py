@@ -175,7 +175,7 @@ class Contact(TimestampMixin, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Lower-cased names and emails, kept by services.contacts; what substring search reads.
-    # Merged into that contact (crm.services.merge.merging): a tombstone, in no list, whose old
+    # Merged into that contact (crm.services.merge.contacts): a tombstone, in no list, whose old
     # links lead to the contact it was merged into. Merged contacts also have deleted_at.
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL")

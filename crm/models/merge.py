@@ -1,5 +1,5 @@
 """Merges of contacts or of accounts, with what it takes to undo them
-(crm.services.merge.merging)."""
+(crm.services.merge: merging in `contacts` and `accounts`, undoing in `undo`)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from crm import worker
 from crm.services.platform.jobs import runner_name
 from crm.services.transfer.export_jobs import run_export
-from crm.services.transfer.importing.imports import run_job
+from crm.services.transfer.importing.run import run_job
 
 RUNNERS = {"import": run_job, "export": run_export}
 

@@ -80,18 +80,20 @@ def test_a_small_export_is_still_downloaded_at_once(client, people, app):
 def test_an_administrator_follows_every_users_jobs_but_their_files_stay_theirs(
     client, people, make_user, app
 ):
-    from crm.services.transfer.importing import imports
+    from crm.models import DuplicateHandling
+    from crm.services.transfer.importing.jobs import create_job, start
+    from crm.services.transfer.importing.run import run_job
     from crm.services.transfer.importing.targets import Mapping
 
     app.config["CRM_JOB_QUEUE"] = "inline"
     login(client, people.email)
     _ask(client)
     export = db.session.scalar(select(ExportJob))
-    upload = imports.create_job(people, b"First Name,Last Name\nAna,Smith\n", "theirs.csv")
-    imports.start(people, upload, Mapping.from_json(upload.mapping), imports.DuplicateHandling.SKIP,
-                  dry_run=False)  # fmt: skip
+    upload = create_job(people, b"First Name,Last Name\nAna,Smith\n", "theirs.csv")
+    start(people, upload, Mapping.from_json(upload.mapping), DuplicateHandling.SKIP,
+          dry_run=False)  # fmt: skip
     db.session.commit()
-    imports.run_job(upload.id)
+    run_job(upload.id)
     client.post(
         "/logout", data={"csrf_token": csrf_from(client.get("/logout").get_data(as_text=True))}
     )

@@ -101,10 +101,10 @@ def test_a_file_that_cannot_be_read_is_refused_on_the_upload_form(client, login_
 
 
 def test_another_users_import_is_not_shown(client, login_as, make_user):
-    from crm.services.transfer.importing import imports
+    from crm.services.transfer.importing.jobs import create_job
 
     other = make_user("crm_manager")
-    job = imports.create_job(other, CSV, "theirs.csv")
+    job = create_job(other, CSV, "theirs.csv")
     db.session.commit()
     login_as("crm_manager")
     assert client.get(f"/admin/imports/{job.id}/").status_code == 404

@@ -118,7 +118,7 @@ def test_undo_from_the_merge_page_is_for_administrators(client, login_as, make_c
     manager = make_user("crm_manager")
     a = make_contact(manager, first_name="Ana", last_name="Smith")
     b = make_contact(manager, first_name="Anna", last_name="Smith", job_title="CEO")
-    from crm.services.merge.merging import merge_contacts
+    from crm.services.merge.contacts import merge_contacts
 
     record = merge_contacts(manager, [a.id, b.id])
     db.session.commit()
@@ -175,7 +175,7 @@ def test_the_merge_bulk_action_on_accounts_opens_the_merge_page(client, login_as
 
 
 def test_a_merged_accounts_old_link_leads_to_the_master(client, login_as, make_user):
-    from crm.services.merge.merging import merge_accounts
+    from crm.services.merge.accounts import merge_accounts
 
     manager = make_user("crm_manager")
     acme, acme2 = Account(name="Acme"), Account(name="Acme Ltd")

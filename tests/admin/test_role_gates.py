@@ -210,13 +210,13 @@ class _Who:
 @pytest.fixture
 def ids(make_contact, make_user):
     from crm.models import AccessClass, Account, MarketingList, Segment
-    from crm.services.merge.merging import merge_contacts
+    from crm.services.merge.contacts import merge_contacts
 
     contact = make_contact(first_name="Ana", last_name="Smith")
     contact2 = make_contact(first_name="Anna", last_name="Smith")
     merged = [make_contact(first_name="Mo", last_name=f"Merged{i}") for i in range(2)]
     record = merge_contacts(make_user("crm_manager"), [m.id for m in merged])
-    from crm.services.transfer.importing.imports import create_job
+    from crm.services.transfer.importing.jobs import create_job
 
     import_job = create_job(make_user("crm_manager"), b"First name,Last name\nA,B\n", "a.csv")
     from sqlalchemy import select

@@ -29,7 +29,7 @@ from crm.models import (
 from crm.services.contacts import selection
 from crm.services.contacts.bulk import add_to_marketing_list, move_to_trash
 from crm.services.lists.tags import tags_for_names
-from crm.services.merge.merging import merge_contacts
+from crm.services.merge.contacts import merge_contacts
 from tests.admin.helpers import contact_form
 from tests.conftest import ROLES, csrf_from, login
 from tests.db_state import changed_tables, snapshot

@@ -23,7 +23,7 @@ from crm.models import Contact
 from crm.models.base import utcnow
 from crm.services.contacts import bulk, selection
 from crm.services.lists import segments
-from crm.services.merge.merging import MAX_MERGED
+from crm.services.merge.plan import MAX_MERGED
 from crm.services.platform import access, jobs
 from crm.services.transfer import export_jobs, exporting
 from crm.streaming import streamed_download

@@ -25,7 +25,8 @@ from crm.models import Contact
 from crm.services.contacts.details import live_rows
 from crm.services.contacts.saving import LooksLikeExisting, save_contact
 from crm.services.contacts.trash import delete_contact
-from crm.services.merge import merging as merge
+from crm.services.merge import old_links
+from crm.services.merge.undo import merges_of
 from crm.services.platform.validation import language_choices
 
 
@@ -125,13 +126,13 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
         ]
 
     def merge_successor(self, pk: int) -> tuple[Any, Any] | None:
-        return merge.merge_successor(current_user, Contact, pk)
+        return old_links.merge_successor(current_user, Contact, pk)
 
     def render(self, template: str, **kwargs: Any):
         model = kwargs.get("model")
         if template == self.details_template and model is not None:
             allowed = can(current_user, "contact.merge")
-            kwargs["merges"] = merge.merges_of("contact", model.id) if allowed else []
+            kwargs["merges"] = merges_of("contact", model.id) if allowed else []
             kwargs["lifecycle"] = lifecycle_of(current_user, model)
             kwargs["card"] = card_of(current_user, model, request.args)
         return super().render(template, **kwargs)

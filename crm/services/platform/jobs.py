@@ -89,9 +89,21 @@ def runner_name(runner: Runner) -> str:
     return f"{module}:{qualname}"
 
 
+# Runners that moved, by the name an older version put on the queue -> their name now: a job
+# queued before an upgrade still runs after it. Add a line whenever a runner moves or is
+# renamed; a line can go once no queue can hold the old name.
+RENAMED_RUNNERS = {
+    # importing/imports.py was split into jobs, run, undo and preview (issue 19).
+    "crm.services.transfer.importing.imports:run_job": (
+        "crm.services.transfer.importing.run:run_job"
+    ),
+}
+
+
 def runner_named(name: str) -> Runner:
     """The runner `runner_name` named: only a function of a crm module, as a queue of an
     older version or another machine may hold any text."""
+    name = RENAMED_RUNNERS.get(name, name)
     module, _, qualname = name.partition(":")
     if not module.startswith("crm.") or not qualname:
         raise ValueError(f"Not the name of a job runner: {name!r}")

@@ -20,7 +20,8 @@ from crm.models import (
 from crm.services.card import activity, connections, interactions, notes
 from crm.services.contacts.saving import apply_contact_rules
 from crm.services.lists.lookups import delete_lookup, save_lookup
-from crm.services.merge import merging as merge
+from crm.services.merge.contacts import merge_contacts
+from crm.services.merge.undo import undo_merge
 from tests.services.conftest import an_admin, count
 
 
@@ -251,7 +252,7 @@ def test_a_merge_moves_connections_and_leaves_a_link_between_the_merged_pair(man
     between = connections.connect(manager, bob, copy.id, _type("Assistant").id)
     self_link = connections.connect(manager, anna, copy.id, _type("Spouse").id)
     db.session.commit()
-    record = merge.merge_contacts(manager, [anna.id, copy.id], master_id=anna.id)
+    record = merge_contacts(manager, [anna.id, copy.id], master_id=anna.id)
     db.session.commit()
     assert db.session.get(Connection, moved.id).contact_id == anna.id
     assert db.session.get(Connection, between.id).other_id == anna.id
@@ -259,7 +260,7 @@ def test_a_merge_moves_connections_and_leaves_a_link_between_the_merged_pair(man
     assert db.session.get(Connection, self_link.id).other_id == copy.id
     labels = sorted(lk.label for lk in connections.connections_of(manager, anna))
     assert labels == ["Assistant to", "Colleague"]
-    merge.undo_merge(an_admin(), record)
+    undo_merge(an_admin(), record)
     db.session.commit()
     assert db.session.get(Connection, moved.id).contact_id == copy.id
     assert db.session.get(Connection, between.id).other_id == copy.id

@@ -410,7 +410,7 @@ def test_removing_a_picture_takes_its_bytes_after_the_commit(manager, ana):
 
 
 def test_a_merge_moves_files_and_a_shared_picture_is_kept_for_the_tombstone(manager, make_contact):
-    from crm.services.merge.merging import merge_contacts
+    from crm.services.merge.contacts import merge_contacts
 
     one, two = make_contact(first_name="One"), make_contact(first_name="Two")
     made = upload(manager, one, "one.pdf", PDF)

@@ -16,11 +16,11 @@ from crm.services.contacts.duplicates import (
     matches_for,
     name_key,
 )
-from crm.services.merge.merging import MAX_HOPS, merge_successor
+from crm.services.merge.old_links import MAX_HOPS, merge_successor
 
 
 def contact_successor(actor, contact_id):
-    """Where a merged contact's old link leads (crm.services.merge.merging)."""
+    """Where a merged contact's old link leads (crm.services.merge.old_links)."""
     return merge_successor(actor, Contact, contact_id)
 
 

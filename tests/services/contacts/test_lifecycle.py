@@ -402,7 +402,7 @@ def test_store_customer_rule_holds_after_a_deal_is_lost(admin_user, manager):
 def test_merging_contacts_moves_their_deals_and_orders_and_applies_the_rules(
     admin_user, manager, make_contact
 ):
-    from crm.services.merge.merging import merge_contacts
+    from crm.services.merge.contacts import merge_contacts
 
     ana, twin = make_contact(email="ana@example.com"), make_contact(email="ana@example.org")
     both = new_deal(manager, ana, twin)

@@ -20,7 +20,9 @@ from crm.models import (
 )
 from crm.services.contacts.bulk import add_tags
 from crm.services.contacts.duplicates import mark_not_duplicates
-from crm.services.merge.merging import contact_plan, merge_contacts, undo_merge, undo_refusal
+from crm.services.merge.contacts import merge_contacts
+from crm.services.merge.plan import contact_plan
+from crm.services.merge.undo import undo_merge, undo_refusal
 from tests.services.conftest import an_admin, reload
 
 
@@ -233,7 +235,7 @@ def test_a_manager_reference_to_a_merged_contact_moves_and_never_to_itself(manag
 
 def test_every_column_is_either_chosen_on_the_merge_page_or_kept_by_the_rules():
     """A column added later must be decided: offered on the merge page, or derived."""
-    from crm.services.merge.merging import (
+    from crm.services.merge.plan import (
         ACCOUNT_FIELDS,
         ACCOUNT_NOT_CHOSEN,
         CONTACT_FIELDS,

@@ -36,8 +36,10 @@ from crm.models import (
 )
 from crm.services.contacts.saving import create_contact
 from crm.services.merge import engine as merge_engine
+from crm.services.merge.accounts import merge_accounts
+from crm.services.merge.contacts import merge_contacts
 from crm.services.merge.engine import references_to
-from crm.services.merge.merging import merge_accounts, merge_contacts, undo_merge
+from crm.services.merge.undo import undo_merge
 from tests.services.conftest import an_admin
 
 PROPERTY_SETTINGS = settings(

@@ -17,7 +17,8 @@ from crm.extensions import db
 from crm.models import Contact, DuplicateHandling, ExportJob, ImportJob, JobStatus
 from crm.services.platform import jobs
 from crm.services.transfer import export_jobs
-from crm.services.transfer.importing import imports
+from crm.services.transfer.importing.jobs import create_job, fail_interrupted, start
+from crm.services.transfer.importing.run import run_job
 from crm.services.transfer.importing.targets import Mapping
 
 pytestmark = pytest.mark.skipif(
@@ -92,15 +93,15 @@ def _work(redis_url: str) -> None:
 
 def test_an_import_waits_on_the_redis_queue_and_a_worker_runs_it(rq_app, redis_url, manager):
     data = b"First Name,Last Name,E-mail Address\nAna,Smith,ana@example.com\nBo,Lee,bo@x.org\n"
-    job = imports.create_job(manager, data, "people.csv")
-    imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
-                  dry_run=False)  # fmt: skip
+    job = create_job(manager, data, "people.csv")
+    start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+          dry_run=False)  # fmt: skip
     db.session.commit()
-    jobs.submit(imports.run_job, job)
+    jobs.submit(run_job, job)
     assert len(_queue(redis_url)) == 1  # on the queue, not run here
     db.session.expire_all()
     assert db.session.get(ImportJob, job.id).status == JobStatus.QUEUED
-    assert imports.fail_interrupted() == 0  # a Redis queue outlives restarts: not "lost"
+    assert fail_interrupted() == 0  # a Redis queue outlives restarts: not "lost"
 
     _work(redis_url)
     db.session.expire_all()
@@ -124,12 +125,12 @@ def test_a_large_export_runs_on_a_worker_too(rq_app, redis_url, manager, make_co
 
 def test_a_queue_that_cannot_be_reached_says_so_and_the_job_is_marked_failed(app, manager):
     app.config.update(CRM_JOB_QUEUE="rq", CRM_REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0")
-    job = imports.create_job(manager, b"First Name,Last Name\nAna,Smith\n", "people.csv")
-    imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
-                  dry_run=False)  # fmt: skip
+    job = create_job(manager, b"First Name,Last Name\nAna,Smith\n", "people.csv")
+    start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+          dry_run=False)  # fmt: skip
     db.session.commit()
     with pytest.raises(jobs.JobQueueDown, match="cannot be reached"):
-        jobs.submit(imports.run_job, job)
+        jobs.submit(run_job, job)
     db.session.expire_all()
     failed = db.session.get(ImportJob, job.id)
     assert failed.status == JobStatus.FAILED and "try again later" in failed.message
@@ -139,9 +140,9 @@ def test_a_job_queued_by_an_older_version_still_runs(rq_app, redis_url, manager)
     """Versions before the services were grouped queued `crm.services.jobs.run_in_worker`
     with the job's kind: a worker of this version runs them."""
     data = b"First Name,Last Name\nAna,Smith\n"
-    job = imports.create_job(manager, data, "people.csv")
-    imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
-                  dry_run=False)  # fmt: skip
+    job = create_job(manager, data, "people.csv")
+    start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+          dry_run=False)  # fmt: skip
     db.session.commit()
     _queue(redis_url).enqueue("crm.services.jobs.run_in_worker", "import", job.id)
     _work(redis_url)
@@ -149,3 +150,22 @@ def test_a_job_queued_by_an_older_version_still_runs(rq_app, redis_url, manager)
     done = db.session.get(ImportJob, job.id)
     assert done.status == JobStatus.DONE, done.message
     assert done.created == 1
+
+
+def test_a_job_whose_runner_moved_since_it_was_queued_still_runs(rq_app, redis_url, manager):
+    """The queue names a job's runner ("module:function"); an import queued before
+    importing/imports.py was split names a module that is gone: a worker of this version
+    finds the runner where it moved (jobs.RENAMED_RUNNERS) and runs the import."""
+    data = b"First Name,Last Name\nAna,Smith\n"
+    job = create_job(manager, data, "people.csv")
+    start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+          dry_run=False)  # fmt: skip
+    db.session.commit()
+    old_name = "crm.services.transfer.importing.imports:run_job"
+    _queue(redis_url).enqueue(jobs.WORKER_ENTRY_POINT, old_name, job.id)
+    _work(redis_url)
+    db.session.expire_all()
+    done = db.session.get(ImportJob, job.id)
+    assert done.status == JobStatus.DONE, done.message
+    assert done.created == 1 and len(_queue(redis_url)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 1

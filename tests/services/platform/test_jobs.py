@@ -7,11 +7,11 @@ import pytest
 
 from crm.services.platform import jobs
 from crm.services.transfer import export_jobs
-from crm.services.transfer.importing import imports
+from crm.services.transfer.importing.run import run_job
 
 
 def test_a_runner_must_be_a_function_a_worker_can_find_by_name():
-    assert jobs.runner_name(imports.run_job) == "crm.services.transfer.importing.imports:run_job"
+    assert jobs.runner_name(run_job) == "crm.services.transfer.importing.run:run_job"
     assert jobs.runner_named(jobs.runner_name(export_jobs.run_export)) is export_jobs.run_export
     with pytest.raises(ValueError):
         jobs.runner_name(lambda job_id: None)

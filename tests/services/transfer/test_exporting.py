@@ -588,7 +588,8 @@ def test_importing_an_export_gives_back_the_same_contacts(app, people, file_form
     from crm.models import DuplicateHandling
     from crm.services.contacts.trash import delete_contact, purge_contact
     from crm.services.platform import jobs
-    from crm.services.transfer.importing import imports
+    from crm.services.transfer.importing.jobs import create_job, start
+    from crm.services.transfer.importing.run import run_job
     from crm.services.transfer.importing.targets import Mapping
     from tests.services.conftest import an_admin
 
@@ -604,13 +605,13 @@ def test_importing_an_export_gives_back_the_same_contacts(app, people, file_form
         purge_contact(admin, contact)
     db.session.commit()
 
-    job = imports.create_job(manager, out.getvalue(), f"contacts.{file_format}")
+    job = create_job(manager, out.getvalue(), f"contacts.{file_format}")
     mapping = Mapping.from_json(job.mapping)
     assert mapping.columns == own_targets(3, 2, 2)  # recognised as our own format
     mapping.columns[0] = "ignore"  # the CRM id: those contacts are gone, create them anew
-    run = imports.start(manager, job, mapping, DuplicateHandling.CREATE, dry_run=False)
+    run = start(manager, job, mapping, DuplicateHandling.CREATE, dry_run=False)
     db.session.commit()
-    jobs.submit(imports.run_job, run)
+    jobs.submit(run_job, run)
     db.session.expire_all()
     assert (run.created, run.failed) == (3, 0), run.errors
     assert [row[1:] for row in exporting.export_rows(manager, EVERYONE)[1]] == before

@@ -11,7 +11,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
 from crm.models import Contact, DuplicateHandling, ImportJob, JobStatus
-from crm.services.transfer.importing import imports
+from crm.services.transfer.importing.jobs import create_job, start
+from crm.services.transfer.importing.run import run_job
 from crm.services.transfer.importing.targets import Mapping
 
 HEADER = "First Name,Last Name,E-mail Address,Mobile Phone,Company,Job Title\n"
@@ -23,9 +24,9 @@ def test_a_contact_saved_by_someone_else_while_the_import_updates_it(app, manage
     ana_id, bo_id = ana.id, bo.id
     rows = ["Ana,Smith,ana@example.com,,,CEO", "Bo,Lee,bo@example.com,,,CTO", "Cy,Young,,,,"]
     data = (HEADER + "".join(row + "\n" for row in rows)).encode()
-    job = imports.create_job(manager, data, "people.csv")
+    job = create_job(manager, data, "people.csv")
     how = DuplicateHandling.OVERWRITE
-    started = imports.start(manager, job, Mapping.from_json(job.mapping), how, dry_run=False)
+    started = start(manager, job, Mapping.from_json(job.mapping), how, dry_run=False)
     db.session.commit()
     job_id = started.id
     on_sqlite = db.engine.dialect.name == "sqlite"
@@ -62,7 +63,7 @@ def test_a_contact_saved_by_someone_else_while_the_import_updates_it(app, manage
     def run_the_import() -> None:
         importer["thread"] = threading.get_ident()
         with app.app_context():
-            imports.run_job(job_id)
+            run_job(job_id)
 
     event.listen(Session, "before_flush", when_the_import_writes_ana)
     try:

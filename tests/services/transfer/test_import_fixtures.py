@@ -11,7 +11,8 @@ from sqlalchemy import select
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, DuplicateHandling, ImportJob, Phone
-from crm.services.transfer.importing import imports
+from crm.services.transfer.importing.jobs import create_job, start
+from crm.services.transfer.importing.run import run_job
 from crm.services.transfer.importing.targets import Mapping
 from tests.services.transfer.importing.helpers import fixture_bytes
 
@@ -30,8 +31,8 @@ FILES = {  # file: contacts it holds, and the country of its numbers without a c
 
 
 def run(actor, name: str, phone_region: str | None = None) -> ImportJob:
-    job = imports.create_job(actor, fixture_bytes(name), name)
-    started = imports.start(
+    job = create_job(actor, fixture_bytes(name), name)
+    started = start(
         actor,
         job,
         Mapping.from_json(job.mapping),
@@ -40,7 +41,7 @@ def run(actor, name: str, phone_region: str | None = None) -> ImportJob:
         phone_region=phone_region,
     )
     db.session.commit()
-    imports.run_job(started.id)
+    run_job(started.id)
     db.session.expire_all()
     return db.session.get(ImportJob, started.id)
 
@@ -88,9 +89,9 @@ def test_numbers_a_spreadsheet_stored_as_digits_get_their_plus_back(manager):
 
 
 def test_an_unknown_country_for_the_numbers_is_refused(manager):
-    job = imports.create_job(manager, fixture_bytes("utf16.csv"), "utf16.csv")
+    job = create_job(manager, fixture_bytes("utf16.csv"), "utf16.csv")
     with pytest.raises(ValidationFailed) as refused:
-        imports.start(
+        start(
             manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
             dry_run=False, phone_region="Atlantis",
         )  # fmt: skip

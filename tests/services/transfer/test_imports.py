@@ -20,8 +20,18 @@ from crm.models import (
     Phone,
 )
 from crm.models.base import utcnow
-from crm.services.transfer.importing import imports
+from crm.services.transfer.importing import run as import_run
+from crm.services.transfer.importing.jobs import (
+    SAMPLES,
+    STALE_AFTER,
+    create_job,
+    fail_interrupted,
+    resume_job,
+    start,
+)
+from crm.services.transfer.importing.run import run_job
 from crm.services.transfer.importing.targets import Mapping
+from crm.services.transfer.importing.undo import undo_import
 
 HEADER = "First Name,Last Name,E-mail Address,Mobile Phone,Company,Job Title\n"
 
@@ -31,10 +41,10 @@ def csv_bytes(*rows: str) -> bytes:
 
 
 def run(actor, data: bytes, how=DuplicateHandling.SKIP, *, dry_run=False, name="people.csv"):
-    job = imports.create_job(actor, data, name)
-    started = imports.start(actor, job, Mapping.from_json(job.mapping), how, dry_run=dry_run)
+    job = create_job(actor, data, name)
+    started = start(actor, job, Mapping.from_json(job.mapping), how, dry_run=dry_run)
     db.session.commit()
-    imports.run_job(started.id)
+    run_job(started.id)
     db.session.expire_all()
     return db.session.get(ImportJob, started.id)
 
@@ -104,7 +114,7 @@ def test_undo_deletes_what_was_created_and_restores_what_was_updated(manager, ma
     )
     db.session.refresh(existing)
     assert existing.job_title == "CEO" and len(existing.phones) == 1
-    report = imports.undo_import(manager, job)
+    report = undo_import(manager, job)
     db.session.commit()
     db.session.expire_all()
     existing = db.session.get(Contact, existing.id)
@@ -119,38 +129,36 @@ def test_undo_leaves_contacts_changed_since(manager):
     bo = db.session.scalar(select(Contact).where(Contact.email == "bo@example.com"))
     bo.job_title = "Edited after the import"
     db.session.commit()
-    report = imports.undo_import(manager, job)
+    report = undo_import(manager, job)
     db.session.commit()
     assert (report.deleted, report.kept) == (0, 1)
     assert db.session.get(Contact, bo.id) is not None
 
 
 def test_a_job_cut_off_half_way_applied_whole_batches_and_resumes_exactly(manager, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 3)
+    monkeypatch.setattr(import_run, "BATCH", 3)
     rows = [f"P{i},Person,p{i}@example.com,,," for i in range(8)]
-    job = imports.create_job(manager, csv_bytes(*rows), "people.csv")
-    imports.start(
-        manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP, dry_run=False
-    )
+    job = create_job(manager, csv_bytes(*rows), "people.csv")
+    start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP, dry_run=False)
     db.session.commit()
-    real = imports._decide
+    real = import_run._decide
 
     def dies_on_row_6(job, actor, item, *args):
         if item.number == 6:
             raise RuntimeError("the server went away")
         return real(job, actor, item, *args)
 
-    monkeypatch.setattr(imports, "_decide", dies_on_row_6)
-    imports.run_job(job.id)
+    monkeypatch.setattr(import_run, "_decide", dies_on_row_6)
+    run_job(job.id)
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert job.status == JobStatus.FAILED and "Stopped after 3 rows" in job.message
     assert (job.created, job.done_rows) == (3, 3) and live_contacts() == 3  # one whole batch
 
-    monkeypatch.setattr(imports, "_decide", real)
-    imports.resume_job(manager, job)
+    monkeypatch.setattr(import_run, "_decide", real)
+    resume_job(manager, job)
     db.session.commit()
-    imports.run_job(job.id)
+    run_job(job.id)
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert job.status == JobStatus.DONE and (job.created, job.done_rows) == (8, 8)
@@ -162,41 +170,41 @@ def test_a_job_cut_off_half_way_applied_whole_batches_and_resumes_exactly(manage
 
 
 def test_a_running_job_whose_process_ended_is_marked_failed(manager):
-    job = imports.create_job(manager, csv_bytes("Ana,Smith,,,,"), "people.csv")
+    job = create_job(manager, csv_bytes("Ana,Smith,,,,"), "people.csv")
     job.status = JobStatus.RUNNING
-    job.heartbeat_at = utcnow() - imports.STALE_AFTER * 2
+    job.heartbeat_at = utcnow() - STALE_AFTER * 2
     db.session.commit()
-    assert imports.fail_interrupted() == 1
+    assert fail_interrupted() == 1
     assert "Interrupted after 0 of" in db.session.get(ImportJob, job.id).message
 
 
 def test_only_importers_import(sales):
     with pytest.raises(PermissionDenied):
-        imports.create_job(sales, csv_bytes("Ana,Smith,,,,"), "people.csv")
+        create_job(sales, csv_bytes("Ana,Smith,,,,"), "people.csv")
 
 
 def test_a_queued_job_a_restart_dropped_is_marked_failed_and_can_be_resumed(manager):
-    job = imports.create_job(manager, csv_bytes("Ana,Smith,ana@example.com,,,"), "people.csv")
+    job = create_job(manager, csv_bytes("Ana,Smith,ana@example.com,,,"), "people.csv")
     job.status = JobStatus.QUEUED
-    job.created_at = utcnow() - imports.STALE_AFTER * 2
+    job.created_at = utcnow() - STALE_AFTER * 2
     db.session.commit()
-    assert imports.fail_interrupted() == 1
+    assert fail_interrupted() == 1
     job = db.session.get(ImportJob, job.id)
     assert job.status == JobStatus.FAILED and "Not started" in job.message
-    imports.resume_job(manager, job)
+    resume_job(manager, job)
     db.session.commit()
-    imports.run_job(job.id)
+    run_job(job.id)
     db.session.expire_all()
     assert db.session.get(ImportJob, job.id).created == 1
 
 
 def test_a_queued_job_waits_while_another_runs(manager):
-    waiting = imports.create_job(manager, csv_bytes("Ana,Smith,,,,"), "a.csv")
-    running = imports.create_job(manager, csv_bytes("Bo,Lee,,,,"), "b.csv")
-    waiting.status, waiting.created_at = JobStatus.QUEUED, utcnow() - imports.STALE_AFTER * 2
+    waiting = create_job(manager, csv_bytes("Ana,Smith,,,,"), "a.csv")
+    running = create_job(manager, csv_bytes("Bo,Lee,,,,"), "b.csv")
+    waiting.status, waiting.created_at = JobStatus.QUEUED, utcnow() - STALE_AFTER * 2
     running.status, running.heartbeat_at = JobStatus.RUNNING, utcnow()
     db.session.commit()
-    assert imports.fail_interrupted() == 0
+    assert fail_interrupted() == 0
 
 
 def test_an_update_does_not_add_what_the_contact_already_has(manager, make_contact):
@@ -248,7 +256,7 @@ def test_a_skipped_row_naming_a_new_company_leaves_no_half_made_account(
 ):
     """A duplicate row with a company nobody has yet, then another row of that company:
     this stopped imports with a UNIQUE error ("accounts.id") before."""
-    monkeypatch.setattr(imports, "BATCH", 2)
+    monkeypatch.setattr(import_run, "BATCH", 2)
     make_contact(manager, first_name="Ana", last_name="Smith", email="ana@example.com")
     job = run(
         manager,
@@ -319,7 +327,7 @@ def test_updated_contacts_are_stored_as_the_form_stores_them(manager, make_conta
 def test_rows_of_one_person_become_one_contact_and_the_dry_run_says_so(
     manager, how, batch, monkeypatch
 ):
-    monkeypatch.setattr(imports, "BATCH", batch)
+    monkeypatch.setattr(import_run, "BATCH", batch)
     data = csv_bytes(
         "Ana,Smith,ana@example.com,,,",
         "Ana,Smith,ana@example.com,+44 7400 123456,,CEO",
@@ -331,20 +339,20 @@ def test_rows_of_one_person_become_one_contact_and_the_dry_run_says_so(
     assert (job.created, job.updated, job.skipped) == (2, 1, 0)
     ana = db.session.scalar(select(Contact).where(Contact.email == "ana@example.com"))
     assert ana.job_title == "CEO" and [p.e164 for p in ana.phones] == ["+447400123456"]
-    report = imports.undo_import(manager, job)
+    report = undo_import(manager, job)
     db.session.commit()
     assert (report.deleted, report.restored, report.kept) == (2, 0, 0) and live_contacts() == 0
 
 
 def test_undo_removes_a_contact_that_later_batches_of_the_import_updated(manager, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 1)
+    monkeypatch.setattr(import_run, "BATCH", 1)
     job = run(
         manager,
         csv_bytes("Ana,Smith,ana@example.com,,,", "Ana,Smith,ana@example.com,,,CEO"),
         DuplicateHandling.FILL,
     )
     assert (job.created, job.updated) == (1, 1)
-    report = imports.undo_import(manager, job)
+    report = undo_import(manager, job)
     db.session.commit()
     assert (report.deleted, report.kept) == (1, 0) and live_contacts() == 0
 
@@ -365,7 +373,7 @@ def test_undo_takes_the_created_contacts_rows_and_hidden_accounts_with_them(mana
     job = run(manager, csv_bytes("Di,Ray,di@example.com,+44 7400 123456,,", "Bo,Lee,,,Acme,"))
     di = db.session.scalar(select(Contact).where(Contact.first_name == "Di"))
     hidden_id, di_id = di.account_id, di.id
-    report = imports.undo_import(manager, job)
+    report = undo_import(manager, job)
     db.session.commit()
     assert report.deleted == 2 and live_contacts() == 0
     assert db.session.scalar(select(func.count()).select_from(Phone)) == 0
@@ -425,12 +433,12 @@ def test_local_numbers_are_read_in_the_country_of_the_address(manager, make_cont
 def test_a_file_beyond_the_limits_when_the_job_runs_is_the_jobs_report(app, manager):
     # Uploaded within the limits, which were lowered before it ran: the job says why it
     # stopped, and nothing of the file is imported.
-    job = imports.create_job(manager, csv_bytes(*(f"Ana{n},Smith,,,," for n in range(6))), "p.csv")
-    started = imports.start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
-                            dry_run=False)  # fmt: skip
+    job = create_job(manager, csv_bytes(*(f"Ana{n},Smith,,,," for n in range(6))), "p.csv")
+    started = start(manager, job, Mapping.from_json(job.mapping), DuplicateHandling.SKIP,
+                    dry_run=False)  # fmt: skip
     db.session.commit()
     app.config["CRM_IMPORT_MAX_ROWS"] = 5
-    imports.run_job(started.id)
+    run_job(started.id)
     db.session.expire_all()
     job = db.session.get(ImportJob, started.id)
     assert job.status == JobStatus.FAILED
@@ -442,12 +450,12 @@ def test_a_file_beyond_the_limits_when_the_job_runs_is_the_jobs_report(app, mana
 
 def test_the_job_keeps_the_first_characters_of_its_first_rows(manager):
     notes = "x" * 5000
-    job = imports.create_job(
+    job = create_job(
         manager,
         ("First Name,Last Name,Notes\n" + "".join(f"Ana{n},Smith,{notes}\n" for n in range(5)))
         .encode(),
         "people.csv",
     )  # fmt: skip
     samples = job.details["samples"]
-    assert len(samples) == imports.SAMPLES == 3
+    assert len(samples) == SAMPLES == 3
     assert samples[0] == ["Ana0", "Smith", "x" * 100]
