@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import typefmt
@@ -236,6 +237,18 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
             self.delete_record(model)
         return bool(outcome)
 
+    # What a delete says when it worked: a view whose delete moves records to a trash says
+    # so ({count}: how many).
+    deleted_one = "Record was successfully deleted."
+    deleted_many = "{count} record(s) deleted."
+
+    @expose("/delete/", methods=("POST",))
+    def delete_view(self):
+        response = super().delete_view()
+        if self.deleted_one != CrmModelView.deleted_one:  # Flask-Admin flashed its own words
+            reword_flash(CrmModelView.deleted_one, self.deleted_one)
+        return response
+
     @action("delete", "Delete", "Delete the selected records?")
     def action_delete(self, ids: list[str]) -> None:
         """The ticked records, through the view's (gated) query and the delete service, in
@@ -247,7 +260,7 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
             for record in records:
                 self.delete_record(record)
         if outcome:
-            flash(f"{len(records)} record(s) deleted.", "success")
+            flash(self.deleted_many.format(count=len(records)), "success")
 
     def save_and_commit(self, form: Any, change: Callable[[], None]) -> bool:
         """Run `change` (populate the model, call its service) and commit, all or nothing;
@@ -276,3 +289,9 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
             flash(CHANGED_MEANWHILE, "error")
             return True
         return super().handle_view_exception(exc)
+
+
+def reword_flash(said: str, instead: str) -> None:
+    """Replace a message Flask-Admin flashed in its own words (not yet shown) by ours."""
+    flashes = session.get("_flashes") or []
+    session["_flashes"] = [(kind, instead if text == said else text) for kind, text in flashes]

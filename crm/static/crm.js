@@ -111,7 +111,7 @@
   });
 })();
 
-// SMS compose page: the characters and SMS parts while typing, counted as the server does
+// SMS compose page: the characters, the SMS and their size while typing, counted as the server does
 // (crm.services.sms.count_segments; the GSM-7 alphabet comes from the page).
 (function () {
   document.addEventListener('DOMContentLoaded', function () {
@@ -131,7 +131,8 @@
       var segments = units === 0 ? 0 : (units <= single ? 1 : Math.ceil(units / part));
       document.getElementById('sms-characters').textContent = chars.length;
       document.getElementById('sms-segments').textContent = segments;
-      document.getElementById('sms-encoding').textContent = gsm ? 'GSM-7' : 'UCS-2';
+      document.getElementById('sms-size').textContent = segments <= 1 ? single : part;
+      document.getElementById('sms-special').hidden = gsm;
     }
     body.addEventListener('input', update);
     update();

@@ -123,3 +123,45 @@ def test_a_retired_phone_type_is_not_offered_to_new_rows(page: Page, sales, sign
     row = add_inline_row(page, "phones", "Phone")
     offered = page.locator(f"#phones-{row}-phone_type option").all_inner_texts()
     assert "Mobile" in offered and not any("Fax" in label for label in offered)
+
+
+def test_the_sms_page_counts_messages_in_plain_words(page: Page, app, sales, sign_in):
+    from tests.services.fake_twilio import fake_twilio
+
+    ana = db.session.scalar(select(Contact).where(Contact.first_name == "Ana"))
+    from crm.models import Phone, PhoneType
+    from crm.services.contacts.saving import save_contact
+
+    mobile = db.session.scalar(select(PhoneType).where(PhoneType.name == "Mobile"))
+    ana.phones.append(Phone(phone_type=mobile, country_code="+44", number="7400 123456"))
+    save_contact(sales, ana, is_new=False)
+    db.session.commit()
+    with fake_twilio() as fake:
+        app.config.update(fake.settings())
+        sign_in(page, sales.email)
+        page.goto(f"/admin/contact-messages/{ana.id}/sms/")
+        counter = page.locator("#sms-count")
+        page.get_by_label("Message").type("See you at 10.")
+        expect(counter).to_contain_text("14 of 1600 characters: 1 SMS of 160 characters")
+        expect(page.locator("#sms-special")).to_be_hidden()
+        page.get_by_label("Message").type(" 🙂")
+        expect(counter).to_contain_text("1 SMS of 70 characters")
+        expect(page.locator("#sms-special")).to_be_visible()
+        assert "GSM" not in counter.inner_text() and "UCS" not in counter.inner_text()
+
+
+def test_deleting_a_contact_says_it_went_to_the_trash(
+    page: Page, sales, make_user, sign_in, fresh_db
+):
+    sign_in(page, make_user("crm_manager").email)
+    page.goto("/admin/contact/")
+    snap(page, "contact-list-manager")
+    row = page.locator("table.model-list tr", has_text="Bo Lee")
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    row.locator("button[title='Delete Record']").first.click()
+    expect(page.locator(".alert-success")).to_contain_text("Moved to the trash")
+    assert questions, "the delete asks first"
+    expect(page.locator("table.model-list")).not_to_contain_text("Bo Lee")
+    bo = fresh_db().scalars(select(Contact).where(Contact.first_name == "Bo")).one()
+    assert bo.deleted_at is not None

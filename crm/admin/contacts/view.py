@@ -107,6 +107,9 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
         "payment_terms_days": "Payment terms (days)",
     }
 
+    deleted_one = "Moved to the trash: Contacts > Trash lists it, and can put it back."
+    deleted_many = "{count} contact(s) moved to the trash: Contacts > Trash can put them back."
+
     def __init__(self, **kwargs: Any):
         self.form_ajax_refs = form_pickers()
         self.column_filters = self.list_filters()
