@@ -20,7 +20,8 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields import DateField
 from wtforms.validators import Optional
 
-from crm.admin.base import CrmModelView
+from crm.admin.base import CHANGED_MEANWHILE, CrmModelView
+from crm.admin.committing import commit_or_explain
 from crm.admin.fields import EnumSelectField
 from crm.admin.list_filters import WhereFilter
 from crm.admin.pickers import (
@@ -31,7 +32,6 @@ from crm.admin.pickers import (
     user_options,
 )
 from crm.auth.permissions import can
-from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import OPEN_TASK_STATUSES, Account, Contact, Task, TaskStatus, User
 from crm.services.card import appointments, tasks
@@ -339,13 +339,9 @@ class TaskView(CrmModelView):
         except ValueError:
             flash("Choose open, in progress, done or cancelled.", "error")
             return redirect(back)
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             tasks.set_status(current_user, task, status)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+        if outcome:
             flash(f"Task {task.title!r}: {status.label.lower()}.", "success")
         return redirect(back)
 
@@ -354,15 +350,11 @@ class TaskView(CrmModelView):
         wanted = [int(i) for i in ids if str(i).isdigit()]
         query = self.get_query().filter(Task.id.in_(wanted), Task.status != TaskStatus.DONE)
         found = query.all() if wanted else []
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             for task in found:
                 tasks.set_status(current_user, task, TaskStatus.DONE)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return
-        flash(f"{len(found)} task(s) marked done.", "success")
+        if outcome:
+            flash(f"{len(found)} task(s) marked done.", "success")
 
 
 # ---- the contact's Tasks tab ----------------------------------------------------------------

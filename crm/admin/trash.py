@@ -10,9 +10,9 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CrmModelView
+from crm.admin.base import CHANGED_MEANWHILE, CrmModelView
+from crm.admin.committing import commit_or_explain
 from crm.auth.permissions import can
-from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Contact
 from crm.services.contacts.saving import purge_contact, restore_contact
@@ -62,15 +62,11 @@ class TrashView(CrmModelView):
     def _each(self, ids: list[str], change, done: str) -> None:
         wanted = [int(i) for i in ids if str(i).isdigit()]
         contacts = self.get_query().filter(Contact.id.in_(wanted)).all() if wanted else []
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             for contact in contacts:
                 change(current_user, contact)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return
-        flash(f"{len(contacts)} contact(s) {done}.", "success")
+        if outcome:
+            flash(f"{len(contacts)} contact(s) {done}.", "success")
 
     @action("restore", "Restore", "Restore the selected contacts?")
     def action_restore(self, ids: list[str]) -> None:
