@@ -21,7 +21,7 @@ from crm.admin.base import CHANGED_MEANWHILE, ContactPageActions
 from crm.admin.committing import commit_or_explain
 from crm.admin.contact_files import files_tab
 from crm.admin.pickers import active_users
-from crm.admin.tasks import tasks_tab
+from crm.admin.tasks_tab import tasks_tab
 from crm.auth.permissions import can
 from crm.models import Contact, Direction, InteractionStatus, Medium, User
 from crm.services.card import activity, connections, history, interactions, messages, notes
