@@ -10,7 +10,6 @@ from crm.admin.account import AccountView
 from crm.admin.api_tokens import ApiTokenView
 from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
-from crm.admin.base import DashboardView
 from crm.admin.contact_card import ContactCardView
 from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
@@ -33,6 +32,7 @@ from crm.admin.lookups import (
 )
 from crm.admin.merge import MergeView
 from crm.admin.orders import OrderView, PaymentView
+from crm.admin.pages import DashboardView
 from crm.admin.permissions import PermissionMatrixView
 from crm.admin.profile import ProfileView
 from crm.admin.responsibles import ResponsiblesView

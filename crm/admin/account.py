@@ -10,7 +10,8 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CrmModelView, CsrfTokenRule
+from crm.admin.base import CrmModelView
+from crm.admin.forms import CsrfTokenRule
 from crm.admin.pickers import active_users
 from crm.auth.permissions import can
 from crm.models import Account

@@ -9,8 +9,8 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import CHANGED_MEANWHILE, PermissionPage
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.pages import PermissionPage
 from crm.errors import NotFound
 from crm.services.platform.api_tokens import (
     SCOPES,

@@ -18,8 +18,8 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields import BooleanField, DateTimeLocalField
 from wtforms.validators import InputRequired
 
-from crm.admin.base import CHANGED_MEANWHILE, CrmModelView
-from crm.admin.committing import commit_or_explain
+from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.list_filters import WhereFilter
 from crm.admin.pickers import (
     company_picker,

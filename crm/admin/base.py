@@ -8,32 +8,30 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, g, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
-from flask_admin.form import rules
-from flask_admin.helpers import get_redirect_target, is_safe_url
 from flask_admin.model import typefmt
-from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, literal_column
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Query
-from sqlalchemy.orm.exc import StaleDataError
-from wtforms import FieldList, FormField, HiddenField
 
-from crm.admin.committing import NOTHING_SAVED, attach_errors, commit_or_explain
+from crm.admin.committing import (
+    CHANGED_MEANWHILE,
+    NOTHING_SAVED,
+    RefusesWriteConflicts,
+    attach_errors,
+    commit_or_explain,
+)
+from crm.admin.forms import CrmForm, VersionField
 from crm.admin.list_filters import CrmFilterConverter
+from crm.admin.pages import sign_in_or_forbid
 from crm.auth.permissions import can
-from crm.errors import DomainError, FieldError, StaleEditError, ValidationFailed
+from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.services.platform import counting
-from crm.services.platform.validation import clean_free_text, clean_text
-from crm.services.platform.write_conflicts import is_write_conflict, refusal
+from crm.services.platform.validation import clean_text
+from crm.services.platform.write_conflicts import is_write_conflict
 
 MAX_PAGE = 100_000  # deeper pages are refused rather than sent to OFFSET
 DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
@@ -58,207 +56,6 @@ DETAIL_FORMATTERS = {
     bool: _yes_no,
     enum.Enum: _enum_label,
 }
-
-
-class CrmForm(FlaskForm):
-    """FlaskForm (CSRFProtect checks its token) that keeps the edited object like
-    Flask-Admin's own BaseForm does: its Unique validator compares against `form._obj`."""
-
-    def __init__(self, formdata: Any = None, obj: Any = None, prefix: str = "", **kwargs: Any):
-        self._obj = obj
-        super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        """Text with control characters (NUL, escape, ...) is refused on its field before any
-        other check: a uniqueness check would send it to the database, and PostgreSQL
-        refuses NUL in text with an error rather than an answer."""
-        refused = False
-        for field in _fields(self):
-            if _is_text(field):
-                try:
-                    clean_free_text(field.data)
-                except FieldError as exc:
-                    field.errors = [str(exc)]
-                    refused = True
-        if refused:
-            return False
-        valid = super().validate(extra_validators)
-        for field in _fields(self):
-            if isinstance(field, _RECORD_PICKERS) and not field.errors and _unresolved(field):
-                field.errors = ["Not a valid choice"]  # Flask-Admin's own wording
-                valid = False
-        return valid
-
-
-# Fields whose posted ids become records: an id that resolves to nothing (unknown, or not
-# one the user may see) would otherwise be taken as "none chosen" and clear the field.
-_RECORD_PICKERS = (
-    QuerySelectField,
-    QuerySelectMultipleField,
-    AjaxSelectField,
-    AjaxSelectMultipleField,
-)
-
-
-def _unresolved(field: Any) -> bool:
-    posted = {v for v in (field.raw_data or []) if v not in ("", "__None")}
-    if isinstance(field, QuerySelectMultipleField | AjaxSelectMultipleField):
-        return len(posted) != len(field.data or [])
-    return bool(posted) and field.data is None
-
-
-def _fields(form: Any) -> list[Any]:
-    """Every field of the form, inline rows' included."""
-    found = []
-    for field in form:
-        if isinstance(field, FieldList):
-            for entry in field.entries:
-                found += _fields(entry.form) if isinstance(entry, FormField) else [entry]
-        elif isinstance(field, FormField):
-            found += _fields(field.form)
-        else:
-            found.append(field)
-    return found
-
-
-def _is_text(field: Any) -> bool:
-    """A field holding typed text."""
-    return isinstance(field.data, str) and field.type not in ("CSRFTokenField", "HiddenField")
-
-
-class VersionField(HiddenField):
-    """The version of the record the form was opened on (optimistic locking): posted back,
-    compared by `CrmModelView.save_and_commit`, never copied onto the record."""
-
-    def populate_obj(self, obj: Any, name: str) -> None:
-        pass
-
-
-class CsrfTokenRule(rules.BaseRule):
-    """Keeps the csrf_token, the record's `expected_version` (and other hidden fields) in
-    forms laid out with rules.
-
-    Form rules drop every field they do not name; this rule names the hidden ones and
-    renders nothing: the template's `hidden_tag()` emits them.
-    """
-
-    def __init__(self, *hidden: str):
-        super().__init__()
-        self.hidden = ["csrf_token", "expected_version", *hidden]
-
-    @property
-    def visible_fields(self) -> list[str]:
-        return self.hidden
-
-    def __call__(self, form, form_opts=None, field_args=None) -> str:
-        return ""
-
-
-def section(title: str, *fields: str | rules.BaseRule, open_: bool = True) -> rules.Container:
-    """A collapsible card holding some fields (templates/admin/crm_lib.html)."""
-    return rules.Container(
-        "crm_lib.section",
-        rules.NestedRule([rules.Field(f) if isinstance(f, str) else f for f in fields]),
-        title=title,
-        key=title.lower().replace(" ", "-"),
-        open=open_,
-    )
-
-
-class GatedAjaxLoader(QueryAjaxModelLoader):
-    """Autocomplete that only offers (and only accepts) rows the user may see.
-
-    `query_factory()` returns the gated query; the page size is capped whatever the
-    client asks for.
-    """
-
-    max_limit = 20
-
-    def __init__(self, name: str, model: type, query_factory, **options: Any):
-        super().__init__(name, db, model, **options)
-        self.query_factory = query_factory
-
-    def get_query(self):
-        return self.query_factory()
-
-    def get_one(self, pk: Any) -> Any:
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            return None
-        with db.session.no_autoflush:
-            return self.get_query().filter(self.model.id == pk).one_or_none()
-
-    def get_list(self, term: str, offset: int = 0, limit: int = 10) -> Any:
-        limit = max(1, min(int(limit or 10), self.max_limit))
-        offset = max(0, min(int(offset or 0), 10_000))
-        return super().get_list((clean_text(term) or "")[:100], offset, limit)
-
-
-# What the admin's safety net says when a write conflict escapes a page's own handling.
-CHANGED_MEANWHILE = (
-    "Someone else changed these records at the same moment. Nothing was saved: look at "
-    "them again, then repeat what you did."
-)
-
-
-class RefusesWriteConflicts:
-    """Every admin page: a concurrent write conflict (crm.services.platform.write_conflicts) that
-    escapes the page's own handling (a button's POST, an action) is rolled back and
-    answered with a message and a way back, never a 500. Forms refuse earlier and better,
-    with the form kept (`CrmModelView.save_and_commit`)."""
-
-    def _run_view(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super()._run_view(fn, *args, **kwargs)  # type: ignore[misc]
-        except (StaleDataError, DBAPIError) as exc:
-            if refusal(exc) is None:
-                raise
-            db.session.rollback()
-            flash(CHANGED_MEANWHILE, "error")
-            return redirect(_way_back())
-
-
-def _way_back() -> str:
-    """Where a refused request returns: its `url`, else the page it came from, else (for a
-    POST) itself; a GET that failed goes home rather than round again."""
-    referrer = request.referrer
-    if referrer and is_safe_url(referrer) and request.method != "GET":
-        return get_redirect_target() or referrer
-    if request.method != "GET":
-        return get_redirect_target() or request.url
-    return url_for("admin.index")
-
-
-class ContactPageActions(RefusesWriteConflicts, BaseView):
-    """The routes behind the forms and buttons of a contact's page (not in the menu): for
-    signed-in users (others are sent to sign in); each route asks `contact()` for its right
-    and the contact's visibility."""
-
-    def is_visible(self) -> bool:
-        return False
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated
-
-    def inaccessible_callback(self, name: str, **kwargs: Any):
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-    @expose("/")
-    def index(self):
-        """Nothing to show here: this is on each contact's page."""
-        return redirect(url_for("contact.index_view"))
-
-    def contact(self, contact_id: int, permission: str) -> Any:
-        """The contact, when the user has `permission` (else 403) and may see it (else 404)."""
-        from crm.services.platform.access import get_visible_contact
-
-        if not can(current_user, permission):
-            abort(403)
-        found = get_visible_contact(current_user, contact_id)
-        if found is None:
-            abort(404)
-        return found
 
 
 class ListCountQuery(Query):
@@ -359,9 +156,7 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
         return self.is_accessible()
 
     def inaccessible_callback(self, name: str, **kwargs: Any):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
+        return sign_in_or_forbid()
 
     _VERB_OF_VIEW = {
         "create_view": "create",
@@ -481,33 +276,3 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
             flash(CHANGED_MEANWHILE, "error")
             return True
         return super().handle_view_exception(exc)
-
-
-class PermissionPage(RefusesWriteConflicts, BaseView):
-    """A custom admin page opened by one permission: signed-out visitors go to the login
-    page, signed-in users without the permission get 403, and the menu hides it from them."""
-
-    permission = ""
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated and can(current_user, self.permission)
-
-    def is_visible(self) -> bool:
-        return self.is_accessible()
-
-    def inaccessible_callback(self, name: str, **kwargs: Any):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
-
-
-class DashboardView(AdminIndexView):
-    """The admin home; signed-out visitors go to the login page."""
-
-    @expose("/")
-    def index(self):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        from crm.services.contacts.dashboard import dashboard_figures
-
-        return self.render("admin/dashboard.html", figures=dashboard_figures(current_user))

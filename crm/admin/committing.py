@@ -17,6 +17,9 @@ back and is explained instead of raised:
 `prefix` starts every flashed message ("Not converted: "); `quiet=True` flashes nothing and
 leaves the explanation to the caller (`outcome.errors`, `outcome.message`). To leave the
 block without committing, call `outcome.discard()` (a `return` inside it would commit).
+
+`RefusesWriteConflicts` is the safety net behind it: a write conflict that escapes a page's
+own handling is rolled back and answered with a message and a way back.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import flash
+from flask import flash, redirect, request, url_for
+from flask_admin.helpers import get_redirect_target, is_safe_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
-from crm.services.platform.write_conflicts import refused_on_conflict
+from crm.services.platform.write_conflicts import refusal, refused_on_conflict
 
 NOTHING_SAVED = "Nothing was saved: please correct the fields marked below."
 
@@ -118,3 +124,38 @@ def _explain(outcome: Outcome, form: Any, prefix: str, quiet: bool, attach: Call
         form.expected_version.errors = [exc.message]
     if not quiet:
         flash(prefix + exc.message, "error")
+
+
+# What the admin's safety net says when a write conflict escapes a page's own handling.
+CHANGED_MEANWHILE = (
+    "Someone else changed these records at the same moment. Nothing was saved: look at "
+    "them again, then repeat what you did."
+)
+
+
+class RefusesWriteConflicts:
+    """Every admin page: a concurrent write conflict (crm.services.platform.write_conflicts) that
+    escapes the page's own handling (a button's POST, an action) is rolled back and
+    answered with a message and a way back, never a 500. Forms refuse earlier and better,
+    with the form kept (`CrmModelView.save_and_commit`)."""
+
+    def _run_view(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._run_view(fn, *args, **kwargs)  # type: ignore[misc]
+        except (StaleDataError, DBAPIError) as exc:
+            if refusal(exc) is None:
+                raise
+            db.session.rollback()
+            flash(CHANGED_MEANWHILE, "error")
+            return redirect(_way_back())
+
+
+def _way_back() -> str:
+    """Where a refused request returns: its `url`, else the page it came from, else (for a
+    POST) itself; a GET that failed goes home rather than round again."""
+    referrer = request.referrer
+    if referrer and is_safe_url(referrer) and request.method != "GET":
+        return get_redirect_target() or referrer
+    if request.method != "GET":
+        return get_redirect_target() or request.url
+    return url_for("admin.index")

@@ -17,9 +17,9 @@ from flask_admin import expose
 from flask_login import current_user
 
 from crm.admin.appointments import appointments_tab
-from crm.admin.base import CHANGED_MEANWHILE, ContactPageActions
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.contact_files import files_tab
+from crm.admin.pages import ContactPageActions
 from crm.admin.pickers import active_users
 from crm.admin.tasks_tab import tasks_tab
 from crm.auth.permissions import can

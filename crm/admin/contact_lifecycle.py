@@ -12,8 +12,8 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import CHANGED_MEANWHILE, ContactPageActions
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.pages import ContactPageActions
 from crm.auth.permissions import can
 from crm.models import Contact, Deal, Order, Payment
 from crm.services.contacts import logins

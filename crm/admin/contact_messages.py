@@ -13,8 +13,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 
-from crm.admin.base import CHANGED_MEANWHILE, PermissionPage
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.pages import PermissionPage
 from crm.models import Contact, Phone
 from crm.services.card import messages
 from crm.services.card.messages import reach_of

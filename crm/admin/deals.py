@@ -11,9 +11,10 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CHANGED_MEANWHILE, CrmModelView, CsrfTokenRule, section
-from crm.admin.committing import commit_or_explain
+from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import EnumSelectField
+from crm.admin.forms import CsrfTokenRule, section
 from crm.admin.pickers import active_users, company_picker, contact_picker
 from crm.auth.permissions import can
 from crm.models import Deal, DealStage

@@ -9,7 +9,7 @@ from flask import abort, jsonify, send_file
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import PermissionPage
+from crm.admin.pages import PermissionPage
 from crm.models import ExportJob
 from crm.services.platform.users import emails_of
 from crm.services.transfer import export_jobs, exporting

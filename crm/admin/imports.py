@@ -15,8 +15,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import StringField
 
-from crm.admin.base import CHANGED_MEANWHILE, PermissionPage
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
 from crm.errors import FieldError
 from crm.extensions import db

@@ -11,8 +11,9 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CrmModelView, CsrfTokenRule, section
+from crm.admin.base import CrmModelView
 from crm.admin.fields import EnumSelectField
+from crm.admin.forms import CsrfTokenRule, section
 from crm.admin.list_filters import EnumEqual, IntEqual
 from crm.admin.pickers import active_users, contact_picker
 from crm.auth.permissions import can

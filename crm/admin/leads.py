@@ -14,9 +14,10 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectField
 from wtforms.validators import Optional
 
-from crm.admin.base import CHANGED_MEANWHILE, CrmModelView, CsrfTokenRule, section
-from crm.admin.committing import commit_or_explain
+from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import EnumRadioField, EnumSelectField, blank_choices
+from crm.admin.forms import CsrfTokenRule, section
 from crm.admin.pickers import active_users
 from crm.auth.permissions import can
 from crm.errors import DomainError, ValidationFailed

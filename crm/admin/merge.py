@@ -11,8 +11,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
-from crm.admin.base import CHANGED_MEANWHILE, PermissionPage
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
 from crm.errors import DomainError, NotFound, ValidationFailed
 from crm.extensions import db

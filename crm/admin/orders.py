@@ -12,8 +12,8 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CHANGED_MEANWHILE, CrmModelView
-from crm.admin.committing import commit_or_explain
+from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.auth.permissions import can
 from crm.models import Order, OrderStatus, Payment
 from crm.services.contacts import search

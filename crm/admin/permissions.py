@@ -8,7 +8,7 @@ from typing import Any
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import PermissionPage
+from crm.admin.pages import PermissionPage
 from crm.auth.permissions import ROLE_ORDER, matrix, roles_of
 from crm.models import ROLE_NAMES
 

@@ -8,14 +8,45 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import has_request_context
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_login import current_user
 from sqlalchemy import select
 
-from crm.admin.base import GatedAjaxLoader
 from crm.extensions import db
 from crm.models import Account, Contact, User
 from crm.services.contacts import search
 from crm.services.platform import access, query_plan
+from crm.services.platform.validation import clean_text
+
+
+class GatedAjaxLoader(QueryAjaxModelLoader):
+    """Autocomplete that only offers (and only accepts) rows the user may see.
+
+    `query_factory()` returns the gated query; the page size is capped whatever the
+    client asks for.
+    """
+
+    max_limit = 20
+
+    def __init__(self, name: str, model: type, query_factory, **options: Any):
+        super().__init__(name, db, model, **options)
+        self.query_factory = query_factory
+
+    def get_query(self):
+        return self.query_factory()
+
+    def get_one(self, pk: Any) -> Any:
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
+        with db.session.no_autoflush:
+            return self.get_query().filter(self.model.id == pk).one_or_none()
+
+    def get_list(self, term: str, offset: int = 0, limit: int = 10) -> Any:
+        limit = max(1, min(int(limit or 10), self.max_limit))
+        offset = max(0, min(int(offset or 0), 10_000))
+        return super().get_list((clean_text(term) or "")[:100], offset, limit)
 
 
 class ContactAjaxLoader(GatedAjaxLoader):

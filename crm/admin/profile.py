@@ -10,8 +10,8 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import CHANGED_MEANWHILE, PermissionPage
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.pages import PermissionPage
 from crm.auth import session_guard
 from crm.auth.forms import ChangePasswordForm, show_errors
 from crm.extensions import db

@@ -8,8 +8,8 @@ from flask import url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from crm.admin.base import PermissionPage
 from crm.admin.contacts.filters import NOBODY
+from crm.admin.pages import PermissionPage
 from crm.services.contacts.responsibles import responsible_counts
 
 

@@ -15,9 +15,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import StringField
 
-from crm.admin.base import CHANGED_MEANWHILE, CrmModelView, CsrfTokenRule
-from crm.admin.committing import commit_or_explain
+from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import EnumSelectField
+from crm.admin.forms import CsrfTokenRule
 from crm.auth.permissions import can
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db

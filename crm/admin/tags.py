@@ -18,9 +18,10 @@ from sqlalchemy import select
 from wtforms import RadioField
 from wtforms.validators import InputRequired
 
-from crm.admin.base import CHANGED_MEANWHILE, CrmModelView, PermissionPage
-from crm.admin.committing import commit_or_explain
+from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import as_choices
+from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Tag

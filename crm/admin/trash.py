@@ -10,12 +10,12 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from crm.admin.base import CHANGED_MEANWHILE, CrmModelView
-from crm.admin.committing import commit_or_explain
+from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Contact
-from crm.services.contacts.saving import purge_contact, restore_contact
+from crm.services.contacts.trash import purge_contact, restore_contact
 from crm.services.platform import access
 
 

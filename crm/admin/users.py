@@ -8,7 +8,8 @@ from flask_login import current_user
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
-from crm.admin.base import CrmModelView, CsrfTokenRule
+from crm.admin.base import CrmModelView
+from crm.admin.forms import CsrfTokenRule
 from crm.auth import session_guard
 from crm.auth.permissions import can
 from crm.errors import ValidationFailed

@@ -16,11 +16,12 @@ from crm.errors import StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact, Phone
 from crm.services.contacts import lifecycle, search
-from crm.services.contacts.saving import apply_contact_rules, create_contact
+from crm.services.contacts.saving import create_contact, save_contact
 from crm.services.merge.merging import merge_successor
 from crm.services.platform import access
 
 MAX_PAGE_SIZE = 100
+STALE = "The contact changed since you read it: read it again."
 # What a client may send when creating a contact (anything else is refused, not ignored).
 WRITABLE = frozenset(
     {
@@ -219,13 +220,12 @@ def patch_contact(contact_id: int):
         if unknown:
             raise ValidationFailed({key: ["Not a field you can change here."] for key in unknown})
         data = _contact_data(payload)
-        if version is not None and version != contact.version:
-            raise StaleEditError("The contact changed since you read it: read it again.")
         for key, value in data.items():
             setattr(contact, key, value)
-        apply_contact_rules(g.api_user, contact, is_new=False)
-        db.session.flush()
-        return contact
+        try:
+            return save_contact(g.api_user, contact, is_new=False, expected_version=version)
+        except StaleEditError:
+            raise StaleEditError(STALE) from None  # the API's words for a stale version
 
     changed = committed(
         change,

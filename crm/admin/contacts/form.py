@@ -13,8 +13,8 @@ from sqlalchemy import select
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from crm.admin.base import CsrfTokenRule, section
 from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
+from crm.admin.forms import CsrfTokenRule, section
 from crm.admin.pickers import active_users, company_picker, contact_picker
 from crm.auth.permissions import can
 from crm.extensions import db
@@ -157,6 +157,13 @@ class SocialLinkInline(_TrackedInline):
 
 
 # The edit form's collapsible sections and their fields, in order.
+# The profile's fields after the name, in the order the form and the details page show them.
+PROFILE_FIELDS = (
+    "account", "linked_accounts", "owner", "responsible", "access_class", "tags",
+    "categories", "criteria", "is_primary", "customer_status", "prospect_status", "birthday",
+    "gender", "email", "email_secondary", "website", "email_marketing", "do_not_email",
+    "do_not_call", "contact_preference",
+)  # fmt: skip
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Profile",
@@ -166,26 +173,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "middle_name",
             "last_name",
             "title",
-            "account",
-            "linked_accounts",
-            "owner",
-            "responsible",
-            "access_class",
-            "tags",
-            "categories",
-            "criteria",
-            "is_primary",
-            "customer_status",
-            "prospect_status",
-            "birthday",
-            "gender",
-            "email",
-            "email_secondary",
-            "website",
-            "email_marketing",
-            "do_not_email",
-            "do_not_call",
-            "contact_preference",
+            *PROFILE_FIELDS,
             "active",
         ),
     ),

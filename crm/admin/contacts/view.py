@@ -12,22 +12,21 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import commit_or_explain
 from crm.admin.contact_card import card_of
 from crm.admin.contact_lifecycle import lifecycle_of
 from crm.admin.contacts import columns as contact_columns
 from crm.admin.contacts.bulk import ContactBulk
-from crm.admin.contacts.form import ContactForm, form_pickers, inline_entry
+from crm.admin.contacts.form import PROFILE_FIELDS, ContactForm, form_pickers, inline_entry
 from crm.admin.contacts.listing import ContactListing
 from crm.auth.permissions import can
-from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact
-from crm.services.contacts import duplicates
-from crm.services.contacts.saving import apply_contact_rules, delete_contact, live_rows
-from crm.services.lists.tags import tags_for_names
+from crm.services.contacts.details import live_rows
+from crm.services.contacts.saving import LooksLikeExisting, save_contact
+from crm.services.contacts.trash import delete_contact
 from crm.services.merge import merging as merge
 from crm.services.platform.validation import language_choices
-from crm.services.platform.write_conflicts import refused_on_conflict
 
 
 class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
@@ -64,26 +63,7 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
         "first_name",
         "middle_name",
         "last_name",
-        "account",
-        "linked_accounts",
-        "owner",
-        "responsible",
-        "access_class",
-        "tags",
-        "categories",
-        "criteria",
-        "is_primary",
-        "customer_status",
-        "prospect_status",
-        "birthday",
-        "gender",
-        "email",
-        "email_secondary",
-        "website",
-        "email_marketing",
-        "do_not_email",
-        "do_not_call",
-        "contact_preference",
+        *PROFILE_FIELDS,
         "job_title",
         "department",
         "manager",
@@ -170,59 +150,39 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
             expected = int(form.expected_version.data) if form.expected_version.data else None
         except ValueError:
             expected = -1
+        # A field the page did not post (a disabled picker) keeps the record's value.
         if "owner" not in request.form:
-            # A disabled owner field is not posted: keep the owner (the creator for a new one).
             form.owner.data = current_user._get_current_object() if is_new else model.owner
         if "responsible" not in request.form:
             form.responsible.data = None if is_new else model.responsible
         if "access_class" not in request.form:  # not posted: unchanged (or the account's)
             form.access_class.data = None if is_new else model.access_class
-        session = db.session
-        try:
-            with refused_on_conflict("contact"):
-                with session.no_autoflush:
-                    form.populate_obj(model)
-                    if is_new:
-                        session.add(model)
-                    apply_contact_rules(
-                        current_user,
-                        model,
-                        is_new=is_new,
-                        previous_owner_id=previous_owner_id,
-                        expected_version=expected,
-                    )
-                    asked = not request.form.get("save_anyway")
-                    if is_new and asked and self._warn_duplicates(model):
-                        session.rollback()
-                        return False
-                    if "tags" in request.form:  # a post without the field leaves tags alone
-                        names = form.tags.data or []
-                        # After the checks: creating tags flushes, and the contact is complete now.
-                        model.tags = tags_for_names(names) if names else []
-                session.commit()
-        except ValidationFailed as exc:
-            self._attach_errors(form, model, exc.errors)
-            session.rollback()
-            flash("Nothing was saved: please correct the fields marked below.", "error")
-            return False
-        except StaleEditError as exc:
-            session.rollback()
-            form.expected_version.errors = [exc.message]
-            flash(exc.message, "error")
-            return False
-        except DomainError as exc:
-            session.rollback()
-            flash(exc.message, "error")
-            return False
-        return True
+        posted_tags = "tags" in request.form  # a post without the field leaves tags alone
 
-    def _warn_duplicates(self, contact: Contact) -> bool:
-        """Whether the new contact looks like existing ones: then they are listed above the
-        form (with "Save anyway") and nothing is saved yet."""
-        phones = [phone.e164 for phone in live_rows(contact.phones)]
-        found = duplicates.matches_for(current_user, contact, phones)
-        if not found:
-            return False
+        def attach(form: Any, errors: dict[str, list[str]]) -> None:
+            self._attach_errors(form, model, errors)
+
+        with commit_or_explain(form, what="contact", attach=attach) as outcome:
+            with db.session.no_autoflush:
+                form.populate_obj(model)
+            try:
+                save_contact(
+                    current_user,
+                    model,
+                    is_new=is_new,
+                    expected_version=expected,
+                    previous_owner_id=previous_owner_id,
+                    tag_names=(form.tags.data or []) if posted_tags else None,
+                    allow_duplicates=bool(request.form.get("save_anyway")),
+                )
+            except LooksLikeExisting as exc:
+                self._show_duplicates(exc)
+                outcome.discard()
+        return bool(outcome)
+
+    def _show_duplicates(self, found: LooksLikeExisting) -> None:
+        """The existing contacts the new one looks like, above the form (with "Save
+        anyway"); nothing is saved yet."""
         self._template_args["duplicate_matches"] = [
             {
                 "id": match.id,
@@ -233,14 +193,9 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
                 "email": match.email,
                 "reasons": reasons,
             }
-            for match, reasons in found
+            for match, reasons in found.matches
         ]
-        flash(
-            "Nothing was saved yet: this contact looks like one you already have (see below). "
-            "Open it to update it instead, or choose Save anyway.",
-            "warning",
-        )
-        return True
+        flash(found.message, "warning")
 
     def _attach_errors(self, form: Any, contact: Contact, errors: dict[str, list[str]]) -> None:
         for key, messages in errors.items():

@@ -33,7 +33,7 @@ from crm.models import (
 from crm.models.base import utcnow
 from crm.services.platform import audit, local_time
 from crm.services.platform import validation as v
-from crm.services.platform.access import account_visibility, contact_visibility, record_id
+from crm.services.platform.access import account_visibility, contact_visibility, one_of, record_id
 
 MAX_SUBJECT = 200
 MAX_PLACE = 200
@@ -84,10 +84,7 @@ def visible_appointments(actor: Actor | None) -> Select[tuple[Appointment]]:
 
 def get_visible_appointment(actor: Actor | None, appointment_id: object) -> Appointment | None:
     """The appointment with this id if `actor` may see it, else None (callers answer 404)."""
-    pk = record_id(appointment_id)
-    if pk is None:
-        return None
-    return db.session.scalar(visible_appointments(actor).where(Appointment.id == pk))
+    return one_of(visible_appointments(actor), Appointment, appointment_id)
 
 
 def upcoming_first(now: datetime | None = None) -> list[ColumnElement]:
@@ -248,12 +245,9 @@ def _checked_fields(appointment: Appointment | None, given: dict, errors: v.Fiel
     is_new = appointment is None
     values: dict[str, Any] = {}
     if is_new or "subject" in given:
-        subject = errors.check("subject", v.clean_limited, given.get("subject"), MAX_SUBJECT)
-        if not subject and "subject" not in errors.found:
-            errors.add("subject", "Give the appointment a subject.")
-        elif subject and ("\n" in subject or "\r" in subject):
-            errors.add("subject", "The subject must be a single line.")
-        values["subject"] = subject
+        values["subject"] = errors.one_line(
+            "subject", given.get("subject"), MAX_SUBJECT, "Give the appointment a subject."
+        )
     if is_new or "place" in given:
         place = errors.check("place", v.clean_limited, given.get("place"), MAX_PLACE)
         if place and ("\n" in place or "\r" in place):

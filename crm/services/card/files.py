@@ -36,7 +36,7 @@ from crm.errors import DomainError, NotFound, PermissionDenied
 from crm.extensions import db
 from crm.models import Contact, ContactFile
 from crm.services.platform import audit
-from crm.services.platform.access import contact_visibility, get_visible_contact, record_id
+from crm.services.platform.access import contact_visibility, get_visible_contact, one_of
 
 log = logging.getLogger(__name__)
 
@@ -354,14 +354,8 @@ def files_of_contact(actor: Actor, contact_id: int) -> list[ContactFile]:
 
 def get_visible_file(actor: Actor, file_id: object) -> ContactFile | None:
     """The file if the actor may see its contact, else None."""
-    pk = record_id(file_id)
-    if pk is None:
-        return None
-    return db.session.scalar(
-        select(ContactFile)
-        .join(Contact, Contact.id == ContactFile.contact_id)
-        .where(ContactFile.id == pk, contact_visibility(actor))
-    )
+    visible = select(ContactFile).join(Contact, Contact.id == ContactFile.contact_id)
+    return one_of(visible.where(contact_visibility(actor)), ContactFile, file_id)
 
 
 def open_file(actor: Actor, file_id: object) -> tuple[ContactFile, Path]:

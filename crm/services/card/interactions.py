@@ -17,7 +17,7 @@ from crm.models import Contact, Direction, Interaction, InteractionStatus, Mediu
 from crm.models.base import utcnow
 from crm.services.platform import audit
 from crm.services.platform import validation as v
-from crm.services.platform.access import contact_visibility, get_visible_contact, record_id
+from crm.services.platform.access import contact_visibility, get_visible_contact, one_of, record_id
 
 MAX_SUBJECT = 200
 
@@ -32,10 +32,7 @@ def visible_interactions(actor: Actor) -> Select[tuple[Interaction]]:
 
 
 def get_visible_interaction(actor: Actor, interaction_id: object) -> Interaction | None:
-    pk = record_id(interaction_id)
-    if pk is None:
-        return None
-    return db.session.scalar(visible_interactions(actor).where(Interaction.id == pk))
+    return one_of(visible_interactions(actor), Interaction, interaction_id)
 
 
 def interactions_of_contact(actor: Actor, contact_id: int, limit: int = 100) -> list[Interaction]:

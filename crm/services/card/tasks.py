@@ -26,6 +26,7 @@ from crm.services.platform.access import (
     contact_visibility,
     get_visible_account,
     get_visible_contact,
+    one_of,
     record_id,
 )
 
@@ -62,10 +63,7 @@ def visible_tasks(actor: Actor | None) -> Select[tuple[Task]]:
 
 def get_visible_task(actor: Actor | None, task_id: object) -> Task | None:
     """The task with this id if `actor` may see it, else None (callers answer 404)."""
-    pk = record_id(task_id)
-    if pk is None:
-        return None
-    return db.session.scalar(visible_tasks(actor).where(Task.id == pk))
+    return one_of(visible_tasks(actor), Task, task_id)
 
 
 def overdue_clause(today: date | None = None) -> ColumnElement[bool]:
@@ -186,12 +184,9 @@ def _checked_values(
     is_new = task is None
     values: dict[str, Any] = {}
     if is_new or "title" in given:
-        title = errors.check("title", v.clean_limited, given.get("title"), MAX_TITLE)
-        if not title and "title" not in errors.found:
-            errors.add("title", "Give the task a title.")
-        elif title and ("\n" in title or "\r" in title):
-            errors.add("title", "The title must be a single line.")
-        values["title"] = title
+        values["title"] = errors.one_line(
+            "title", given.get("title"), MAX_TITLE, "Give the task a title."
+        )
     if is_new or "description" in given:
         values["description"] = errors.check(
             "description", v.clean_free_text, given.get("description")

@@ -2,13 +2,14 @@
 duplicates of a whole batch looked up in three queries, and the rows written with a few
 multi-row INSERTs rather than one unit-of-work flush per contact.
 
-The field checks are those of crm.services.contacts.saving (`clean_person_fields`,
+The field checks are those of crm.services.contacts.saving and .details (`clean_person_fields`,
 `clean_phone_fields`, `clean_address_fields`, `clean_link_fields`), applied to plain
 objects: a row refused here is refused by the contact form with the same words, and a row
 accepted here is stored as the form would store it (normalised phones and their E.164
-form, located addresses, the B2C hidden account, the search text and the name key). What
-only an edit can do (change an owner, a class, a primary flag) is not needed for new
-contacts; the owner and responsible checks of the form are repeated here.
+form, located addresses, the B2C hidden account, and the derived fields of `derived_fields`).
+The owner and the responsible user are checked by the form's own `owner_problems` and
+`responsible_problems`. What only an edit can do (change a class, a primary flag) is not
+needed for new contacts.
 
 History: each new contact gets one "create" entry naming its values, phones, addresses,
 links, tags and categories (rather than one entry per row of each table), and each new
@@ -25,7 +26,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, insert, or_, select
 
-from crm.auth.permissions import Actor, can
+from crm.auth.permissions import Actor
 from crm.errors import FieldError, ValidationFailed
 from crm.extensions import db
 from crm.models import (
@@ -44,18 +45,23 @@ from crm.models.base import utcnow
 from crm.models.contact import contact_categories, contact_tags
 from crm.models.social_link import SocialLink
 from crm.models.tag import Tag
-from crm.services.contacts.geocoding import geocoder_from_config
-from crm.services.contacts.saving import (
-    PERSON_FIELDS,
-    FieldErrors,
+from crm.services.contacts.details import (
     clean_address_fields,
     clean_link_fields,
-    clean_person_fields,
     clean_phone_fields,
     locate_address,
     phone_region,
 )
-from crm.services.contacts.search import indexed_together, name_key_of, search_text_for
+from crm.services.contacts.geocoding import geocoder_from_config
+from crm.services.contacts.saving import (
+    PERSON_FIELDS,
+    FieldErrors,
+    clean_person_fields,
+    derived_fields,
+    owner_problems,
+    responsible_problems,
+)
+from crm.services.contacts.search import indexed_together, name_key_of
 from crm.services.lists.tags import clean_tag_name
 from crm.services.platform import audit
 from crm.services.platform import validation as v
@@ -180,8 +186,6 @@ class ContactBatch:
         self.actor = actor
         self.actor_id = getattr(actor, "id", None)
         self.region = current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
-        self.may_transfer = can(actor, "contact.transfer")
-        self.may_assign = can(actor, "contact.assign_responsible")
         self.phone_types = _kinds(PhoneType)
         self.address_types = _kinds(AddressType)
         self.platforms = {
@@ -235,15 +239,11 @@ class ContactBatch:
     def _people(self, data: dict[str, Any], errors: FieldErrors) -> tuple[int | None, int | None]:
         owner = data.get("owner") or (self.actor if isinstance(self.actor, User) else None)
         owner_id = getattr(owner, "id", None)
-        if owner_id != self.actor_id and not self.may_transfer:
-            errors.add("owner", "You do not have permission to transfer contacts to another owner.")
-        if owner is not None and not owner.active:
-            errors.add("owner", f"{owner} is not an active user.")
+        for message in owner_problems(self.actor, owner_id, owner, self.actor_id):
+            errors.add("owner", message)
         responsible = data.get("responsible")
-        if responsible is not None and not self.may_assign:
-            errors.add("responsible", "You do not have permission to assign responsible users.")
-        if responsible is not None and not responsible.active:
-            errors.add("responsible", f"{responsible} is not an active user.")
+        for message in responsible_problems(self.actor, responsible, responsible is not None):
+            errors.add("responsible", message)
         return owner_id, getattr(responsible, "id", None)
 
     def _kind(self, kinds: dict[str, _Kind], name: str | None, field_name: str, errors) -> int:
@@ -585,9 +585,7 @@ class ContactBatch:
             "responsible_id": item.responsible_id,
             "access_class_id": class_id,
             "active": True,
-            "search_text": search_text_for(shown, item.phones),
-            "name_key": item.name_key or None,
-            "has_phone": bool(item.phones),
+            **derived_fields(shown, item.phones),
             "version": 1,
             "created_at": now,
             "updated_at": now,

@@ -1,9 +1,11 @@
-"""The rules for saving a contact, whatever the entry point (admin form, CLI, API, import).
+"""Saving a contact, whatever the entry point: `save_contact` is the one function the admin
+form, the API, imports (updates), lead conversion and merge call (`create_contact` builds a
+new one from plain values and saves it with it).
 
-`apply_contact_rules` runs after the new values are set on the ORM object and before the
-boundary commits: it normalises, validates, keeps the B2C hidden account and the primary
-flags in step, fills phone E.164 forms and address coordinates, and raises
-ValidationFailed (nothing is saved) or StaleEditError.
+`apply_contact_rules`, which it runs after the new values are set on the ORM object and
+before the boundary commits, normalises, validates, keeps the B2C hidden account and the
+primary flags in step, fills phone E.164 forms, address coordinates and the derived fields
+(`derived_fields`), and raises ValidationFailed (nothing is saved) or StaleEditError.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import phonenumbers
-from flask import current_app
 from sqlalchemy import inspect, select
 
 from crm.auth.permissions import Actor, can
-from crm.errors import FieldError, PermissionDenied, StaleEditError, ValidationFailed
+from crm.errors import (
+    DomainError,
+    FieldError,
+    PermissionDenied,
+    StaleEditError,
+    ValidationFailed,
+)
 from crm.extensions import db
 from crm.models import (
     AccessClass,
@@ -32,24 +38,20 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
-from crm.services.contacts import lifecycle
-from crm.services.contacts.geocoding import AddressQuery, geocoder_from_config
-from crm.services.contacts.search import fold, name_key_of, search_text_for
+from crm.services.contacts import duplicates, lifecycle
+from crm.services.contacts.details import (
+    apply_addresses,
+    apply_phones,
+    apply_social_links,
+    column_limit,
+    live_rows,
+)
+from crm.services.contacts.search import name_key_of, search_text_for
+from crm.services.lists.tags import tags_for_names
 from crm.services.platform import audit
 from crm.services.platform import validation as v
 from crm.services.platform.access import class_change_error
 from crm.services.platform.validation import FieldErrors
-
-
-def _limit(field: str, model: type = Contact) -> int:
-    """The size of a string column: longer values are refused before the database sees them
-    (PostgreSQL raises on them; SQLite would store them silently)."""
-    return model.__table__.c[field].type.length
-
-
-def live_rows(rows: list[Any]) -> list[Any]:
-    """Child rows not marked for deletion in this session (inline forms delete in place)."""
-    return [row for row in rows if row not in db.session.deleted]
 
 
 def _stored_row(contact: Contact) -> Any:
@@ -88,6 +90,79 @@ def _owner_id(contact: Contact) -> int | None:
     if added:
         return added[0].id if added[0] is not None else None
     return contact.owner_id
+
+
+class LooksLikeExisting(DomainError):
+    """A new contact looks like contacts the actor already has: `matches` lists them, each
+    with why (crm.services.contacts.duplicates.matches_for). Nothing is saved."""
+
+    def __init__(self, matches: list[tuple[Contact, list[str]]]):
+        super().__init__(
+            "Nothing was saved yet: this contact looks like one you already have (see below). "
+            "Open it to update it instead, or choose Save anyway."
+        )
+        self.matches = matches
+
+
+def save_contact(
+    actor: Actor,
+    contact: Contact,
+    *,
+    is_new: bool,
+    expected_version: int | None = None,
+    previous_owner_id: int | None = None,
+    tag_names: list[str] | None = None,
+    allow_duplicates: bool = True,
+) -> Contact:
+    """Save `contact`, whose new values the caller has set, in the session (the caller
+    commits). It is added to the session when new; the contact rules give the fields not
+    sent their defaults (the actor as owner, the company's access class), check every field
+    and fill the derived ones; an `expected_version` other than the stored one raises
+    StaleEditError; a new contact that looks like existing ones raises LooksLikeExisting
+    unless `allow_duplicates`; `tag_names`, when given, become its tags (an empty list
+    clears them); then it is flushed.
+
+    `previous_owner_id` is the owner before the caller changed anything, when the caller
+    set `owner_id` directly (the stored one counts otherwise)."""
+    with db.session.no_autoflush:
+        if is_new:
+            db.session.add(contact)
+        apply_contact_rules(
+            actor,
+            contact,
+            is_new=is_new,
+            previous_owner_id=previous_owner_id,
+            expected_version=expected_version,
+        )
+        if is_new and not allow_duplicates:
+            phones = [phone.e164 for phone in live_rows(contact.phones)]
+            found = duplicates.matches_for(actor, contact, phones)
+            if found:
+                raise LooksLikeExisting(found)
+        if tag_names is not None:
+            # After the checks: creating tags flushes, and the contact is complete now.
+            contact.tags = tags_for_names(tag_names) if tag_names else []
+    db.session.flush()
+    return contact
+
+
+def derived_fields(contact: Any, phones: Iterable[Any]) -> dict[str, Any]:
+    """The columns kept from the others for lists and searches (search_text, name_key,
+    has_phone), of a Contact or of any object with its attributes (the rows a bulk import
+    inserts); `phones` are its live phones."""
+    phones = list(phones)
+    return {
+        "search_text": search_text_for(contact, phones),
+        "name_key": name_key_of(contact),
+        "has_phone": bool(phones),
+    }
+
+
+def refresh_derived_fields(contact: Contact) -> None:
+    """Recompute the contact's derived fields from what it holds now (after a merge moved
+    rows to it, or an import's undo took them back)."""
+    for name, value in derived_fields(contact, live_rows(contact.phones)).items():
+        setattr(contact, name, value)
 
 
 def apply_contact_rules(
@@ -131,16 +206,13 @@ def _apply_contact_rules(
     _check_responsible(actor, c, errors)
     _apply_access_class(actor, c, is_new, errors)
     _apply_kind_and_account(c, errors)
-    _apply_phones(c, errors)
-    _apply_addresses(c, errors)
-    _apply_social_links(c, errors)
+    apply_phones(c, errors)
+    apply_addresses(c, errors)
+    apply_social_links(c, errors)
 
     if errors.found:
         raise ValidationFailed(errors.found)
-    phones = live_rows(c.phones)
-    c.search_text = search_text_for(c, phones)
-    c.name_key = name_key_of(c)
-    c.has_phone = bool(phones)
+    refresh_derived_fields(c)
     if c.active is None:
         c.active = True
     if not is_new:
@@ -163,7 +235,9 @@ def clean_person_fields(c: Any, errors: FieldErrors) -> None:
     c.first_name = errors.check("first_name", v.clean_required_name, c.first_name, "First name")
     c.last_name = errors.check("last_name", v.clean_required_name, c.last_name, "Last name")
     for field in ("middle_name", "title", "job_title", "department", "certificate"):
-        setattr(c, field, errors.check(field, v.clean_limited, getattr(c, field), _limit(field)))
+        setattr(
+            c, field, errors.check(field, v.clean_limited, getattr(c, field), column_limit(field))
+        )
     for field in ("other_contacts", "notes"):
         setattr(c, field, v.clean_text(getattr(c, field)))
     c.email = errors.check("email", v.clean_email, c.email)
@@ -204,15 +278,40 @@ def _apply_owner(
     else:  # not given by the caller: the stored owner counts
         stored = _stored_row(c)
         before = stored.owner_id if stored is not None else None
-    if new_owner != before and not can(actor, "contact.transfer"):
-        errors.add("owner", "You do not have permission to transfer contacts to another owner.")
+    missing = False
     if (c.owner.id if c.owner is not None else None) != new_owner:
         # owner_id was set directly: keep `owner` in step, or the flush would restore it.
         c.owner = db.session.get(User, new_owner) if new_owner is not None else None
-        if new_owner is not None and c.owner is None:
-            errors.add("owner", "No such user.")
-    if c.owner is not None and not c.owner.active:
-        errors.add("owner", f"{c.owner} is not an active user.")
+        missing = new_owner is not None and c.owner is None
+    for message in owner_problems(actor, new_owner, c.owner, before):
+        errors.add("owner", message)
+    if missing:
+        errors.add("owner", "No such user.")
+
+
+def owner_problems(
+    actor: Actor, owner_id: int | None, owner: User | None, before_id: int | None
+) -> list[str]:
+    """Why the user `owner_id` cannot own the contact, owned by `before_id` until now: giving
+    a contact to someone else needs contact.transfer, and the owner must be active. The
+    form, the API and imports (bulk inserts included) all check an owner with it."""
+    problems = []
+    if owner_id != before_id and not can(actor, "contact.transfer"):
+        problems.append("You do not have permission to transfer contacts to another owner.")
+    if owner is not None and not owner.active:
+        problems.append(f"{owner} is not an active user.")
+    return problems
+
+
+def responsible_problems(actor: Actor, responsible: User | None, changed: bool) -> list[str]:
+    """Why `responsible` cannot be responsible for the contact (`changed`: chosen now):
+    choosing needs contact.assign_responsible, and the user must be active."""
+    problems = []
+    if changed and not can(actor, "contact.assign_responsible"):
+        problems.append("You do not have permission to assign responsible users.")
+    if responsible is not None and not responsible.active:
+        problems.append(f"{responsible} is not an active user.")
+    return problems
 
 
 def _check_responsible(actor: Actor, c: Contact, errors: FieldErrors) -> None:
@@ -221,10 +320,8 @@ def _check_responsible(actor: Actor, c: Contact, errors: FieldErrors) -> None:
     before = history.deleted[0] if history.deleted else None
     after = history.added[0] if history.added else None
     changed = history.has_changes() and before is not after
-    if changed and not can(actor, "contact.assign_responsible"):
-        errors.add("responsible", "You do not have permission to assign responsible users.")
-    if c.responsible is not None and not c.responsible.active:
-        errors.add("responsible", f"{c.responsible} is not an active user.")
+    for message in responsible_problems(actor, c.responsible, changed):
+        errors.add("responsible", message)
 
 
 def _apply_access_class(actor: Actor, c: Contact, is_new: bool, errors: FieldErrors) -> None:
@@ -331,198 +428,6 @@ def _apply_primary_flag(c: Contact) -> None:
         other.is_primary = False
 
 
-def _refuse_retired_type(row: Any, attr: str, field: str, errors: FieldErrors) -> None:
-    """A deactivated type stays on rows that have it but cannot be chosen anew."""
-    kind = getattr(row, attr)
-    chosen_now = inspect(row).pending or inspect(row).attrs[attr].history.has_changes()
-    if kind is not None and not kind.active and chosen_now:
-        errors.add(field, f"{kind.name!r} is no longer in use: choose another type.")
-
-
-def phone_region(addresses: Iterable[Any], default: str) -> str:
-    """The region a number typed without a country code is read in: the country of the
-    contact's first address that names one (a local '030 1234567' of a Berlin address is
-    German), else `default` (CRM_DEFAULT_PHONE_REGION)."""
-    for address in addresses:
-        try:
-            code = v.clean_country(getattr(address, "country", None))
-        except FieldError:
-            continue  # the address's own check reports it
-        if code and phonenumbers.country_code_for_region(code):
-            return code
-    return default
-
-
-def _apply_phones(c: Contact, errors: FieldErrors) -> None:
-    region = phone_region(
-        live_rows(c.addresses), current_app.config.get("CRM_DEFAULT_PHONE_REGION", "US")
-    )
-    seen: set[str] = set()
-    for index, phone in enumerate(live_rows(c.phones)):
-        if phone.phone_type is None and phone.phone_type_id is None:
-            errors.add(f"phones-{index}-phone_type", "Choose the type of phone number.")
-        _refuse_retired_type(phone, "phone_type", f"phones-{index}-phone_type", errors)
-        clean_phone_fields(phone, index, region, errors, seen)
-
-
-def clean_phone_fields(
-    phone: Any, index: int, region: str, errors: FieldErrors, seen: set[str]
-) -> None:
-    """Check and normalise one phone's number and extension in place (a Phone or any object
-    with its attributes), filling its E.164 and international forms; `seen` holds the
-    numbers listed before it."""
-    try:
-        v.clean_extension(phone.extension)
-    except FieldError as exc:
-        errors.add(f"phones-{index}-extension", str(exc))
-        return
-    try:
-        clean = v.clean_phone(phone.country_code, phone.number, phone.extension, region)
-    except FieldError as exc:
-        errors.add(f"phones-{index}-number", str(exc))
-        return
-    phone.country_code = clean.country_code
-    phone.number = clean.number
-    phone.extension = clean.extension
-    phone.e164 = clean.e164
-    phone.formatted = clean.formatted
-    key = f"{clean.e164};{clean.extension or ''}"
-    if key in seen:
-        errors.add(f"phones-{index}-number", "This number is already listed above.")
-    seen.add(key)
-
-
-def _apply_addresses(c: Contact, errors: FieldErrors) -> None:
-    geocoder = None
-    for index, address in enumerate(live_rows(c.addresses)):
-        if address.address_type is None and address.address_type_id is None:
-            errors.add(f"addresses-{index}-address_type", "Choose the type of address.")
-        _refuse_retired_type(address, "address_type", f"addresses-{index}-address_type", errors)
-        if not clean_address_fields(address, index, errors):
-            continue
-        lat = address.latitude
-        moved = any(
-            inspect(address).attrs[f].history.has_changes()
-            for f in ("street", "city", "region", "postal_code", "country")
-        )
-        if lat is not None and inspect(address).attrs["latitude"].history.has_changes():
-            address.geocode_source = "manual"  # typed by the user: keep them
-            continue
-        if lat is not None and not moved:
-            continue  # unchanged address keeps its coordinates
-        geocoder = geocoder or geocoder_from_config(current_app.config)
-        locate_address(address, geocoder)
-
-
-def clean_address_fields(address: Any, index: int, errors: FieldErrors) -> bool:
-    """Check and normalise one address's fields in place (an Address or any object with its
-    attributes); whether it is complete enough to keep (and to locate)."""
-    for field in ("street", "street2", "city", "region", "postal_code"):
-        value = errors.check(
-            f"addresses-{index}-{field}",
-            v.clean_limited,
-            getattr(address, field),
-            _limit(field, Address),
-        )
-        setattr(address, field, value)
-    address.country = errors.check(f"addresses-{index}-country", v.clean_country, address.country)
-    address.city_key = fold(address.city) if address.city else None
-    if not any((address.street, address.city, address.postal_code)):
-        errors.add(f"addresses-{index}-city", "Enter at least a street, a city or a postcode.")
-        return False
-    lat, lon = address.latitude, address.longitude
-    if (lat is None) != (lon is None):
-        errors.add(f"addresses-{index}-latitude", "Give both latitude and longitude, or none.")
-        return False
-    if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        errors.add(f"addresses-{index}-latitude", "Coordinates out of range.")
-        return False
-    return True
-
-
-def locate_address(address: Any, geocoder: Any) -> None:
-    """Fill the address's coordinates (and where they come from) from the geocoder."""
-    point = geocoder.locate(
-        AddressQuery(
-            address.street, address.city, address.region, address.postal_code, address.country
-        )
-    )
-    address.latitude = point.latitude if point else None
-    address.longitude = point.longitude if point else None
-    address.geocode_source = point.source if point else None
-
-
-def _apply_social_links(c: Contact, errors: FieldErrors) -> None:
-    for index, link in enumerate(live_rows(c.social_links)):
-        platform = link.platform or (
-            db.session.get(SocialPlatform, link.platform_id) if link.platform_id else None
-        )
-        if platform is None:
-            errors.add(f"social_links-{index}-platform", "Choose the platform.")
-            continue
-        _refuse_retired_type(link, "platform", f"social_links-{index}-platform", errors)
-        clean_link_fields(link, platform, index, errors)
-
-
-def clean_link_fields(link: Any, platform: SocialPlatform, index: int, errors: FieldErrors) -> None:
-    """Check one profile link's handle for its platform; fill its handle and URL in place."""
-    try:
-        handle, url = v.clean_social(
-            link.handle,
-            platform.host_list,
-            platform.url_template,
-            platform.handle_pattern,
-            platform.name,
-        )
-        if len(handle) > _limit("handle", SocialLink) or len(url) > _limit("url", SocialLink):
-            raise FieldError(f"Too long (at most {_limit('url', SocialLink)} characters).")
-    except FieldError as exc:
-        errors.add(f"social_links-{index}-handle", str(exc))
-        return
-    link.handle, link.url = handle, url
-
-
-def delete_contact(actor: Actor, contact: Contact) -> None:
-    """Move a contact to the trash: it leaves every list, search and count, and can be
-    restored (restore_contact) or, by a crm_admin, purged for good (purge_contact)."""
-    if not can(actor, "contact.delete"):
-        raise PermissionDenied("You may not delete contacts.")
-    if contact.deleted_at is not None:
-        return
-    audit.note_actor(db.session, actor)
-    contact.deleted_at = utcnow()
-    contact.deleted_by_id = getattr(actor, "id", None)
-    db.session.flush()
-
-
-def restore_contact(actor: Actor, contact: Contact) -> None:
-    """Take a contact out of the trash."""
-    if not can(actor, "contact.restore"):
-        raise PermissionDenied("You may not restore contacts.")
-    audit.note_actor(db.session, actor)
-    contact.deleted_at = None
-    contact.deleted_by_id = None
-    db.session.flush()
-
-
-def purge_contact(actor: Actor, contact: Contact) -> None:
-    """Delete a contact for good with its phones, addresses and links, and its B2C hidden
-    account. Its history is kept."""
-    if not can(actor, "contact.purge"):
-        raise PermissionDenied("Only administrators may purge contacts.")
-    audit.note_actor(db.session, actor)
-    account = contact.account
-    db.session.delete(contact)
-    db.session.flush()
-    if account is not None and account.is_hidden:
-        remaining = db.session.scalar(
-            select(db.func.count()).select_from(Contact).where(Contact.account_id == account.id)
-        )
-        if not remaining:
-            db.session.delete(account)
-            db.session.flush()
-
-
 def lookup_by_name(model: type, name: str | None):
     """A lookup entry by its name (case-insensitive), or None. Whether an inactive entry may
     be chosen is decided when the contact is checked."""
@@ -535,7 +440,7 @@ def lookup_by_name(model: type, name: str | None):
 def _company_account(actor: Actor, name: str, owner: User | None) -> Account | None:
     """The company account with this name (case and spaces ignored), or a new one."""
     try:
-        name = v.clean_limited(name, _limit("name", Account))
+        name = v.clean_limited(name, column_limit("name", Account))
     except FieldError as exc:
         raise ValidationFailed({"account": [str(exc)]}) from None
     if name is None:
@@ -582,7 +487,4 @@ def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
             row = dict(row)
             platform = lookup_by_name(SocialPlatform, row.pop("platform"))
             contact.social_links.append(SocialLink(platform=platform, **row))
-        db.session.add(contact)
-        apply_contact_rules(actor, contact, is_new=True)
-    db.session.flush()
-    return contact
+    return save_contact(actor, contact, is_new=True)

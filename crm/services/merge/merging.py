@@ -40,8 +40,8 @@ from crm.models import (
 from crm.models.base import LabeledEnum, utcnow
 from crm.services.contacts import lifecycle
 from crm.services.contacts.accounts import save_account
-from crm.services.contacts.saving import apply_contact_rules, live_rows
-from crm.services.contacts.search import name_key_of, search_text_for
+from crm.services.contacts.saving import refresh_derived_fields, save_contact
+from crm.services.contacts.search import search_text_for
 from crm.services.merge.engine import (
     Ledger,
     move_references,
@@ -517,8 +517,7 @@ def merge_contacts(
     # Stored before the rules run, so that they see the chosen account as the master's own
     # and never delete the one it leaves (that one follows below, and comes back on undo).
     db.session.flush()
-    apply_contact_rules(actor, master, is_new=False)
-    db.session.flush()
+    save_contact(actor, master, is_new=False)
     _note_deleted_links(master.id, links_before, ledger)
 
     # The hidden account of a merged consumer follows its contact into the master's account.
@@ -533,10 +532,7 @@ def merge_contacts(
 
     # The master's search text and phone flag now cover what it received.
     db.session.expire_all()
-    phones = live_rows(master.phones)
-    master.search_text = search_text_for(master, phones)
-    master.name_key = name_key_of(master)
-    master.has_phone = bool(phones)
+    refresh_derived_fields(master)
     db.session.flush()
 
     after_plan = _plan_fields([master], CONTACT_FIELDS, "contact")

@@ -184,10 +184,16 @@ def visible_accounts(user: Actor | None) -> Select[tuple[Account]]:
 
 def get_visible_contact(user: Actor | None, contact_id: object) -> Contact | None:
     """The contact with this id if `user` may see it, else None (callers answer 404)."""
-    pk = record_id(contact_id)
+    return one_of(visible_contacts(user), Contact, contact_id)
+
+
+def one_of(query: Select, model: type, value: object) -> Any:
+    """The row of `query` (a select of `model`, gated to what the actor may see) whose id is
+    `value`, from a URL or a form; None when there is none or `value` is not an id."""
+    pk = record_id(value)
     if pk is None:
         return None
-    return db.session.scalar(visible_contacts(user).where(Contact.id == pk))
+    return db.session.scalar(query.where(model.id == pk))
 
 
 def record_id(value: object) -> int | None:
@@ -201,11 +207,7 @@ def record_id(value: object) -> int | None:
 
 
 def get_visible_account(user: Actor | None, account_id: object) -> Account | None:
-    try:
-        pk = int(str(account_id))
-    except (TypeError, ValueError):
-        return None
-    return db.session.scalar(visible_accounts(user).where(Account.id == pk))
+    return one_of(visible_accounts(user), Account, account_id)
 
 
 def deal_visibility(user: Actor | None) -> ColumnElement[bool]:

@@ -47,6 +47,16 @@ class FieldErrors:
             self.add(name, str(exc))
             return None
 
+    def one_line(self, name: str, value: Any, limit: int, missing: str) -> str | None:
+        """A required single-line text (a title, a subject), cleaned and limited; `missing`
+        is noted on `name` when it is empty."""
+        text = self.check(name, clean_limited, value, limit)
+        if not text and name not in self.found:
+            self.add(name, missing)
+        elif text and ("\n" in text or "\r" in text):
+            self.add(name, f"The {name} must be a single line.")
+        return text
+
     def raise_any(self) -> None:
         """ValidationFailed with every message noted, if any."""
         if self.found:

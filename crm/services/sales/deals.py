@@ -17,7 +17,7 @@ from crm.services.platform.access import (
     account_visibility,
     contact_visibility,
     deal_visibility,
-    record_id,
+    one_of,
 )
 
 
@@ -98,10 +98,7 @@ def delete_deal(actor: Actor, deal: Deal) -> None:
 
 
 def get_visible_deal(actor: Actor, deal_id: object) -> Deal | None:
-    pk = record_id(deal_id)
-    if pk is None:
-        return None
-    return db.session.scalar(select(Deal).where(deal_visibility(actor), Deal.id == pk))
+    return one_of(select(Deal).where(deal_visibility(actor)), Deal, deal_id)
 
 
 def deals_of_contact(actor: Actor, contact_id: int) -> list[Deal]:

@@ -16,7 +16,7 @@ from crm.models.base import utcnow
 from crm.services.contacts.saving import create_contact
 from crm.services.platform import audit
 from crm.services.platform import validation as v
-from crm.services.platform.access import record_id
+from crm.services.platform.access import one_of
 
 
 def save_lead(actor: Actor, lead: Lead, *, is_new: bool) -> None:
@@ -160,7 +160,4 @@ def _lead_field(field: str) -> str:
 def get_lead(actor: Actor, lead_id: object) -> Lead | None:
     if not can(actor, "lead.view"):
         return None
-    pk = record_id(lead_id)
-    if pk is None:
-        return None
-    return db.session.scalar(select(Lead).where(Lead.id == pk))
+    return one_of(select(Lead), Lead, lead_id)

@@ -23,7 +23,8 @@ from crm.models import (
 from crm.models.base import utcnow
 from crm.services.card import connections, history, notes
 from crm.services.contacts import bulk
-from crm.services.contacts.saving import apply_contact_rules, delete_contact, restore_contact
+from crm.services.contacts.saving import apply_contact_rules
+from crm.services.contacts.trash import delete_contact, restore_contact
 from crm.services.merge.merging import merge_contacts
 from crm.services.sales.deals import save_deal
 from tests.services.transfer.test_imports import csv_bytes, run

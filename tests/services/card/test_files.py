@@ -20,7 +20,7 @@ from crm.extensions import db
 from crm.models import AccessClass, ContactFile
 from crm.services.card import files
 from crm.services.contacts.batch import begin_for_savepoints
-from crm.services.contacts.saving import delete_contact, purge_contact
+from crm.services.contacts.trash import delete_contact, purge_contact
 from tests.services.conftest import count, history, reload
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

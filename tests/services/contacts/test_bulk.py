@@ -24,7 +24,7 @@ from crm.models import (
     segment_members,
 )
 from crm.services.contacts import bulk, selection
-from crm.services.contacts.saving import delete_contact, purge_contact, restore_contact
+from crm.services.contacts.trash import delete_contact, purge_contact, restore_contact
 from crm.services.platform.access import visible_contacts
 from crm.services.transfer import exporting
 from tests.services.conftest import an_admin

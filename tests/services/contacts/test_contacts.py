@@ -22,11 +22,12 @@ from crm.models import (
     contact_accounts,
 )
 from crm.services.contacts.saving import (
+    LooksLikeExisting,
     apply_contact_rules,
     create_contact,
-    delete_contact,
-    purge_contact,
+    save_contact,
 )
+from crm.services.contacts.trash import delete_contact, purge_contact
 from tests.services.conftest import an_admin, count, reload
 
 CHOOSE_ACCOUNT = "Choose the account this contact works for, or choose B2C."
@@ -34,9 +35,8 @@ NO_TRANSFER = "You do not have permission to transfer contacts to another owner.
 
 
 def save(actor, contact: Contact, **kwargs) -> None:
-    """Run the rules on an edited contact the way the admin form does, then commit."""
-    with db.session.no_autoflush:
-        apply_contact_rules(actor, contact, is_new=False, **kwargs)
+    """Save an edited contact the way every entry point does, then commit."""
+    save_contact(actor, contact, is_new=False, **kwargs)
     db.session.commit()
 
 
@@ -986,3 +986,30 @@ def test_setting_an_unchanged_city_keeps_manual_coordinates(manager, make_contac
     save(manager, contact)
     address = reload(contact).addresses[0]
     assert (address.latitude, address.longitude, address.geocode_source) == (48.0, 11.0, "manual")
+
+
+def test_save_contact_refuses_a_lookalike_unless_allowed_and_sets_the_tags_given(app, make_user):
+    """The one save of every entry point: a new contact like an existing one is refused with
+    the matches (the form lists them), saved when allowed, and given the tags named."""
+    manager = make_user("crm_manager")
+    ana = create_contact(manager, {"first_name": "Ana", "last_name": "Smith", "email": "a@x.org"})
+    db.session.commit()
+
+    twin = Contact(first_name="ana", last_name="SMITH", email="A@x.org")
+    with pytest.raises(LooksLikeExisting) as refused:
+        save_contact(manager, twin, is_new=True, allow_duplicates=False, tag_names=["VIP"])
+    db.session.rollback()
+    assert [(c.id, why) for c, why in refused.value.matches] == [
+        (ana.id, ["same email a@x.org", "same name"])
+    ]
+    assert count(Contact) == 1
+
+    twin = Contact(first_name="ana", last_name="SMITH", email="A@x.org")
+    save_contact(manager, twin, is_new=True, allow_duplicates=True, tag_names=["VIP"])
+    db.session.commit()
+    assert count(Contact) == 2 and [t.name for t in reload(twin).tags] == ["VIP"]
+    assert reload(twin).email == "a@x.org" and reload(twin).owner_id == manager.id
+
+    save_contact(manager, reload(twin), is_new=False, tag_names=[])
+    db.session.commit()
+    assert reload(twin).tags == []

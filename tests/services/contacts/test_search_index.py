@@ -7,8 +7,9 @@ from sqlalchemy import select, text
 
 from crm.extensions import db
 from crm.models import Account, Contact
-from crm.services.contacts.saving import apply_contact_rules, purge_contact
+from crm.services.contacts.saving import apply_contact_rules
 from crm.services.contacts.search import contact_search_clause, search_terms
+from crm.services.contacts.trash import purge_contact
 from tests.services.conftest import an_admin
 
 

@@ -8,11 +8,8 @@ from sqlalchemy import exc, text
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import Account, AuditEntry, Contact
-from crm.services.contacts.saving import (
-    apply_contact_rules,
-    create_contact,
-    purge_contact,
-)
+from crm.services.contacts.saving import apply_contact_rules, create_contact
+from crm.services.contacts.trash import purge_contact
 from crm.services.platform.audit import acting_as
 from tests.services.conftest import an_admin, count, history, reload
 

@@ -80,8 +80,14 @@ def _work(redis_url: str) -> None:
     """One RQ worker, in this process, until the queue is empty."""
     from rq import SimpleWorker
 
+    class Worker(SimpleWorker):
+        def subscribe(self) -> None:
+            # The channel a worker is sent commands on (stop the job, shut down) is not
+            # needed by a burst; and with redis-py 8, closing it waits out its 60 s poll.
+            self.pubsub_thread = None
+
     queue = _queue(redis_url)
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    Worker([queue], connection=queue.connection).work(burst=True)
 
 
 def test_an_import_waits_on_the_redis_queue_and_a_worker_runs_it(rq_app, redis_url, manager):

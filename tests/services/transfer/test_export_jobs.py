@@ -14,7 +14,7 @@ from crm.errors import PermissionDenied
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, ExportJob, JobStatus, export_items
 from crm.models.base import utcnow
-from crm.services.contacts.saving import delete_contact
+from crm.services.contacts.trash import delete_contact
 from crm.services.transfer import export_jobs
 from crm.services.transfer.importing.targets import restore_neutralised
 

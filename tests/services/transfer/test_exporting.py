@@ -441,7 +441,7 @@ def test_only_the_contacts_the_user_may_see_are_exported(manager, make_user, mak
     make_contact(manager, first_name="Kai", last_name="Hidden", access_class=secret)
     plain = make_contact(manager, first_name="Nora", last_name="Plain")
     trashed = make_contact(manager, first_name="Tom", last_name="Trashed")
-    from crm.services.contacts.saving import delete_contact
+    from crm.services.contacts.trash import delete_contact
 
     delete_contact(manager, trashed)
     db.session.commit()
@@ -586,7 +586,7 @@ def _peak_memory(actor, target) -> int:
 )
 def test_importing_an_export_gives_back_the_same_contacts(app, people, file_format):
     from crm.models import DuplicateHandling
-    from crm.services.contacts.saving import delete_contact, purge_contact
+    from crm.services.contacts.trash import delete_contact, purge_contact
     from crm.services.platform import jobs
     from crm.services.transfer.importing import imports
     from crm.services.transfer.importing.targets import Mapping

@@ -285,6 +285,35 @@ def test_imported_contacts_are_stored_as_the_form_stores_them(manager):
     assert [c.id for c, _why in matches_for(manager, probe)] == [jose.id]
 
 
+def test_updated_contacts_are_stored_as_the_form_stores_them(manager, make_contact):
+    """An update goes through the form's own save: names, phones and the derived fields
+    (search text, name key, phone flag) as an edit in the form leaves them."""
+    from crm.models import AuditEntry
+    from crm.services.contacts.search import contact_search_clause, name_key
+
+    ana = make_contact(manager, first_name="Ana", last_name="Smith", email="ana@example.com")
+    assert not ana.has_phone and ana.version == 1
+    job = run(
+        manager,
+        csv_bytes("Ána,Smith-Jones,ANA@example.com,(212) 555-0147,,Head of Sales"),
+        DuplicateHandling.OVERWRITE,
+    )
+    assert (job.updated, job.failed) == (1, 0), job.errors
+    db.session.expire_all()
+    ana = db.session.get(Contact, ana.id)
+    assert (ana.first_name, ana.last_name, ana.job_title) == ("Ána", "Smith-Jones", "Head of Sales")
+    assert [(p.e164, p.formatted) for p in ana.phones] == [("+12125550147", "+1 212-555-0147")]
+    assert ana.name_key == name_key("Ána", None, "Smith-Jones") and ana.has_phone
+    assert ana.version > 1 and ana.owner == manager  # moved on: a form open before is stale
+    for term in ("smith-jones", "2125550147", "ana"):
+        found = db.session.scalars(select(Contact.id).where(contact_search_clause(term))).all()
+        assert found == [ana.id], term
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.contact_id == ana.id, AuditEntry.action == "update")
+    )
+    assert entry.user_id == manager.id and entry.changes["job_title"] == [None, "Head of Sales"]
+
+
 @pytest.mark.parametrize("batch", [1000, 1])
 @pytest.mark.parametrize("how", [DuplicateHandling.FILL, DuplicateHandling.OVERWRITE])
 def test_rows_of_one_person_become_one_contact_and_the_dry_run_says_so(

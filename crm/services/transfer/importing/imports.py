@@ -62,14 +62,13 @@ from crm.models import (
 )
 from crm.models.base import utcnow
 from crm.services.contacts.batch import ContactBatch, NewContact, begin_for_savepoints
+from crm.services.contacts.details import live_rows, phone_region
 from crm.services.contacts.saving import (
-    apply_contact_rules,
     create_contact,
-    live_rows,
     lookup_by_name,
-    phone_region,
+    refresh_derived_fields,
+    save_contact,
 )
-from crm.services.contacts.search import name_key_of, search_text_for
 from crm.services.lists.tags import tags_for_names
 from crm.services.merge.engine import from_json, merge_key
 from crm.services.platform import audit
@@ -675,10 +674,9 @@ def _update(
     new_categories = [c for c in values.get("categories", []) if c not in contact.categories]
     contact.categories = [*contact.categories, *new_categories]
     before["categories"] = [c.id for c in new_categories]
-    apply_contact_rules(actor, contact, is_new=False)
     # An address or link the contact already has (the same by the model's merge key, once
     # the rules normalised it and the flush filled its foreign keys) is not added twice.
-    db.session.flush()
+    save_contact(actor, contact, is_new=False)
     for kind in ("addresses", "social_links"):
         for row in list(before[kind]):
             if merge_key(row) in had[kind]:
@@ -890,10 +888,7 @@ def _restore(contact: Contact, before: dict) -> None:
     contact.tags = [t for t in contact.tags if t.id not in added_tags]
     added_categories = set(before.get("categories") or [])
     contact.categories = [c for c in contact.categories if c.id not in added_categories]
-    phones = [p for p in contact.phones if p not in db.session.deleted]
-    contact.search_text = search_text_for(contact, phones)
-    contact.name_key = name_key_of(contact)
-    contact.has_phone = bool(phones)
+    refresh_derived_fields(contact)
 
 
 # ---- preview ---------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from crm.models import (
     User,
 )
 from crm.models.base import LabeledEnum
-from crm.services.contacts.saving import phone_region
+from crm.services.contacts.details import phone_region
 from crm.services.platform.validation import YEAR_UNKNOWN, country_code, with_lost_plus
 from crm.services.transfer.importing.targets import Mapping, restore_neutralised
 
