@@ -9,9 +9,9 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import PermissionPage
-from crm.errors import NotFound, ValidationFailed
-from crm.extensions import db
+from crm.errors import NotFound
 from crm.services.platform.api_tokens import (
     SCOPES,
     create_token,
@@ -35,12 +35,13 @@ class ApiTokenView(PermissionPage):
         if request.method == "POST":
             # The page's form lists the scopes (ticked); a form without them asks for all.
             chosen = request.form.getlist("scopes") if request.form.get("scopes_shown") else None
-            try:
+            with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
                 token, made = create_token(current_user, request.form.get("name", ""), chosen)
-                db.session.commit()
-            except ValidationFailed as exc:
-                db.session.rollback()
-                errors = [*exc.errors.get("name", []), *exc.errors.get("scopes", [])]
+            if not outcome:
+                made = None  # nothing was saved: no token to show
+                errors = [*outcome.errors.get("name", []), *outcome.errors.get("scopes", [])]
+                if not outcome.errors:
+                    flash(outcome.message, "error")
         return self.render(
             "admin/api_tokens.html",
             tokens=tokens_of(current_user),
@@ -52,10 +53,12 @@ class ApiTokenView(PermissionPage):
 
     @expose("/revoke/", methods=("POST",))
     def revoke(self):
-        try:
+        with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             token = revoke_token(current_user, request.form.get("id", type=int) or 0)
-            db.session.commit()
-        except NotFound:
+        if isinstance(outcome.error, NotFound):
             abort(404)
-        flash(f"API token {token.name!r} revoked: it no longer works.", "success")
+        if outcome:
+            flash(f"API token {token.name!r} revoked: it no longer works.", "success")
+        else:
+            flash(outcome.message, "error")
         return redirect(url_for(".index"))

@@ -19,6 +19,7 @@ from wtforms.fields import BooleanField, DateTimeLocalField
 from wtforms.validators import InputRequired
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.list_filters import WhereFilter
 from crm.admin.pickers import (
     company_picker,
@@ -28,8 +29,6 @@ from crm.admin.pickers import (
     user_options,
 )
 from crm.auth.permissions import can
-from crm.errors import DomainError
-from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus
 from crm.models.base import utcnow
 from crm.services.card import appointments, invitations
@@ -317,12 +316,9 @@ class AppointmentView(CrmModelView):
     def cancel(self, appointment_id: int):
         """Cancel the appointment; with `notify`, mail the participants the cancellation."""
         appointment = self._appointment(appointment_id)
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             appointments.cancel_appointment(current_user, appointment)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        if not outcome:
             return redirect(url_for(".details_view", id=appointment_id))
         flash(f"Appointment {appointment.subject!r} cancelled.", "success")
         if request.form.get("notify"):
@@ -332,12 +328,10 @@ class AppointmentView(CrmModelView):
 
 def _send(appointment: Appointment, refused: str) -> None:
     """Mail the confirmation and commit; a refusal is flashed after `refused`."""
-    try:
+    prefix = f"{refused} the confirmation was not sent: "
+    with commit_or_explain(prefix=prefix, conflict_message=CHANGED_MEANWHILE) as outcome:
         report = invitations.send_confirmation(current_user, appointment)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"{refused} the confirmation was not sent: {exc.message}", "error")
+    if not outcome:
         return
     flash(report.summary(), "success" if report.sent_to else "warning")
 

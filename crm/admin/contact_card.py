@@ -17,13 +17,12 @@ from flask_admin import expose
 from flask_login import current_user
 
 from crm.admin.appointments import appointments_tab
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.contact_files import files_tab
 from crm.admin.pages import ContactPageActions
 from crm.admin.pickers import active_users
-from crm.admin.tasks import tasks_tab
+from crm.admin.tasks_tab import tasks_tab
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
-from crm.extensions import db
 from crm.models import Contact, Direction, InteractionStatus, Medium, User
 from crm.services.card import activity, connections, history, interactions, messages, notes
 from crm.services.platform import access
@@ -136,21 +135,18 @@ class ContactCardView(ContactPageActions):
         """Run `work(contact)` (a success message back) and commit once; a refusal rolls
         back, and a refused form is kept to be shown again with its messages."""
         contact = self.contact(contact_id, permission)
-        try:
+        with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             message = work(contact)
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
+        if outcome:
+            flash(message, "success")
+        elif outcome.errors:
             values = {k: v for k, v in request.form.items() if k != "csrf_token"}
             if sum(len(v) for v in values.values()) > KEPT_CHARACTERS:
                 values = {}  # the session is a cookie: browsers drop one over 4 KB
-            session[_KEPT_FORM] = {"name": form, "values": values, "errors": exc.errors}
+            session[_KEPT_FORM] = {"name": form, "values": values, "errors": outcome.errors}
             flash("Not saved: see the messages on the form.", "error")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
         else:
-            flash(message, "success")
+            flash(outcome.message, "error")
         return redirect(url_for("contact.details_view", id=contact_id, tab=tab) + f"#tab-{tab}")
 
     # ---- notes ----------------------------------------------------------------------------

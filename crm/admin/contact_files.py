@@ -12,10 +12,10 @@ from flask_admin import expose
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import ContactPageActions
 from crm.auth.permissions import can
-from crm.errors import DomainError, NotFound, PermissionDenied
-from crm.extensions import db
+from crm.errors import DomainError, NotFound
 from crm.models import ContactFile
 from crm.services.card import files
 
@@ -73,20 +73,14 @@ class ContactFilesView(ContactPageActions):
     def _do(self, contact_id: int, work) -> Any:
         """Run `work()` (a success message back) and commit once; a refusal rolls back (and
         with it any bytes written) and says why."""
-        try:
+        with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             message = work()
-            db.session.commit()
-        except NotFound:
-            db.session.rollback()
-            abort(404)
-        except PermissionDenied as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+        if outcome:
             flash(message, "success")
+        elif isinstance(outcome.error, NotFound):
+            abort(404)
+        else:
+            flash(outcome.message, "error")
         return redirect(url_for("contact.details_view", id=contact_id, tab="files") + "#tab-files")
 
     # ---- files --------------------------------------------------------------------------

@@ -12,10 +12,9 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import ContactPageActions
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
-from crm.extensions import db
 from crm.models import Contact, Deal, Order, Payment
 from crm.services.contacts import logins
 from crm.services.contacts.lifecycle import store_order_of
@@ -65,19 +64,16 @@ class ContactLifecycleView(ContactPageActions):
         """Run `work(contact)` (a success message back) and commit; errors become messages
         (`refused` before each field's), nothing half-saved."""
         contact = self.contact(contact_id, permission)
-        try:
+        with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             message = work(contact)
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            for name, messages in exc.errors.items():
+        if outcome:
+            flash(message, "success")
+        elif outcome.errors:
+            for name, messages in outcome.errors.items():
                 label = _FIELD_LABELS.get(name, name.replace("_", " "))
                 flash(f"{refused}: {label}: {'; '.join(messages)}", "error")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
         else:
-            flash(message, "success")
+            flash(outcome.message, "error")
         return redirect(url_for("contact.details_view", id=contact_id))
 
     @expose("/<int:contact_id>/consumer/", methods=("POST",))

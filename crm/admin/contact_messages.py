@@ -13,9 +13,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import PermissionPage
-from crm.errors import DomainError, ValidationFailed
-from crm.extensions import db
 from crm.models import Contact, Phone
 from crm.services.card import messages
 from crm.services.card.messages import reach_of
@@ -114,22 +113,16 @@ class ContactMessagesView(PermissionPage):
         elif not form.validate_on_submit():
             failure = FORM_EXPIRED
         else:
-            try:
+            with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
                 interaction = messages.email_contact(
                     current_user, contact, form.to.data, form.subject.data, form.body.data
                 )
-                db.session.commit()
-            except ValidationFailed as exc:
-                db.session.rollback()
-                failure = _put_errors(form, exc.errors)
-            except DomainError as exc:
-                db.session.rollback()
-                failure = exc.message
-            else:
+            if outcome:
                 return self._sent(
                     contact_id,
                     f"Email sent to {interaction.address}; it is listed under Interactions.",
                 )
+            failure = _put_errors(form, outcome.errors) if outcome.errors else outcome.message
         return self.render(
             "admin/contact_email.html",
             contact=contact,
@@ -156,22 +149,16 @@ class ContactMessagesView(PermissionPage):
         elif not form.validate_on_submit():
             failure = FORM_EXPIRED
         else:
-            try:
+            with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
                 interaction = messages.text_contact(
                     current_user, contact, form.phone_id.data, form.body.data
                 )
-                db.session.commit()
-            except ValidationFailed as exc:
-                db.session.rollback()
-                failure = _put_errors(form, exc.errors)
-            except DomainError as exc:
-                db.session.rollback()
-                failure = exc.message
-            else:
+            if outcome:
                 return self._sent(
                     contact_id,
                     f"SMS sent to {interaction.address}; it is listed under Interactions.",
                 )
+            failure = _put_errors(form, outcome.errors) if outcome.errors else outcome.message
         chosen = next((p for p in phones if str(p.id) == str(form.phone_id.data)), None)
         return self.render(
             "admin/contact_sms.html",

@@ -12,12 +12,11 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import EnumSelectField
 from crm.admin.forms import CsrfTokenRule, section
 from crm.admin.pickers import active_users, company_picker, contact_picker
 from crm.auth.permissions import can
-from crm.errors import DomainError
-from crm.extensions import db
 from crm.models import Deal, DealStage
 from crm.services.platform import access
 from crm.services.sales import deals
@@ -140,12 +139,8 @@ class DealView(CrmModelView):
         except ValueError:
             flash("Choose won, lost or open.", "error")
             return redirect(url_for(".details_view", id=deal_id))
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             deals.close_deal(current_user, deal, stage)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+        if outcome:
             flash(f"Deal {deal.title!r} is {stage.label.lower()} now.", "success")
         return redirect(url_for(".details_view", id=deal_id))

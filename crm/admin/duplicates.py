@@ -17,8 +17,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import PermissionPage
-from crm.errors import PermissionDenied, ValidationFailed
+from crm.errors import PermissionDenied
 from crm.extensions import db
 from crm.models import Contact, Phone
 from crm.services.contacts import selection
@@ -140,17 +141,12 @@ class DuplicatesView(PermissionPage):
         if not wanted or len(wanted) < 2:
             flash("Choose two or more contacts to mark as not duplicates.", "error")
             return redirect(back)
-        try:
+        with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             added = mark_not_duplicates(current_user, wanted)
-            db.session.commit()
-        except PermissionDenied:
-            db.session.rollback()
+        if isinstance(outcome.error, PermissionDenied):
             abort(403)
-        except ValidationFailed as exc:  # unknown ids, or ids of contacts out of sight
-            db.session.rollback()
-            for messages in exc.errors.values():
-                for message in messages:
-                    flash(f"Nothing was marked. {message}", "error")
+        if not outcome:  # unknown ids, or ids of contacts out of sight
+            flash(f"Nothing was marked. {outcome.message}", "error")
             return redirect(back)
         names = ", ".join(
             c.full_name

@@ -15,9 +15,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import StringField
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
-from crm.errors import DomainError, FieldError, ValidationFailed
+from crm.errors import FieldError
 from crm.extensions import db
 from crm.models import (
     AddressType,
@@ -83,16 +84,13 @@ class ImportView(PermissionPage):
         if form.validate_on_submit():
             upload = form.file.data
             data = upload.read(current_app.config["CRM_IMPORT_MAX_BYTES"] + 1)
-            try:
+            with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
                 job = create_job(
                     current_user, data, upload.filename or "upload", sheet=form.sheet.data or None
                 )
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                form.file.errors = [*form.file.errors, exc.message]
-            else:
+            if outcome:
                 return redirect(url_for(".mapping", job_id=job.id))
+            form.file.errors = [*form.file.errors, outcome.message]
         query = select(ImportJob).where(ImportJob.dry_run.is_(False))
         every = can(current_user, "job.view_all")
         if not every:
@@ -183,16 +181,12 @@ class ImportView(PermissionPage):
 
     def _act(self, job: ImportJob, mapping: Mapping, on_duplicate, errors: dict):
         action = request.form.get("do")
-        try:
+        if action not in ("save_mapping", "dry_run", "run"):
+            return None
+        with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             if action == "save_mapping":
                 saved = save_mapping(current_user, job, request.form.get("mapping_name"))
-                db.session.commit()
-                flash(
-                    f"Mapping saved as {saved.name!r}: used for files with these columns.",
-                    "success",
-                )
-                return redirect(url_for(".mapping", job_id=job.id))
-            if action in ("dry_run", "run"):
+            else:
                 started = start(
                     current_user,
                     job,
@@ -201,19 +195,20 @@ class ImportView(PermissionPage):
                     dry_run=action == "dry_run",
                     phone_region=job.phone_region,
                 )
-                db.session.commit()
-                _submit(started)
-                if action == "dry_run":
-                    flash("Dry run started: nothing is saved. Its counts appear below.", "info")
-                    return redirect(url_for(".mapping", job_id=job.id))
-                return redirect(url_for(".job", job_id=started.id))
-        except ValidationFailed as exc:
-            db.session.rollback()
-            errors.update(exc.errors)
-        except DomainError as exc:
-            db.session.rollback()
-            errors["form"] = [exc.message]
-        return None
+                _submit(started)  # committed first: the job runs only once its row is saved
+        if not outcome:
+            if outcome.errors:
+                errors.update(outcome.errors)
+            else:
+                errors["form"] = [outcome.message]
+            return None
+        if action == "save_mapping":
+            flash(f"Mapping saved as {saved.name!r}: used for files with these columns.", "success")
+            return redirect(url_for(".mapping", job_id=job.id))
+        if action == "dry_run":
+            flash("Dry run started: nothing is saved. Its counts appear below.", "info")
+            return redirect(url_for(".mapping", job_id=job.id))
+        return redirect(url_for(".job", job_id=started.id))
 
     # ---- a job ----------------------------------------------------------------------------
     @expose("/<int:job_id>/")
@@ -247,13 +242,9 @@ class ImportView(PermissionPage):
         job = self._job(job_id)
         if not CsrfOnly().validate_on_submit():
             abort(400)
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             report = undo_import(current_user, job)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+        if outcome:
             flash(
                 f"Import undone: {report.deleted} contact(s) deleted, {report.restored} "
                 f"restored; {report.kept} changed by someone since and left as they are.",
@@ -266,24 +257,19 @@ class ImportView(PermissionPage):
         job = self._job(job_id)
         if not CsrfOnly().validate_on_submit():
             abort(400)
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             resume_job(current_user, job)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+        if outcome:
             _submit(job)
         return redirect(url_for(".job", job_id=job.id))
 
 
 def _submit(job: ImportJob) -> None:
-    """Hand the job to the job runner; if the queue is down, say so (the job's page then
-    shows it failed, with the reason)."""
-    try:
-        jobs.submit(run_job, job)
-    except jobs.JobQueueDown as exc:
-        flash(exc.message, "error")
+    """Commit, then hand the job to the job runner; if the queue is down, say so (the job's
+    page then shows it failed, with the reason)."""
+    not_started = jobs.commit_and_submit(run_job, job)
+    if not_started:
+        flash(not_started, "error")
 
 
 def _target_options(choices: list[tuple[str, str]]) -> Callable[[str], Markup]:

@@ -15,6 +15,7 @@ from wtforms import SelectField
 from wtforms.validators import Optional
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import EnumRadioField, EnumSelectField, blank_choices
 from crm.admin.forms import CsrfTokenRule, section
 from crm.admin.pickers import active_users
@@ -142,17 +143,13 @@ class LeadView(CrmModelView):
         if not can(current_user, "lead.convert"):
             return self.inaccessible_callback("convert")
         lead = self.get_one(lead_id)
-        try:
+        with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             contact = leads.convert_lead(current_user, lead)
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            for field, messages in exc.errors.items():
+        if not outcome:
+            for field, messages in outcome.errors.items():
                 flash(f"Not converted: {field.replace('_', ' ')}: {'; '.join(messages)}", "error")
-            return redirect(url_for(".details_view", id=lead_id))
-        except DomainError as exc:
-            db.session.rollback()
-            flash(f"Not converted: {exc.message}", "error")
+            if not outcome.errors:
+                flash(f"Not converted: {outcome.message}", "error")
             return redirect(url_for(".details_view", id=lead_id))
         flash(f"Lead converted: {contact} is a customer contact now.", "success")
         return redirect(url_for("contact.details_view", id=contact.id))

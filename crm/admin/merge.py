@@ -1,5 +1,5 @@
 """Contacts → Merges: the merge page for contacts and accounts (side by side, field by field),
-the list of merges, each merge's page, and undo. Thin over crm.services.merge.merging."""
+the list of merges, each merge's page, and undo. Thin over crm.services.merge."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
-from crm.errors import DomainError, NotFound, StaleEditError, ValidationFailed
+from crm.errors import DomainError, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.models import MergeRecord
 from crm.services.merge.accounts import merge_accounts
 from crm.services.merge.contacts import merge_contacts
 from crm.services.merge.plan import MAX_MERGED, account_plan, contact_plan
 from crm.services.merge.undo import undo_merge, undo_refusal
-from crm.services.platform.write_conflicts import refused_on_conflict
 
 PER_PAGE = 50
 # Two merges of the same records at the same moment: the second finds them changed.
@@ -97,34 +97,29 @@ class MergeView(PermissionPage):
                 errors["form"] = ["The form expired or was not sent from this page: try again."]
             else:
                 versions = {r.id: request.form.get(f"v_{r.id}") for r in plan.records}
-                try:
-                    with refused_on_conflict(message=MERGED_MEANWHILE.format(what=spec["what"])):
-                        record = spec["merge"](
-                            current_user,
-                            [r.id for r in plan.records],
-                            master_id=plan.master.id,
-                            choices=picked,
-                            versions=versions,
-                        )
-                        db.session.commit()
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    errors = exc.errors
-                except StaleEditError as exc:
-                    db.session.rollback()
-                    flash(exc.message, "error")
+                meanwhile = MERGED_MEANWHILE.format(what=spec["what"])
+                with commit_or_explain(quiet=True, conflict_message=meanwhile) as outcome:
+                    record = spec["merge"](
+                        current_user,
+                        [r.id for r in plan.records],
+                        master_id=plan.master.id,
+                        choices=picked,
+                        versions=versions,
+                    )
+                if outcome.errors:
+                    errors = outcome.errors
+                elif outcome.stale:
+                    flash(outcome.message, "error")
                     return redirect(
                         url_for(
                             f".{kind}s", ids=[r.id for r in plan.records], master=plan.master.id
                         )
                     )
-                except NotFound as exc:
-                    db.session.rollback()
-                    flash(exc.message, "error")
+                elif isinstance(outcome.error, NotFound):
+                    flash(outcome.message, "error")
                     return redirect(back)
-                except DomainError as exc:
-                    db.session.rollback()
-                    errors = {"form": [exc.message]}
+                elif not outcome:
+                    errors = {"form": [outcome.message]}
                 else:
                     count = len(record.merged_ids)
                     what = spec["what"] if count > 1 else spec["what"][:-1]
@@ -199,12 +194,10 @@ class MergeView(PermissionPage):
         if not MergeForm().validate_on_submit():
             flash("The form expired or was not sent from this page: try again.", "error")
             return redirect(url_for(".details", merge_id=merge_id))
-        try:
+        with commit_or_explain(
+            prefix="Not undone: ", conflict_message=CHANGED_MEANWHILE
+        ) as outcome:
             undo_merge(current_user, record)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(f"Not undone: {exc.message}", "error")
-        else:
+        if outcome:
             flash(f"Merge #{merge_id} undone: the records are back as they were.", "success")
         return redirect(url_for(".details", merge_id=merge_id))

@@ -13,9 +13,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.auth.permissions import can
-from crm.errors import DomainError
-from crm.extensions import db
 from crm.models import Order, OrderStatus, Payment
 from crm.services.contacts import search
 from crm.services.platform import access
@@ -107,14 +106,12 @@ class OrderView(_ReadOnlyView):
         order = self.get_one(order_id)
         try:
             status = OrderStatus(request.form.get("status", ""))
-            orders.set_order_status(current_user, order, status)
-            db.session.commit()
         except ValueError:
             flash("Choose placed, paid or cancelled.", "error")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+            return redirect(url_for(".details_view", id=order_id))
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
+            orders.set_order_status(current_user, order, status)
+        if outcome:
             flash(f"Order {order.number} is {status.label.lower()} now.", "success")
         return redirect(url_for(".details_view", id=order_id))
 

@@ -10,10 +10,10 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.pages import PermissionPage
 from crm.auth import session_guard
 from crm.auth.forms import ChangePasswordForm, show_errors
-from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES
 from crm.services.platform import sessions
@@ -65,7 +65,9 @@ class ProfileView(PermissionPage):
         form = ChangePasswordForm()
         status = 200
         if form.validate_on_submit():
-            try:
+            with commit_or_explain(
+                form, quiet=True, conflict_message=CHANGED_MEANWHILE, attach=show_errors
+            ) as outcome:
                 change_own_password(
                     current_user,
                     form.current_password.data,
@@ -74,13 +76,11 @@ class ProfileView(PermissionPage):
                     keep_session=session_guard.current_token(),
                     keep_remember=session_guard.current_remember_cookie(),
                 )
-                db.session.commit()
-            except ValidationFailed as exc:
-                db.session.rollback()
-                show_errors(form, exc.errors)
-            else:
+            if outcome:
                 flash("Your password is changed. You were signed out everywhere else.", "success")
                 return redirect(url_for(".index"))
+            if not outcome.errors:
+                flash(outcome.message, "error")
         if request.method == "POST":
             status = 422
         current = session_guard.current_token()

@@ -16,10 +16,11 @@ from sqlalchemy import select
 from wtforms import StringField
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import EnumSelectField
 from crm.admin.forms import CsrfTokenRule
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
+from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import MarketingList, Segment, SegmentKind
 from crm.services.lists import consent, segments
@@ -187,13 +188,14 @@ class MarketingListView(CrmModelView):
         mlist = self.get_one(request.args.get("id"))
         if request.method == "POST":
             chosen = [int(i) for i in request.form.getlist("contact_id") if i.isdigit()]
-            try:
+            with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
                 removed = segments.remove_list_members(current_user, mlist.id, chosen)
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                abort(403, exc.message)
-            flash(f"{removed} member(s) removed from {mlist.name}.", "success")
+            if isinstance(outcome.error, PermissionDenied):
+                abort(403, outcome.message)
+            if outcome:
+                flash(f"{removed} member(s) removed from {mlist.name}.", "success")
+            else:
+                flash(outcome.message, "error")
             return redirect(request.full_path)
         page = max(0, request.args.get("page", 0, type=int))
         rows = segments.marketing_list_members(current_user, mlist.id, page)

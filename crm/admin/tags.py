@@ -19,10 +19,10 @@ from wtforms import RadioField
 from wtforms.validators import InputRequired
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import as_choices
 from crm.admin.pages import PermissionPage
 from crm.auth.permissions import can
-from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Tag
 from crm.services.lists.tags import (
@@ -196,13 +196,9 @@ class TagView(CrmModelView):
             survivor = next(t for t in tags if t.id == form.survivor.data)
             merged = [t for t in tags if t.id != survivor.id]
             names = ", ".join(repr(t.name) for t in merged)
-            try:
+            with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
                 moved = merge_tags(current_user, survivor, merged)
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-            else:
+            if outcome:
                 flash(
                     f"Merged {names} into {survivor.name!r}: {moved} contact(s) gained "
                     f"{survivor.name!r}.",
@@ -225,13 +221,9 @@ class TagView(CrmModelView):
         count = link_counts([tag.id]).get(tag.id, 0)
         if request.method == "POST":
             name = tag.name
-            try:
+            with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
                 removed = delete_tag(current_user, tag)
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-            else:
+            if outcome:
                 flash(f"Tag {name!r} deleted: removed from {removed} contact(s).", "success")
             return redirect(self.get_url(".index_view"))
         return self.render(
@@ -249,13 +241,10 @@ class TagView(CrmModelView):
     def action_delete(self, ids: list[str]) -> None:
         """Delete the ticked tags in one transaction."""
         tags = self._tags(_ids(ids))
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             removed = sum(delete_tag(current_user, tag) for tag in tags)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return
-        flash(
-            f"{len(tags)} tag(s) deleted: {removed} tag link(s) removed from contacts.", "success"
-        )
+        if outcome:
+            flash(
+                f"{len(tags)} tag(s) deleted: {removed} tag link(s) removed from contacts.",
+                "success",
+            )

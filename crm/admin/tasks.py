@@ -1,14 +1,13 @@
 """Tasks: the list across contacts and accounts (Activities > Tasks), its form and status
-buttons, and a contact's Tasks tab. The rules are crm.services.card.tasks'; what a user sees goes
-through its `task_visibility` (the list, counts, and every record opened by id)."""
+buttons (a contact's Tasks tab is crm.admin.tasks_tab). The rules are
+crm.services.card.tasks'; what a user sees goes through its `task_visibility` (the list,
+counts, and every record opened by id)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from flask import abort, flash, g, has_request_context, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
@@ -21,6 +20,7 @@ from wtforms.fields import DateField
 from wtforms.validators import Optional
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.fields import EnumSelectField
 from crm.admin.list_filters import WhereFilter
 from crm.admin.pickers import (
@@ -31,7 +31,6 @@ from crm.admin.pickers import (
     user_options,
 )
 from crm.auth.permissions import can
-from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import OPEN_TASK_STATUSES, Account, Contact, Task, TaskStatus, User
 from crm.services.card import appointments, tasks
@@ -41,8 +40,6 @@ from crm.services.platform.validation import clean_text
 
 # The list's scopes (the pills above it): open and in progress (the default), overdue, all.
 TASK_SCOPES = {"open": "Open", "overdue": "Overdue", "all": "All"}
-# The contact's Tasks tab: which statuses it shows.
-TAB_STATUSES = {"active": "Open and in progress", **dict(TaskStatus.choices()), "all": "All"}
 
 
 def text_choice(value: str) -> str:
@@ -339,13 +336,9 @@ class TaskView(CrmModelView):
         except ValueError:
             flash("Choose open, in progress, done or cancelled.", "error")
             return redirect(back)
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             tasks.set_status(current_user, task, status)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+        if outcome:
             flash(f"Task {task.title!r}: {status.label.lower()}.", "success")
         return redirect(back)
 
@@ -354,59 +347,8 @@ class TaskView(CrmModelView):
         wanted = [int(i) for i in ids if str(i).isdigit()]
         query = self.get_query().filter(Task.id.in_(wanted), Task.status != TaskStatus.DONE)
         found = query.all() if wanted else []
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             for task in found:
                 tasks.set_status(current_user, task, TaskStatus.DONE)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return
-        flash(f"{len(found)} task(s) marked done.", "success")
-
-
-# ---- the contact's Tasks tab ----------------------------------------------------------------
-@dataclass
-class TasksTab:
-    """What the contact's Tasks tab shows: the tasks by the chosen status and owner."""
-
-    tasks: list[Task]
-    today: date
-    status: str  # a key of TAB_STATUSES
-    owner: str  # "" (anyone), "me" or a user id
-    status_choices: dict[str, str] = field(default_factory=lambda: dict(TAB_STATUSES))
-    owner_choices: list[tuple[str, str]] = field(default_factory=list)
-    may_edit: bool = False
-    new_url: str = ""
-    back_url: str = ""  # this tab as it is, for the buttons to come back to
-
-
-def tasks_tab(user: Any, contact: Any) -> Any:
-    """What the Tasks tab of the contact's page shows to `user`: `?task_status=` (a key of
-    TAB_STATUSES, open and in progress by default) and `?task_owner=` ("me" or a user id)."""
-    if not can(user, "contact.view"):
-        return None
-    args = request.args if has_request_context() else {}
-    status = args.get("task_status") or "active"
-    status = status if status in TAB_STATUSES else "active"
-    owner = args.get("task_owner") or ""
-    owner_id = None
-    if owner == "me":
-        owner_id = user.id
-    elif owner:
-        owner_id = access.record_id(owner)
-        owner = str(owner_id) if owner_id is not None else ""
-    owners = tasks.owners_of_contact_tasks(user, contact.id)
-    back_args = {"task_status": status, "task_owner": owner or None}
-    back = url_for("contact.details_view", id=contact.id, tab="tasks", **back_args) + "#tab-tasks"
-    return TasksTab(
-        tasks=tasks.tasks_of_contact(user, contact.id, status, owner_id),
-        today=local_time.today(),
-        status=status,
-        owner=owner,
-        owner_choices=[("", "Anyone"), ("me", "Me")]
-        + [(str(u.id), str(u)) for u in owners if u.id != user.id],
-        may_edit=can(user, "task.edit"),
-        new_url=url_for("task.create_view", contact_id=contact.id, url=back),
-        back_url=back,
-    )
+        if outcome:
+            flash(f"{len(found)} task(s) marked done.", "success")

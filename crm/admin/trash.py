@@ -11,8 +11,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.auth.permissions import can
-from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import Contact
 from crm.services.contacts.trash import purge_contact, restore_contact
@@ -62,15 +62,11 @@ class TrashView(CrmModelView):
     def _each(self, ids: list[str], change, done: str) -> None:
         wanted = [int(i) for i in ids if str(i).isdigit()]
         contacts = self.get_query().filter(Contact.id.in_(wanted)).all() if wanted else []
-        try:
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
             for contact in contacts:
                 change(current_user, contact)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return
-        flash(f"{len(contacts)} contact(s) {done}.", "success")
+        if outcome:
+            flash(f"{len(contacts)} contact(s) {done}.", "success")
 
     @action("restore", "Restore", "Restore the selected contacts?")
     def action_restore(self, ids: list[str]) -> None:
