@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
+from flask import flash, url_for
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
@@ -20,18 +20,65 @@ from crm.services.platform import access
 
 
 def _name(_view: Any, _context: Any, model: Contact, _name: str) -> Markup:
-    return Markup("{}").format(model.full_name)
+    """The name, opening what the contact was."""
+    url = url_for(".details_view", id=model.id)
+    return Markup('<a href="{}">{}</a>').format(url, model.full_name)
+
+
+def _person(_view: Any, _context: Any, model: Contact, name: str) -> str:
+    user = getattr(model, name)
+    return str(user) if user is not None else ""
+
+
+def _company(_view: Any, _context: Any, model: Contact, _name: str) -> str:
+    account = model.account
+    return account.name if account is not None and not account.is_hidden else "(consumer)"
+
+
+def _rows(_view: Any, _context: Any, model: Contact, name: str) -> Markup:
+    """Phones or addresses, one a line."""
+    lines = [
+        f"{row.phone_type}: {row.display}" if name == "phones" else str(row)
+        for row in getattr(model, name)
+    ]
+    return Markup("<br>").join(lines)
 
 
 class TrashView(CrmModelView):
-    """Lists only trashed contacts the user may see; nothing is created or edited here."""
+    """Lists only trashed contacts the user may see, and shows what each one was; nothing
+    is created or edited here."""
 
-    column_list = ("last_name", "email", "deleted_at", "deleted_by_id")
-    column_labels = {"last_name": "Name", "deleted_at": "Deleted", "deleted_by_id": "By user"}
-    column_formatters = {"last_name": _name}
+    column_list = ("last_name", "account", "email", "deleted_at", "deleted_by")
+    column_labels = {
+        "last_name": "Name",
+        "account": "Account",
+        "deleted_at": "Moved to the trash",
+        "deleted_by": "By",
+        "phones": "Phones",
+        "addresses": "Addresses",
+        "job_title": "Job title",
+        "created_at": "Created",
+    }
+    column_formatters = {
+        "last_name": _name,
+        "account": _company,
+        "deleted_by": _person,
+        "owner": _person,
+    }
+    column_formatters_detail = {
+        "last_name": lambda v, c, m, n: m.full_name,
+        "account": _company,
+        "deleted_by": _person,
+        "owner": _person,
+        "phones": _rows,
+        "addresses": _rows,
+    }
     column_sortable_list = (("last_name", ("last_name", "first_name")), "deleted_at")
     column_default_sort = [("deleted_at", True), ("id", True)]
-    can_view_details = False
+    column_details_list = ("last_name", "account", "job_title", "email", "phones", "addresses",
+                           "owner", "created_at", "deleted_at", "deleted_by")  # fmt: skip
+    can_view_details = True
+    details_template = "admin/trash_details.html"
 
     def __init__(self, **kwargs: Any):
         super().__init__(
@@ -47,7 +94,7 @@ class TrashView(CrmModelView):
         return (
             db.session.query(Contact)
             .filter(access.contact_visibility(current_user, trashed=True))
-            .options(selectinload(Contact.account))
+            .options(selectinload(Contact.account), selectinload(Contact.deleted_by))
         )
 
     def get_count_query(self):

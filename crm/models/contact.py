@@ -197,6 +197,7 @@ class Contact(TimestampMixin, db.Model):
     )
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     responsible: Mapped[User | None] = relationship(foreign_keys=[responsible_id])
+    deleted_by: Mapped[User | None] = relationship(foreign_keys=[deleted_by_id])
     access_class: Mapped[AccessClass | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by="Tag.key")
     categories: Mapped[list[Category]] = relationship(
