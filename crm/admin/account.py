@@ -8,13 +8,15 @@ from flask import flash, redirect, request, url_for
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView
 from crm.admin.forms import CsrfTokenRule
 from crm.admin.pickers import active_users
 from crm.auth.permissions import can
-from crm.models import Account
+from crm.extensions import db
+from crm.models import Account, Criterion, CriterionScope
 from crm.services.contacts.accounts import (
     contact_counts,
     contacts_of_account,
@@ -33,6 +35,19 @@ def _contacts_link(view: Any, _context: Any, model: Account, _name: str) -> Mark
     )
 
 
+def _company_criteria() -> list[Criterion]:
+    """The criteria an account may be given: active ones for companies (contacts have those
+    for individuals)."""
+    return db.session.scalars(
+        select(Criterion)
+        .where(
+            Criterion.applies_to.in_([CriterionScope.COMPANIES, CriterionScope.BOTH]),
+            Criterion.active.is_(True),
+        )
+        .order_by(Criterion.position, Criterion.name)
+    ).all()
+
+
 class AccountView(CrmModelView):
     permission_prefix = "account"
     details_template = "admin/account_details.html"
@@ -48,17 +63,22 @@ class AccountView(CrmModelView):
         "website",
         "owner",
         "access_class",
+        "criteria",
         "notes",
         "created_at",
         "updated_at",
     )
-    form_columns = ("name", "website", "owner", "access_class", "notes")
+    column_formatters_detail = {
+        "criteria": lambda v, c, m, n: ", ".join(item.name for item in m.criteria),
+    }
+    form_columns = ("name", "website", "owner", "access_class", "criteria", "notes")
     form_create_rules = form_edit_rules = (
         CsrfTokenRule(),
         "name",
         "website",
         "owner",
         "access_class",
+        "criteria",
         "notes",
     )
     form_args = {
@@ -74,6 +94,12 @@ class AccountView(CrmModelView):
             "allow_blank": True,
             "blank_text": "—",
             "query_factory": active_users,
+        },
+        "criteria": {
+            "label": "Criteria",
+            "query_factory": _company_criteria,
+            "get_label": lambda item: item.name if item.active else f"{item.name} (inactive)",
+            "description": "The company's characteristics (contacts have their own)",
         },
     }
 
@@ -115,7 +141,11 @@ class AccountView(CrmModelView):
         return self._lock_class_unless_allowed(super().create_form(obj))
 
     def edit_form(self, obj: Any = None):
-        return self._lock_class_unless_allowed(super().edit_form(obj))
+        form = super().edit_form(obj)
+        retired = [item for item in (obj.criteria if obj is not None else []) if not item.active]
+        if retired:  # kept by the account that has them, never offered anew
+            form.criteria.query = [*_company_criteria(), *retired]
+        return self._lock_class_unless_allowed(form)
 
     def _lock_class_unless_allowed(self, form: Any) -> Any:
         if not can(current_user, "contact.set_class"):

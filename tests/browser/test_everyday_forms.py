@@ -165,3 +165,19 @@ def test_deleting_a_contact_says_it_went_to_the_trash(
     expect(page.locator("table.model-list")).not_to_contain_text("Bo Lee")
     bo = fresh_db().scalars(select(Contact).where(Contact.first_name == "Bo")).one()
     assert bo.deleted_at is not None
+
+
+def test_an_account_is_given_company_criteria(page: Page, sales, make_user, sign_in, fresh_db):
+    sign_in(page, make_user("crm_manager").email)
+    globex = db.session.scalar(select(Account).where(Account.name == "Globex"))
+    page.goto(f"/admin/account/edit/?id={globex.id}")
+    offered = page.locator("select#criteria option").all_inner_texts()
+    assert "Key account" in offered and "Newsletter reader" not in offered  # for contacts
+    choose_select2_many(page, "criteria", "Key account")
+    choose_select2_many(page, "criteria", "Public sector")
+    submit(page)
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    globex = fresh_db().get(Account, globex.id)
+    assert sorted(c.name for c in globex.criteria) == ["Key account", "Public sector"]
+    page.goto(f"/admin/account/details/?id={globex.id}")
+    expect(page.locator("body")).to_contain_text("Key account, Public sector")
