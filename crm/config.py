@@ -53,6 +53,11 @@ class DefaultConfig:
     CRM_GEOCODER_URL = "https://nominatim.openstreetmap.org/search"
     CRM_GEOCODER_TIMEOUT = 5.0
     CRM_GEOCODER_USER_AGENT = "contacts-crm"
+    # Maps on the contact card and account pages are drawn offline over country outlines;
+    # a tile server's URL template ("https://tile.example.org/{z}/{x}/{y}.png") adds its
+    # tiles under them, with its attribution.
+    CRM_MAP_TILES_URL = ""
+    CRM_MAP_TILES_ATTRIBUTION = ""
 
     # Background jobs (imports, large exports): "thread" (in this process), "rq" (a Redis queue,
     # CRM_REDIS_URL, for several machines) or "inline" (in the request; tests, CLI).
@@ -128,6 +133,8 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_DEFAULT_PHONE_REGION": str,
     "CRM_GEOCODER": str,
     "CRM_GEOCODER_URL": str,
+    "CRM_MAP_TILES_URL": str,
+    "CRM_MAP_TILES_ATTRIBUTION": str,
     "SESSION_COOKIE_SECURE": bool,
     "CRM_SESSION_IDLE_MINUTES": int,
     "CRM_REMEMBER_DAYS": int,

@@ -21,8 +21,9 @@ import hashlib
 import html
 import re
 import secrets
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -61,8 +62,20 @@ def _allowed_handler_hashes(body: str) -> list[str]:
     return sorted(hashes)
 
 
+def _tile_origin() -> str:
+    """The origin of the map tile server the settings name (CRM_MAP_TILES_URL), if any:
+    the card's maps load its images."""
+    url = current_app.config.get("CRM_MAP_TILES_URL") or ""
+    parts = urlsplit(url.replace("{s}", "a"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    host = parts.netloc.replace("a.", "*.", 1) if "{s}." in url else parts.netloc
+    return f"{parts.scheme}://{host}"
+
+
 def content_security_policy(body: str | None = None) -> str:
     scripts = ["'self'", f"'nonce-{csp_nonce()}'"]
+    tiles = _tile_origin()
     hashes = _allowed_handler_hashes(body) if body else []
     if hashes:
         scripts += ["'unsafe-hashes'", *hashes]
@@ -73,7 +86,7 @@ def content_security_policy(body: str | None = None) -> str:
             # Inline style attributes (Flask-Admin's widgets and ours) are allowed; styles
             # cannot run code.
             "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
+            "img-src 'self' data:" + (f" {tiles}" if tiles else ""),
             "font-src 'self' data:",
             "connect-src 'self'",
             "form-action 'self'",

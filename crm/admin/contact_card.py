@@ -82,6 +82,8 @@ class ContactCard:
     tasks: Any = None
     appointments: Any = None
     reach: dict[str, Any] = field(default_factory=dict)
+    initials: str = ""
+    places: list[dict[str, Any]] = field(default_factory=list)
     media: list[Medium] = field(default_factory=lambda: list(Medium))
     directions: list[Direction] = field(default_factory=lambda: list(Direction))
     statuses: list[InteractionStatus] = field(default_factory=lambda: list(InteractionStatus))
@@ -110,10 +112,41 @@ def card_of(user: Any, contact: Contact, args: Any) -> ContactCard:
     if card.may_register:
         card.users = active_users()
     card.reach = messages.reach_of(user, contact)
+    card.initials = initials_of(contact)
+    card.places = places_of(contact.addresses)
     card.files = files_tab(user, contact)
     card.tasks = tasks_tab(user, contact)
     card.appointments = appointments_tab(user, contact)
     return card
+
+
+def initials_of(contact: Contact) -> str:
+    """What the avatar shows without a picture: the first letters of the first and last
+    names ("AS")."""
+    letters = [
+        name.strip()[0] for name in (contact.first_name, contact.last_name) if name and name.strip()
+    ]
+    return "".join(letters).upper() or "?"
+
+
+# How sure a point on the map is, by where its coordinates came from
+# (crm.services.contacts.geocoding).
+PRECISION = {"gazetteer:city": "city level", "nominatim": "street level", "manual": "as entered"}
+
+
+def places_of(addresses: Any) -> list[dict[str, Any]]:
+    """The located addresses, as the card's maps draw them."""
+    return [
+        {
+            "lat": address.latitude,
+            "lon": address.longitude,
+            "label": f"{address.address_type.name if address.address_type else 'Address'}: "
+            f"{address.one_line}",
+            "precision": PRECISION.get(address.geocode_source or "", "approximate"),
+        }
+        for address in addresses
+        if address.latitude is not None and address.longitude is not None
+    ]
 
 
 def _kept_form() -> KeptForm:

@@ -79,7 +79,6 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
         "payment_terms_days",
         "created_at",
         "updated_at",
-        "version",
     )
     column_formatters_detail = {
         "tags": contact_columns.FORMATTERS["tags"],
