@@ -93,3 +93,13 @@ def test_a_request_too_large_gets_a_readable_page(app, client):
     assert response.status_code == 413
     page = response.get_data(as_text=True)
     assert "Too large" in page and "Nothing was saved." in page
+
+
+def test_a_map_tile_server_is_allowed_for_images_only_when_configured(app, client):
+    assert _policy(client.get("/login"))["img-src"] == "img-src 'self' data:"
+    app.config["CRM_MAP_TILES_URL"] = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
+    assert _policy(client.get("/login"))["img-src"] == (
+        "img-src 'self' data: https://*.tile.example.org"
+    )
+    app.config["CRM_MAP_TILES_URL"] = "javascript:alert(1)"  # not a server: nothing added
+    assert _policy(client.get("/login"))["img-src"] == "img-src 'self' data:"

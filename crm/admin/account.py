@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView
 from crm.admin.forms import CsrfTokenRule
+from crm.admin.maps import places_of
 from crm.admin.pickers import active_users
 from crm.auth.permissions import can
 from crm.extensions import db
@@ -134,6 +135,11 @@ class AccountView(CrmModelView):
         model = kwargs.get("model")
         if template == self.details_template and model is not None:
             kwargs["account_contacts"] = contacts_of_account(current_user, model.id)
+            kwargs["places"] = [
+                {**place, "label": f"{contact.full_name}, {place['label']}"}
+                for contact in kwargs["account_contacts"]
+                for place in places_of(contact.addresses)
+            ]
             kwargs["can_view_contacts"] = can(current_user, "contact.view")
         return super().render(template, **kwargs)
 

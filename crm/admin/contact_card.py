@@ -19,6 +19,7 @@ from flask_login import current_user
 from crm.admin.appointments import appointments_tab
 from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.contact_files import files_tab
+from crm.admin.maps import places_of
 from crm.admin.pages import ContactPageActions
 from crm.admin.pickers import active_users
 from crm.admin.tasks_tab import tasks_tab
@@ -127,26 +128,6 @@ def initials_of(contact: Contact) -> str:
         name.strip()[0] for name in (contact.first_name, contact.last_name) if name and name.strip()
     ]
     return "".join(letters).upper() or "?"
-
-
-# How sure a point on the map is, by where its coordinates came from
-# (crm.services.contacts.geocoding).
-PRECISION = {"gazetteer:city": "city level", "nominatim": "street level", "manual": "as entered"}
-
-
-def places_of(addresses: Any) -> list[dict[str, Any]]:
-    """The located addresses, as the card's maps draw them."""
-    return [
-        {
-            "lat": address.latitude,
-            "lon": address.longitude,
-            "label": f"{address.address_type.name if address.address_type else 'Address'}: "
-            f"{address.one_line}",
-            "precision": PRECISION.get(address.geocode_source or "", "approximate"),
-        }
-        for address in addresses
-        if address.latitude is not None and address.longitude is not None
-    ]
 
 
 def _kept_form() -> KeptForm:

@@ -66,3 +66,16 @@ def test_the_card_reads_as_a_person_and_maps_the_address(
         assert box["x"] > table["x"]
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
     snap(page, f"contact-card-{width}")
+
+
+def test_an_account_maps_where_its_contacts_are(page: Page, ana, make_contact, sign_in):
+    manager, contact = ana
+    make_contact(
+        manager, first_name="Bo", last_name="Lee", account="Globex",
+        addresses=[{"type": "Main", "city": "Manchester", "country": "GB"}],
+    )  # fmt: skip
+    sign_in(page, manager.email)
+    page.goto(f"/admin/account/details/?id={contact.account_id}")
+    expect(page.locator("#account-map")).to_have_attribute("data-drawn", "2")
+    expect(page.locator("#account-map-precision")).to_contain_text("Ana Smith, Main: 221B Baker")
+    expect(page.locator("#account-map-precision")).to_contain_text("Bo Lee, Main: Manchester")
