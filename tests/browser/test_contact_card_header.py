@@ -31,9 +31,7 @@ def ana(make_user, make_contact):
 
 
 @pytest.mark.parametrize("width,height", [(1366, 900), (390, 844)], ids=["desktop", "phone"])
-def test_the_card_reads_as_a_person_and_maps_the_address(
-    page: Page, ana, sign_in, width, height
-):
+def test_the_card_reads_as_a_person_and_maps_the_address(page: Page, ana, sign_in, width, height):
     manager, contact = ana
     sign_in(page, manager.email)
     page.set_viewport_size({"width": width, "height": height})
@@ -41,7 +39,9 @@ def test_the_card_reads_as_a_person_and_maps_the_address(
     header = page.locator("#contact-header")
     expect(header.locator(".contact-initials")).to_have_text("AS")
     expect(page.locator("#contact-role")).to_have_text("Head of Purchasing at Globex")
-    expect(page.locator("#contact-role a")).to_have_attribute("href", f"/admin/account/details/?id={contact.account_id}")
+    expect(page.locator("#contact-role a")).to_have_attribute(
+        "href", f"/admin/account/details/?id={contact.account_id}"
+    )
     expect(page.locator("#contact-statuses")).to_contain_text("Non-customer")
     expect(page.locator("#contact-statuses .contact-tag")).to_have_text(["Trade fair", "VIP"])
     expect(page.locator("#contact-people")).to_have_text("Owner: Maria Manager")
