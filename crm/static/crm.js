@@ -214,3 +214,36 @@ document.addEventListener('submit', function (event) {
     if (event.key === 'Enter' && isPicker(event.target)) { event.stopPropagation(); }
   }, true);
 })();
+
+// Keyboard shortcuts for signed-in pages (help: "?"): "/" searches, "n" opens a new contact,
+// "e" edits the contact on screen. Never while typing in a field, nor with Ctrl, Alt or Cmd.
+(function () {
+  var help = document.getElementById('crm-shortcuts');
+  if (!help) { return; }
+  function typing(target) {
+    return target && (target.isContentEditable ||
+      /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+  document.addEventListener('keydown', function (event) {
+    if (event.ctrlKey || event.altKey || event.metaKey || typing(event.target)) { return; }
+    if (help.open && event.key !== '?') { return; }
+    if (event.key === '/') {
+      var search = document.querySelector('input[name="search"]');
+      event.preventDefault();
+      if (search) { search.focus(); search.select(); } else { window.location = help.dataset.contacts + '?focus=search'; }
+    } else if (event.key === 'n') {
+      window.location = help.dataset.newContact;
+    } else if (event.key === 'e') {
+      var edit = document.getElementById('action-edit');
+      if (edit) { edit.click(); }
+    } else if (event.key === '?') {
+      event.preventDefault();
+      if (help.open) { help.close(); } else { help.showModal(); }
+    }
+  });
+  // Sent here by "/" from another page: the search box is ready to type in.
+  if (/[?&]focus=search(&|$)/.test(window.location.search)) {
+    var box = document.querySelector('input[name="search"]');
+    if (box) { box.focus(); }
+  }
+})();

@@ -181,3 +181,30 @@ def test_an_account_is_given_company_criteria(page: Page, sales, make_user, sign
     assert sorted(c.name for c in globex.criteria) == ["Key account", "Public sector"]
     page.goto(f"/admin/account/details/?id={globex.id}")
     expect(page.locator("body")).to_contain_text("Key account, Public sector")
+
+
+def test_keyboard_shortcuts_search_create_edit_and_explain_themselves(page: Page, sales, sign_in):
+    sign_in(page, sales.email)
+    page.keyboard.press("?")
+    expect(page.locator("#crm-shortcuts")).to_be_visible()
+    expect(page.locator("#crm-shortcuts")).to_contain_text("New contact")
+    page.keyboard.press("Escape")
+    expect(page.locator("#crm-shortcuts")).to_be_hidden()
+    page.keyboard.press("/")  # from the home page: to the contacts, ready to search
+    expect(page).to_have_url(re.compile(r"/admin/contact/\?focus=search"))
+    expect(page.locator("input[name='search']")).to_be_focused()
+    page.keyboard.type("Smith")  # typed into the box: not taken as shortcuts
+    page.keyboard.press("Enter")
+    expect(page.locator("table.model-list")).to_contain_text("Ana Smith")
+    page.locator("table.model-list").get_by_role("link", name="Ana Smith").click()
+    expect(page.locator("#contact-title")).to_contain_text("Ana Smith")
+    page.wait_for_load_state()  # the page's scripts have run, as before a person's key
+    page.keyboard.press("e")
+    expect(page).to_have_url(re.compile(r"/admin/contact/edit/"))
+    page.wait_for_load_state()
+    page.get_by_label("First name").click()
+    page.keyboard.press("n")  # a letter in a field stays a letter
+    expect(page).to_have_url(re.compile(r"/admin/contact/edit/"))
+    page.locator("h1, h2, h3, .contact-header, body").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("n")
+    expect(page).to_have_url(re.compile(r"/admin/contact/new/"))
