@@ -193,3 +193,31 @@ def test_no_history_entry_shows_an_internal_label_or_a_raw_value(client, scene, 
     for entry in made:
         page = client.get(f"/admin/history/details/?id={entry.id}").get_data(as_text=True)
         _check(_text(page, "<table", "</table>"), "an entry's details page", model)
+
+
+def test_history_names_the_contacts_fields_as_its_form_does(app, client, login_as):
+    """One table of labels (crm.models.labels) for the form's fields and the history."""
+    from crm.models import Contact
+    from crm.models.labels import field_label
+
+    login_as("crm_manager")
+    page = client.get("/admin/contact/new/").get_data(as_text=True)
+    found = re.findall(r"<label[^>]*for=\"([a-z_]+)\"[^>]*>([^<]+)<", page)
+    labels = {name: html.unescape(text).strip() for name, text in found}
+    mapper = inspect(Contact)
+    compared = 0
+    for name, label in labels.items():
+        if name in mapper.relationships:
+            rel = mapper.relationships[name]
+            if rel.secondary is None and rel.direction.name != "MANYTOONE":
+                continue  # phones, addresses: rows of their own, with their own labels
+            key = name if rel.secondary is not None else next(iter(rel.local_columns)).key
+        elif name in mapper.columns:
+            key = name
+        else:
+            continue
+        if name == "title":  # the form adds examples: "Title (Mr, Ms, Dr...)"
+            continue
+        compared += 1
+        assert field_label("contacts", key) == label, name
+    assert compared > 20
