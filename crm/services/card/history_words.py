@@ -244,7 +244,8 @@ def _item(entry: AuditEntry, names: _Names, about: int | None) -> HistoryItem:
         item.what = f"generated a login for {whom}" + (f" ({email})" if email else "")
     else:
         item.what = _event_sentence(entry)
-        item.changes = _column_changes(entry, names)
+        # A sign-in's address is in its sentence.
+        item.changes = [] if entry.action.startswith("login") else _column_changes(entry, names)
         if entry.action == "export" and isinstance(changes.get("contact_ids"), list):
             item.touched = len(changes["contact_ids"])
     item.fields = [c.field for c in item.changes]
