@@ -186,11 +186,11 @@ def test_a_connection_made_on_one_card_shows_on_both(client, login_as, make_cont
 def test_the_history_tab_filters_by_date(client, login_as, ana):
     login_as("crm_sales")
     html = _card(client, ana, tab="history")
-    assert 'id="history-table"' in html and "Create contact Ana Smith" in html
+    assert 'id="history-table"' in html and "Created the contact Ana Smith" in html
     empty = _card(client, ana, tab="history", since="2001-01-01", until="2001-01-31")
     assert "No history in this period." in empty
     # A date that is not a date is ignored, not a server error.
-    assert "Create contact" in _card(client, ana, tab="history", since="yesterday")
+    assert "Created the contact" in _card(client, ana, tab="history", since="yesterday")
 
 
 def test_the_api_registers_an_interaction_from_a_phone_system(client, make_user, ana):

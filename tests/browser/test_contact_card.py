@@ -35,8 +35,8 @@ def test_the_cards_tabs_and_a_comment_seen_at_once_by_a_colleague(
 
     # History: the creation, with who made it.
     page.locator("#tab-history-link").click()
-    expect(page.locator("#history-table")).to_contain_text("Create contact Ana Smith")
-    expect(page.locator("#history-table")).to_contain_text(manager.email)
+    expect(page.locator("#history-table")).to_contain_text("Created the contact Ana Smith")
+    expect(page.locator("#history-table")).to_contain_text(manager.full_name)
 
     # A private note.
     page.locator("#tab-notes-link").click()

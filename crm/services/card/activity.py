@@ -21,6 +21,7 @@ from crm.services.card.notes import note_visibility
 from crm.services.platform import audit
 from crm.services.platform import validation as v
 from crm.services.platform.access import contact_visibility
+from crm.services.platform.local_time import local_text
 
 MAX_COMMENT = 5_000
 FEED_SIZE = 50
@@ -35,6 +36,12 @@ class FeedItem:
     text: str
     private: bool = False
     comment_id: int | None = None
+    link: tuple[str, dict] | None = None  # (endpoint, arguments): where the entry leads
+
+    @property
+    def when(self) -> str:
+        """The moment in the office's time zone, to the minute."""
+        return local_text(self.at)
 
 
 def post_comment(actor: Actor, contact: Contact, body: str | None) -> Comment:
@@ -104,7 +111,9 @@ def feed(
         .options(selectinload(Interaction.operator), selectinload(Interaction.created_by))
     )  # fmt: skip
     for i in interactions:
-        title = f"{i.medium.label} {'to' if i.direction.value == 'out' else 'from'} the contact"
+        towards = "to" if i.direction.value == "out" else "from"
+        medium = i.medium.label if i.medium.label.isupper() else i.medium.label.lower()
+        title = f"logged {medium} {towards} the contact"
         items.append(FeedItem("interaction", i.occurred_at, _name(i.operator or i.created_by),
                               title, i.subject))  # fmt: skip
     if recent is None or recent.page != 1 or recent.since or recent.until:
@@ -113,10 +122,12 @@ def feed(
         entry = item.entry
         if entry.entity_type in {"comment", "note", "interaction"}:
             continue  # shown above, as themselves
-        changed = ", ".join(c.field for c in item.changes[:6])
-        text = entry.summary + (f" ({changed})" if changed and entry.action == "update" else "")
-        items.append(FeedItem("change", entry.at, entry.user_email or "the system",
-                              entry.action, text))  # fmt: skip
+        # What changed, by the fields' labels ("Job title, Primary email"): the History tab
+        # has the values.
+        changed = ", ".join(item.fields[:6]) + (", ..." if len(item.fields) > 6 else "")
+        text = changed if entry.action == "update" else ""
+        items.append(FeedItem("change", entry.at, item.who, item.what, text,
+                              link=item.link))  # fmt: skip
     items.sort(key=lambda item: _aware(item.at), reverse=True)
     return items[:FEED_SIZE]
 

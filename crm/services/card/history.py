@@ -9,61 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import select, union
 
 from crm.auth.permissions import Actor, can
 from crm.errors import NotFound, PermissionDenied
 from crm.extensions import db
-from crm.models import (
-    Account,
-    AuditEntry,
-    Category,
-    Tag,
-    User,
-    audit_bulk_contacts,
-    audit_entry_contacts,
-)
+from crm.models import AuditEntry, audit_bulk_contacts, audit_entry_contacts
 from crm.models.base import utcnow
+from crm.services.card.history_words import Change, HistoryItem, described
 from crm.services.platform.access import get_visible_contact, unindexed
-from crm.services.platform.validation import birthday_shown
+
+__all__ = ["Change", "HistoryItem", "HistoryPage", "contact_history", "described", "parse_day"]
 
 PAGE_SIZE = 50
-# Field names as a user reads them; others are shown with underscores as spaces.
-LABELS = {
-    "owner_id": "Owner",
-    "responsible_id": "Responsible",
-    "operator_id": "Operator",
-    "author_id": "Author",
-    "account_id": "Account",
-    "manager_id": "Manager",
-    "access_class_id": "Access class",
-    "contact_ids": "Contacts",
-    "linked_accounts": "Companies",
-    "e164": "Number",
-    "do_not_email": "Do not email",
-    "do_not_call": "Do not call",
-}
-_USER_FIELDS = {"owner_id", "responsible_id", "operator_id", "author_id", "uploaded_by_id",
-                "created_by_id", "deleted_by_id"}  # fmt: skip
-# Kept by the rules from other fields: shown through those.
-_DERIVED = frozenset({"birthday_month", "contact_sample"})
-_NAMED_LISTS = {"tags": Tag, "categories": Category, "linked_accounts": Account}
-
-
-@dataclass
-class Change:
-    field: str
-    old: str
-    new: str
-
-
-@dataclass
-class HistoryItem:
-    entry: AuditEntry
-    changes: list[Change]
-    touched: int | None  # how many contacts a bulk entry names
 
 
 @dataclass
@@ -135,70 +94,4 @@ def contact_history(
     )
     has_more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
-    return HistoryPage(described(entries), page, has_more, since, until)
-
-
-def described(entries: list[AuditEntry]) -> list[HistoryItem]:
-    """Each entry with its changes in words: ids of users, tags, categories and companies
-    become their names (looked up once for the page)."""
-    wanted: dict[type, set[int]] = {}
-    for entry in entries:
-        for name, value in (entry.changes or {}).items():
-            model = User if name in _USER_FIELDS else _NAMED_LISTS.get(name)
-            if name == "account_id":
-                model = Account
-            if model is None or not isinstance(value, list):
-                continue
-            for side in value[:2]:
-                ids = side if isinstance(side, list) else [side]
-                wanted.setdefault(model, set()).update(i for i in ids if isinstance(i, int))
-    names: dict[type, dict[int, str]] = {}
-    for model, ids in wanted.items():
-        rows = db.session.scalars(select(model).where(model.id.in_(ids))) if ids else []
-        names[model] = {row.id: str(row) for row in rows}
-    return [_item(entry, names) for entry in entries]
-
-
-def _item(entry: AuditEntry, names: dict[type, dict[int, str]]) -> HistoryItem:
-    changes, touched = [], None
-    for name, value in (entry.changes or {}).items():
-        if name == "contact_ids" and isinstance(value, list):
-            touched = len(value)
-            continue
-        if name == "contacts" and isinstance(value, int) and entry.action == "bulk":
-            touched = value
-            continue
-        if name in _DERIVED:
-            continue
-        label = LABELS.get(name, name.replace("_", " ").capitalize())
-        if name == "birthday" and isinstance(value, list) and len(value) == 2:
-            changes.append(Change(label, *(_birthday(side) for side in value)))
-        elif isinstance(value, list) and len(value) == 2:
-            model = User if name in _USER_FIELDS else _NAMED_LISTS.get(name)
-            if name == "account_id":
-                model = Account
-            old, new = (_shown(side, names.get(model, {}) if model else None) for side in value)
-            changes.append(Change(label, old, new))
-        else:
-            changes.append(Change(label, "", _shown(value, None)))
-    return HistoryItem(entry, changes, touched)
-
-
-def _birthday(value: Any) -> str:
-    """A birthday as the card shows it ("17 May" when the year is not known)."""
-    try:
-        return birthday_shown(date.fromisoformat(str(value))) if value else ""
-    except ValueError:
-        return str(value)
-
-
-def _shown(value: Any, names: dict[int, str] | None) -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(_shown(v, names) for v in value)
-    if names is not None and isinstance(value, int):
-        return names.get(value, f"#{value}")
-    return str(value)
+    return HistoryPage(described(entries, about=contact_id), page, has_more, since, until)

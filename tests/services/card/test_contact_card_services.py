@@ -110,7 +110,7 @@ def test_comments_are_posted_by_the_contact_roles_and_polled_by_the_others(
     assert activity.comments_after(manager, ana.id, second.id) == []
     feed = activity.feed(manager, ana.id)
     assert [i.text for i in feed if i.kind == "comment"] == [second.body, first.body]
-    assert any(i.kind == "change" and i.title == "create" for i in feed)
+    assert any(i.kind == "change" and i.title == "created the contact Ana Smith" for i in feed)
     with pytest.raises(PermissionDenied):
         activity.post_comment(make_user("crm_list_manager"), ana, "hello")
     with pytest.raises(ValidationFailed):
