@@ -80,7 +80,7 @@ def test_a_known_user_gets_a_link_that_sets_the_password_once(client, make_user,
     assert SENT in client.get("/login").get_data(as_text=True)
     [message] = mails_to(smtp_server, "ana@example.com")
     assert message["Subject"] == "A new password for Contacts CRM"
-    assert "works once, for 2 hour(s)" in message.get_content()
+    assert "works once, for 2 hours" in message.get_content()
     url = link_in(message)
 
     page = client.get(url)

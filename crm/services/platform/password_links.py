@@ -48,7 +48,7 @@ _RESET_KEY = "reset:"  # prefixes both keys of a reset request's row in login_at
 
 RESET_SENT = (
     "If an account exists for that address, we have sent a link to choose a new password. "
-    "Check your mail (and its spam folder); the link works once, for {hours} hour(s)."
+    "Check your mail (and its spam folder); the link works once, for {hours}."
 )
 
 
@@ -62,6 +62,10 @@ def external_url(endpoint: str, **values: str) -> str:
         base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def _hours_in_words(hours: int) -> str:
+    return "1 hour" if hours == 1 else f"{hours} hours"
 
 
 def link_hours(purpose: str = LOGIN) -> int:
@@ -191,21 +195,23 @@ def request_password_reset(email: str, address: str | None) -> ResetRequest:
     if subject is None:
         _history("password_reset_requested", known, key, address,
                  "Password reset asked for, no mail: no active user has this email")  # fmt: skip
-        return ResetRequest(RESET_SENT.format(hours=link_hours(RESET)))
+        return ResetRequest(RESET_SENT.format(hours=_hours_in_words(link_hours(RESET))))
     _history("password_reset_requested", known, key, address, "Password reset link mailed")
-    return ResetRequest(RESET_SENT.format(hours=link_hours(RESET)), mail=_reset_mail(user, link))
+    return ResetRequest(
+        RESET_SENT.format(hours=_hours_in_words(link_hours(RESET))), mail=_reset_mail(user, link)
+    )
 
 
 def _reset_mail(user: User, link: str) -> Mail:
     name = current_app.config.get("CRM_NAME", "Contacts CRM")
-    hours = link_hours(RESET)
+    hours = _hours_in_words(link_hours(RESET))
     return Mail(
         to=[user.email],
         subject=f"A new password for {name}",
         body=(
             f"Hello {user.full_name or user.email},\n\n"
             f"someone (we hope you) asked for a new password for {user.email} on {name}. "
-            f"Choose it here (the link works once, for {hours} hour(s)):\n\n{link}\n\n"
+            f"Choose it here (the link works once, for {hours}):\n\n{link}\n\n"
             "Choosing it signs out every browser signed in with the old password. If you did "
             "not ask for this, ignore this mail: your password stays as it is.\n"
         ),
