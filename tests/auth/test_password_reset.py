@@ -93,6 +93,10 @@ def test_a_known_user_gets_a_link_that_sets_the_password_once(client, make_user,
     assert "Forgot password?" in again.get_data(as_text=True)
     assert login(client, user.email, TEST_PASSWORD).status_code == 401
     assert login(client, user.email, NEW_PASSWORD).status_code == 302
+    summary = db.session.scalar(
+        select(AuditEntry.summary).where(AuditEntry.action == "set_password")
+    )
+    assert summary == "Password set by ana@example.com on a password reset link"
 
 
 @pytest.mark.parametrize("case", ["unknown", "inactive"])

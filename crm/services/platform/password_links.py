@@ -40,6 +40,7 @@ _SALT = "crm-set-password"
 LOGIN, RESET = "login", "reset"  # what a link is for
 DEFAULT_HOURS = {LOGIN: 72, RESET: 2}
 _SETTING = {LOGIN: "CRM_PASSWORD_LINK_HOURS", RESET: "CRM_PASSWORD_RESET_HOURS"}
+_LINK_NAMES = {LOGIN: "their login link", RESET: "a password reset link"}  # in the history
 
 # Reset requests allowed within sign_in.WINDOW, per email and per client address.
 MAX_RESETS_PER_EMAIL = 3
@@ -95,6 +96,11 @@ def _token(user_id: int, password_hash: str, purpose: str) -> str:
 
 def user_for_password_token(token: str) -> User:
     """The user whose link this is, while it works; DomainError saying why not."""
+    return _open(token)[0]
+
+
+def _open(token: str) -> tuple[User, str]:
+    """The link's user and what the link is for; DomainError when it does not work."""
     try:
         data, signed_at = _serializer().loads(token, return_timestamp=True)
     except BadSignature:
@@ -114,12 +120,12 @@ def user_for_password_token(token: str) -> User:
         raise DomainError(
             f"This link was used already or no longer works: sign in, or {ask_again}."
         )
-    return user
+    return user, purpose
 
 
 def set_password_with_token(token: str, password: str, again: str) -> User:
     """Set the password of the link's user (once); ValidationFailed on the fields."""
-    user = user_for_password_token(token)
+    user, purpose = _open(token)
     if password != again:
         raise ValidationFailed({"again": ["The two passwords differ."]})
     old_hash = user.password_hash
@@ -143,7 +149,7 @@ def set_password_with_token(token: str, password: str, again: str) -> User:
     sessions.end_all(user)  # whoever was signed in with the old password is not any more
     audit.record_event(
         db.session, (user.id, user.email), "set_password", "user",
-        f"Password set by {user.email} on their password link", {}, entity_id=user.id,
+        f"Password set by {user.email} on {_LINK_NAMES[purpose]}", {}, entity_id=user.id,
     )  # fmt: skip
     return user
 
