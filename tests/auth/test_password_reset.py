@@ -220,6 +220,10 @@ def test_requests_are_throttled_per_email_the_same_for_unknown_emails(app, clien
             assert ask(client, email).status_code == 302
         refused = ask(client, email)
         assert refused.status_code == 429 and TOO_MANY in refused.get_data(as_text=True)
+    refusals = db.session.scalars(
+        select(AuditEntry.user_email).where(AuditEntry.action == "reset_refused")
+    ).all()
+    assert refusals == [user.email, "nobody@example.com"]
     # The requests do not lock signing in, nor do failed sign-ins block a reset.
     assert login(app.test_client(), user.email).status_code == 302
     other = make_user("crm_sales")
@@ -256,9 +260,9 @@ def test_every_request_is_in_the_history(make_user):
         .order_by(AuditEntry.id)
     ).all()
     assert [(r.action, r.entity_id, r.user_email) for r in rows] == [
-        ("password_reset_requested", user.id, user.email),
-        ("password_reset_requested", None, "nobody@example.com"),
-        ("password_reset_requested", inactive.id, inactive.email),
+        ("password_reset", user.id, user.email),
+        ("password_reset", None, "nobody@example.com"),
+        ("password_reset", inactive.id, inactive.email),
     ]
     assert rows[0].summary == f"Password reset link mailed ({user.email} from 10.0.0.1)"
     assert rows[1].summary.startswith("Password reset asked for, no mail")

@@ -181,7 +181,7 @@ def request_password_reset(email: str, address: str | None) -> ResetRequest:
     known = user.id if user is not None else None
     if wait:
         minutes = math.ceil(wait.total_seconds() / 60)
-        _history("password_reset_refused", known, key, address,
+        _history("reset_refused", known, key, address,
                  "Password reset refused: too many requests")  # fmt: skip
         return ResetRequest(
             f"Too many requests for a new password. Try again in {minutes} minute(s).",
@@ -199,10 +199,10 @@ def request_password_reset(email: str, address: str | None) -> ResetRequest:
         token = _token(0, secrets.token_hex(32), RESET)
     link = external_url("auth.set_password", token=token)
     if subject is None:
-        _history("password_reset_requested", known, key, address,
+        _history("password_reset", known, key, address,
                  "Password reset asked for, no mail: no active user has this email")  # fmt: skip
         return ResetRequest(RESET_SENT.format(hours=_hours_in_words(link_hours(RESET))))
-    _history("password_reset_requested", known, key, address, "Password reset link mailed")
+    _history("password_reset", known, key, address, "Password reset link mailed")
     return ResetRequest(
         RESET_SENT.format(hours=_hours_in_words(link_hours(RESET))), mail=_reset_mail(user, link)
     )
