@@ -119,6 +119,8 @@ class DefaultConfig:
     CRM_BASE_URL = ""
     # How long a "set your password" link of a generated login works.
     CRM_PASSWORD_LINK_HOURS = 72
+    # How long a "Forgot password?" link works (short: it opens an existing account).
+    CRM_PASSWORD_RESET_HOURS = 2
     # The office's time zone (an IANA name: Europe/Oslo, America/New_York, ...): appointment
     # times are typed and shown in it, and overdue tasks are due before its today.
     CRM_TIMEZONE = "UTC"
@@ -163,6 +165,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_SMTP_PASSWORD": str,
     "CRM_SMTP_STARTTLS": bool,
     "CRM_PASSWORD_LINK_HOURS": int,
+    "CRM_PASSWORD_RESET_HOURS": int,
     "CRM_BASE_URL": str,
     "CRM_TIMEZONE": str,  # tasks and appointments (crm/services/platform/local_time.py)
     # SMS (crm/services/platform/sms.py)

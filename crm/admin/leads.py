@@ -28,6 +28,13 @@ from crm.services.platform.validation import country_choices
 from crm.services.sales import leads
 
 
+def _whole_name(view: Any, _context: Any, model: Lead, _name: str) -> Markup:
+    """The list's Name column: the whole name (sorted by last name), opening the lead."""
+    return Markup('<a href="{}">{}</a>').format(
+        view.get_url(".details_view", id=model.id), model.full_name or f"Lead #{model.id}"
+    )
+
+
 def _converted_link(_view: Any, _context: Any, model: Lead, _name: str) -> Markup | str:
     if model.converted_contact_id is None:
         return ""
@@ -47,15 +54,14 @@ class LeadView(CrmModelView):
     create_template = "admin/sectioned_create.html"
     edit_template = "admin/sectioned_edit.html"
     details_template = "admin/lead_details.html"
-    column_list = ("last_name", "first_name", "company", "email", "status", "source", "owner",
-                   "created_at")  # fmt: skip
-    column_labels = {"last_name": "Name", "first_name": "First name", "created_at": "Created",
-                     "converted_contact": "Contact"}  # fmt: skip
+    column_list = ("name", "company", "email", "status", "source", "owner", "created_at")
+    column_labels = {"name": "Name", "first_name": "First name", "last_name": "Last name",
+                     "created_at": "Created", "converted_contact": "Contact"}  # fmt: skip
     column_sortable_list = ("last_name", "company", "status", "created_at")
     column_default_sort = [("created_at", True), ("id", True)]
     column_searchable_list = ("first_name", "last_name", "email", "company")
     column_filters = ("status", "kind", "source", "owner", "created_at")
-    column_formatters = {"converted_contact": _converted_link}
+    column_formatters = {"name": _whole_name, "converted_contact": _converted_link}
     column_details_list = (
         "status", "kind", "title", "first_name", "last_name", "company", "job_title", "email",
         "phone", "website", "city", "country", "source", "owner", "notes", "converted_contact",
@@ -97,6 +103,12 @@ class LeadView(CrmModelView):
 
     def get_query(self):
         return super().get_query().options(selectinload(Lead.owner))
+
+    def get_sortable_columns(self):
+        # The Name column (the whole name) sorts by last name.
+        columns = super().get_sortable_columns()
+        columns["name"] = columns.pop("last_name")
+        return columns
 
     def render(self, template: str, **kwargs: Any):
         model = kwargs.get("model")

@@ -9,6 +9,7 @@ from flask_admin import expose
 from flask_login import current_user
 
 from crm.admin.pages import PermissionPage
+from crm.admin.users import role_label
 from crm.auth.permissions import ROLE_ORDER, matrix, roles_of
 from crm.models import ROLE_NAMES
 
@@ -25,7 +26,7 @@ class PermissionMatrixView(PermissionPage):
     def index(self):
         return self.render(
             "admin/permissions.html",
-            roles=[(role, ROLE_NAMES[role]) for role in ROLE_ORDER],
+            roles=[(role, role_label(role), ROLE_NAMES[role]) for role in ROLE_ORDER],
             rows=matrix(),
             mine=roles_of(current_user),
         )

@@ -18,6 +18,10 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in")
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
 class SetPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=200)])
     again = PasswordField("The same again", validators=[DataRequired(), Length(max=200)])

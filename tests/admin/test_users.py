@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from crm.extensions import db
 from crm.models import Role, User
 from tests.admin.helpers import field_errors, post_form
@@ -74,3 +76,32 @@ def test_deactivated_user_can_no_longer_sign_in(client, app, login_as, make_user
     assert response.status_code == 302
     other = app.test_client()
     assert login(other, victim.email).status_code == 401
+
+
+def test_roles_are_shown_by_name_with_their_code(client, login_as, make_user):
+    make_user("crm_marketeer", "crm_sales", email="mia@example.com")
+    login_as("crm_admin")
+    listed = client.get("/admin/users/?search=mia").get_data(as_text=True)
+    assert "Sales (crm_sales), Marketing (crm_marketeer)" in listed
+    form = client.get("/admin/users/new/").get_data(as_text=True)
+    options = re.findall(r'<option value="\d+">([^<]+)</option>', form)
+    assert options == [
+        "Administrator (crm_admin)",
+        "Manager (crm_manager)",
+        "Sales (crm_sales)",
+        "Marketing (crm_marketeer)",
+        "List manager (crm_list_manager)",
+    ]
+    roles = client.get("/admin/roles/").get_data(as_text=True)
+    assert "List manager (crm_list_manager)" in roles
+
+
+def test_keeping_the_current_password_is_offered_only_when_editing(client, login_as, make_user):
+    other = make_user("crm_sales")
+    login_as("crm_admin")
+    new = client.get("/admin/users/new/").get_data(as_text=True)
+    assert re.search(r'<label for="new_password"[^>]*>Password\b', new)
+    assert "not easy to guess" in new and "Leave empty" not in new
+    edit = client.get(f"/admin/users/edit/?id={other.id}").get_data(as_text=True)
+    assert re.search(r'<label for="new_password"[^>]*>New password\b', edit)
+    assert "Leave empty to keep the current password." in edit

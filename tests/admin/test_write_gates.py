@@ -423,6 +423,8 @@ NOT_HERE = {
     "/api/v1/contacts/{contact}/interactions",
     # A generated login's one-time link (no session): tests/services/test_logins.py.
     "/set-password/{token}",
+    # "Forgot password?" (no session): tests/auth/test_password_reset.py.
+    "/forgot-password",
     # Marketing mail's unsubscribe link (no session): tests/services/test_consent.py.
     "/unsubscribe/{token}",
     # A user's own import (404 for everyone else): tests/admin/test_import_pages.py.

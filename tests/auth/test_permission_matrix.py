@@ -34,4 +34,13 @@ def test_the_page_shows_what_the_server_enforces(client, login_as):
     for action, cells in rows:
         shown = re.findall(r'aria-label="(yes|no)"', cells)
         assert shown == ["yes" if r in PERMISSIONS[action] else "no" for r in ROLE_ORDER], action
-    assert re.findall(r">(crm_\w+)<br><small>\(yours\)", page) == ["crm_sales"]
+    # Roles by name, with the code the CLI and the API use; the user's own marked.
+    headers = re.findall(r'<th [^>]*data-role="[^"]+">([^<]+)', page)
+    assert headers == [
+        "Administrator (crm_admin)",
+        "Manager (crm_manager)",
+        "Sales (crm_sales)",
+        "Marketing (crm_marketeer)",
+        "List manager (crm_list_manager)",
+    ]
+    assert re.findall(r">([^<>]+)<br><small>\(yours\)", page) == ["Sales (crm_sales)"]

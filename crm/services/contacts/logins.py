@@ -1,32 +1,29 @@
 """Generate login (SimpleOne's action): a user account for a contact, with no roles, and a one-time
 link on which that person sets a password.
 
-The link carries the user's id and a fingerprint of its password hash, signed with the
-app's secret and dated: it expires after CRM_PASSWORD_LINK_HOURS, and once a password is
-set the fingerprint no longer matches, so it works once."""
+The link is a password link (crm.services.platform.password_links): it expires after
+CRM_PASSWORD_LINK_HOURS and works once."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from crm.auth.permissions import Actor, can
-from crm.errors import DomainError, PermissionDenied, ValidationFailed
+from crm.errors import DomainError, PermissionDenied
 from crm.extensions import db
 from crm.models import Contact, ContactLogin, User
-from crm.services.platform import audit, sessions
+from crm.services.platform import audit
 from crm.services.platform import validation as v
 from crm.services.platform.mail import Mail, MailNotSent, send, sends_mail
-from crm.services.platform.users import set_password
+from crm.services.platform.password_links import LOGIN, external_url, link_hours, password_token
 
-_SALT = "crm-set-password"
+# Kept importable from here for callers that knew them here.
+__all__ = ["GeneratedLogin", "external_url", "generate_login", "login_of", "password_token"]
 
 
 @dataclass
@@ -87,21 +84,9 @@ def generate_login(actor: Actor, contact: Contact, email: str | None) -> Generat
     return result
 
 
-def external_url(endpoint: str, **values: str) -> str:
-    """An absolute link to a page of the app: from the request being answered, else (CLI,
-    background jobs) from CRM_BASE_URL."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    base = urlsplit(current_app.config.get("CRM_BASE_URL") or "http://localhost")
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
-    )
-    return adapter.build(endpoint, values, force_external=True)
-
-
 def _invitation(user: User, link: str) -> Mail:
     name = current_app.config.get("CRM_NAME", "Contacts CRM")
-    hours = current_app.config.get("CRM_PASSWORD_LINK_HOURS", 72)
+    hours = link_hours(LOGIN)
     return Mail(
         to=[user.email],
         subject=f"Your login to {name}",
@@ -112,49 +97,3 @@ def _invitation(user: User, link: str) -> Mail:
             f"Then sign in with {user.email}.\n"
         ),
     )
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
-
-
-def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:20]
-
-
-def password_token(user: User) -> str:
-    """The signed, dated token of the user's set-password link."""
-    return _serializer().dumps({"user": user.id, "hash": _fingerprint(user)})
-
-
-def user_for_password_token(token: str) -> User:
-    """The user whose link this is, while it works; DomainError saying why not."""
-    hours = current_app.config.get("CRM_PASSWORD_LINK_HOURS", 72)
-    try:
-        data = _serializer().loads(token, max_age=int(hours) * 3600)
-    except SignatureExpired:
-        raise DomainError("This link has expired: ask for a new login link.") from None
-    except BadSignature:
-        raise DomainError("This link is not valid: check that it was copied whole.") from None
-    user = db.session.get(User, data.get("user")) if isinstance(data, dict) else None
-    if user is None or not user.active or data.get("hash") != _fingerprint(user):
-        raise DomainError("This link was used already or no longer works: sign in, or ask "
-                          "for a new login link.")  # fmt: skip
-    return user
-
-
-def set_password_with_token(token: str, password: str, again: str) -> User:
-    """Set the password of the link's user (once); ValidationFailed on the fields."""
-    user = user_for_password_token(token)
-    if password != again:
-        raise ValidationFailed({"again": ["The two passwords differ."]})
-    try:
-        set_password(user, password)
-    except v.FieldError as exc:
-        raise ValidationFailed({"password": [str(exc)]}) from None
-    sessions.end_all(user)  # whoever was signed in with the old password is not any more
-    audit.record_event(
-        db.session, (user.id, user.email), "set_password", "user",
-        f"Password set by {user.email} on their login link", {}, entity_id=user.id,
-    )  # fmt: skip
-    return user

@@ -42,8 +42,8 @@ def sign_in(email: str, password: str, address: str | None) -> SignInResult:
     address = (address or "unknown")[:64]
     now = utcnow()
     wait = max(
-        _wait(LoginAttempt.email, key, MAX_FAILURES_PER_EMAIL, now, per_email=True),
-        _wait(LoginAttempt.address, address, MAX_FAILURES_PER_ADDRESS, now),
+        throttle_wait(LoginAttempt.email, key, MAX_FAILURES_PER_EMAIL, now, per_email=True),
+        throttle_wait(LoginAttempt.address, address, MAX_FAILURES_PER_ADDRESS, now),
     )
     known = db.session.scalar(select(User.id).where(User.email == key))
     if wait:
@@ -64,8 +64,12 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _wait(column, value: str, limit: int, now: datetime, *, per_email: bool = False) -> timedelta:
-    """How long `value` (an email or an address) is locked for (zero: not locked)."""
+def throttle_wait(
+    column, value: str, limit: int, now: datetime, *, per_email: bool = False
+) -> timedelta:
+    """How long `value` (an email or an address) is locked for (zero: not locked): `limit`
+    failures within WINDOW lock it (for an email, failures since its last success).
+    Password reset requests (crm.services.platform.password_links) are counted here too."""
     since = now - WINDOW
     if per_email:
         success = db.session.scalar(
