@@ -54,6 +54,8 @@ _EVENT_WORDS = {
     "login_failed": "failed to sign in",
     "login_refused": "was refused sign-in (too many failures)",
     "set_password": "set the password of their login",
+    "password_reset": "asked for a new password",
+    "reset_refused": "was refused a new password (too many requests)",
     "sessions_ended": "was signed out everywhere",
     "send_invitation": "mailed an invitation",
     "send_cancellation": "mailed a cancellation",
