@@ -146,7 +146,10 @@ class ActivityLine:
 
     @property
     def when(self) -> str:
-        """Office time, to the minute."""
+        """Office time, to the minute ("Today 14:30", else "2026-11-23 14:30")."""
+        moment = local_time.to_local(self.at)
+        if moment is not None and moment.date() == local_time.today():
+            return "Today " + moment.strftime("%H:%M")
         return local_time.local_text(self.at)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import AccessClass, Contact, CustomerStatus, TaskStatus
+from crm.models import AccessClass, AuditEntry, Contact, CustomerStatus, TaskStatus
 from crm.services.card import notes, tasks
 from crm.services.contacts import bulk
 from crm.services.contacts.dashboard import (
@@ -193,7 +194,7 @@ def test_team_activity_in_words_newest_first(sales, manager, make_contact):
         # The contact with its phone and address: one line.
         ("Test crm_sales", "created", "Ana Smith"),
     ]
-    assert team_activity(manager)[0].when  # office time, to the minute
+    assert re.fullmatch(r"Today \d\d:\d\d", team_activity(manager)[0].when)
     assert len(team_activity(manager, limit=2)) == 2
 
 
@@ -227,6 +228,30 @@ def test_team_activity_leaves_out_contacts_the_user_may_not_see(make_user, make_
     # administrator's private note.
     assert seen(sales) == ["created Nora Open", "created the account Acme"]
     assert team_activity(make_user("crm_list_manager")) == []
+
+
+def test_team_activity_times_are_office_time_to_the_minute(app, manager, make_contact):
+    ana = make_contact(first_name="Ana", last_name="Smith")
+    app.config["CRM_TIMEZONE"] = "Europe/Berlin"
+    db.session.add(
+        AuditEntry(
+            at=datetime(2026, 1, 5, 13, 7, 42, 123456, tzinfo=UTC),
+            user_id=None,
+            user_email="importer@example.com",
+            action="update",
+            entity_type="contact",
+            entity_id=ana.id,
+            contact_id=ana.id,
+            changes={"job_title": [None, "Buyer"]},
+        )
+    )
+    db.session.commit()
+    [line, _created] = team_activity(manager)
+    assert (line.who, line.verb, line.when) == (
+        "importer@example.com",
+        "updated",
+        "2026-01-05 14:07",
+    )
 
 
 def test_team_activity_shows_a_contact_moved_to_the_trash(manager, make_contact):
