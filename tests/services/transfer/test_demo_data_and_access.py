@@ -204,7 +204,8 @@ DEMO_PAGES = {
     "/admin/tags/": r'class="crm-tag"',
     "/admin/segments/": MODEL_LIST,
     "/admin/marketing-lists/": MODEL_LIST,
-    "/admin/responsibles/": r'class="crm-responsible"',  # a user, not "nobody"
+    # A user (not "nobody") in charge of some contacts.
+    "/admin/responsibles/": r'(?s)class="crm-responsible">(?:(?!</tr>).)*count">[1-9]',
     "/admin/duplicates/": r'class="card mb-3 duplicate-group"',
     "/admin/trash/": MODEL_LIST,
     "/admin/history/": MODEL_LIST,
