@@ -108,22 +108,28 @@ def bootstrap_command(demo_contacts: int) -> None:
     demo = os.environ.get("CRM_DEMO", "1").strip().lower() not in {"0", "false", "no", "off"}
     empty = not db.session.scalar(select(func.count()).select_from(Contact))
     if demo and empty and demo_contacts > 0:
-        from crm.services.transfer.demo_data import seed_demo_card, seed_demo_data, seed_demo_sales
+        from crm.services.transfer.demo_data import load_demo
 
         try:
-            created = seed_demo_data(demo_contacts, seed=1)
-            seed_demo_sales(seed=1)
-            seed_demo_card(seed=1)
+            loaded = load_demo(demo_contacts, seed=1)
         except DomainError as exc:
             db.session.rollback()
             click.echo(f"Demo data skipped: {exc.message}", err=True)
             return
         db.session.commit()
         click.echo(
-            f"Loaded {created} demo contacts, with leads, deals, orders, payments, notes, "
-            "interactions, tasks and appointments "
+            f"Loaded {loaded.contacts} demo contacts, with tags, segments, a marketing list, "
+            "leads, deals, orders, payments, notes, interactions, tasks and appointments "
             "(CRM_DEMO=0 skips this)."
         )
+        if loaded.new_users:
+            click.echo("")
+            click.echo("  Demo team (passwords shown once: write them down)")
+            width = max(len(user.email) for user in loaded.new_users)
+            for user in loaded.new_users:
+                role = ROLE_NAMES[user.role].split(":")[0]
+                click.echo(f"    {user.email:<{width}}  {user.password}  {role}")
+            click.echo("")
 
 
 @crm_cli.command("permissions")

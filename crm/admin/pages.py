@@ -77,8 +77,29 @@ class DashboardView(AdminIndexView):
 
     @expose("/")
     def index(self):
+        """Figures linked to the lists they count, the user's tasks due, their recent
+        contacts and the team's recent activity."""
         if not current_user.is_authenticated:
             return to_sign_in()
-        from crm.services.contacts.dashboard import dashboard_figures
+        from crm.services.contacts import dashboard
 
-        return self.render("admin/dashboard.html", figures=dashboard_figures(current_user))
+        tiles = []
+        if can(current_user, "contact.view"):
+            figures = dashboard.dashboard_figures(current_user)
+            contacts = "contact.index_view"
+            tiles = [
+                ("Active contacts", figures["active_contacts"], url_for(contacts)),
+                ("Customers", figures["customers"],
+                 url_for(contacts, flt0_customer_status_is="customer")),
+                ("Prospects", figures["prospects"],
+                 url_for(contacts, flt0_customer_status_is="prospect")),
+            ]  # fmt: skip
+            if can(current_user, "account.view"):
+                tiles.append(("Accounts", figures["accounts"], url_for("account.index_view")))
+        return self.render(
+            "admin/dashboard.html",
+            tiles=tiles,
+            my_tasks=dashboard.my_tasks(current_user),
+            my_contacts=dashboard.my_recent_contacts(current_user),
+            activity=dashboard.team_activity(current_user),
+        )

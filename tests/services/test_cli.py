@@ -146,19 +146,33 @@ def test_bootstrap_loads_demo_data_into_an_empty_database_only(cli):
     first = cli("bootstrap", "--demo-contacts", "4")
     assert first.exit_code == 0, first.output
     assert (
-        "Loaded 4 demo contacts, with leads, deals, orders, payments, notes, interactions, "
-        "tasks and appointments (CRM_DEMO=0 skips this)." in first.output
+        "Loaded 4 demo contacts, with tags, segments, a marketing list, leads, deals, orders, "
+        "payments, notes, interactions, tasks and appointments (CRM_DEMO=0 skips this)."
+        in first.output
     )
-    assert count(Contact) == 4
+    # The demo team's passwords are generated, shown once, and work.
+    for email, role in [
+        ("maria.keller@example.com", "crm_manager"),
+        ("tom.baker@example.com", "crm_sales"),
+        ("sara.lindqvist@example.com", "crm_sales"),
+        ("lena.ortiz@example.com", "crm_marketeer"),
+    ]:
+        match = re.search(rf"{re.escape(email)}\s+(\S+)", first.output)
+        assert match, first.output
+        member = authenticate(email, match.group(1))
+        assert member is not None and member.role_names == {role}
+    # Four contacts, and the test entry a manager moved to the trash.
+    assert count(Contact, Contact.deleted_at.is_(None)) == 4 and count(Contact) == 5
     from crm.models import Appointment, Deal, Interaction, Lead, Note, Order, Task
 
     assert (count(Lead), count(Deal)) == (25, 40) and count(Order) > 0
-    assert (count(Note), count(Interaction), count(Task), count(Appointment)) == (4, 4, 2, 1)
+    assert (count(Note), count(Interaction), count(Appointment)) == (4, 4, 1)
+    assert count(Task) >= 2 + 2 * 5  # and two for each of the five users
 
     again = cli("bootstrap", "--demo-contacts", "4")
     assert again.exit_code == 0, again.output
-    assert "Loaded" not in again.output
-    assert count(Contact) == 4
+    assert "Loaded" not in again.output and "Demo team" not in again.output
+    assert count(Contact) == 5 and count(User) == 5
 
 
 def test_bootstrap_skips_demo_data_when_crm_demo_is_off(cli, monkeypatch, subtests):

@@ -42,7 +42,10 @@ class Geocoder(Protocol):
 
 def _fold(text: str) -> str:
     """Lower-case without accents, for matching city names."""
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    text = text.strip().lower()
+    if text.isascii():  # most gazetteer names: nothing to decompose (a third of its load time)
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.errors import DomainError
 from crm.extensions import db
-from crm.models import Account, Address, AuditEntry, Contact, ContactKind, Phone
+from crm.models import (
+    Account,
+    Address,
+    AuditEntry,
+    Contact,
+    ContactKind,
+    MarketingListMember,
+    Phone,
+    Segment,
+    Tag,
+    User,
+    contact_tags,
+)
 from crm.services.platform.access import (
     get_visible_account,
     get_visible_contact,
     visible_accounts,
     visible_contacts,
 )
-from crm.services.transfer.demo_data import seed_demo_data
+from crm.services.transfer.demo_data import DEMO_TEAM, load_demo, seed_demo_data
+from tests.conftest import login
 from tests.services.conftest import count, history
 
 
@@ -168,3 +183,109 @@ def test_demo_data_holds_a_few_people_entered_twice(admin_user):
     groups = find_duplicates(admin_user)
     assert groups, "Possible duplicates has something to show in the demo"
     assert any("same email" in reason for g in groups for reason in g.summary)
+
+
+# ---- the whole demo (what `make run` loads) ----------------------------------------------
+
+# Every list page of the admin, and how a row of it is recognised: a newcomer's first look
+# at each shows something in it.
+MODEL_LIST = r"<table[^>]*model-list"
+DEMO_PAGES = {
+    "/admin/": r'class="list-group-item py-2 crm-activity"',
+    "/admin/contact/": MODEL_LIST,
+    "/admin/account/": MODEL_LIST,
+    "/admin/lead/": MODEL_LIST,
+    "/admin/deal/": MODEL_LIST,
+    "/admin/order/": MODEL_LIST,
+    "/admin/payment/": MODEL_LIST,
+    "/admin/tasks/": MODEL_LIST,
+    "/admin/appointments/": MODEL_LIST,
+    "/admin/interactions/": MODEL_LIST,
+    "/admin/tags/": r'class="crm-tag"',
+    "/admin/segments/": MODEL_LIST,
+    "/admin/marketing-lists/": MODEL_LIST,
+    # A user (not "nobody") in charge of some contacts.
+    "/admin/responsibles/": r'(?s)class="crm-responsible">(?:(?!</tr>).)*count">[1-9]',
+    "/admin/duplicates/": r'class="card mb-3 duplicate-group"',
+    "/admin/trash/": MODEL_LIST,
+    "/admin/history/": MODEL_LIST,
+}
+
+
+def rows_on(html: str, marker: str) -> int:
+    """How many rows the page shows: a model list's body rows, else the marker's hits."""
+    if marker != MODEL_LIST:
+        return len(re.findall(marker, html))
+    table = re.search(r"<table[^>]*model-list.*?</table>", html, re.S)
+    assert table, "no list on the page"
+    if 'colspan="999"' in table.group(0):  # Flask-Admin's "There are no items" row
+        return 0
+    return table.group(0).count("<tr") - 1  # less the header
+
+
+def test_every_list_page_shows_rows_after_the_demo(admin_user, client, subtests):
+    loaded = load_demo(300, seed=1)  # what `make run` loads
+    db.session.commit()
+    assert loaded.contacts == 300
+    assert login(client, admin_user.email).status_code == 302
+    for url, marker in DEMO_PAGES.items():
+        with subtests.test(page=url):
+            page = client.get(url)
+            assert page.status_code == 200
+            assert rows_on(page.get_data(as_text=True), marker) >= 1
+
+
+def test_the_demo_spreads_contacts_over_a_team(admin_user):
+    loaded = load_demo(60, seed=1)
+    db.session.commit()
+    team = {u.email: u for u in db.session.scalars(select(User))}
+    assert [u.email for u in loaded.new_users] == [email for email, _, _ in DEMO_TEAM]
+    for email, name, role in DEMO_TEAM:
+        assert team[email].full_name == name and team[email].role_names == {role}
+    # Owners and responsible users: the whole team, not only the administrator.
+    owners = set(db.session.scalars(select(Contact.owner_id).distinct()))
+    assert owners == {u.id for u in team.values()}
+    responsible = set(db.session.scalars(select(Contact.responsible_id).distinct())) - {None}
+    sales_and_manager = {team[e].id for e, _, r in DEMO_TEAM if r != "crm_marketeer"}
+    assert responsible == sales_and_manager
+    # Each contact's creation is recorded as its owner's work.
+    creations = history(action="create", entity_type="contact")
+    by_contact = {c.id: c.owner_id for c in db.session.scalars(select(Contact))}
+    assert all(e.user_id == by_contact[e.contact_id] for e in creations)
+    # Tags on contacts, segments with members, a marketing list with members.
+    tagged = db.session.scalar(select(func.count(func.distinct(contact_tags.c.contact_id))))
+    assert count(Tag) >= 5 and tagged >= 10
+    assert {s.name for s in db.session.scalars(select(Segment))} == {
+        "Spring trade fair invitations",
+        "VIP customers",
+    }
+    assert count(MarketingListMember) >= 5
+    # And the test entry the manager moved to the trash.
+    trashed = db.session.scalars(select(Contact).where(Contact.deleted_at.is_not(None))).all()
+    assert [(c.full_name, c.deleted_by_id) for c in trashed] == [
+        ("Test Entry", team["maria.keller@example.com"].id)
+    ]
+
+
+def test_demo_team_passwords_are_generated_not_fixed(admin_user):
+    """No demo password is written anywhere: each load makes new ones."""
+    first = {u.email: u.password for u in load_demo(2, seed=1).new_users}
+    assert len(set(first.values())) == len(DEMO_TEAM)
+    db.session.rollback()
+    second = {u.email: u.password for u in load_demo(2, seed=1).new_users}
+    assert first.keys() == second.keys()
+    assert not set(first.values()) & set(second.values())
+
+
+def test_the_demo_keeps_an_existing_team_member(admin_user, make_user):
+    make_user("crm_sales", email="tom.baker@example.com")
+    loaded = load_demo(2, seed=1)
+    assert "tom.baker@example.com" not in {u.email for u in loaded.new_users}
+    assert len(loaded.new_users) == len(DEMO_TEAM) - 1
+
+
+def test_the_demo_needs_an_administrator_and_adds_no_one_without(make_user):
+    make_user("crm_sales")
+    with pytest.raises(DomainError, match="Create an administrator first"):
+        load_demo(3, seed=1)
+    assert count(User) == 1 and count(Contact) == 0
