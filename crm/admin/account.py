@@ -8,7 +8,6 @@ from flask import flash, redirect, request, url_for
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.admin.base import CrmModelView
@@ -16,7 +15,6 @@ from crm.admin.forms import CsrfTokenRule
 from crm.admin.maps import places_of
 from crm.admin.pickers import active_users
 from crm.auth.permissions import can
-from crm.extensions import db
 from crm.models import Account, Criterion, CriterionScope
 from crm.services.contacts.accounts import (
     contact_counts,
@@ -24,6 +22,7 @@ from crm.services.contacts.accounts import (
     delete_account,
     save_account,
 )
+from crm.services.lists.lookups import criteria_for
 from crm.services.merge.old_links import merge_successor
 from crm.services.merge.plan import MAX_MERGED
 from crm.services.platform import access
@@ -37,16 +36,8 @@ def _contacts_link(view: Any, _context: Any, model: Account, _name: str) -> Mark
 
 
 def _company_criteria() -> list[Criterion]:
-    """The criteria an account may be given: active ones for companies (contacts have those
-    for individuals)."""
-    return db.session.scalars(
-        select(Criterion)
-        .where(
-            Criterion.applies_to.in_([CriterionScope.COMPANIES, CriterionScope.BOTH]),
-            Criterion.active.is_(True),
-        )
-        .order_by(Criterion.position, Criterion.name)
-    ).all()
+    """The criteria an account may be given (contacts have those for individuals)."""
+    return criteria_for(CriterionScope.COMPANIES)
 
 
 class AccountView(CrmModelView):

@@ -69,10 +69,14 @@ class Outcome:
         self.discarded = True
 
 
-def attach_errors(form: Any, errors: dict[str, list[str]]) -> None:
-    """Put a service's field errors on the form's fields (flash those with no field)."""
+def attach_errors(
+    form: Any, errors: dict[str, list[str]], find: Callable[[str], Any] | None = None
+) -> None:
+    """Put a service's field errors on the form's fields (flash those with no field);
+    `find(key)` finds a key's field where it is not simply the form's attribute (an inline
+    row's field)."""
     for key, messages in errors.items():
-        field = getattr(form, key, None)
+        field = find(key) if find is not None else getattr(form, key, None)
         if field is None:
             for message in messages:
                 flash(message, "error")

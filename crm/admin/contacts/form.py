@@ -39,6 +39,7 @@ from crm.models import (
     SocialLink,
     SocialPlatform,
 )
+from crm.services.lists.lookups import criteria_for
 from crm.services.platform import access
 from crm.services.platform.validation import country_choices, language_choices, timezone_names
 
@@ -85,14 +86,7 @@ def _keep_retired_choices(form: Any, contact: Any) -> None:
 
 def _criteria_for_individuals() -> list[Criterion]:
     """As in SECUTIX, criteria differ for individuals and companies; contacts get the former."""
-    return db.session.scalars(
-        select(Criterion)
-        .where(
-            Criterion.applies_to.in_([CriterionScope.INDIVIDUALS, CriterionScope.BOTH]),
-            Criterion.active.is_(True),
-        )
-        .order_by(Criterion.position, Criterion.name)
-    ).all()
+    return criteria_for(CriterionScope.INDIVIDUALS)
 
 
 class TagNamesField(Select2TagsField):

@@ -12,7 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from crm.admin.base import CrmModelView
-from crm.admin.committing import commit_or_explain
+from crm.admin.committing import attach_errors, commit_or_explain
 from crm.admin.contact_card import card_of
 from crm.admin.contact_lifecycle import lifecycle_of
 from crm.admin.contacts import columns as contact_columns
@@ -201,23 +201,20 @@ class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
         flash(found.message, "warning")
 
     def _attach_errors(self, form: Any, contact: Contact, errors: dict[str, list[str]]) -> None:
-        for key, messages in errors.items():
-            target = None
+        """The rules name an inline row's field by its position among the live rows
+        ("phones-1-number"): its error goes to the entry that filled that row."""
+
+        def find(key: str) -> Any:
             match = re.fullmatch(r"(phones|addresses|social_links)-(\d+)-(\w+)", key)
-            if match:
-                relation, index, field_name = match.groups()
-                rows = live_rows(getattr(contact, relation))
-                entry = inline_entry(rows[int(index)]) if int(index) < len(rows) else None
-                target = getattr(entry, field_name, None) if entry is not None else None
-                if target is None:
-                    target = getattr(form, relation, None)
-            else:
-                target = getattr(form, key, None)
-            if target is None:
-                for message in messages:
-                    flash(message, "error")
-                continue
-            target.errors = [*list(target.errors or []), *messages]
+            if not match:
+                return getattr(form, key, None)
+            relation, index, field_name = match.groups()
+            rows = live_rows(getattr(contact, relation))
+            entry = inline_entry(rows[int(index)]) if int(index) < len(rows) else None
+            target = getattr(entry, field_name, None) if entry is not None else None
+            return target if target is not None else getattr(form, relation, None)
+
+        attach_errors(form, errors, find)
 
     def delete_record(self, model: Contact) -> None:
         delete_contact(current_user, model)

@@ -60,6 +60,21 @@ USAGE = {
 }
 
 
+def criteria_for(scope: CriterionScope) -> list[Criterion]:
+    """The criteria a record may be given anew: active ones for its kind (contacts are
+    individuals, accounts companies) or for both, in the list managers' order."""
+    return list(
+        db.session.scalars(
+            select(Criterion)
+            .where(
+                Criterion.applies_to.in_([scope, CriterionScope.BOTH]),
+                Criterion.active.is_(True),
+            )
+            .order_by(Criterion.position, Criterion.name)
+        )
+    )
+
+
 def _require(actor: Actor, item: Lookup) -> None:
     permission, refusal = PERMISSION.get(type(item), _LIST_MANAGERS)
     if not can(actor, permission):
