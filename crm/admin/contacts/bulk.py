@@ -13,11 +13,11 @@ from flask_admin.actions import action
 from flask_login import current_user
 from sqlalchemy import select
 
+from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
 from crm.admin.contacts.bulk_form import OPERATIONS as BULK_OPERATIONS
 from crm.admin.contacts.bulk_form import BulkForm
 from crm.admin.contacts.listing import list_scope
 from crm.auth.permissions import can
-from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import Contact
 from crm.models.base import utcnow
@@ -102,21 +102,11 @@ class ContactBulk:
     def _run_bulk(self, run) -> bool:
         """One bulk action (or several chosen together), one transaction; their reports (or
         the refusal) as messages."""
-        try:
-            outcome = run()
-            results = outcome if isinstance(outcome, list) else [outcome]
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            for messages in exc.errors.values():
-                for message in messages:
-                    flash(message, "error")
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
+            reported = run()
+        if not outcome:
             return False
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
-        for result in results:
+        for result in reported if isinstance(reported, list) else [reported]:
             flash(result.message, "success")
         return True
 
@@ -196,12 +186,12 @@ class ContactBulk:
     @expose("/views/save/", methods=("POST",))
     def save_view_view(self):
         query = request.form.get("query", "")
-        try:
+        with commit_or_explain(quiet=True) as outcome:
             saved = segments.save_view(current_user, request.form.get("name", ""), query)
-            db.session.commit()
-        except ValidationFailed:
-            db.session.rollback()
-            flash("Give the view a name to save it.", "error")
+        if not outcome:
+            flash(
+                "Give the view a name to save it." if outcome.errors else outcome.message, "error"
+            )
             return redirect(url_for(".index_view") + "?" + segments.clean_list_query(query))
         flash(f"View '{saved.name}' saved: find it under My views.", "success")
         return redirect(url_for(".index_view") + "?" + saved.query)
