@@ -59,7 +59,7 @@ def test_admin_cannot_lock_themselves_out(client, login_as):
     )
     errors = field_errors(response.get_data(as_text=True))
     assert "You cannot deactivate your own account." in errors
-    assert "You cannot remove your own crm_admin role." in errors
+    assert "You cannot remove your own Administrator (crm_admin) role." in errors
     db.session.expire_all()
     assert db.session.get(User, admin.id).active
     assert "crm_admin" in db.session.get(User, admin.id).role_names

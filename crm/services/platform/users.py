@@ -179,7 +179,7 @@ def save_user(
     if myself and not user.active:
         errors["active"] = ["You cannot deactivate your own account."]
     if myself and "crm_admin" not in user.role_names:
-        errors["roles"] = ["You cannot remove your own crm_admin role."]
+        errors["roles"] = ["You cannot remove your own Administrator (crm_admin) role."]
     if errors:
         raise ValidationFailed(errors)
     if is_new:

@@ -220,7 +220,7 @@ def test_save_user_is_for_administrators_and_stops_self_lockout(app, make_user):
         save_user(admin, admin, is_new=False, new_password=None)
     assert failed.value.errors == {
         "active": ["You cannot deactivate your own account."],
-        "roles": ["You cannot remove your own crm_admin role."],
+        "roles": ["You cannot remove your own Administrator (crm_admin) role."],
     }
     db.session.rollback()
     with pytest.raises(DomainError, match="You cannot delete your own account."):
