@@ -63,7 +63,7 @@ def test_b2b_contact_gets_the_account_chosen_by_autocomplete(
     page.locator("table.model-list").get_by_role("link", name="Bea Jones").click()
     expect(page.locator("h5 .badge")).to_have_text("B2B")
     account_row = page.get_by_role("row").filter(
-        has=page.get_by_role("cell", name="Account", exact=True)
+        has=page.get_by_role("rowheader", name="Account", exact=True)
     )
     expect(account_row.get_by_role("cell").last).to_have_text("Globex Corporation")
     snap(page, "contact-details-b2b")

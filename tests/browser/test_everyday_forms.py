@@ -185,6 +185,7 @@ def test_an_account_is_given_company_criteria(page: Page, sales, make_user, sign
 
 def test_keyboard_shortcuts_search_create_edit_and_explain_themselves(page: Page, sales, sign_in):
     sign_in(page, sales.email)
+    page.wait_for_load_state()  # the page's scripts have run, as before a person's key
     page.keyboard.press("?")
     expect(page.locator("#crm-shortcuts")).to_be_visible()
     expect(page.locator("#crm-shortcuts")).to_contain_text("New contact")
