@@ -83,3 +83,35 @@ def test_a_list_beyond_the_exact_count_says_how_many_without_counting_them_all(
     else:  # the planner's estimate (or, when it guesses at most the cap, "more than")
         assert re.fullmatch(r"about [\d,]+ records|more than 2 records", shown)
     assert all(f"Company {n}" in capped for n in range(4))  # the page itself is whole
+
+
+def test_an_accounts_page_reads_its_contacts_addresses_in_a_fixed_number_of_queries(
+    client, login_as, make_contact
+):
+    """The page maps where its contacts are: their addresses come with them, not one query
+    per contact."""
+    from sqlalchemy import event
+
+    from crm.extensions import db
+    from crm.models import Account
+
+    def page_queries(count: int) -> int:
+        for index in range(count):
+            make_contact(
+                first_name=f"P{index}", last_name="Mapped", account="Mapco",
+                addresses=[{"type": "Main", "city": "London", "country": "GB"}],
+            )  # fmt: skip
+        account = db.session.query(Account).filter_by(name="Mapco").one()
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 - the statement
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(f"/admin/account/details/?id={account.id}").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    login_as("crm_manager")
+    few = page_queries(2)
+    more = page_queries(8)  # ten contacts now
+    assert more == few

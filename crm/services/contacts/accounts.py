@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, PermissionDenied, ValidationFailed
 from crm.extensions import db
-from crm.models import Account, Contact, contact_accounts
+from crm.models import Account, Address, Contact, contact_accounts
 from crm.services.contacts.search import search_text_for
 from crm.services.platform import audit
 from crm.services.platform import validation as v
@@ -144,5 +145,7 @@ def contacts_of_account(actor: Actor, account_id: int, limit: int = 500) -> list
             .where(contact_visibility(actor))
             .order_by(Contact.last_name, Contact.first_name, Contact.id)
             .limit(limit)
+            # The account's page maps their addresses: loaded with them, not one by one.
+            .options(selectinload(Contact.addresses).selectinload(Address.address_type))
         )
     )
