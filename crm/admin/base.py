@@ -31,6 +31,7 @@ from crm.auth.permissions import can
 from crm.errors import DomainError, StaleEditError, ValidationFailed
 from crm.extensions import db
 from crm.services.platform import counting
+from crm.services.platform.local_time import local_text
 from crm.services.platform.validation import clean_text
 from crm.services.platform.write_conflicts import is_write_conflict
 
@@ -39,7 +40,7 @@ DEEP_OFFSET = 1_000  # from here a page's ids are found first, then its rows
 
 
 def _datetime(_view: Any, value: datetime, _name: str) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")
+    return local_text(value)  # stored in UTC, shown in the office's time zone
 
 
 def _yes_no(_view: Any, value: bool, _name: str) -> str:

@@ -27,6 +27,7 @@ from crm.auth.permissions import can
 from crm.models import Contact, Direction, InteractionStatus, Medium, User
 from crm.services.card import activity, connections, history, interactions, messages, notes
 from crm.services.platform import access
+from crm.services.platform.local_time import local_text
 
 TABS = (
     ("profile", "Profile"),
@@ -212,7 +213,7 @@ class ContactCardView(ContactPageActions):
         return jsonify(
             comments=[
                 {"id": c.id, "author": str(c.author) if c.author else "someone",
-                 "at": c.created_at.strftime("%Y-%m-%d %H:%M"), "body": c.body}
+                 "at": local_text(c.created_at), "body": c.body}
                 for c in found
             ]
         )  # fmt: skip

@@ -88,7 +88,7 @@ def test_bulk_on_everything_matching_a_filter(client, login_as, make_contact, ma
     responsible = make_user("crm_sales")
     login_as("crm_manager")
     listing = client.get("/admin/contact/?flt0_tag_is=VIP").get_data(as_text=True)
-    assert "3 contact(s)" in listing
+    assert "3 contacts" in listing
     url = "/admin/contact/bulk/?target=matching&flt0_tag_is=VIP"
     form = client.get(url).get_data(as_text=True)
     assert re.search(r'id="bulk-total">3<', form)
@@ -147,16 +147,16 @@ def test_lists_over_the_cap_say_so_instead_of_counting(client, login_as, make_co
     if db.engine.dialect.name == "sqlite":
         assert "more than 3 contacts" in html
     else:  # PostgreSQL counts exactly when it takes less than CRM_COUNT_BUDGET_MS...
-        assert "5 contact(s)" in html
+        assert "5 contacts" in html
         client.application.config["CRM_COUNT_BUDGET_MS"] = 0  # ... else it estimates
         db.session.execute(text("ANALYZE contacts"))
         db.session.commit()
         estimated = client.get("/admin/contact/").get_data(as_text=True)
         assert re.search(r"(about \d+|more than 3) contacts", estimated)
-        assert "5 contact(s)" not in estimated
+        assert "5 contacts" not in estimated
     assert len(_page_ids(html)) == 5
     small = client.get("/admin/contact/?search=many1").get_data(as_text=True)
-    assert "1 contact(s)" in small
+    assert "1 contact<" in small
 
 
 def test_history_shows_a_bulk_entry_with_its_contacts(client, login_as, make_contact, make_user):

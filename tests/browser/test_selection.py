@@ -47,13 +47,14 @@ def test_select_on_pages_one_and_three_then_tag_and_assign_the_selection(
     run_action(page, "Add to selected contacts")
     expect(page.locator("#selection-count")).to_have_text("3")
 
-    page.get_by_role("link", name=re.compile("Selected contacts")).click()
+    page.locator("#contact-scope").get_by_role("link", name=re.compile("Selected")).click()
     expect(page.locator("input.action-checkbox")).to_have_count(3)
     shown = sorted(
         page.locator("input.action-checkbox").evaluate_all("boxes => boxes.map(b => b.value)")
     )
     assert shown == sorted(chosen)
 
+    page.locator("#list-more > a").click()  # the toolbar's More menu
     page.locator("#bulk-selection").click()
     expect(page.locator("#bulk-total")).to_have_text("3")
     # Two actions in one go: a tag and a responsible user.
@@ -108,6 +109,7 @@ def test_choose_columns_sort_by_one_and_save_the_view(
     expect(ana.locator("td.col-addresses")).to_have_text("Berlin, DE")
     expect(ana.locator("td.col-job_title")).to_have_text("Buyer")
 
+    page.locator("#list-views summary").click()
     page.locator("input[name=name]").fill("Buyers and cities")
     page.locator("#save-view").click()
     expect(page.locator(".alert-success")).to_contain_text("View 'Buyers and cities' saved")

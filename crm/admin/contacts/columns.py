@@ -12,6 +12,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 from crm.models import Address, Contact, Phone
+from crm.services.platform.local_time import local_text, to_local
+from crm.services.platform.local_time import today as local_today
 from crm.services.platform.validation import birthday_shown
 
 # Every column a user may show, in display order, with its header.
@@ -98,7 +100,7 @@ def _name_link(view: Any, context: Any, model: Contact, _name: str) -> Markup:
 
 def _tag_links(_view: Any, _context: Any, model: Contact, _name: str) -> Markup:
     links = [
-        Markup('<a class="badge badge-info mr-1" href="{}">{}</a>').format(
+        Markup('<a class="badge badge-pill badge-secondary mr-1" href="{}">{}</a>').format(
             url_for(".index_view", flt0_tag_is=tag.name, show="all"), tag.name
         )
         for tag in model.tags
@@ -127,6 +129,31 @@ def _category_names(_view: Any, _context: Any, model: Contact, _name: str) -> st
     return ", ".join(category.name for category in model.categories)
 
 
+def _moment(view: Any, context: Any, model: Contact, name: str) -> Markup:
+    """A time as a list reads it: "14:30" today, "7 Dec" this year, "7 Dec 2025" before,
+    in the office's time zone; the whole time to the minute on hover."""
+    moment = to_local(getattr(model, name))
+    if moment is None:
+        return Markup("")
+    today = local_today()
+    if moment.date() == today:
+        short = moment.strftime("%H:%M")
+    elif moment.year == today.year:
+        short = f"{moment.day} {moment:%b}"
+    else:
+        short = f"{moment.day} {moment:%b %Y}"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        moment.isoformat(timespec="minutes"), local_text(moment), short
+    )
+
+
+def _email(_view: Any, _context: Any, model: Contact, _name: str) -> Markup:
+    # Long addresses are cut with an ellipsis rather than wrapped; hovering shows them whole.
+    if not model.email:
+        return Markup("")
+    return Markup('<span class="cell-clip" title="{}">{}</span>').format(model.email, model.email)
+
+
 def _birthday(_view: Any, _context: Any, model: Contact, _name: str) -> str:
     return birthday_shown(model.birthday)
 
@@ -139,4 +166,7 @@ FORMATTERS = {
     "addresses": _first_city,
     "tags": _tag_links,
     "categories": _category_names,
+    "email": _email,
+    "created_at": _moment,
+    "updated_at": _moment,
 }
