@@ -58,9 +58,11 @@ def test_the_list_at_1366_one_row_toolbar_one_line_cells_and_a_name_click_opens_
     )
     assert max(tops) - min(tops) <= 4, f"the toolbar wraps: centres at {tops}"
     for control in ("Add Filter", "With selected", "More"):
-        expect(toolbar.get_by_role("button", name=control).or_(
-            toolbar.get_by_role("link", name=control)
-        )).to_be_visible()
+        expect(
+            toolbar.get_by_role("button", name=control).or_(
+                toolbar.get_by_role("link", name=control)
+            )
+        ).to_be_visible()
     expect(toolbar.get_by_role("link", name="New contact")).to_be_visible()
 
     # The default columns fit: neither the page nor the table scrolls sideways.
