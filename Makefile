@@ -6,7 +6,7 @@ FLASK   := $(VENV)/bin/flask --app app
 PG_DIR  ?= /tmp/crm-test-pg
 PG_PORT ?= 55432
 
-.PHONY: install run test test-sqlite test-postgres lint clean bench
+.PHONY: install run test test-sqlite test-postgres lint clean bench tour
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test-postgres: install
 bench: install
 	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 	$(VENV)/bin/python -m bench
+
+# The README's tour pictures (docs/tour/), taken by the browser on the demo data.
+tour: install
+	bash scripts/system-deps.sh
+	CRM_TOUR_DIR=docs/tour $(VENV)/bin/pytest -q tests/browser/test_tour.py
 
 lint: install
 	$(VENV)/bin/ruff check .
