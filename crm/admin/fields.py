@@ -94,14 +94,17 @@ class BirthdayWidget:
     The row carries the field's id and is a labelled group ("Birthday"); each input has its
     own label (Day, Month, Year (optional)) and id (`<id>-day`, `<id>-month`, `<id>-year`).
     Flask-Admin passes `class="form-control"` (plus `is-invalid` on an error): each control
-    gets it, and the row gets `is-invalid` too so that Bootstrap shows the error below it.
+    gets `form-control`; `is-invalid` goes on the row, so that Bootstrap shows the error below
+    it (crm.css draws the row's controls red; Bootstrap's own icon would hide a short month).
     """
 
     def __call__(self, field: BirthdayField, **kwargs: Any) -> Markup:
         classes = str(kwargs.pop("class", "") or kwargs.pop("class_", "")).split()
         invalid = "is-invalid" in classes
-        control = "form-control is-invalid" if invalid else "form-control"
+        control = "form-control"
         shared = {k: v for k, v in kwargs.items() if k in ("disabled", "readonly", "required")}
+        if invalid:
+            shared["aria-invalid"] = "true"
         day, month, year = field.parts
         ids = {part: f"{field.id}-{part}" for part in field.PARTS}
 
