@@ -199,3 +199,12 @@ def test_the_masters_page_lists_its_merges_for_managers(client, login_as, make_c
     post_merge(client, merge_url(a.id, b.id))
     page = client.get(f"/admin/contact/details/?id={a.id}").get_data(as_text=True)
     assert "Merged into this contact" in page and f"Anna Smith (#{b.id})" in page
+
+
+def test_a_birthday_without_a_year_is_offered_as_day_and_month(client, login_as, make_contact):
+    manager = login_as("crm_manager")
+    a = make_contact(manager, first_name="Ana", last_name="Smith", birthday="--05-17")
+    b = make_contact(manager, first_name="Anna", last_name="Smith", birthday="1980-05-17")
+    page = client.get(merge_url(a.id, b.id)).get_data(as_text=True)
+    assert "17 May" in page and "1980-05-17" in page
+    assert "1604" not in page

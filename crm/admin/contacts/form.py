@@ -13,7 +13,13 @@ from sqlalchemy import select
 from wtforms import FloatField, HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from crm.admin.fields import EnumRadioField, EnumSelectField, as_choices, blank_choices
+from crm.admin.fields import (
+    BirthdayField,
+    EnumRadioField,
+    EnumSelectField,
+    as_choices,
+    blank_choices,
+)
 from crm.admin.forms import CsrfTokenRule, section
 from crm.admin.pickers import (
     active_users,
@@ -261,6 +267,7 @@ class ContactForm:
         "prospect_status": EnumSelectField(
             "Prospect status", enum_cls=ProspectStatus, default="non_prospect"
         ),
+        "birthday": BirthdayField("Birthday"),
         "gender": EnumSelectField("Gender", enum_cls=Gender, allow_blank=True),
         "contact_preference": EnumSelectField(
             "Contact preference", enum_cls=ContactPreference, default="any"
@@ -317,10 +324,6 @@ class ContactForm:
             "description": "ISO code (EUR, USD, ...) for this consumer's orders and invoices",
         },
         "payment_terms_days": {"label": "Payment terms (days)"},
-        "birthday": {
-            "description": "Day and month only? Use the year 1604, as phones' address books "
-            "do: it is shown as '17 May'"
-        },
         "other_contacts": {"description": "Other ways to reach the person (Skype, ...)"},
     }
     form_widget_args = {

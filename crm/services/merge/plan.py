@@ -19,6 +19,7 @@ from crm.models import AccessClass, Account, Contact, ContactKind, CustomerStatu
 from crm.models.base import LabeledEnum
 from crm.services.merge.engine import references_to
 from crm.services.platform.access import account_visibility, contact_visibility
+from crm.services.platform.validation import birthday_shown
 
 MAX_MERGED = 10
 COMBINE = "combine"  # the option that joins every distinct text (notes)
@@ -224,6 +225,8 @@ def _values(records: list[Any], fields: tuple[MergeField, ...], kind: str) -> di
                 shown = managers.get(value, "")
             elif f.name == "account":
                 shown = "Consumer (B2C)" if value[0] == "b2c" else accounts.get(value[1], "")
+            elif f.name == "birthday":
+                shown = birthday_shown(value)  # "17 May" without a year
             else:
                 shown = _shown(value)
             row[f.name] = (None if _empty(value) else value, shown if not _empty(value) else "")

@@ -3,6 +3,7 @@ FieldError with a message for the user. Forms, services, CLI and API all use the
 
 from __future__ import annotations
 
+import calendar
 import gettext
 import re
 import unicodedata
@@ -334,15 +335,67 @@ def clean_birthday(value: date | str | None, today: date | None = None) -> date 
         raise FieldError("Not a date; use YYYY-MM-DD.")
     if value.year == YEAR_UNKNOWN:
         return value
+    return _plausible_birthday(
+        value,
+        today,
+        "A birthday before 1900 is not plausible (for a birthday without a year, write "
+        f"--{value:%m-%d}).",
+    )
+
+
+# Said of a year before 1900 typed into the form's Year box.
+_TOO_OLD = "A birthday before 1900 is not plausible; leave the year empty if it is not known."
+
+
+def _plausible_birthday(value: date, today: date | None, too_old: str = _TOO_OLD) -> date:
     today = today or date.today()
     if value > today:
         raise FieldError("A birthday cannot be in the future.")
     if value.year < 1900:
-        raise FieldError(
-            f"A birthday before 1900 is not plausible (the year {YEAR_UNKNOWN} means a "
-            "birthday without a year)."
-        )
+        raise FieldError(too_old)
     return value
+
+
+MONTH_NAMES = tuple(calendar.month_name[m] for m in range(1, 13))  # as the list's filter shows
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def birthday_from_parts(
+    day: str | None, month: str | None, year: str | None, today: date | None = None
+) -> date | None:
+    """A birthday chosen as a day, a month (1-12) and an optional year, as the contact form
+    posts them (text); None when all three are empty. Without a year the date is kept in
+    YEAR_UNKNOWN. FieldError says what is wrong in the form's words."""
+    day, month, year = ((part or "").strip() for part in (day, month, year))
+    if not (day or month or year):
+        return None
+    if not (day and month):
+        raise FieldError("Choose both the day and the month.")
+    if not (re.fullmatch(r"[0-9]{1,2}", day) and 1 <= int(day) <= 31):
+        raise FieldError("Choose a day from the list.")
+    if not (re.fullmatch(r"[0-9]{1,2}", month) and 1 <= int(month) <= 12):
+        raise FieldError("Choose a month from the list.")
+    if year and not re.fullmatch(r"[0-9]+", year):
+        raise FieldError("The year must be a number, such as 1980 (or leave it empty).")
+    d, m = int(day), int(month)
+    name = MONTH_NAMES[m - 1]
+    if d > calendar.monthrange(YEAR_UNKNOWN, m)[1]:  # YEAR_UNKNOWN is a leap year
+        raise FieldError(f"{name} has no {_ordinal(d)}.")
+    if not year:
+        return date(YEAR_UNKNOWN, m, d)
+    y = int(year)
+    today = today or date.today()
+    if y < 1900:  # before date() refuses a year 0 or 10000
+        raise FieldError(_TOO_OLD)
+    if y > today.year:
+        raise FieldError("A birthday cannot be in the future.")
+    if d > calendar.monthrange(y, m)[1]:
+        raise FieldError(f"{d} {name} {y} did not exist: {y} was not a leap year.")
+    return _plausible_birthday(date(y, m, d), today)
 
 
 def birthday_text(value: date | str | None) -> str:

@@ -213,8 +213,8 @@ def test_clean_birthday_accepts(value, expected):
         (date(2026, 11, 23), "A birthday cannot be in the future."),
         (
             date(1899, 12, 31),
-            "A birthday before 1900 is not plausible (the year 1604 means a birthday "
-            "without a year).",
+            "A birthday before 1900 is not plausible (for a birthday without a year, write "
+            "--12-31).",
         ),
         ("01/04/1990", "Not a date; use YYYY-MM-DD (or --MM-DD without the year)."),
         ("1990-02-30", "Not a date; use YYYY-MM-DD (or --MM-DD without the year)."),

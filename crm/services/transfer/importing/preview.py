@@ -11,6 +11,7 @@ from crm.extensions import db
 from crm.models import Contact, ImportJob
 from crm.services.contacts.batch import begin_for_savepoints
 from crm.services.contacts.saving import create_contact
+from crm.services.platform.validation import birthday_shown
 from crm.services.transfer.importing.jobs import _own, read_job_source
 from crm.services.transfer.importing.run import _problems, _reader
 from crm.services.transfer.importing.targets import Mapping
@@ -63,7 +64,7 @@ def _shown_values(contact: Contact, tags: list[str]) -> dict[str, str]:
         f"{label}: {value}"
         for label, value in (
             ("job title", contact.job_title),
-            ("birthday", contact.birthday and contact.birthday.isoformat()),
+            ("birthday", birthday_shown(contact.birthday)),
             ("owner", contact.owner and contact.owner.email),
             ("notes", contact.notes and contact.notes[:60]),
         )
