@@ -22,7 +22,7 @@
   var target = null;  // the picker the dialog was opened from (null: the list's button)
   var saving = false;
 
-  function field(name) { return form.elements[name]; }
+  function field(name) { return form.querySelector('[data-field="' + name + '"]'); }
 
   // ---- the pickers' "+ New contact" entry ---------------------------------------------
   function isContactPicker(element) {
@@ -247,7 +247,9 @@
     if (saving) { return; }
     saving = true;
     clearMessages();
-    var body = new FormData(form);
+    var body = new FormData();
+    body.append('csrf_token', dialog.dataset.csrf);
+    FIELDS.forEach(function (name) { body.append(name, field(name).value); });
     if (anyway) { body.append('save_anyway', '1'); }
     if (!target) { body.append('announce', '1'); }
     form.setAttribute('aria-busy', 'true');
@@ -303,7 +305,7 @@
       save(true);
     });
     form.addEventListener('input', function (event) {
-      if (event.target.name) { clearError(event.target.name); }
+      if (event.target.dataset.field) { clearError(event.target.dataset.field); }
     });
   }
   document.querySelectorAll('[data-quick-create]').forEach(function (button) {
