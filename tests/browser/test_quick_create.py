@@ -233,3 +233,22 @@ def test_full_form_carries_what_was_typed(page: Page, sales, sign_in):
     expect(page.locator("#first_name")).to_have_value("Fay")
     expect(page.locator("#last_name")).to_have_value("Form")
     expect(page.locator("#email")).to_have_value("fay@example.com")
+
+
+def test_the_entry_stays_last_when_more_matches_load(page: Page, sales, sign_in, make_contact):
+    for n in range(12):  # more than a page of suggestions (10)
+        make_contact(sales, first_name=f"Kim{n:02d}", last_name="Many")
+    sign_in(page, sales.email)
+    page.goto("/admin/deal/new/")
+    picker = page.locator("#s2id_contacts")
+    picker.locator("input.select2-input").click()
+    picker.locator("input.select2-input").press_sequentially("Many")
+    labels = page.locator(".select2-drop-active .select2-result-label")
+    expect(labels).to_have_count(11)  # the first 10, then the entry
+    expect(labels.last).to_have_text('+ New contact "Many"…')
+    labels.nth(9).scroll_into_view_if_needed()  # scrolling down loads the next page
+    page.locator(".select2-drop-active .select2-results").evaluate(
+        "list => { list.scrollTop = list.scrollHeight; }"
+    )
+    expect(labels).to_have_count(13)
+    expect(labels.last).to_have_text('+ New contact "Many"…')
