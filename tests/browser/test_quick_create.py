@@ -252,3 +252,21 @@ def test_the_entry_stays_last_when_more_matches_load(page: Page, sales, sign_in,
     )
     expect(labels).to_have_count(13)
     expect(labels.last).to_have_text('+ New contact "Many"…')
+
+
+def test_quick_create_from_the_cards_connection_picker(page: Page, sales, sign_in, fresh_db):
+    ana = fresh_db().scalars(select(Contact).where(Contact.first_name == "Ana")).one()
+    sign_in(page, sales.email)
+    page.goto(f"/admin/contact/details/?id={ana.id}&tab=connections")
+    page.locator("#s2id_connection-other .select2-choice").click()
+    page.locator("#select2-drop.select2-drop-active input.select2-input").press_sequentially(
+        "Pat Partner"
+    )
+    new_contact_entry(page, "Pat Partner").click()
+    box = dialog(page)
+    expect(box.get_by_label("Last name")).to_have_value("Partner")
+    box.get_by_role("button", name="Save", exact=True).click()
+    expect(box).to_be_hidden()
+    expect(page.locator("#s2id_connection-other .select2-chosen")).to_have_text("Pat Partner")
+    page.locator("#connection-submit").click()
+    expect(page.locator("#connections-list")).to_contain_text("Pat Partner")
