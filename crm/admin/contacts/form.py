@@ -239,7 +239,7 @@ def form_pickers() -> dict[str, Any]:
     }
 
 
-def _prefill_from_address(form: Any) -> None:
+def _prefill_from_query_string(form: Any) -> None:
     """The new-contact form opened with what the quick-create dialog held ("Full form"):
     ?first_name=&last_name=&email=&phone=&account=<id> (an account the user sees makes the
     contact B2B). The save checks every value as usual."""
@@ -368,7 +368,7 @@ class ContactForm:
         form = super().create_form(obj)
         if request.method == "GET":
             form.owner.data = current_user._get_current_object()  # new contacts are mine
-            _prefill_from_address(form)
+            _prefill_from_query_string(form)
         self._lock_owner_unless_transfer_allowed(form)
         return form
 
