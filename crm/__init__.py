@@ -183,9 +183,17 @@ ERROR_PAGES: dict[int, tuple[str, str]] = {
 GENERIC_ERROR = "The request could not be completed. Go back and try again."
 
 
+def _wants_json() -> bool:
+    """The request prefers JSON to HTML (a browser's page load prefers HTML; no Accept
+    header at all counts as HTML)."""
+    best = request.accept_mimetypes.best_match(("text/html", "application/json"))
+    return best == "application/json"
+
+
 def error_page(code: int, title: str, message: str, headers: Any = ()) -> Any:
-    """The app's error answer: our page, or JSON for the API (errors included)."""
-    if request.path.startswith("/api/"):
+    """The app's error answer: our page, or JSON for the API and for a page's script that
+    asks for JSON (the quick-create dialog's fetch)."""
+    if request.path.startswith("/api/") or _wants_json():
         return jsonify(error=f"{title}: {message}"), code, list(headers)
     page = render_template("errors/error.html", code=code, title=title, message=message)
     return page, code, list(headers)

@@ -14,6 +14,7 @@ from crm.admin.contact_card import ContactCardView
 from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
 from crm.admin.contact_messages import ContactMessagesView
+from crm.admin.contacts.quick import quick_create_offer
 from crm.admin.contacts.view import ContactView
 from crm.admin.deals import DealView
 from crm.admin.duplicates import DuplicatesView
@@ -96,5 +97,9 @@ def init_admin(app: Flask) -> Admin:
         from crm.services.lists.segments import saved_views
 
         return {"crm_saved_views": lambda: saved_views(current_user)}
+
+    @app.context_processor
+    def quick_create_dialog():
+        return {"crm_quick_create": quick_create_offer}
 
     return admin

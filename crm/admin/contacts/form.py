@@ -245,6 +245,25 @@ def form_pickers() -> dict[str, Any]:
     }
 
 
+def _prefill_from_query_string(form: Any) -> None:
+    """The new-contact form opened with what the quick-create dialog held ("Full form"):
+    ?first_name=&last_name=&email=&phone=&account=<id> (an account the user sees makes the
+    contact B2B). The save checks every value as usual."""
+    args = request.args
+    for name in ("first_name", "last_name", "email"):
+        value = (args.get(name) or "").strip()
+        if value:
+            getattr(form, name).data = value[:254]
+    account = access.get_visible_account(current_user, args.get("account"))
+    if account is not None and not account.is_hidden:
+        form.account.data = account
+        form.kind.data = ContactKind.B2B
+    phone = (args.get("phone") or "").strip()
+    if phone and not form.phones.entries:
+        form.phones.append_entry()
+        form.phones.entries[-1].form.number.data = phone[:40]
+
+
 class ContactForm:
     """The contact view's form: configuration, and what it shows before a save."""
 
@@ -352,6 +371,7 @@ class ContactForm:
         form = super().create_form(obj)
         if request.method == "GET":
             form.owner.data = current_user._get_current_object()  # new contacts are mine
+            _prefill_from_query_string(form)
         self._lock_owner_unless_transfer_allowed(form)
         return form
 

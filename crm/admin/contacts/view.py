@@ -1,6 +1,6 @@
 """The contact admin's view (endpoint "contact", URL /admin/contact/): its configuration, the
-details page, and the save and delete hooks. The form, the list and bulk work are its
-mixins (form, listing, bulk); this is the one place that assembles them."""
+details page, and the save and delete hooks. The form, the list, bulk work and quick create
+are its mixins (form, listing, bulk, quick); this is the one place that assembles them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from crm.admin.contacts import columns as contact_columns
 from crm.admin.contacts.bulk import ContactBulk
 from crm.admin.contacts.form import PROFILE_FIELDS, ContactForm, form_pickers, inline_entry
 from crm.admin.contacts.listing import ContactListing
+from crm.admin.contacts.quick import ContactQuickCreate
 from crm.auth.permissions import can
 from crm.extensions import db
 from crm.models import Contact
@@ -30,7 +31,7 @@ from crm.services.merge.undo import merges_of
 from crm.services.platform.validation import language_choices
 
 
-class ContactView(ContactForm, ContactListing, ContactBulk, CrmModelView):
+class ContactView(ContactForm, ContactListing, ContactBulk, ContactQuickCreate, CrmModelView):
     permission_prefix = "contact"
     list_template = "admin/contact_list.html"
     details_template = "admin/contact_details.html"

@@ -461,12 +461,15 @@ def _company_account(actor: Actor, name: str, owner: User | None) -> Account | N
     return Account(name=name, owner=owner or (actor if isinstance(actor, User) else None))
 
 
-def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
-    """Create a contact from plain values (CLI, demo data, API, tests), in the session.
+def create_contact(actor: Actor, data: dict[str, Any], *, allow_duplicates: bool = True) -> Contact:
+    """Create a contact from plain values (CLI, demo data, API, quick create, tests), in the
+    session.
 
     `data` holds contact fields plus optional `account` (an Account or a name, making the
     contact B2B), `phones` [{type, country_code, number, extension}], `addresses`
     [{type, street, city, postal_code, country, ...}] and `social_links` [{platform, handle}].
+    With `allow_duplicates=False` a contact that looks like existing ones raises
+    LooksLikeExisting (see save_contact).
     """
     with db.session.no_autoflush:
         data = dict(data)
@@ -492,4 +495,4 @@ def create_contact(actor: Actor, data: dict[str, Any]) -> Contact:
             row = dict(row)
             platform = lookup_by_name(SocialPlatform, row.pop("platform"))
             contact.social_links.append(SocialLink(platform=platform, **row))
-    return save_contact(actor, contact, is_new=True)
+    return save_contact(actor, contact, is_new=True, allow_duplicates=allow_duplicates)
