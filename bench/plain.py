@@ -221,7 +221,9 @@ class PlainBench:
             self.db.session.remove()
             self.engine.dispose()
 
-    def time_get(self, name: str, url: str) -> PlainResult:
+    def time_get(self, name: str, url: str) -> PlainResult | None:
+        if not self.ours.wanted(name):  # BENCH_CASES chose other cases
+            return None
         self.statements.start()
         response, warmup_ms = self._get(url)
         seen = self.statements.stop()
