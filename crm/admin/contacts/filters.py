@@ -42,8 +42,12 @@ class ClauseFilter(BaseSQLAFilter):
         *,
         options: Any = None,
         clean: Callable[[str], Any] | None = None,
+        on_demand: bool = False,
     ):
         super().__init__(Contact.id, name, options=options)
+        # A long list of options (the countries) is not in every list page: the menu
+        # loads it when the filter is chosen (ContactListing.filter_options_view).
+        self.options_on_demand = on_demand
         self._operation = operation
         self._build = build
         # No control characters (PostgreSQL refuses NUL in a query's text).
@@ -174,7 +178,14 @@ def contact_filters() -> list[BaseSQLAFilter]:
         ),
         ClauseFilter("Account", "name starts with", where.in_account_named),
         ClauseFilter("City", "is", where.in_city),
-        ClauseFilter("Country", "is", where.in_country, options=country_choices, clean=_country),
+        ClauseFilter(
+            "Country",
+            "is",
+            where.in_country,
+            options=country_choices,
+            clean=_country,
+            on_demand=True,
+        ),
         ClauseFilter(
             "Birthday",
             "in month",
