@@ -18,7 +18,7 @@ from crm.admin.contacts import columns as contact_columns
 from crm.admin.contacts.filters import contact_filters
 from crm.auth.permissions import can
 from crm.extensions import db
-from crm.models import Contact, Phone
+from crm.models import Contact, Phone, User
 from crm.services.contacts import filters as contact_filters_where
 from crm.services.contacts import search, selection
 from crm.services.lists import segments
@@ -143,7 +143,14 @@ class ContactListing:
 
     def _with_list_rows(self, query):
         """What the shown columns read besides the contact: loaded in a few queries."""
-        return query.options(*contact_columns.loader_options(self._shown_columns()))
+        shown = self._shown_columns()
+        options = contact_columns.loader_options(shown)
+        # An owner's or responsible user's name is shown, not their roles (which a user
+        # otherwise loads with itself: one more query and its Python work per page).
+        for column in ("owner", "responsible"):
+            if column in shown:
+                options.append(selectinload(getattr(Contact, column)).lazyload(User.roles))
+        return query.options(*options)
 
     # ---- the user's choice of columns ------------------------------------------------
     def _shown_columns(self) -> list[str]:
@@ -177,6 +184,7 @@ class ContactListing:
         fixed list of options (the countries) names where to load them instead
         (`options_url`, read by static/filter_options.js when the filter is chosen)."""
         groups: dict[str, list[dict[str, Any]]] = {}
+        read: dict[Any, Any] = {}  # options read by a function, once (owner and responsible)
         for index, flt in enumerate(self._filters or []):
             arg = self.get_filter_arg(index, flt)
             entry: dict[str, Any] = {
@@ -189,7 +197,12 @@ class ContactListing:
             if getattr(flt, "options_on_demand", False):
                 entry["options_url"] = url_for(".filter_options_view", arg=arg)
             else:
-                options = flt.get_options(self)
+                if callable(flt.options):
+                    if flt.options not in read:
+                        read[flt.options] = flt.get_options(self)
+                    options = read[flt.options]
+                else:
+                    options = flt.get_options(self)
                 entry["options"] = [(k, str(v)) for k, v in options] if options else None
             groups.setdefault(str(flt.name), []).append(entry)
         return groups or None
