@@ -1,9 +1,10 @@
 // The filter menu's long option lists (the countries), loaded when their filter is chosen.
-// The list page's filter data (#filter-groups-data, read by Flask-Admin's bs4_filters.js) names
-// an `options_url` for such a filter instead of carrying its options on every page, so
-// Flask-Admin first draws a text box for it; this turns that box into the usual select2
-// menu of the options, keeping the value it holds (an active filter's). Loaded after
-// filters.js (templates/admin/contact_list.html).
+// The list page's filter data (#filter-groups-data, read by Flask-Admin's bs4_filters.js)
+// names an `options_url` for such a filter instead of carrying its options on every page,
+// so Flask-Admin first draws a text box for it; this turns that box into the usual select2
+// menu of the options, keeping the value it holds (an active filter's). If the options
+// cannot be loaded, the box stays: a country's code typed there (DE) filters as well.
+// Loaded after bs4_filters.js (templates/admin/contact_list.html).
 (function ($) {
   var data = document.getElementById('filter-groups-data');
   var form = document.getElementById('filter_form');
