@@ -30,6 +30,7 @@ from crm.admin.lookups import (
     PhoneTypeView,
     SocialPlatformView,
 )
+from crm.admin.menu import cached_menu
 from crm.admin.merge import MergeView
 from crm.admin.orders import OrderView, PaymentView
 from crm.admin.pages import DashboardView
@@ -96,5 +97,7 @@ def init_admin(app: Flask) -> Admin:
         from crm.services.lists.segments import saved_views
 
         return {"crm_saved_views": lambda: saved_views(current_user)}
+
+    app.jinja_env.globals["crm_cached_menu"] = cached_menu
 
     return admin
