@@ -108,7 +108,7 @@ class CrmModelView(RefusesWriteConflicts, ModelView):
 
     def get_list_row_actions(self):
         # The view, edit and delete buttons rendered once per page, not once per row.
-        return row_actions.rendered_once(self, super().get_list_row_actions())
+        return row_actions.rendered_once(super().get_list_row_actions())
 
     # ---- optimistic locking: the version an edit form was opened on -------------------
     @property

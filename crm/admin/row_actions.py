@@ -2,7 +2,7 @@
 
 Flask-Admin renders each row's buttons through Jinja macros: two `url_for` calls and a
 whole delete form (its id, return address and CSRF token fields rendered by WTForms) per
-row, a third of a list page's time and a fifth of its bytes. The view and edit links are
+row, a quarter of a list page's time and a fifth of its bytes. The view and edit links are
 the same for every row but the id: they are rendered once per page with a marker in place
 of the id, then copied. The delete buttons all submit one form of the page (HTML's `form`
 attribute), which carries the return address and the CSRF token once; each button posts
@@ -93,7 +93,7 @@ class DeleteInSharedForm(DeleteRowAction):
         return form + self._button.replace(_ROW, key)
 
 
-def rendered_once(view: Any, actions: list[Any]) -> list[Any]:
+def rendered_once(actions: list[Any]) -> list[Any]:
     """`actions` with Flask-Admin's own view, edit and delete buttons replaced by the cheap
     ones (any other action, or a modal one, is kept as it is)."""
     cheap = {ViewRowAction: ViewOnce, EditRowAction: EditOnce, DeleteRowAction: DeleteInSharedForm}
