@@ -91,6 +91,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="timed runs per plain case after one warm-up (BENCH_PLAIN_RUNS, default 3)",
     )
     parser.add_argument(
+        "--small",
+        choices=("yes", "no", "only"),
+        default={"0": "no", "only": "only"}.get(os.environ.get("BENCH_SMALL", "1"), "yes"),
+        help="the small-database section: the demo's 300 contacts as `make run` loads them "
+        "(BENCH_SMALL=0 skips it; only: nothing else, no seeding)",
+    )
+    parser.add_argument(
+        "--small-only",
+        dest="small",
+        action="store_const",
+        const="only",
+        help="the small-database section alone (BENCH_SMALL=only): a quick run",
+    )
+    parser.add_argument(
+        "--cases",
+        default=os.environ.get("BENCH_CASES") or None,
+        help="a regular expression: only the cases whose name it finds are timed, on the "
+        "seeded database (BENCH_CASES, e.g. 'contact details|first page'); no load test then",
+    )
+    parser.add_argument(
         "--results",
         default=os.environ.get("BENCH_RESULTS", str(PROJECT / "bench-results")),
         help="where the reports go (default bench-results/)",
@@ -105,11 +125,12 @@ def measure_and_report(
     seeding,
     args: argparse.Namespace,
     server_version: str | None = None,
+    small=None,
 ) -> Path:
     from bench import report
     from bench.measure import Bench
 
-    bench = Bench(database_url, instance, runs=args.runs, log=log)
+    bench = Bench(database_url, instance, runs=args.runs, log=log, cases=args.cases)
     results = bench.run()
     plain = None
     if args.plain == "yes":
@@ -129,19 +150,51 @@ def measure_and_report(
         results=results,
         explain=bench.explain,
         plain=plain,
+        small=small,
     )
     log("")
     log(markdown)
     log(f"\nwritten to {path}")
     from bench import load
 
-    if load.enabled():  # the app under gunicorn and locust; BENCH_LOAD=0 skips it
+    # The app under gunicorn and locust; BENCH_LOAD=0 skips it, and so does BENCH_CASES.
+    if load.enabled() and not args.cases:
         load.run_and_report(database_url, instance, path, log=log)
     return path
 
 
+def run_small(
+    args: argparse.Namespace, database_url: str, instance: Path, server_version: str | None = None
+):
+    """The small-database section on an empty database: the demo, timed and weighed; its
+    table is printed and written to bench-results/<date>-<database>-demo.md."""
+    from bench import report, small
+
+    if args.small == "no":
+        return None
+    run = small.run(database_url, instance, args.runs, args.plain == "yes", log=log)
+    name = "sqlite" if run.dialect == "sqlite" else "postgresql"
+    path = Path(args.results) / f"{date.today().isoformat()}-{name}-demo.md"
+    markdown = report.write_small(path, run, server_version)
+    log("")
+    log(markdown)
+    log(f"\nwritten to {path}")
+    return run
+
+
 def run_sqlite(args: argparse.Namespace, workdir: Path) -> None:
     from bench.seed import seed
+
+    demo = None
+    if args.small != "no" and not args.reuse:
+        folder = workdir / "sqlite-demo"
+        folder.mkdir(parents=True, exist_ok=True)
+        for leftover in folder.glob("crm-demo.sqlite3*"):
+            leftover.unlink()
+        log(f"SQLite, small database: the demo into {folder / 'crm-demo.sqlite3'}")
+        demo = run_small(args, f"sqlite:///{folder / 'crm-demo.sqlite3'}", folder)
+    if args.small == "only":
+        return
 
     if args.reuse:
         path = Path(args.reuse).resolve()
@@ -159,7 +212,7 @@ def run_sqlite(args: argparse.Namespace, workdir: Path) -> None:
     url = f"sqlite:///{path}"
     log(f"SQLite: seeding {args.contacts:,} contacts into {path}")
     seeding = seed(url, folder, args.contacts, log=log)
-    measure_and_report(url, folder, args.contacts, seeding, args)
+    measure_and_report(url, folder, args.contacts, seeding, args, small=demo)
     if args.keep:
         log(f"kept {path}")
 
@@ -212,13 +265,25 @@ def run_postgres(args: argparse.Namespace) -> None:
         plain = server.replace("postgresql+psycopg://", "postgresql://", 1)
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute("CREATE DATABASE crm_bench")
+            conn.execute("CREATE DATABASE crm_demo")
             server_version = conn.execute("SHOW server_version").fetchone()[0]
+        demo = None
+        if args.small != "no":
+            folder = cluster / "demo-instance"
+            folder.mkdir()
+            log(f"PostgreSQL {server_version}, small database: the demo")
+            demo_url = server.rsplit("/", 1)[0] + "/crm_demo"
+            demo = run_small(args, demo_url, folder, f"{server_version} ({options})")
+        if args.small == "only":
+            return
         url = server.rsplit("/", 1)[0] + "/crm_bench"
         instance = cluster / "instance"
         instance.mkdir()
         log(f"PostgreSQL {server_version}: seeding {contacts:,} contacts")
         seeding = seed(url, instance, contacts, log=log)
-        measure_and_report(url, instance, contacts, seeding, args, f"{server_version} ({options})")
+        measure_and_report(
+            url, instance, contacts, seeding, args, f"{server_version} ({options})", small=demo
+        )
     finally:
         subprocess.run(["bash", str(PG_SCRIPT), "stop", str(cluster)], check=False)  # noqa: S603,S607
         shutil.rmtree(cluster, ignore_errors=True)

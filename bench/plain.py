@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -204,7 +205,7 @@ class PlainBench:
     # ---- timing ------------------------------------------------------------------------
     def _get(self, url: str) -> tuple[Any, float]:
         """One request: (response, ms), or (None, the limit in ms) when it was stopped."""
-        started = time.perf_counter()
+        started, self._cpu_started = time.perf_counter(), time.process_time()
         try:
             with self.deadline:
                 response = self.client.get(url)
@@ -213,6 +214,7 @@ class PlainBench:
                 raise  # a real error, not the time limit
             self._recover()
             return None, self.deadline.seconds * 1000
+        self.last_cpu_ms = (time.process_time() - self._cpu_started) * 1000
         return response, (time.perf_counter() - started) * 1000
 
     def _recover(self) -> None:
@@ -221,7 +223,9 @@ class PlainBench:
             self.db.session.remove()
             self.engine.dispose()
 
-    def time_get(self, name: str, url: str) -> PlainResult:
+    def time_get(self, name: str, url: str) -> PlainResult | None:
+        if not self.ours.wanted(name):  # BENCH_CASES chose other cases
+            return None
         self.statements.start()
         response, warmup_ms = self._get(url)
         seen = self.statements.stop()
@@ -233,6 +237,7 @@ class PlainBench:
         else:
             outcome = self._outcome(name, url, response)
             times: list[float] = []
+            cpu: list[float] = []
             if warmup_ms > self.budget_ms:
                 times = [warmup_ms]
                 outcome += f"; over the {self.budget_ms / 1000:g} s budget: one run (the warm-up)"
@@ -243,8 +248,11 @@ class PlainBench:
                     if response is None:
                         outcome += "; a timed run was stopped"
                         break
+                    cpu.append(self.last_cpu_ms)
                     self._outcome(name, url, response)
             result = PlainResult(name, url, times, outcome, [], len(seen))
+            if cpu:
+                result.cpu_ms = statistics.median(cpu)
             result.at_least = warmup_ms > self.budget_ms or response is None
         self.results.append(result)
         mark = "≥" if result.at_least else " "

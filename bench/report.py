@@ -199,10 +199,16 @@ def write(
     results: list[Result],
     explain,
     plain: Any = None,
+    small: Any = None,
 ) -> str:
     """Write the report to `path`; returns the markdown tables alone (for the console).
-    `plain`: the bench/plain.py run of the same cases against a plain ModelView, if any."""
+    `plain`: the bench/plain.py run of the same cases against a plain ModelView, if any;
+    `small`: the small-database section (bench/small.py) measured before, if any."""
     tables = table(results) + ("\n\n" + comparison(results, plain) if plain else "")
+    if small is not None:
+        from bench.small import table as small_table
+
+        tables += "\n\n" + small_table(small)
     title = "SQLite" if dialect == "sqlite" else "PostgreSQL"
     rows = ", ".join(f"{table} {n:,}" for table, n in sorted(seeding.rows.items()))
     text = "\n".join(
@@ -221,6 +227,35 @@ def write(
             tables,
             "",
             slowest_section(results, explain),
+            "",
+        ]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return tables
+
+
+def write_small(path: Path, small: Any, server_version: str | None = None) -> str:
+    """Write the small-database section's report (bench/small.py) to `path`; returns its
+    table (for the console)."""
+    from bench.small import table as small_table
+
+    tables = small_table(small)
+    title = "SQLite" if small.dialect == "sqlite" else "PostgreSQL"
+    runs = len(small.results[0].times_ms) if small.results else 0
+    text = "\n".join(
+        [
+            f"# Benchmark, small database: {title}, the demo's {small.contacts} contacts "
+            f"({date.today().isoformat()})",
+            "",
+            f"- machine: {machine()}",
+            f"- database: {database_version(small.dialect, server_version)}",
+            f"- software: {software()}; {revision()}",
+            f"- method: each page once to warm up, then {runs} timed runs through the app in "
+            "process (Flask test client, signed in as the demo's administrator); wall time "
+            "including rendering. Median and 95th percentile (interpolated) in ms.",
+            "",
+            tables,
             "",
         ]
     )

@@ -31,6 +31,7 @@ from crm.admin.lookups import (
     PhoneTypeView,
     SocialPlatformView,
 )
+from crm.admin.menu import cached_menu
 from crm.admin.merge import MergeView
 from crm.admin.orders import OrderView, PaymentView
 from crm.admin.pages import DashboardView
@@ -101,5 +102,7 @@ def init_admin(app: Flask) -> Admin:
     @app.context_processor
     def quick_create_dialog():
         return {"crm_quick_create": quick_create_offer}
+
+    app.jinja_env.globals["crm_cached_menu"] = cached_menu
 
     return admin

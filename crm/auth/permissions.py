@@ -178,6 +178,11 @@ class Actor(Protocol):
 
 
 def roles_of(user: Actor | None) -> set[str]:
+    # Flask-Login's `current_user` is a proxy that looks the user up again at each of the
+    # attributes read below: the user itself, once (a page asks a hundred times).
+    unwrap = getattr(user, "_get_current_object", None)
+    if unwrap is not None:
+        user = unwrap()
     if user is None or not getattr(user, "is_authenticated", False):
         return set()
     if not getattr(user, "is_active", False):

@@ -86,3 +86,41 @@ def test_every_filter_of_every_list_takes_its_choices_and_survives_nonsense(
                 assert "<b>x</b>" not in answer.get_data(as_text=True)
         walked += 1
     assert walked >= 10  # every list with filters was walked
+
+
+def _filter_data(html: str) -> dict:
+    import json
+    import re
+
+    found = re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', html, re.S)
+    assert found, "the list page carries its filter menu's data"
+    return json.loads(found.group(1))
+
+
+def test_the_countries_of_the_filter_menu_load_when_the_filter_is_chosen(client, login_as):
+    """The contact list does not carry 249 countries on every page: the Country filter
+    names where its options are, and they answer there (as the filter takes them)."""
+    login_as("crm_sales")
+    page = client.get("/admin/contact/").get_data(as_text=True)
+    (country,) = _filter_data(page)["Country"]
+    assert country["options"] is None and "Afghanistan" not in page
+    assert country["options_url"] == "/admin/contact/filter-options/?arg=country_is"
+    answer = client.get(country["options_url"])
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "private, no-store"
+    options = answer.get_json()
+    assert ["DE", "Germany"] in options and ["FR", "France"] in options and len(options) > 240
+    # Small menus stay on the page (the owners, read at each request).
+    assert _filter_data(page)["Customer status"][0]["options"]
+    # Only a filter that loads its options answers there.
+    assert client.get("/admin/contact/filter-options/?arg=owner_is").status_code == 404
+    assert client.get("/admin/contact/filter-options/?arg=nonsense").status_code == 404
+    assert client.get("/admin/contact/filter-options/").status_code == 404
+
+
+def test_the_filter_options_need_the_right_to_see_contacts(client, make_user):
+    from tests.conftest import login
+
+    answer = client.get("/admin/contact/filter-options/?arg=country_is")
+    assert answer.status_code in (302, 401, 403)  # signed out: to the sign-in page
+    login(client, make_user().email)  # a user without a role
+    assert client.get("/admin/contact/filter-options/?arg=country_is").status_code == 403

@@ -20,6 +20,7 @@ PAGES: dict[str, str] = {
     "/admin/contact/edit/?id={contact}": "contact.edit",
     "/admin/contact/details/?id={contact}": "contact.view",
     "/admin/contact/ajax/lookup/?name=manager&query=sm": "contact.view",
+    "/admin/contact/filter-options/?arg=country_is": "contact.view",
     "/admin/contact/?show=selected": "contact.view",
     "/admin/contact/bulk/?target=selection": "contact.bulk_edit",
     "/admin/contact/bulk/?target=matching&flt0_tag_is=VIP": "contact.bulk_edit",

@@ -10,7 +10,6 @@ from flask import has_app_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from sqlalchemy import select
 
-from crm.admin.pickers import active_users
 from crm.extensions import db
 from crm.models import (
     Category,
@@ -21,6 +20,7 @@ from crm.models import (
     MarketingList,
     ProspectStatus,
     Segment,
+    User,
 )
 from crm.services.contacts import filters as where
 from crm.services.lists import segments
@@ -42,8 +42,12 @@ class ClauseFilter(BaseSQLAFilter):
         *,
         options: Any = None,
         clean: Callable[[str], Any] | None = None,
+        on_demand: bool = False,
     ):
         super().__init__(Contact.id, name, options=options)
+        # A long list of options (the countries) is not in every list page: the menu
+        # loads it when the filter is chosen (ContactListing.filter_options_view).
+        self.options_on_demand = on_demand
         self._operation = operation
         self._build = build
         # No control characters (PostgreSQL refuses NUL in a query's text).
@@ -66,9 +70,16 @@ class ClauseFilter(BaseSQLAFilter):
 
 
 def _users() -> list[tuple[str, str]]:
+    """(nobody), then the active users (pickers.active_users' choice) by name: their names
+    alone (the menu of the Owner and the Responsible filter, read once for both)."""
     if not has_app_context():  # Flask-Admin asks once at start-up; the menu asks per request
         return []
-    return [(NOBODY, "(nobody)"), *((str(u.id), str(u)) for u in active_users())]
+    rows = db.session.execute(
+        select(User.id, User.full_name, User.email)
+        .where(User.active.is_(True))
+        .order_by(User.full_name, User.email)
+    )
+    return [(NOBODY, "(nobody)"), *((str(pk), full_name or email) for pk, full_name, email in rows)]
 
 
 def _named(model: type, *order: Any) -> Callable[[], list[tuple[str, str]]]:
@@ -77,8 +88,8 @@ def _named(model: type, *order: Any) -> Callable[[], list[tuple[str, str]]]:
     def options() -> list[tuple[str, str]]:
         if not has_app_context():
             return []
-        rows = db.session.scalars(select(model).order_by(*(order or (model.name,))))
-        return [(str(row.id), row.name) for row in rows]
+        rows = db.session.execute(select(model.id, model.name).order_by(*(order or (model.name,))))
+        return [(str(pk), name) for pk, name in rows]
 
     return options
 
@@ -174,7 +185,14 @@ def contact_filters() -> list[BaseSQLAFilter]:
         ),
         ClauseFilter("Account", "name starts with", where.in_account_named),
         ClauseFilter("City", "is", where.in_city),
-        ClauseFilter("Country", "is", where.in_country, options=country_choices, clean=_country),
+        ClauseFilter(
+            "Country",
+            "is",
+            where.in_country,
+            options=country_choices,
+            clean=_country,
+            on_demand=True,
+        ),
         ClauseFilter(
             "Birthday",
             "in month",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import g, has_request_context, redirect, request, url_for
+from flask import abort, g, has_request_context, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.model.template import ViewRowAction
 from flask_login import current_user
@@ -19,7 +19,7 @@ from crm.admin.contacts import columns as contact_columns
 from crm.admin.contacts.filters import contact_filters
 from crm.auth.permissions import can
 from crm.extensions import db
-from crm.models import Contact, Phone
+from crm.models import Contact, Phone, User
 from crm.services.contacts import filters as contact_filters_where
 from crm.services.contacts import search, selection
 from crm.services.lists import segments
@@ -149,7 +149,14 @@ class ContactListing:
 
     def _with_list_rows(self, query):
         """What the shown columns read besides the contact: loaded in a few queries."""
-        return query.options(*contact_columns.loader_options(self._shown_columns()))
+        shown = self._shown_columns()
+        options = contact_columns.loader_options(shown)
+        # An owner's or responsible user's name is shown, not their roles (which a user
+        # otherwise loads with itself: one more query and its Python work per page).
+        for column in ("owner", "responsible"):
+            if column in shown:
+                options.append(selectinload(getattr(Contact, column)).lazyload(User.roles))
+        return query.options(*options)
 
     # ---- the user's choice of columns ------------------------------------------------
     def _shown_columns(self) -> list[str]:
@@ -179,20 +186,41 @@ class ContactListing:
 
     def _get_filter_groups(self):
         """The filter menu, with options (users, categories, ...) read at each request:
-        Flask-Admin would compute them once, when the app starts."""
+        Flask-Admin would compute them once, when the app starts. A filter with a long,
+        fixed list of options (the countries) names where to load them instead
+        (`options_url`, read by static/filter_options.js when the filter is chosen)."""
         groups: dict[str, list[dict[str, Any]]] = {}
+        read: dict[Any, Any] = {}  # options read by a function, once (owner and responsible)
         for index, flt in enumerate(self._filters or []):
-            options = flt.get_options(self)
-            groups.setdefault(str(flt.name), []).append(
-                {
-                    "index": index,
-                    "arg": self.get_filter_arg(index, flt),
-                    "operation": str(flt.operation()),
-                    "options": [(k, str(v)) for k, v in options] if options else None,
-                    "type": flt.data_type,
-                }
-            )
+            arg = self.get_filter_arg(index, flt)
+            entry: dict[str, Any] = {
+                "index": index,
+                "arg": arg,
+                "operation": str(flt.operation()),
+                "options": None,
+                "type": flt.data_type,
+            }
+            if getattr(flt, "options_on_demand", False):
+                entry["options_url"] = url_for(".filter_options_view", arg=arg)
+            else:
+                if callable(flt.options):
+                    if flt.options not in read:
+                        read[flt.options] = flt.get_options(self)
+                    options = read[flt.options]
+                else:
+                    options = flt.get_options(self)
+                entry["options"] = [(k, str(v)) for k, v in options] if options else None
+            groups.setdefault(str(flt.name), []).append(entry)
         return groups or None
+
+    @expose("/filter-options/")
+    def filter_options_view(self):
+        """The options of a filter whose menu loads them when it is chosen (`?arg=`)."""
+        arg = request.args.get("arg", "")
+        for index, flt in enumerate(self._filters or []):
+            if getattr(flt, "options_on_demand", False) and self.get_filter_arg(index, flt) == arg:
+                return jsonify([(k, str(v)) for k, v in flt.get_options(self) or []])
+        abort(404)
 
     @expose("/")
     def index_view(self):
