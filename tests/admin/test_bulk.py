@@ -147,16 +147,16 @@ def test_lists_over_the_cap_say_so_instead_of_counting(client, login_as, make_co
     if db.engine.dialect.name == "sqlite":
         assert "more than 3 contacts" in html
     else:  # PostgreSQL counts exactly when it takes less than CRM_COUNT_BUDGET_MS...
-        assert "5 contacts" in html
+        assert re.search(r">\s*5 contacts\s*<", html)
         client.application.config["CRM_COUNT_BUDGET_MS"] = 0  # ... else it estimates
         db.session.execute(text("ANALYZE contacts"))
         db.session.commit()
         estimated = client.get("/admin/contact/").get_data(as_text=True)
         assert re.search(r"(about \d+|more than 3) contacts", estimated)
-        assert "5 contacts" not in estimated
+        assert not re.search(r">\s*5 contacts\s*<", estimated)
     assert len(_page_ids(html)) == 5
     small = client.get("/admin/contact/?search=many1").get_data(as_text=True)
-    assert "1 contact<" in small
+    assert re.search(r">\s*1 contact\s*<", small)
 
 
 def test_history_shows_a_bulk_entry_with_its_contacts(client, login_as, make_contact, make_user):

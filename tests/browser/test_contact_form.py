@@ -37,7 +37,7 @@ def open_contact_list(page: Page) -> None:
 
 def open_create_form(page: Page) -> None:
     open_contact_list(page)
-    page.get_by_role("link", name="Create", exact=True).click()
+    page.get_by_role("link", name="New contact", exact=True).click()
     expect(page).to_have_url(re.compile(r"/admin/contact/new/"))
 
 

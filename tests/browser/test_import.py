@@ -55,6 +55,7 @@ def test_upload_map_preview_and_import_a_google_contacts_file(
         questions.append(dialog.message)
         dialog.accept() if accept else dialog.dismiss()
 
+    page.wait_for_load_state("load")  # the confirmation's script runs once the page has loaded
     page.once("dialog", lambda dialog: answer(dialog, False))
     page.locator("#undo-submit").click()
     expect(page.locator("#undo-submit")).to_be_visible()
