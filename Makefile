@@ -24,10 +24,10 @@ run: install
 	@echo ""
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-# The whole suite on SQLite (a real file per test).
+# The whole suite on SQLite (a real file per test), two shares side by side.
 test: install
 	bash scripts/system-deps.sh
-	$(VENV)/bin/pytest --durations=25
+	bash scripts/test-sqlite.sh --durations=15
 
 # The whole suite again on a throwaway PostgreSQL cluster (two shares side by side).
 test-postgres: install
