@@ -258,6 +258,7 @@ def test_quick_create_from_the_cards_connection_picker(page: Page, sales, sign_i
     ana = fresh_db().scalars(select(Contact).where(Contact.first_name == "Ana")).one()
     sign_in(page, sales.email)
     page.goto(f"/admin/contact/details/?id={ana.id}&tab=connections")
+    page.wait_for_load_state("load")  # the picker and its "+ New contact" are set up by then
     page.locator("#s2id_connection-other .select2-choice").click()
     page.locator("#select2-drop.select2-drop-active input.select2-input").press_sequentially(
         "Pat Partner"
