@@ -10,14 +10,9 @@ from playwright.sync_api import Page, expect
 
 from crm.extensions import db
 from crm.services.transfer.demo_data import load_demo
-from tests.browser.widgets import snap
+from tests.browser.widgets import no_sideways_scroll, snap
 
 pytestmark = pytest.mark.browser
-
-
-def no_sideways_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"page is {width}px wide"
 
 
 @pytest.mark.parametrize("viewport", [(1366, 900), (390, 844)], ids=["desktop", "phone"])

@@ -8,9 +8,9 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.widgets import snap, submit
+from tests.browser.widgets import no_sideways_scroll, snap, submit
 
 pytestmark = pytest.mark.browser
 
@@ -32,10 +32,6 @@ def _mail_link(smtp_server, email: str) -> str:
     raise AssertionError(f"no mail for {email}")
 
 
-def _no_sideways_scroll(page: Page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_forgot_password_mails_a_link_that_sets_a_new_password(
     browser: Browser, live_server: str, make_user, smtp_server, size: str
@@ -47,7 +43,7 @@ def test_forgot_password_mails_a_link_that_sets_a_new_password(
     page.goto("/login")
     page.get_by_role("link", name="Forgot password?").click()
     expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     snap(page, f"forgot-password-{size}")
     page.get_by_label("Email").press_sequentially(user.email)
     submit(page, "Send me a link")
@@ -61,7 +57,7 @@ def test_forgot_password_mails_a_link_that_sets_a_new_password(
     assert link.startswith(live_server)
     page.goto(link)
     expect(page.locator("#set-password-form")).to_contain_text(user.email)
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     page.get_by_label("New password").press_sequentially(NEW_PASSWORD)
     page.get_by_label("The same again").press_sequentially(NEW_PASSWORD)
     snap(page, f"reset-set-password-{size}")

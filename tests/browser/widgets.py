@@ -44,6 +44,12 @@ def field_group(page: Page, field_id: str) -> Locator:
     return page.locator(".form-group", has=page.locator(f"[id='{field_id}']")).last
 
 
+def no_sideways_scroll(page: Page) -> None:
+    """The page is no wider than the window: nothing scrolls sideways."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"the page is {width}px wide"
+
+
 def snap(page: Page, name: str) -> None:
     """A full-page screenshot in $CRM_SCREENSHOTS (when set), for looking at the layout."""
     folder = os.environ.get("CRM_SCREENSHOTS")
