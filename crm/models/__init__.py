@@ -13,6 +13,17 @@ from crm.models.appointment import (
     appointment_users,
 )
 from crm.models.audit import AuditEntry, audit_bulk_contacts, audit_entry_contacts
+from crm.models.automation import Automation, AutomationKind, DoneWork
+from crm.models.campaign import (
+    Campaign,
+    CampaignAudience,
+    CampaignKind,
+    CampaignRecipient,
+    CampaignStatus,
+    ExclusionReason,
+    RecipientStatus,
+    campaign_contacts,
+)
 from crm.models.connection import Connection, ConnectionType
 from crm.models.contact import (
     Contact,
@@ -30,6 +41,7 @@ from crm.models.contact_login import ContactLogin
 from crm.models.counter import Counter
 from crm.models.deal import Deal, DealStage, deal_contacts
 from crm.models.duplicate import NotDuplicate
+from crm.models.email_log import BouncingAddress, EmailKind, EmailStatus, SentEmail
 from crm.models.export_job import ExportJob, export_items
 from crm.models.import_job import (
     DuplicateHandling,
@@ -69,6 +81,21 @@ from crm.models.user import ROLE_NAMES, Role, User, user_roles
 from crm.models.user_session import RememberToken, UserSession
 
 __all__ = [
+    "Automation",
+    "AutomationKind",
+    "DoneWork",
+    "Campaign",
+    "CampaignAudience",
+    "CampaignKind",
+    "CampaignRecipient",
+    "CampaignStatus",
+    "ExclusionReason",
+    "RecipientStatus",
+    "campaign_contacts",
+    "BouncingAddress",
+    "EmailKind",
+    "EmailStatus",
+    "SentEmail",
     "Appointment",
     "AppointmentStatus",
     "Comment",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm.extensions import db
@@ -50,6 +50,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The morning email of one's tasks due today and overdue (My profile switches it off).
+    task_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 
