@@ -89,6 +89,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Anyone may delete the files they uploaded; these roles delete anyone's.
     "file.delete_any": frozenset({ADMIN, MANAGER}),
     "connection.edit": CONTACT_ROLES,
+    # Marketing > Campaigns: email to segments and marketing lists; sales may read them.
+    "campaign.view": CONTACT_ROLES,
+    "campaign.edit": frozenset({ADMIN, MANAGER, MARKETEER}),
+    "campaign.send": frozenset({ADMIN, MANAGER, MARKETEER}),
+    # Marketing > Automations: birthday greetings and reminders.
+    "automation.manage": frozenset({ADMIN, MANAGER, MARKETEER}),
     # Every role: one's own password and sessions (My profile).
     "profile.edit": frozenset({ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER}),
 }
@@ -146,6 +152,10 @@ LABELS: dict[str, str] = {
     "file.delete_any": "delete any file of a contact",
     "connection.edit": "connect contacts to each other",
     "permissions.view": "read the permission matrix",
+    "campaign.view": "see email campaigns and their results",
+    "campaign.edit": "write email campaigns",
+    "campaign.send": "send and schedule email campaigns (to the contacts they see)",
+    "automation.manage": "set up birthday greetings and reminders",
 }
 ROLE_ORDER = (ADMIN, MANAGER, SALES, MARKETEER, LIST_MANAGER)
 
