@@ -318,3 +318,18 @@ def reason_label(code: str) -> str:
         return ExclusionReason(code).label
     except ValueError:
         return code
+
+
+def delete_campaign(actor: Actor, campaign: Campaign) -> None:
+    """Delete a draft. A campaign that went to anyone is kept: its recipients' Emails tabs
+    and the unsubscribe links in their mail refer to it."""
+    if not can(actor, "campaign.edit"):
+        raise PermissionDenied("You may not delete campaigns.")
+    if campaign.status != CampaignStatus.DRAFT:
+        raise DomainError(
+            f"{campaign.name} is {campaign.status.label.lower()}: only a draft can be deleted "
+            "(a campaign that was sent stays on record)."
+        )
+    audit.note_actor(db.session, actor)
+    db.session.delete(campaign)
+    db.session.flush()
