@@ -336,14 +336,12 @@ def delete_campaign(actor: Actor, campaign: Campaign) -> None:
 
 
 def start_one_off(actor: Actor, target: Select, described: str) -> tuple[Campaign, int]:
-    """"Send an email…" on contacts of the list: a draft campaign whose audience is those of
+    """ "Send an email…" on contacts of the list: a draft campaign whose audience is those of
     `target` (a select of contact ids) the actor sees; (the campaign, how many). The same
     checks as any campaign apply when it is sent."""
     if not can(actor, "campaign.edit"):
         raise PermissionDenied("You may not write campaigns.")
-    chosen = (
-        select(Contact.id).where(Contact.id.in_(target), contact_visibility(actor)).distinct()
-    )
+    chosen = select(Contact.id).where(Contact.id.in_(target), contact_visibility(actor)).distinct()
     how_many = db.session.scalar(select(func.count()).select_from(chosen.subquery())) or 0
     if not how_many:
         raise DomainError("No contact to write to: choose some in the list first.")

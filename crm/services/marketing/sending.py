@@ -38,7 +38,6 @@ from crm.services.platform.access import get_visible_contact
 from crm.services.platform.local_time import as_utc, to_local
 
 BATCH = 20  # recipients marked `sending` together (at most this many unknown after a crash)
-LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=30)
 MAIL_OFF = (
     "No mail server is configured (CRM_MAIL_BACKEND=none): set CRM_MAIL_BACKEND=smtp and "
@@ -297,6 +296,12 @@ def _checked_templates(campaign: Campaign) -> None:
 # ---- the job -------------------------------------------------------------------------
 
 
+def _lease() -> timedelta:
+    """How long a worker holds a campaign without news (CRM_CAMPAIGN_LEASE_SECONDS): after
+    that, its worker is taken for dead and another may go on."""
+    return timedelta(seconds=float(current_app.config.get("CRM_CAMPAIGN_LEASE_SECONDS", 300)))
+
+
 def _take_lease(campaign_id: int) -> bool:
     """Hold the campaign for this worker (committed); False when another holds it."""
     now = utcnow()
@@ -307,7 +312,7 @@ def _take_lease(campaign_id: int) -> bool:
             Campaign.status == CampaignStatus.SENDING,
             (Campaign.lease_until.is_(None)) | (Campaign.lease_until < now),
         )
-        .values(lease_until=now + LEASE)
+        .values(lease_until=now + _lease())
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
@@ -395,7 +400,7 @@ def _claim_batch(campaign_id: int) -> list[tuple[int, int, str]]:
     db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)
-        .values(lease_until=utcnow() + LEASE)
+        .values(lease_until=utcnow() + _lease())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
