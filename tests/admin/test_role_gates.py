@@ -133,6 +133,14 @@ PAGES: dict[str, str] = {
     "/admin/connection-types/edit/?id=1": "lookup.manage",
     "/admin/contact-files/{file_id}/download/": "contact.view",
     "/admin/contact-files/{contact_id}/picture/": "contact.view",
+    "/admin/campaigns/": "campaign.view",
+    "/admin/campaigns/?flt0_status_equals=draft": "campaign.view",
+    "/admin/campaigns/new/": "campaign.edit",
+    "/admin/campaigns/new/?segment={segment}": "campaign.edit",
+    "/admin/campaigns/edit/?id={campaign}": "campaign.edit",
+    "/admin/campaigns/details/?id={campaign}": "campaign.view",
+    "/admin/campaigns/details/?id={campaign}&preview_as=Smith": "campaign.view",
+    "/admin/campaigns/progress/?id={campaign}": "campaign.view",
 }
 OTHERS_JOBS = {url for url, permission in PAGES.items() if permission == "job.view_all"}
 # Pages that exist but show nothing to anyone (fixed roles, append-only history, lookups
@@ -179,6 +187,7 @@ CLOSED = [
     "/admin/payment/new/",
     "/admin/payment/edit/?id={payment}",
     "/admin/lead/ajax/lookup/?name=owner&query=a",
+    "/admin/campaigns/ajax/lookup/?name=owner&query=a",
     "/admin/order/ajax/lookup/?name=owner&query=a",
     "/admin/payment/ajax/lookup/?name=owner&query=a",
     *(
@@ -261,6 +270,12 @@ def ids(make_contact, make_user):
         "subject": "Visit", "starts_at": "2030-01-02T10:00", "ends_at": "2030-01-02T11:00",
         "contact_ids": [contact.id],
     })  # fmt: skip
+    from crm.services.marketing import campaigns
+
+    campaign = campaigns.save_campaign(admin, None, {
+        "name": "News", "subject": "Hi {{ first_name }}", "body_text": "Hello.",
+        "segment_ids": [segment.id],
+    })  # fmt: skip
     order = orders.create_order(admin, contact, {"total": "10"})
     payment = orders.record_payment(admin, contact, {"amount": "10"})
     db.session.commit()
@@ -288,6 +303,7 @@ def ids(make_contact, make_user):
         "interaction": interaction.id,
         "task": task.id,
         "appointment": appointment.id,
+        "campaign": campaign.id,
     }
 
 
