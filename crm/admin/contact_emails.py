@@ -90,7 +90,7 @@ class ContactEmailsView(ContactPageActions):
     """The page of one message sent to a contact (from its Emails or Campaigns tab)."""
 
     def __init__(self, **kwargs: Any):
-        super().__init__(name="Contact emails", endpoint="contact_emails",
+        super().__init__(name="Email to a contact", endpoint="contact_emails",
                          url="/admin/contact-emails", **kwargs)  # fmt: skip
 
     def _show(self, contact_id: int, read) -> Any:

@@ -11,12 +11,12 @@ Everything here is for a contact the actor may see, with the right contact.view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import String, func, literal_column, select, union_all
 from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import Actor, can
@@ -120,7 +120,6 @@ class EmailMessage:
     text: str
     html: str | None
     note: str | None = None  # small print: a campaign mail made again
-    extras: list[str] = field(default_factory=list)  # further facts ("Message-ID: ...")
 
 
 def _visible_contact(actor: Actor, contact_id: Any) -> Contact:
@@ -233,6 +232,12 @@ def _recipient_row(recipient: CampaignRecipient, contact: Contact) -> EmailRow:
 
 
 # ---- the Emails tab -------------------------------------------------------------------------
+def _source(name: str) -> Any:
+    """Which store a row of the union comes from, written into the SQL (no parameter whose
+    type a database would have to guess)."""
+    return literal_column(f"'{name}'", String).label("source")
+
+
 def emails_of_contact(actor: Actor, contact_id: Any, page: Any = 1) -> EmailsPage:
     """The messages sent to the contact (and the campaign mails queued for it), newest
     first, PAGE_SIZE a page. Both stores are read by the contact's index; only the page's
@@ -240,10 +245,10 @@ def emails_of_contact(actor: Actor, contact_id: Any, page: Any = 1) -> EmailsPag
     contact = _visible_contact(actor, contact_id)
     page = page_number(page)
     logged = select(
-        literal(_EMAIL).label("source"), SentEmail.id.label("id"), SentEmail.created_at.label("at")
+        _source(_EMAIL), SentEmail.id.label("id"), SentEmail.created_at.label("at")
     ).where(SentEmail.contact_id == contact.id)
     campaigns = (
-        select(literal(_CAMPAIGN).label("source"), CampaignRecipient.id.label("id"),
+        select(_source(_CAMPAIGN), CampaignRecipient.id.label("id"),
                _campaign_moment().label("at"))
         .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
         .where(CampaignRecipient.contact_id == contact.id,
@@ -292,9 +297,7 @@ def sent_email(actor: Actor, contact_id: Any, email_id: Any) -> EmailMessage:
     sent = db.session.get(SentEmail, pk) if pk is not None else None
     if sent is None or sent.contact_id != contact.id:
         raise NotFound("No such email to this contact.")
-    extras = [f"Message-ID: {sent.message_id}"] if sent.message_id else []
-    return EmailMessage(_email_row(sent), sent.body_text or "", sent.body_html or None,
-                        extras=extras)  # fmt: skip
+    return EmailMessage(_email_row(sent), sent.body_text or "", sent.body_html or None)
 
 
 def campaign_mail(actor: Actor, contact_id: Any, recipient_id: Any) -> EmailMessage:
@@ -312,13 +315,12 @@ def campaign_mail(actor: Actor, contact_id: Any, recipient_id: Any) -> EmailMess
         raise NotFound("No such campaign mail to this contact.")
     campaign = recipient.campaign
     row = _recipient_row(recipient, contact)
-    extras = [f"Message-ID: {recipient.message_id}"] if recipient.message_id else []
     try:
         text = _render(campaign, contact, UNSUBSCRIBE_TEXT).text
         html = _render(campaign, contact, UNSUBSCRIBE_HREF).html
     except (TemplateError, TypeError, ValueError) as exc:
         text, html = f"The campaign's message cannot be made again: {exc}", None
-    return EmailMessage(row, text, html, note=RERENDERED, extras=extras)
+    return EmailMessage(row, text, html, note=RERENDERED)
 
 
 # ---- the Campaigns tab ----------------------------------------------------------------------
