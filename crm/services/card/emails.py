@@ -265,22 +265,21 @@ def emails_of_contact(actor: Actor, contact_id: Any, page: Any = 1) -> EmailsPag
     found = found[:PAGE_SIZE]
     email_ids = [row.id for row in found if row.source == _EMAIL]
     recipient_ids = [row.id for row in found if row.source == _CAMPAIGN]
-    emails = {
-        sent.id: sent
-        for sent in db.session.scalars(
-            select(SentEmail)
-            .where(SentEmail.id.in_(email_ids))
+    emails: dict[int, SentEmail] = {}
+    if email_ids:
+        found_emails = db.session.scalars(
+            select(SentEmail).where(SentEmail.id.in_(email_ids))
             .options(selectinload(SentEmail.sent_by))
         )  # fmt: skip
-    }
-    recipients = {
-        r.id: r
-        for r in db.session.scalars(
+        emails = {sent.id: sent for sent in found_emails}
+    recipients: dict[int, CampaignRecipient] = {}
+    if recipient_ids:
+        found_recipients = db.session.scalars(
             select(CampaignRecipient).where(CampaignRecipient.id.in_(recipient_ids))
             .options(selectinload(CampaignRecipient.campaign).selectinload(Campaign.sent_by),
                      selectinload(CampaignRecipient.campaign).selectinload(Campaign.created_by))
-        )
-    }  # fmt: skip
+        )  # fmt: skip
+        recipients = {r.id: r for r in found_recipients}
     rows = [
         _email_row(emails[row.id])
         if row.source == _EMAIL
