@@ -12,6 +12,7 @@ from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
 from crm.admin.campaigns import CampaignView
 from crm.admin.contact_card import ContactCardView
+from crm.admin.contact_emails import ContactEmailsView
 from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
 from crm.admin.contact_messages import ContactMessagesView
@@ -78,6 +79,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(ContactLifecycleView())
     admin.add_view(ContactFilesView())
     admin.add_view(ContactCardView())
+    admin.add_view(ContactEmailsView())
     admin.add_view(InteractionView())
     admin.add_view(ContactMessagesView())
     admin.add_view(PhoneTypeView())

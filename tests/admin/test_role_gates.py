@@ -141,6 +141,8 @@ PAGES: dict[str, str] = {
     "/admin/campaigns/details/?id={campaign}": "campaign.view",
     "/admin/campaigns/details/?id={campaign}&preview_as=Smith": "campaign.view",
     "/admin/campaigns/progress/?id={campaign}": "campaign.view",
+    "/admin/contact-emails/{contact_id}/sent/{email_id}/": "contact.view",
+    "/admin/contact-emails/{contact_id}/campaign/{recipient_id}/": "contact.view",
 }
 OTHERS_JOBS = {url for url, permission in PAGES.items() if permission == "job.view_all"}
 # Pages that exist but show nothing to anyone (fixed roles, append-only history, lookups
@@ -180,6 +182,7 @@ CLOSED = [
     "/admin/contact-lifecycle/",  # a redirect to the contacts
     "/admin/contact-files/",  # a redirect to the contacts
     "/admin/contact-card/",  # a redirect to the contacts
+    "/admin/contact-emails/",  # a redirect to the contacts
     "/admin/contact-messages/",  # a redirect to the contacts
     # Orders and payments are written by services (the API, the contact's page) only.
     "/admin/order/new/",
@@ -277,6 +280,19 @@ def ids(make_contact, make_user):
         "segment_ids": [segment.id],
     })  # fmt: skip
     order = orders.create_order(admin, contact, {"total": "10"})
+    from crm.models import Campaign, CampaignRecipient, EmailKind
+    from crm.services.marketing import email_log
+    from crm.services.platform import mail
+
+    sent = email_log.record(EmailKind.ONE_OFF, contact, "ana@example.com",
+                            mail.Mail(to=["ana@example.com"], subject="Hi", body="Hello"),
+                            message_id=None, actor=admin)  # fmt: skip
+    campaign = Campaign(name="Spring", subject="Hi", body_text="Hello")
+    db.session.add(campaign)
+    db.session.flush()
+    recipient = CampaignRecipient(campaign_id=campaign.id, contact_id=contact.id,
+                                  email="ana@example.com")  # fmt: skip
+    db.session.add(recipient)
     payment = orders.record_payment(admin, contact, {"amount": "10"})
     db.session.commit()
     return {
@@ -304,6 +320,8 @@ def ids(make_contact, make_user):
         "task": task.id,
         "appointment": appointment.id,
         "campaign": campaign.id,
+        "email_id": sent.id,
+        "recipient_id": recipient.id,
     }
 
 
