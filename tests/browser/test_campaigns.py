@@ -82,9 +82,19 @@ def test_compose_preview_test_send_and_send_a_campaign(
     received = sorted(tuple(to) for _, to, m in smtp_server.messages[1:])
     assert received == [("ana@example.org",), ("bo@example.org",)]
     snap(page, "campaign-sent")
+    campaign_page = page.url
+
+    # The mail is in the recipient's Emails tab, to read as it was sent.
+    page.goto(f"/admin/contact/details/?id={ana.id}")
+    page.locator("#tab-emails-link").click()
+    email = page.locator("#emails-table tr.email-row")
+    expect(email).to_contain_text("Campaign: Winter news")
+    expect(email.locator(".email-status")).to_have_text("Sent")
+    email.get_by_role("link", name="News for Ana").click()
+    expect(page.frame_locator("#email-html-frame").locator("body")).to_contain_text("Hello Ana,")
 
     page.set_viewport_size({"width": 390, "height": 844})
-    page.reload()
+    page.goto(campaign_page)
     expect(page.locator("#campaign-status")).to_have_text("Sent")
     no_sideways_scroll(page)
     page.goto("/admin/campaigns/")
