@@ -265,3 +265,32 @@ def recompute_statuses_command() -> None:
     looked_at, changed = lifecycle.recompute_all()
     db.session.commit()
     click.echo(f"{looked_at} contact(s) with deals or orders looked at, {changed} changed.")
+
+
+@crm_cli.command("record-bounces")
+@click.argument("file", type=click.Path(path_type=Path))
+def record_bounces_command(file: Path) -> None:
+    """Read bounces (delivery status notifications) from FILE: an .eml file, a folder of them
+    or an mbox file. Each address a permanent failure (5.x.x) names is marked as bouncing: no
+    campaign goes to it until the contact's address changes. Delays and temporary failures
+    are skipped. A file that cannot be read records nothing."""
+    from crm.services.marketing import bounces
+
+    try:
+        report = bounces.record_bounces(file)
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(
+        f"Read {report.files} file(s), {report.messages} message(s): {report.bounces} "
+        f"bounce(s), {len(report.addresses)} address(es) marked as bouncing, "
+        f"{report.recipients} campaign mail(s) marked as bounced."
+    )
+    for address in report.addresses:
+        click.echo(f"  bouncing: {address}")
+    if report.skipped:
+        click.echo(f"Skipped {len(report.skipped)}:")
+        for where, why in report.skipped:
+            click.echo(f"  {where}: {why}")
