@@ -14,13 +14,15 @@ classes, exactly like the admin pages, within the token's scopes.
                                                          201 made, 200 made before (same id)
     GET   /api/v1/orders/<id>                            orders:read
     POST  /api/v1/leads/<id>/convert                     contacts:write, convert a lead (201)
+    GET   /api/v1/segments?page=0&page_size=50           contacts:read, ids, names and kinds
+    GET   /api/v1/marketing-lists?page=0&page_size=50    contacts:read, ids, names, active
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from crm.api import contact_card, contacts, sales  # noqa: F401 - their routes join the blueprint
+from crm.api import contact_card, contacts, lists, sales  # noqa: F401 - routes join the blueprint
 from crm.api.blueprint import bp
 from crm.extensions import csrf
 
