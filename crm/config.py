@@ -109,6 +109,8 @@ class DefaultConfig:
     # takes them), and the address of the List-Unsubscribe mailto (empty: the sender's).
     CRM_MAIL_SENDERS = ""
     CRM_CAMPAIGN_RATE = 20.0
+    # A worker sending a campaign holds it this long without news; then another takes over.
+    CRM_CAMPAIGN_LEASE_SECONDS = 300
     CRM_UNSUBSCRIBE_MAILTO = ""
     # SMS to contacts (their page): "console" writes each message to the log (development),
     # "twilio" sends through Twilio's Programmable Messaging API, "none" switches SMS off.
@@ -173,6 +175,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_SMTP_TIMEOUT": float,
     "CRM_MAIL_SENDERS": str,  # campaigns (crm/services/marketing/)
     "CRM_CAMPAIGN_RATE": float,
+    "CRM_CAMPAIGN_LEASE_SECONDS": int,
     "CRM_UNSUBSCRIBE_MAILTO": str,
     "CRM_PASSWORD_LINK_HOURS": int,
     "CRM_PASSWORD_RESET_HOURS": int,

@@ -10,11 +10,14 @@ from crm.admin.account import AccountView
 from crm.admin.api_tokens import ApiTokenView
 from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
+from crm.admin.campaigns import CampaignView
 from crm.admin.contact_card import ContactCardView
+from crm.admin.contact_emails import ContactEmailsView
 from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
 from crm.admin.contact_messages import ContactMessagesView
 from crm.admin.contacts.quick import quick_create_offer
+from crm.admin.contacts.segment_members import dynamic_members
 from crm.admin.contacts.view import ContactView
 from crm.admin.deals import DealView
 from crm.admin.duplicates import DuplicatesView
@@ -44,6 +47,7 @@ from crm.admin.tasks import TaskView
 from crm.admin.trash import TrashView
 from crm.admin.users import RoleView, UserView
 from crm.security import csp_nonce
+from crm.services.marketing import audience
 
 
 def init_admin(app: Flask) -> Admin:
@@ -54,7 +58,10 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
         csp_nonce_generator=csp_nonce,
     )
-    admin.add_view(ContactView())
+    contacts = ContactView()
+    admin.add_view(contacts)
+    # A dynamic segment's members are what the contact list shows for its saved filter.
+    audience.register_dynamic_members(dynamic_members(contacts))
     admin.add_view(TagCloudView())
     admin.add_view(ResponsiblesView())
     admin.add_view(SegmentView())
@@ -72,6 +79,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(ContactLifecycleView())
     admin.add_view(ContactFilesView())
     admin.add_view(ContactCardView())
+    admin.add_view(ContactEmailsView())
     admin.add_view(InteractionView())
     admin.add_view(ContactMessagesView())
     admin.add_view(PhoneTypeView())
@@ -90,6 +98,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AuditView())
     admin.add_view(TaskView())
     admin.add_view(AppointmentView())
+    admin.add_view(CampaignView())
 
     @app.context_processor
     def saved_views_menu():

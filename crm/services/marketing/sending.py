@@ -35,10 +35,9 @@ from crm.models.base import utcnow
 from crm.services.marketing import audience, campaigns, templating, unsubscribing
 from crm.services.platform import audit, jobs, mail
 from crm.services.platform.access import get_visible_contact
-from crm.services.platform.local_time import as_utc, local_text
+from crm.services.platform.local_time import as_utc, to_local
 
 BATCH = 20  # recipients marked `sending` together (at most this many unknown after a crash)
-LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=30)
 MAIL_OFF = (
     "No mail server is configured (CRM_MAIL_BACKEND=none): set CRM_MAIL_BACKEND=smtp and "
@@ -297,6 +296,12 @@ def _checked_templates(campaign: Campaign) -> None:
 # ---- the job -------------------------------------------------------------------------
 
 
+def _lease() -> timedelta:
+    """How long a worker holds a campaign without news (CRM_CAMPAIGN_LEASE_SECONDS): after
+    that, its worker is taken for dead and another may go on."""
+    return timedelta(seconds=float(current_app.config.get("CRM_CAMPAIGN_LEASE_SECONDS", 300)))
+
+
 def _take_lease(campaign_id: int) -> bool:
     """Hold the campaign for this worker (committed); False when another holds it."""
     now = utcnow()
@@ -307,7 +312,7 @@ def _take_lease(campaign_id: int) -> bool:
             Campaign.status == CampaignStatus.SENDING,
             (Campaign.lease_until.is_(None)) | (Campaign.lease_until < now),
         )
-        .values(lease_until=now + LEASE)
+        .values(lease_until=now + _lease())
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
@@ -339,9 +344,7 @@ def run_campaign(campaign_id: int) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    rate = _rate()
-    started = clock.monotonic()
-    sent_here = 0
+    pace = _Pace(_rate())
     with mail.connection() as server:
         while True:
             campaign = db.session.get(Campaign, campaign_id, populate_existing=True)
@@ -352,15 +355,24 @@ def run_campaign(campaign_id: int) -> None:
             if not batch:
                 _finish(campaign_id)
                 return
-            outcome = _send_batch(server, campaign, batch)
-            sent_here += len(batch)
+            outcome = _send_batch(server, campaign, batch, pace)
             if outcome is not None:  # the server is down: wait and try again later
                 _server_down(campaign_id, outcome)
                 return
-            if rate:
-                ahead = sent_here / rate - (clock.monotonic() - started)
-                if ahead > 0:
-                    clock.sleep(ahead)
+
+
+class _Pace:
+    """Waits before each mail so that no more than `rate` go out a second (0: no wait)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.started, self.sent = rate, clock.monotonic(), 0
+
+    def wait(self) -> None:
+        if self.rate:
+            ahead = self.sent / self.rate - (clock.monotonic() - self.started)
+            if ahead > 0:
+                clock.sleep(ahead)
+        self.sent += 1
 
 
 def _claim_batch(campaign_id: int) -> list[tuple[int, int, str]]:
@@ -388,7 +400,7 @@ def _claim_batch(campaign_id: int) -> list[tuple[int, int, str]]:
     db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)
-        .values(lease_until=utcnow() + LEASE)
+        .values(lease_until=utcnow() + _lease())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -396,7 +408,7 @@ def _claim_batch(campaign_id: int) -> list[tuple[int, int, str]]:
 
 
 def _send_batch(server: mail.Connection, campaign: Campaign,
-                batch: list[tuple[int, int, str]]) -> str | None:  # fmt: skip
+                batch: list[tuple[int, int, str]], pace: _Pace) -> str | None:  # fmt: skip
     """Send each mail of the batch and record its outcome (committed). The server's error
     when it is down (the unsent of the batch are queued again), else None."""
     from sqlalchemy.orm import selectinload
@@ -421,6 +433,7 @@ def _send_batch(server: mail.Connection, campaign: Campaign,
                                      "error": "The contact was deleted."}  # fmt: skip
             continue
         message = message_for(campaign, contact, email, recipient_id)
+        pace.wait()
         try:
             message_id = server.send(message)
         except mail.MailNotSent as exc:
@@ -569,16 +582,24 @@ def _could_not_start(campaign_id: int, exc: DomainError) -> None:
     db.session.commit()
 
 
-def status_text(campaign: Campaign) -> str:
-    """The campaign's state in words, for its page and the list."""
+def moment_text(moment: datetime | None) -> str:
+    """ "8 Dec 2026 14:30" in office time."""
+    local = to_local(moment)
+    return "" if local is None else f"{local.day} {local:%b %Y %H:%M}"
+
+
+def status_detail(campaign: Campaign) -> str:
+    """What the status badge does not say: when, or what it waits for ("" if nothing)."""
     status = campaign.status
     if status == CampaignStatus.SCHEDULED and campaign.send_at:
-        return f"Scheduled for {local_text(campaign.send_at, '%d %b %Y %H:%M')}"
+        return f"for {moment_text(campaign.send_at)}"
     if status == CampaignStatus.SENDING and campaign.last_error and campaign.retry_at:
         return (
-            f"Waiting: the mail server could not be reached; trying again at "
-            f"{local_text(campaign.retry_at, '%H:%M')}"
+            "waiting: the mail server could not be reached; next try at "
+            f"{to_local(campaign.retry_at):%H:%M}"
         )
-    if status == CampaignStatus.SENT and campaign.finished_at:
-        return f"Sent {local_text(campaign.finished_at, '%d %b %Y %H:%M')}"
-    return status.label
+    if status in (CampaignStatus.SENT, CampaignStatus.CANCELLED) and campaign.finished_at:
+        return moment_text(campaign.finished_at)
+    if status == CampaignStatus.DRAFT and campaign.last_error:
+        return "not sent at the scheduled time"
+    return ""

@@ -102,3 +102,20 @@ def test_nothing_is_queued_for_bad_input(inline_jobs, smtp_server, marketeer, ma
     db.session.rollback()
     assert db.session.scalar(select(CampaignRecipient.id)) is None
     assert smtp_server.messages == []
+
+
+def test_a_dynamic_segment_sends_to_what_its_filter_shows_the_sender(
+    inline_jobs, smtp_server, marketeer, make_contact
+):
+    from crm.models import Segment, SegmentKind
+
+    make_contact(first_name="Ana", last_name="Lindqvist", email="ana@example.org",
+                 email_marketing=True)  # fmt: skip
+    make_contact(first_name="Bo", last_name="Other", email="bo@example.org", email_marketing=True)
+    segment = Segment(name="Lindqvists", kind=SegmentKind.DYNAMIC, query="search=Lindqvist")
+    db.session.add(segment)
+    db.session.commit()
+    campaign = _campaign(marketeer, segment)
+    sending.send_campaign(marketeer, campaign)
+    sending.commit_and_queue(campaign)
+    assert [to for _, to, _ in smtp_server.messages] == [["ana@example.org"]]
