@@ -40,6 +40,15 @@ def _moment(value: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def status_text(campaign: Campaign) -> str:
+    """The status in words, as the campaign page shows it: "Scheduled for 1 Jan 2030 09:00",
+    "Sent, 8 Dec 2026 14:30", "Sending, waiting: the mail server could not be reached..."."""
+    label, detail = campaign.status.label, sending.status_detail(campaign)
+    if not detail:
+        return label
+    return f"{label} {detail}" if detail.startswith("for ") else f"{label}, {detail}"
+
+
 def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
     """A campaign as the API shows it; `full` adds its message, chosen contacts and counts."""
     body: dict[str, Any] = {
@@ -48,7 +57,7 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         "name": campaign.name,
         "kind": campaign.kind.value,
         "status": campaign.status.value,
-        "status_text": sending.status_text(campaign),
+        "status_text": status_text(campaign),
         "subject": campaign.subject,
         "sender_name": campaign.sender_name,
         "sender_email": campaign.sender_email,

@@ -116,6 +116,7 @@ def test_a_campaign_written_and_sent_through_the_api_reaches_its_audience(
 
     read = client.get(f"/api/v1/campaigns/{made['id']}", headers=token).get_json()
     assert read["status"] == "sent" and read["finished_at"] is not None
+    assert read["status_text"].startswith("Sent, ")
     counts = read["counts"]
     assert {k: counts[k] for k in ("queued", "sent", "failed", "bounced", "unsubscribed")} == {
         "queued": 0, "sent": 1, "failed": 0, "bounced": 0, "unsubscribed": 0,
@@ -178,7 +179,7 @@ def test_chosen_contacts_and_a_time_to_send(client, inline, smtp_server, token, 
     assert later.status_code == 202, later.get_json()
     body = later.get_json()
     assert body["status"] == "scheduled" and body["send_at"] == "2030-01-01T08:00:00+00:00"
-    assert body["status_text"] == "Scheduled for 01 Jan 2030 09:00"
+    assert body["status_text"] == "Scheduled for 1 Jan 2030 09:00"
     assert smtp_server.messages == []
 
     # A scheduled campaign may be sent now instead.
