@@ -16,7 +16,7 @@ from crm.errors import DomainError, NotFound, PermissionDenied
 from crm.extensions import db
 from crm.models import Contact, EmailKind, Interaction, Medium, Phone
 from crm.services.card import interactions
-from crm.services.marketing import email_log
+from crm.services.marketing import bounces, email_log
 from crm.services.platform import access, audit, mail, sms
 from crm.services.platform import validation as v
 
@@ -79,8 +79,9 @@ def sms_refusal(contact: Contact) -> str | None:
 
 def reach_of(user: Actor, contact: Contact) -> dict[str, Any]:
     """What the contact's card needs for its email and phone links: may the user write
-    (`may_message`), why email or calls (and SMS) are blocked (None: they are not), and
-    whether SMS is set up on this server (`sms_enabled`)."""
+    (`may_message`), why email or calls (and SMS) are blocked (None: they are not),
+    whether SMS is set up on this server (`sms_enabled`), and which of its addresses bounce
+    (`bouncing`: address -> the badge's words)."""
     email_blocked = DO_NOT_EMAIL if contact.do_not_email else None
     if email_blocked is None and not mail_enabled():
         email_blocked = MAIL_OFF
@@ -89,6 +90,7 @@ def reach_of(user: Actor, contact: Contact) -> dict[str, Any]:
         "email_blocked_reason": email_blocked,
         "call_blocked_reason": DO_NOT_CALL if contact.do_not_call else None,
         "sms_enabled": sms.sends_sms(),
+        "bouncing": bounces.bouncing_on_card(email_addresses_of(contact)),
     }
 
 
