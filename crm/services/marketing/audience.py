@@ -15,7 +15,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
     literal,
     not_,
@@ -28,7 +27,6 @@ from sqlalchemy import (
 from crm.auth.permissions import Actor
 from crm.extensions import db
 from crm.models import (
-    BouncingAddress,
     Campaign,
     CampaignRecipient,
     Contact,
@@ -40,6 +38,7 @@ from crm.models import (
     campaign_contacts,
     segment_members,
 )
+from crm.services.marketing.bounces import address_bounces
 from crm.services.platform.access import contact_visibility
 from crm.services.platform.counted_insert import insert_counted
 
@@ -101,11 +100,6 @@ def has_audience(campaign: Campaign) -> bool:
     )
 
 
-def bouncing(email: ColumnElement) -> ColumnElement[bool]:
-    """The address is on the bouncing list (compared lower-case, as it is kept)."""
-    return exists().where(BouncingAddress.email == func.lower(email))
-
-
 def _reason(actor: Actor, excluded_ids: Select | None) -> ColumnElement:
     """Why a contact of the audience gets no mail, in the order the checks are made (None:
     it gets one). Trashed and merged first: the visibility gate hides those too."""
@@ -119,7 +113,7 @@ def _reason(actor: Actor, excluded_ids: Select | None) -> ColumnElement:
         (or_(Contact.email.is_(None), Contact.email == ""), ExclusionReason.NO_EMAIL.value),
         (Contact.do_not_email.is_(True), ExclusionReason.DO_NOT_EMAIL.value),
         (Contact.email_marketing.is_not(True), ExclusionReason.NO_CONSENT.value),
-        (bouncing(Contact.email), ExclusionReason.BOUNCING.value),
+        (address_bounces(Contact.email), ExclusionReason.BOUNCING.value),
     ]
     return case(*checks, else_=None)
 

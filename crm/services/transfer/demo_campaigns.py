@@ -58,7 +58,9 @@ def seed_demo_campaigns(marketeer: User, seed: int | None = None) -> None:
                 "subject": "New season teas for you, {{ first_name }}",
                 "body_text": NEWSLETTER, "marketing_list_ids": [newsletter.id],
             })  # fmt: skip
-            _sent_earlier(marketeer, sent, now - timedelta(days=41), rng)
+            _sent_earlier(
+                marketeer, sent, (now - timedelta(days=41)).replace(hour=9, minute=30), rng
+            )
         if fair is not None:
             later = campaigns.save_campaign(marketeer, None, {
                 "name": "Trade fair invitation", "subject": "See you at the spring trade fair?",
