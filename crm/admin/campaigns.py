@@ -215,8 +215,18 @@ class CampaignView(CrmModelView):
         except (templating.TemplateProblem, Exception) as exc:  # noqa: BLE001 - shown as text
             shown, preview_error = None, str(exc)
         counted = campaigns.counts(campaign)
+        shown_recipients = request.args.get("recipients", "")
+        if shown_recipients not in campaigns.RECIPIENT_FILTERS:
+            shown_recipients = ""
+        page = max(0, request.args.get("page", 0, type=int) or 0)
+        recipients, more = campaigns.recipients_page(current_user, campaign, shown_recipients, page)
         return self.render(
             "admin/campaign_details.html",
+            recipients=recipients,
+            recipients_shown=shown_recipients,
+            recipients_page=page,
+            recipients_more=more,
+            recipient_words=campaigns.recipient_words,
             campaign=campaign,
             status_detail=sending.status_detail(campaign),
             counts=counted,

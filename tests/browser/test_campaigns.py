@@ -83,6 +83,14 @@ def test_compose_preview_test_send_and_send_a_campaign(
     assert received == [("ana@example.org",), ("bo@example.org",)]
     snap(page, "campaign-sent")
     campaign_page = page.url
+    # Who did not get it, and why.
+    page.locator("#recipient-filters").get_by_role("link", name="Not sent").click()
+    rows = page.locator("#recipients-table tr.recipient-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Cy Eck")
+    expect(rows.first.locator(".recipient-status")).to_have_text(
+        "Not sent: No consent to email marketing"
+    )
 
     # The mail is in the recipient's Emails tab, to read as it was sent.
     page.goto(f"/admin/contact/details/?id={ana.id}")

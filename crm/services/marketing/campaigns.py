@@ -366,3 +366,49 @@ def start_one_off(actor: Actor, target: Select, described: str) -> tuple[Campaig
         )
     )
     return campaign, how_many
+
+
+RECIPIENTS_PAGE = 50
+RECIPIENT_FILTERS = {
+    "sent": (RecipientStatus.SENT,),
+    "failed": (RecipientStatus.FAILED,),
+    "waiting": (RecipientStatus.QUEUED, RecipientStatus.SENDING),
+    "excluded": (RecipientStatus.EXCLUDED,),
+}
+
+
+def recipients_page(
+    actor: Actor, campaign: Campaign, shown: str | None, page: int
+) -> tuple[list[tuple[CampaignRecipient, Contact]], bool]:
+    """A page of the campaign's recipients the actor may see (`shown`: one of
+    RECIPIENT_FILTERS, else all), by name; (rows, whether there is a next page)."""
+    if not can(actor, "campaign.view"):
+        raise PermissionDenied("You may not see campaigns.")
+    query = (
+        select(CampaignRecipient, Contact)
+        .join(Contact, Contact.id == CampaignRecipient.contact_id)
+        .where(CampaignRecipient.campaign_id == campaign.id, contact_visibility(actor))
+    )
+    if shown in RECIPIENT_FILTERS:
+        query = query.where(CampaignRecipient.status.in_(RECIPIENT_FILTERS[shown]))
+    page = max(0, min(page, 100_000))
+    rows = db.session.execute(
+        query.order_by(Contact.last_name, Contact.first_name, Contact.id)
+        .offset(page * RECIPIENTS_PAGE)
+        .limit(RECIPIENTS_PAGE + 1)
+    ).all()
+    return [tuple(r) for r in rows[:RECIPIENTS_PAGE]], len(rows) > RECIPIENTS_PAGE
+
+
+def recipient_words(recipient: CampaignRecipient) -> str:
+    """What became of one recipient's mail, in words."""
+    if recipient.status == RecipientStatus.EXCLUDED:
+        return f"Not sent: {recipient.reason.label if recipient.reason else 'excluded'}"
+    if recipient.status == RecipientStatus.FAILED:
+        return f"Failed: {recipient.error or 'the mail server refused it'}"
+    words = recipient.status.label
+    if recipient.bounced_at:
+        words += ", bounced"
+    if recipient.unsubscribed_at:
+        words += ", unsubscribed"
+    return words
