@@ -447,13 +447,12 @@ def _send_batch(server: mail.Connection, campaign: Campaign,
             "status": RecipientStatus.SENT, "sent_at": utcnow(), "message_id": message_id,
             "error": None,
         }  # fmt: skip
-    for recipient_id, values in results.items():
-        db.session.execute(
-            update(CampaignRecipient)
-            .where(CampaignRecipient.id == recipient_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+    # One executemany by primary key for the whole batch (ORM bulk UPDATE).
+    columns = ("status", "error", "sent_at", "message_id")
+    db.session.execute(
+        update(CampaignRecipient),
+        [{"id": rid, **{c: values.get(c) for c in columns}} for rid, values in results.items()],
+    )
     if down is None:
         db.session.execute(
             update(Campaign)

@@ -38,7 +38,6 @@ FIELDS: dict[str, str] = {
 }
 # A fallback written the way the compose page suggests.
 FALLBACK_EXAMPLE = '{{ first_name | default("there") }}'
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 class TemplateProblem(v.FieldError):
@@ -50,13 +49,6 @@ def _default(value: Any, fallback: Any = "") -> Any:
     if isinstance(value, Undefined) or value is None or value == "":
         return fallback
     return value
-
-
-def _markdown_escape(value: Any) -> Any:
-    """A merge field's value inside Markdown: its special characters are text."""
-    if value is None:
-        return ""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
 
 
 def _environment(finalize=None, autoescape: bool = False) -> SandboxedEnvironment:
@@ -71,7 +63,6 @@ def _environment(finalize=None, autoescape: bool = False) -> SandboxedEnvironmen
 
 
 _TEXT = _environment()
-_MARKDOWN = _environment(finalize=_markdown_escape)
 _HTML = _environment(autoescape=True)
 # Line breaks typed in the message stay line breaks (a signature under "Warm regards,").
 _MD = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False,
@@ -162,6 +153,24 @@ FOOTER_HTML = (
 )
 
 
+_TAGS = re.compile(r"{{.*?}}|{%.*?%}", re.S)
+_KEPT = re.compile(r"MERGETAG(\d+)X")
+
+
+def markdown_template(source: str) -> str:
+    """The Markdown message made HTML once, its merge tags kept as they are: each recipient's
+    copy is then only a template rendered (its values escaped as HTML, never read as
+    Markdown), not a Markdown document parsed."""
+    tags: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        tags.append(match.group(0))
+        return f"MERGETAG{len(tags) - 1}X"
+
+    page = _MD.render(_TAGS.sub(keep, source))
+    return _KEPT.sub(lambda match: tags[int(match.group(1))], page)
+
+
 class MessageTemplate:
     """A subject and body compiled once, rendered per recipient (the sender's loop)."""
 
@@ -169,17 +178,13 @@ class MessageTemplate:
                  footer: bool = True) -> None:  # fmt: skip
         self._subject = _TEXT.from_string(subject)
         self._text = _TEXT.from_string(body_text)
-        self._markdown = _MARKDOWN.from_string(body_text)
-        self._html = _HTML.from_string(body_html) if body_html else None
+        self._html = _HTML.from_string(body_html or markdown_template(body_text))
         self._footer = footer
 
     def render(self, values: Mapping[str, str]) -> Rendered:
         subject = " ".join(self._subject.render(values).split())
         text = self._text.render(values).rstrip() + "\n"
-        if self._html is not None:
-            html_body = self._html.render(values)
-        else:
-            html_body = _MD.render(self._markdown.render(values))
+        html_body = self._html.render(values)
         url = values.get("unsubscribe_url") or ""
         if self._footer and url:
             text += FOOTER_TEXT.format(url=url)

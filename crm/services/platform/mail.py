@@ -12,8 +12,13 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import Compat32
+from email.utils import formataddr, formatdate, make_msgid
 
 from flask import current_app
 
@@ -78,6 +83,7 @@ def build(mail: Mail) -> EmailMessage:
     message["From"] = formataddr(sender)
     message["To"] = ", ".join(mail.to)
     message["Subject"] = mail.subject
+    message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = mail.message_id or new_message_id()
     if mail.reply_to:
         message["Reply-To"] = mail.reply_to
@@ -92,6 +98,50 @@ def build(mail: Mail) -> EmailMessage:
             attachment.data, maintype=main, subtype=sub, filename=attachment.filename,
             params=attachment.params or None,
         )  # fmt: skip
+    return message
+
+
+class _UnfoldedPolicy(Compat32):
+    """The older API's policy, writing a short ASCII header as it is (folding each one with
+    the Header class costs more than the rest of the message); others are folded."""
+
+    def _fold(self, name, value, sanitize):  # type: ignore[override]
+        if isinstance(value, str) and value.isascii() and "\n" not in value and len(value) < 900:
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+_WIRE = _UnfoldedPolicy(linesep="\r\n")
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in the raw message, safe on the wire
+
+
+def _header(value: str) -> str:
+    """A header value: as it is in ASCII, else encoded (RFC 2047)."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def build_light(mail: Mail) -> Message:
+    """The same message as `build` for a mail without attachments, with the email package's
+    older API: about five times cheaper per message, which a campaign's sender needs."""
+    config = current_app.config
+    sender = mail.sender or (config.get("CRM_NAME", "Contacts CRM"), config["CRM_MAIL_FROM"])
+    text = MIMEText(mail.body, "plain", _UTF8_QP)
+    if mail.html:
+        message: Message = MIMEMultipart("alternative")
+        message.attach(text)
+        message.attach(MIMEText(mail.html, "html", _UTF8_QP))
+    else:
+        message = text
+    message["From"] = formataddr(sender, charset="utf-8")
+    message["To"] = ", ".join(mail.to)
+    message["Subject"] = _header(mail.subject)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = mail.message_id or new_message_id()
+    if mail.reply_to:
+        message["Reply-To"] = mail.reply_to
+    for name, value in mail.headers.items():
+        message[name] = _header(value)
     return message
 
 
@@ -122,7 +172,7 @@ class Connection:
         """Send `mail`; its Message-ID. MailNotSent when the server fails (the session is
         closed then: the next message opens a new one)."""
         backend = current_app.config.get("CRM_MAIL_BACKEND", "console")
-        message = build(mail)
+        message = build(mail) if mail.attachments else build_light(mail)
         message_id = str(message["Message-ID"])
         if backend == "none" or not mail.to:
             return message_id
@@ -132,7 +182,12 @@ class Connection:
         try:
             if self._server is None:
                 self._server = _open_smtp()
-            self._server.send_message(message)
+            sender = (mail.sender or (None, current_app.config["CRM_MAIL_FROM"]))[1]
+            if isinstance(message, EmailMessage):
+                wire = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+            else:
+                wire = message.as_bytes(policy=_WIRE)
+            self._server.sendmail(sender, mail.to, wire)
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise MailNotSent(f"The mail could not be sent: {exc}", _permanent(exc)) from None
