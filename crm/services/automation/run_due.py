@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crm.errors import DomainError
 from crm.extensions import db
 from crm.models.base import utcnow
 from crm.services.automation import greetings, reminders, retention
@@ -84,7 +85,8 @@ def run_due(now: datetime | None = None) -> Report:
         except Exception as exc:  # noqa: BLE001 - a part's failure must not stop the others
             db.session.rollback()
             log.exception("Scheduled work %r failed", name)
-            report.parts.append(Part(name, "", error=f"{type(exc).__name__}: {exc}"))
+            said = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+            report.parts.append(Part(name, "", error=said))
         else:
             report.parts.append(Part(name, outcome))
     return report
