@@ -10,6 +10,7 @@ from crm.admin.account import AccountView
 from crm.admin.api_tokens import ApiTokenView
 from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
+from crm.admin.automations import AutomationView
 from crm.admin.contact_card import ContactCardView
 from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
@@ -90,6 +91,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AuditView())
     admin.add_view(TaskView())
     admin.add_view(AppointmentView())
+    admin.add_view(AutomationView())
 
     @app.context_processor
     def saved_views_menu():

@@ -38,6 +38,7 @@ from crm.models import (
     Contact,
     EmailKind,
     EmailStatus,
+    Segment,
     SegmentKind,
     SentEmail,
     User,
@@ -119,7 +120,7 @@ def dynamic_segment_ids(actor: Actor, segment):
 
 def audience(automation: Automation) -> ColumnElement[bool] | None:
     """Who may be greeted besides the consent rules: None for everyone with consent."""
-    segment = automation.segment if automation.segment_id else None
+    segment = db.session.get(Segment, automation.segment_id) if automation.segment_id else None
     if segment is None:
         return None
     if segment.kind == SegmentKind.STATIC:

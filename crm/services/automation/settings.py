@@ -119,14 +119,8 @@ def _greeting(errors: v.FieldErrors, data: Mapping[str, Any], enabled: bool) -> 
     }
 
 
-def save_automation(actor: Actor, kind: AutomationKind, data: Mapping[str, Any]) -> Automation:
-    """Check and keep one automation's settings from a form's values (text, as posted):
-    `enabled`; for greetings `subject`, `body_text` (merge fields), `send_time` (HH:MM, the
-    contact's local time), `segment_id` (empty: everyone with consent); for the digest
-    `send_time` (office time); for appointment reminders `lead_minutes`. ValidationFailed
-    with the messages by field. Flushed, and recorded in the history."""
-    if not can(actor, "automation.manage"):
-        raise PermissionDenied("You may not change the automations.")
+def _checked(kind: AutomationKind, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The automation's settings from a form's values; ValidationFailed by field."""
     errors = v.FieldErrors()
     enabled = _flag(data.get("enabled"))
     values: dict[str, Any] = {"enabled": enabled}
@@ -137,6 +131,29 @@ def save_automation(actor: Actor, kind: AutomationKind, data: Mapping[str, Any])
     else:
         values["lead_minutes"] = _lead_minutes(errors, data)
     errors.raise_any()
+    return values
+
+
+def _may_manage(actor: Actor) -> None:
+    if not can(actor, "automation.manage"):
+        raise PermissionDenied("You may not change the automations.")
+
+
+def draft(actor: Actor, kind: AutomationKind, data: Mapping[str, Any]) -> Automation:
+    """The settings a form holds, checked as saving checks them, not saved (a preview)."""
+    _may_manage(actor)
+    values = _checked(kind, data)
+    return Automation(kind=kind, updated_by_id=getattr(actor, "id", None), **values)
+
+
+def save_automation(actor: Actor, kind: AutomationKind, data: Mapping[str, Any]) -> Automation:
+    """Check and keep one automation's settings from a form's values (text, as posted):
+    `enabled`; for greetings `subject`, `body_text` (merge fields), `send_time` (HH:MM, the
+    contact's local time), `segment_id` (empty: everyone with consent); for the digest
+    `send_time` (office time); for appointment reminders `lead_minutes`. ValidationFailed
+    with the messages by field. Flushed, and recorded in the history."""
+    _may_manage(actor)
+    values = _checked(kind, data)
     row = current(kind)
     changed = {
         name: [_shown(getattr(row, name)), _shown(value)]
@@ -152,10 +169,27 @@ def save_automation(actor: Actor, kind: AutomationKind, data: Mapping[str, Any])
     if changed:
         audit.record_event(
             db.session, actor, "update", "automation",
-            f"{kind.label} {'on' if enabled else 'off'}: settings changed",
+            f"{kind.label} {'on' if values['enabled'] else 'off'}: settings changed",
             changed, entity_id=row.id,
         )  # fmt: skip
     return row
+
+
+def set_task_digest(actor: Actor, wanted: bool) -> bool:
+    """Switch `actor`'s own morning task email on or off (My profile); whether it changed.
+    Flushed, and recorded in the history."""
+    if not can(actor, "profile.edit"):
+        raise PermissionDenied("You may not change your profile.")
+    if bool(actor.task_digest) == wanted:
+        return False
+    actor.task_digest = wanted
+    db.session.flush()
+    audit.record_event(
+        db.session, actor, "update", "user",
+        f"{actor.email} switched the morning task email {'on' if wanted else 'off'}",
+        {"task_digest": [not wanted, wanted]}, entity_id=actor.id,
+    )  # fmt: skip
+    return True
 
 
 def _shown(value: Any) -> Any:
