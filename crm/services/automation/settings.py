@@ -169,7 +169,7 @@ def save_automation(actor: Actor, kind: AutomationKind, data: Mapping[str, Any])
     if changed:
         audit.record_event(
             db.session, actor, "update", "automation",
-            f"{kind.label} {'on' if values['enabled'] else 'off'}: settings changed",
+            f"Update automation {kind.label}",
             changed, entity_id=row.id,
         )  # fmt: skip
     return row
@@ -186,7 +186,7 @@ def set_task_digest(actor: Actor, wanted: bool) -> bool:
     db.session.flush()
     audit.record_event(
         db.session, actor, "update", "user",
-        f"{actor.email} switched the morning task email {'on' if wanted else 'off'}",
+        f"Update user {actor.email}",
         {"task_digest": [not wanted, wanted]}, entity_id=actor.id,
     )  # fmt: skip
     return True

@@ -33,7 +33,7 @@ def test_those_with_the_right_save_and_the_history_says_so(make_user, role):
     db.session.commit()
     assert (row.enabled, row.send_time, row.updated_by_id) == (True, time(7, 5), actor.id)
     entry = db.session.query(AuditEntry).filter_by(entity_type="automation").one()
-    assert entry.summary == "Birthday greetings on: settings changed"
+    assert entry.summary == "Update automation Birthday greetings"
     assert entry.changes["send_time"] == ["09:00", "07:05"]
 
 
@@ -91,3 +91,23 @@ def test_the_preview_shows_a_contact_of_the_audience(admin_user, make_contact):
     rendered, who = greetings.preview(admin_user, row)
     assert who == "Zoe Ng" and rendered.subject == "Happy birthday, Zoe!"
     assert "https://crm.example.com/unsubscribe/..." in rendered.text  # not Zoe's real link
+
+
+def test_the_history_names_the_change_in_people_s_words(admin_user):
+    from crm.services.card.history_words import described
+
+    settings.save_automation(
+        admin_user, AutomationKind.APPOINTMENT_REMINDER, {"enabled": "y", "lead_minutes": "45"}
+    )
+    settings.set_task_digest(admin_user, False)
+    db.session.commit()
+    entries = db.session.query(AuditEntry).filter(AuditEntry.action == "update").all()
+    said = {
+        item.what: [(c.field, c.old, c.new) for c in item.changes] for item in described(entries)
+    }
+    assert said["updated the automation Appointment reminders"] == [
+        ("Minutes before the start", "30", "45"),
+    ]  # fmt: skip
+    assert said.get(f"updated the login {admin_user.email}") == [
+        ("Email me my tasks every morning", "yes", "no")
+    ], said
