@@ -501,6 +501,9 @@ class Bench:
             )
             self._merges(actor, runs)
             self._import(actor)
+            from bench import campaigns
+
+            campaigns.run(self, actor, runs)
             db.session.remove()
 
     def _exports(self, actor: Any, target: Any, label: str, contacts: int, runs: int) -> None:

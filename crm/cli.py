@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.models import ROLE_NAMES, Contact, User
+from crm.services.platform.api_tokens import SCOPES
 
 crm_cli = AppGroup("crm", help="Contacts CRM administration commands.")
 
@@ -298,3 +299,65 @@ def recompute_statuses_command() -> None:
     looked_at, changed = lifecycle.recompute_all()
     db.session.commit()
     click.echo(f"{looked_at} contact(s) with deals or orders looked at, {changed} changed.")
+
+
+@crm_cli.command("record-bounces")
+@click.argument("file", type=click.Path(path_type=Path))
+def record_bounces_command(file: Path) -> None:
+    """Read bounces (delivery status notifications) from FILE: an .eml file, a folder of them
+    or an mbox file. Each address a permanent failure (5.x.x) names is marked as bouncing: no
+    campaign goes to it until the contact's address changes. Delays and temporary failures
+    are skipped. A file that cannot be read records nothing."""
+    from crm.services.marketing import bounces
+
+    try:
+        report = bounces.record_bounces(file)
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(
+        f"Read {report.files} file(s), {report.messages} message(s): {report.bounces} "
+        f"bounce(s), {len(report.addresses)} address(es) marked as bouncing, "
+        f"{report.recipients} campaign mail(s) marked as bounced."
+    )
+    for address in report.addresses:
+        click.echo(f"  bouncing: {address}")
+    if report.skipped:
+        click.echo(f"Skipped {len(report.skipped)}:")
+        for where, why in report.skipped:
+            click.echo(f"  {where}: {why}")
+
+
+@crm_cli.command("create-token")
+@click.argument("email")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(list(SCOPES)),
+    help="What the token may do (repeat for several); the user's rights must allow it.",
+)
+@click.option("--name", default="Command line", show_default=True, help="What will use it.")
+def create_token_command(email: str, scopes: tuple[str, ...], name: str) -> None:
+    """Make an API token for the active user EMAIL and print it (once: it is stored only as a
+    hash), for an integration set up by a script. The rules of the API tokens page apply: the
+    user's roles must allow API tokens and each scope. Exit code 2 for a refused name or
+    scope, 1 when the user may not have tokens."""
+    from crm.services.platform.api_tokens import create_token
+
+    user = acting_user(email)
+    try:
+        token, plain = create_token(user, name, list(scopes))
+    except ValidationFailed as exc:
+        _fail(exc)
+        return
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"API token {token.name!r} for {user.email} ({token.scopes}); shown once:", err=True)
+    click.echo(plain)

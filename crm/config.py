@@ -104,6 +104,14 @@ class DefaultConfig:
     CRM_SMTP_PASSWORD = ""  # noqa: S105 - empty: set it in the environment, never here
     CRM_SMTP_STARTTLS = False
     CRM_SMTP_TIMEOUT = 10.0
+    # Campaigns: the sender addresses allowed (comma separated addresses or @domains; empty:
+    # CRM_MAIL_FROM and its domain), mails a second per worker (0: as fast as the server
+    # takes them), and the address of the List-Unsubscribe mailto (empty: the sender's).
+    CRM_MAIL_SENDERS = ""
+    CRM_CAMPAIGN_RATE = 20.0
+    # A worker sending a campaign holds it this long without news; then another takes over.
+    CRM_CAMPAIGN_LEASE_SECONDS = 300
+    CRM_UNSUBSCRIBE_MAILTO = ""
     # SMS to contacts (their page): "console" writes each message to the log (development),
     # "twilio" sends through Twilio's Programmable Messaging API, "none" switches SMS off.
     # Twilio needs the account SID, its auth token, and a sender: a number of the account
@@ -164,6 +172,11 @@ ENV_SETTINGS: dict[str, type] = {
     "CRM_SMTP_USERNAME": str,
     "CRM_SMTP_PASSWORD": str,
     "CRM_SMTP_STARTTLS": bool,
+    "CRM_SMTP_TIMEOUT": float,
+    "CRM_MAIL_SENDERS": str,  # campaigns (crm/services/marketing/)
+    "CRM_CAMPAIGN_RATE": float,
+    "CRM_CAMPAIGN_LEASE_SECONDS": int,
+    "CRM_UNSUBSCRIBE_MAILTO": str,
     "CRM_PASSWORD_LINK_HOURS": int,
     "CRM_PASSWORD_RESET_HOURS": int,
     "CRM_BASE_URL": str,

@@ -1,4 +1,5 @@
-"""Pages for people who are not users: the unsubscribe link of marketing mail."""
+"""Pages for people who are not users: the unsubscribe links of marketing mail (a contact's
+link, and a campaign recipient's link and one-click URL)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from flask import Blueprint, Flask, render_template, request
 from flask_wtf import FlaskForm
 
 from crm.errors import NotFound
-from crm.extensions import db
+from crm.extensions import csrf, db
 from crm.services.lists import consent
+from crm.services.marketing import unsubscribing
 
 bp = Blueprint("public", __name__)
 
@@ -37,6 +39,48 @@ def unsubscribe(token: str):
         done=done,
         subscribed=contact.email_marketing,
     )
+
+
+@bp.route("/unsubscribe/c/<token>", methods=["GET", "POST"])
+def campaign_unsubscribe(token: str):
+    """A campaign mail's link: GET asks, POST (with the page's CSRF token) unsubscribes the
+    address."""
+    try:
+        recipient = unsubscribing.recipient_for(token)
+    except NotFound as exc:
+        return render_template("public/unsubscribe.html", refusal=exc.message), 404
+    form = FlaskForm()
+    done = None
+    if request.method == "POST" and form.validate_on_submit():
+        _recipient, changed = unsubscribing.unsubscribe(token, "link")
+        db.session.commit()
+        done = (
+            "You will get no more marketing email from us."
+            if changed
+            else "You were unsubscribed already: you get no marketing email from us."
+        )
+    return render_template(
+        "public/unsubscribe.html",
+        form=form,
+        email=consent.masked_email(recipient.email),
+        done=done,
+        subscribed=unsubscribing.subscribed(recipient),
+    )
+
+
+@bp.post("/unsubscribe/c/<token>/one-click")
+@csrf.exempt
+def campaign_one_click(token: str):
+    """RFC 8058 one-click unsubscribe: the mail program POSTs `List-Unsubscribe=One-Click`
+    without a session or CSRF token; the signed URL is the proof."""
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        return "Send the body List-Unsubscribe=One-Click.\n", 400, {"Content-Type": "text/plain"}
+    try:
+        unsubscribing.unsubscribe(token, "one-click")
+    except NotFound as exc:
+        return exc.message + "\n", 404, {"Content-Type": "text/plain"}
+    db.session.commit()
+    return "Unsubscribed.\n", 200, {"Content-Type": "text/plain"}
 
 
 def init_app(app: Flask) -> None:

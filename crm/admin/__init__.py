@@ -11,11 +11,14 @@ from crm.admin.api_tokens import ApiTokenView
 from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
 from crm.admin.automations import AutomationView
+from crm.admin.campaigns import CampaignView
 from crm.admin.contact_card import ContactCardView
+from crm.admin.contact_emails import ContactEmailsView
 from crm.admin.contact_files import ContactFilesView
 from crm.admin.contact_lifecycle import ContactLifecycleView
 from crm.admin.contact_messages import ContactMessagesView
 from crm.admin.contacts.quick import quick_create_offer
+from crm.admin.contacts.segment_members import dynamic_members
 from crm.admin.contacts.view import ContactView
 from crm.admin.deals import DealView
 from crm.admin.duplicates import DuplicatesView
@@ -45,6 +48,7 @@ from crm.admin.tasks import TaskView
 from crm.admin.trash import TrashView
 from crm.admin.users import RoleView, UserView
 from crm.security import csp_nonce
+from crm.services.marketing import audience
 
 
 def init_admin(app: Flask) -> Admin:
@@ -55,7 +59,10 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
         csp_nonce_generator=csp_nonce,
     )
-    admin.add_view(ContactView())
+    contacts = ContactView()
+    admin.add_view(contacts)
+    # A dynamic segment's members are what the contact list shows for its saved filter.
+    audience.register_dynamic_members(dynamic_members(contacts))
     admin.add_view(TagCloudView())
     admin.add_view(ResponsiblesView())
     admin.add_view(SegmentView())
@@ -73,6 +80,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(ContactLifecycleView())
     admin.add_view(ContactFilesView())
     admin.add_view(ContactCardView())
+    admin.add_view(ContactEmailsView())
     admin.add_view(InteractionView())
     admin.add_view(ContactMessagesView())
     admin.add_view(PhoneTypeView())
@@ -91,6 +99,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AuditView())
     admin.add_view(TaskView())
     admin.add_view(AppointmentView())
+    admin.add_view(CampaignView())
     admin.add_view(AutomationView())
 
     @app.context_processor

@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from crm.admin.appointments import appointments_tab
 from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.contact_emails import campaigns_tab, emails_tab
 from crm.admin.contact_files import files_tab
 from crm.admin.maps import places_of
 from crm.admin.pages import ContactPageActions
@@ -38,6 +39,8 @@ TABS = (
     ("tasks", "Tasks"),
     ("appointments", "Appointments"),
     ("files", "Files"),
+    ("emails", "Emails"),
+    ("campaigns", "Campaigns"),
     ("connections", "Connections"),
     ("sales", "Deals & orders"),
 )
@@ -83,6 +86,8 @@ class ContactCard:
     files: Any = None
     tasks: Any = None
     appointments: Any = None
+    emails: Any = None
+    campaigns: Any = None
     reach: dict[str, Any] = field(default_factory=dict)
     initials: str = ""
     places: list[dict[str, Any]] = field(default_factory=list)
@@ -119,6 +124,8 @@ def card_of(user: Any, contact: Contact, args: Any) -> ContactCard:
     card.files = files_tab(user, contact)
     card.tasks = tasks_tab(user, contact)
     card.appointments = appointments_tab(user, contact)
+    card.emails = emails_tab(user, contact)
+    card.campaigns = campaigns_tab(user, contact)
     return card
 
 

@@ -94,9 +94,9 @@ class ContactMessagesView(PermissionPage):
             abort(404)
         return contact
 
-    def _sent(self, contact_id: int, message: str):
+    def _sent(self, contact_id: int, message: str, tab: str = "interactions"):
         flash(message, "success")
-        return redirect(url_for("contact.details_view", id=contact_id, tab="interactions"))
+        return redirect(url_for("contact.details_view", id=contact_id, tab=tab))
 
     @expose("/<int:contact_id>/email/", methods=("GET", "POST"))
     def email(self, contact_id: int):
@@ -120,7 +120,9 @@ class ContactMessagesView(PermissionPage):
             if outcome:
                 return self._sent(
                     contact_id,
-                    f"Email sent to {interaction.address}; it is listed under Interactions.",
+                    f"Email sent to {interaction.address}; it is listed under Emails and "
+                    "Interactions.",
+                    tab="emails",
                 )
             failure = _put_errors(form, outcome.errors) if outcome.errors else outcome.message
         return self.render(

@@ -14,13 +14,20 @@ classes, exactly like the admin pages, within the token's scopes.
                                                          201 made, 200 made before (same id)
     GET   /api/v1/orders/<id>                            orders:read
     POST  /api/v1/leads/<id>/convert                     contacts:write, convert a lead (201)
+    GET   /api/v1/segments?page=0&page_size=50           contacts:read, ids, names and kinds
+    GET   /api/v1/marketing-lists?page=0&page_size=50    contacts:read, ids, names, active
+    GET   /api/v1/campaigns?status=&page=0&page_size=50  campaigns:read, newest first
+    GET   /api/v1/campaigns/<id>                         campaigns:read, its status and counts
+    POST  /api/v1/campaigns                              campaigns:write, write one (201)
+    POST  /api/v1/campaigns/<id>/send                    campaigns:write, send it now or at
+                                                         `send_at` (202)
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from crm.api import contact_card, contacts, sales  # noqa: F401 - their routes join the blueprint
+from crm.api import campaigns, contact_card, contacts, lists, sales  # noqa: F401 - their routes
 from crm.api.blueprint import bp
 from crm.extensions import csrf
 

@@ -60,6 +60,7 @@ class ExclusionReason(LabeledEnum):
     NOT_VISIBLE = ("not_visible", "Not visible to the sender")
     DUPLICATE_ADDRESS = ("duplicate_address", "Same address as another recipient")
     EXCLUDED_LIST = ("excluded_list", "In an excluded segment or list")
+    CANCELLED = ("cancelled", "Campaign cancelled before sending")
 
 
 campaign_contacts = Table(
@@ -98,6 +99,9 @@ class Campaign(TimestampMixin, db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retries: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker sending it holds it until then (renewed as it goes): a second worker, or the
+    # scheduler, takes the campaign over only once a lease has run out.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Who pressed Send: the audience is what this user may see.
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -79,7 +79,7 @@ def test_sending_the_email_delivers_it_and_lists_it_under_interactions(
         {"to": "ana@example.com", "subject": "Our meeting", "body": "Dear Ana,\r\nsee you."},
     )
     assert response.status_code == 302
-    assert response.headers["Location"] == (f"/admin/contact/details/?id={ana.id}&tab=interactions")
+    assert response.headers["Location"] == (f"/admin/contact/details/?id={ana.id}&tab=emails")
     [(_, recipients, mail)] = smtp_server.messages
     assert recipients == ["ana@example.com"] and mail["Subject"] == "Our meeting"
     assert mail["Reply-To"] == me.email
@@ -89,9 +89,10 @@ def test_sending_the_email_delivers_it_and_lists_it_under_interactions(
     )  # fmt: skip
     assert interaction.body == "Dear Ana,\nsee you."
     with client.session_transaction() as session:
-        assert ("success", "Email sent to ana@example.com; it is listed under Interactions.") in (
-            session["_flashes"]
-        )
+        assert (
+            "success",
+            "Email sent to ana@example.com; it is listed under Emails and Interactions.",
+        ) in (session["_flashes"])
 
 
 def test_errors_are_shown_on_their_fields_and_the_text_is_kept(

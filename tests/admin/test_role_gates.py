@@ -134,6 +134,16 @@ PAGES: dict[str, str] = {
     "/admin/connection-types/edit/?id=1": "lookup.manage",
     "/admin/contact-files/{file_id}/download/": "contact.view",
     "/admin/contact-files/{contact_id}/picture/": "contact.view",
+    "/admin/campaigns/": "campaign.view",
+    "/admin/campaigns/?flt0_status_equals=draft": "campaign.view",
+    "/admin/campaigns/new/": "campaign.edit",
+    "/admin/campaigns/new/?segment={segment}": "campaign.edit",
+    "/admin/campaigns/edit/?id={campaign}": "campaign.edit",
+    "/admin/campaigns/details/?id={campaign}": "campaign.view",
+    "/admin/campaigns/details/?id={campaign}&preview_as=Smith": "campaign.view",
+    "/admin/campaigns/progress/?id={campaign}": "campaign.view",
+    "/admin/contact-emails/{contact_id}/sent/{email_id}/": "contact.view",
+    "/admin/contact-emails/{contact_id}/campaign/{recipient_id}/": "contact.view",
 }
 OTHERS_JOBS = {url for url, permission in PAGES.items() if permission == "job.view_all"}
 # Pages that exist but show nothing to anyone (fixed roles, append-only history, lookups
@@ -173,6 +183,7 @@ CLOSED = [
     "/admin/contact-lifecycle/",  # a redirect to the contacts
     "/admin/contact-files/",  # a redirect to the contacts
     "/admin/contact-card/",  # a redirect to the contacts
+    "/admin/contact-emails/",  # a redirect to the contacts
     "/admin/contact-messages/",  # a redirect to the contacts
     # Orders and payments are written by services (the API, the contact's page) only.
     "/admin/order/new/",
@@ -180,6 +191,7 @@ CLOSED = [
     "/admin/payment/new/",
     "/admin/payment/edit/?id={payment}",
     "/admin/lead/ajax/lookup/?name=owner&query=a",
+    "/admin/campaigns/ajax/lookup/?name=owner&query=a",
     "/admin/order/ajax/lookup/?name=owner&query=a",
     "/admin/payment/ajax/lookup/?name=owner&query=a",
     *(
@@ -262,7 +274,26 @@ def ids(make_contact, make_user):
         "subject": "Visit", "starts_at": "2030-01-02T10:00", "ends_at": "2030-01-02T11:00",
         "contact_ids": [contact.id],
     })  # fmt: skip
+    from crm.services.marketing import campaigns
+
+    campaign = campaigns.save_campaign(admin, None, {
+        "name": "News", "subject": "Hi {{ first_name }}", "body_text": "Hello.",
+        "segment_ids": [segment.id],
+    })  # fmt: skip
     order = orders.create_order(admin, contact, {"total": "10"})
+    from crm.models import Campaign, CampaignRecipient, EmailKind
+    from crm.services.marketing import email_log
+    from crm.services.platform import mail
+
+    sent = email_log.record(EmailKind.ONE_OFF, contact, "ana@example.com",
+                            mail.Mail(to=["ana@example.com"], subject="Hi", body="Hello"),
+                            message_id=None, actor=admin)  # fmt: skip
+    campaign = Campaign(name="Spring", subject="Hi", body_text="Hello")
+    db.session.add(campaign)
+    db.session.flush()
+    recipient = CampaignRecipient(campaign_id=campaign.id, contact_id=contact.id,
+                                  email="ana@example.com")  # fmt: skip
+    db.session.add(recipient)
     payment = orders.record_payment(admin, contact, {"amount": "10"})
     db.session.commit()
     return {
@@ -289,6 +320,9 @@ def ids(make_contact, make_user):
         "interaction": interaction.id,
         "task": task.id,
         "appointment": appointment.id,
+        "campaign": campaign.id,
+        "email_id": sent.id,
+        "recipient_id": recipient.id,
     }
 
 

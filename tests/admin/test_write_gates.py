@@ -334,6 +334,22 @@ WRITES: list[tuple[str, str | None, Data]] = [
      lambda ids: {"description": "Tea", "total": "9.90"}),
     ("/admin/contact-lifecycle/{contact}/payment/", "order.edit", lambda ids: {"amount": "5"}),
     ("/admin/marketing-lists/recipients.csv?id={mlist}", "contact.export", lambda ids: {}),
+    # Marketing > Campaigns (crm.admin.campaigns).
+    ("/admin/campaigns/new/", "campaign.edit",
+     lambda ids: {"name": "Gen", "subject": "Hi", "body_text": "Hello.",
+                  "segment_ids": str(ids["segment"])}),
+    ("/admin/campaigns/edit/?id={campaign}", "campaign.edit",
+     lambda ids: {"name": "Renamed", "subject": "Hi", "body_text": "Hello."}),
+    ("/admin/campaigns/delete/", "campaign.edit", lambda ids: {"id": ids["campaign"]}),
+    ("/admin/campaigns/action/", "campaign.edit",
+     lambda ids: {"action": "delete", "rowid": [str(ids["campaign"])]}),
+    ("/admin/campaigns/ajax/update/", None, lambda ids: {"list_form_pk": ids["campaign"]}),
+    ("/admin/campaigns/act/?id={campaign}", "campaign.send",
+     lambda ids: {"do": "schedule", "send_at": "2031-01-02T10:00"}),
+    ("/admin/contact/action/#email", "campaign.edit",
+     lambda ids: {"action": "email", "rowid": [str(ids["contact"])]}),
+    ("/admin/contact/bulk/?target=ids&ids={contact}#email", "campaign.edit",
+     lambda ids: {"operation": "email", "confirm": "y"}),
     ("/admin/contact-lifecycle/{contact}/login/", "contact.generate_login",
      lambda ids: {"email": "login@example.com"}),
     ("/admin/contact-files/{contact}/upload/", "file.upload",
@@ -426,6 +442,9 @@ NOT_HERE = {
     "/api/v1/contacts",
     "/api/v1/orders",
     "/api/v1/leads/{lead}/convert",
+    # Campaigns written and sent through the API: tests/api/test_campaigns_api.py.
+    "/api/v1/campaigns",
+    "/api/v1/campaigns/{campaign_id}/send",
     # A contact's notes and interactions: tests/admin/test_contact_card.py.
     "/api/v1/contacts/{contact}/notes",
     "/api/v1/contacts/{contact}/interactions",
@@ -435,6 +454,10 @@ NOT_HERE = {
     "/forgot-password",
     # Marketing mail's unsubscribe link (no session): tests/services/test_consent.py.
     "/unsubscribe/{token}",
+    # A campaign mail's unsubscribe page and RFC 8058 one-click URL (no session):
+    # tests/services/marketing/test_unsubscribe.py.
+    "/unsubscribe/c/{token}",
+    "/unsubscribe/c/{token}/one-click",
     # A user's own import (404 for everyone else): tests/admin/test_import_pages.py.
     "/admin/imports/{job_id}/mapping/",
     "/admin/imports/{job_id}/undo/",
@@ -526,6 +549,11 @@ def world(make_user, make_contact):
         "subject": "Visit", "starts_at": "2030-01-02T10:00", "ends_at": "2030-01-02T11:00",
         "contact_ids": [reachable.id],
     })  # fmt: skip
+    from crm.services.marketing import campaigns
+
+    campaign = campaigns.save_campaign(admin, None, {
+        "name": "News", "subject": "Hi", "body_text": "Hello.", "segment_ids": [segment.id],
+    })  # fmt: skip
     db.session.commit()
     versions = {r.id: r.version for r in (contact, member)}
     versions.update({a.id: a.version for a in (account, account2)})
@@ -562,6 +590,7 @@ def world(make_user, make_contact):
         "appointment": appointment.id,
         "appointment_id": appointment.id,
         "reachable_phone": reachable.phones[0].id,
+        "campaign": campaign.id,
         **{key: item.id for key, item in unused.items()},
     }
 

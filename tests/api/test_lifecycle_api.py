@@ -107,7 +107,7 @@ def test_a_sales_user_may_not_give_a_token_the_order_scope(make_user):
         create_token(sales, "Shop", ["orders:write"])
     assert refused.value.errors == {"scopes": ["Choose among the scopes your rights allow."]}
     token, _ = create_token(sales, "Everything I may")
-    assert token.scopes == "contacts:read contacts:write orders:read"
+    assert token.scopes == "contacts:read contacts:write orders:read campaigns:read"
 
 
 def test_patching_a_contact_follows_the_form_s_rules(client, make_user, make_contact):

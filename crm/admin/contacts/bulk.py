@@ -23,6 +23,7 @@ from crm.models import Contact
 from crm.models.base import utcnow
 from crm.services.contacts import bulk, selection
 from crm.services.lists import segments
+from crm.services.marketing import campaigns
 from crm.services.merge.plan import MAX_MERGED
 from crm.services.platform import access, jobs
 from crm.services.transfer import export_jobs, exporting
@@ -44,6 +45,8 @@ class ContactBulk:
     def is_action_allowed(self, name: str) -> bool:
         if name in ("select", "unselect", "bulk"):
             return self.can_bulk_edit
+        if name == "email":
+            return can(current_user, "campaign.edit")
         if name == "merge":
             return self.can_merge
         return super().is_action_allowed(name)
@@ -68,6 +71,25 @@ class ContactBulk:
     def action_bulk(self, ids: list[str]):
         wanted = ",".join(str(int(i)) for i in ids if str(i).isdigit())
         return redirect(url_for(".bulk_view", target="ids", ids=wanted))
+
+    @action("email", "Send an email…")
+    def action_email(self, ids: list[str]):
+        """A campaign to the ticked contacts, opened on its compose page."""
+        wanted = [int(i) for i in ids if str(i).isdigit()]
+        return self._email(select(Contact.id).where(Contact.id.in_(wanted)), "the ticked contacts")
+
+    def _email(self, target, described: str):
+        with commit_or_explain(quiet=True) as outcome:
+            campaign, how_many = campaigns.start_one_off(current_user, target, described)
+        if not outcome:
+            flash(outcome.message, "error")
+            return redirect(self._return_url(request.args))
+        flash(
+            f"Write your email to {how_many:,} contact{'s' if how_many != 1 else ''}: when it "
+            "is sent, each is checked (an address, consent to email marketing, not do-not-email).",
+            "success",
+        )
+        return redirect(url_for("campaign.edit_view", id=campaign.id))
 
     @action("merge", "Merge…")
     def action_merge(self, ids: list[str]):
@@ -138,6 +160,8 @@ class ContactBulk:
         if request.method == "POST" and form.validate():
             if form.chosen == ["export"]:
                 return self._export(target, form.export_format.data, described)
+            if form.chosen == ["email"]:
+                return self._email(target, described)
             if self._run_bulk(lambda: form.run(current_user, target)):
                 return redirect(self._return_url(request.args))
         return self.render(

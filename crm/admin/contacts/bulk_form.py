@@ -37,11 +37,12 @@ OPERATIONS: dict[str, tuple[str, str, str | None]] = {
         "marketing_list",
     ),
     "export": ("Export (CSV, XLSX or vCard)", "contact.export", "export_format"),
+    "email": ("Send an email (a campaign to these contacts)", "campaign.edit", None),
     "trash": ("Move to the trash", "contact.delete", None),
 }
 NOBODY = "none"
 # Actions that run on their own, and pairs that share a parameter and so cannot run together.
-ALONE = ("export", "trash")
+ALONE = ("export", "email", "trash")
 EXCLUSIVE = (("add_tags", "remove_tags"), ("add_to_segment", "remove_from_segment"))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     String,
@@ -34,7 +35,6 @@ from crm.errors import DomainError
 from crm.extensions import db
 from crm.models import (
     Automation,
-    BouncingAddress,
     Contact,
     EmailKind,
     EmailStatus,
@@ -47,6 +47,8 @@ from crm.services.automation import ledger, settings
 from crm.services.lists.consent import may_receive_marketing, unsubscribe_link
 from crm.services.lists.segments import in_segment
 from crm.services.marketing import email_log, templating
+from crm.services.marketing.audience import segment_ids_select
+from crm.services.marketing.bounces import address_bounces
 from crm.services.platform import local_time, mail
 from crm.services.platform.access import contact_visibility, unindexed
 
@@ -109,15 +111,6 @@ def _greeted(years: set[int]) -> ColumnElement[bool]:
     return exists().where(SentEmail.key.in_(keys))
 
 
-def dynamic_segment_ids(actor: Actor, segment):
-    """The members of a dynamic segment as `actor` sees its filter."""
-    # The campaigns' audience (crm.services.marketing.audience, the lead's part of issue 21)
-    # owns how a dynamic segment's saved filter is applied.
-    from crm.services.marketing.audience import segment_ids_select
-
-    return segment_ids_select(actor, segment)
-
-
 def audience(automation: Automation) -> ColumnElement[bool] | None:
     """Who may be greeted besides the consent rules: None for everyone with consent."""
     segment = db.session.get(Segment, automation.segment_id) if automation.segment_id else None
@@ -132,7 +125,9 @@ def audience(automation: Automation) -> ColumnElement[bool] | None:
             "contacts its filter shows to the user who chose it, and that user is no longer "
             "active: save the automation again."
         )
-    return Contact.id.in_(dynamic_segment_ids(chooser, segment))
+    # A dynamic segment's members are the contacts its saved filter shows to a user: the one
+    # who chose it for the greetings (as a campaign's are its sender's).
+    return Contact.id.in_(segment_ids_select(chooser, segment))
 
 
 def _receives(drive_by_birthday: bool = False) -> list[ColumnElement[bool]]:
@@ -153,7 +148,7 @@ def _receives(drive_by_birthday: bool = False) -> list[ColumnElement[bool]]:
     return [
         *consent,
         Contact.birthday.is_not(None),
-        ~exists().where(BouncingAddress.email == Contact.email),
+        ~address_bounces(Contact.email),
     ]
 
 
@@ -182,8 +177,16 @@ def message_for(automation: Automation, contact: Contact, link: str) -> mail.Mai
     rendered = template.render(templating.fields_of(contact, link))
     return mail.Mail(
         to=[contact.email or ""], subject=rendered.subject, body=rendered.text,
-        html=rendered.html, headers={"List-Unsubscribe": f"<{link}>"},
+        html=rendered.html, headers={"List-Unsubscribe": f"<{_unsubscribe_mailto()}>, <{link}>"},
     )  # fmt: skip
+
+
+def _unsubscribe_mailto() -> str:
+    """The List-Unsubscribe mailto (as campaigns have): CRM_UNSUBSCRIBE_MAILTO, else the
+    app's own address."""
+    config = current_app.config
+    address = config.get("CRM_UNSUBSCRIBE_MAILTO") or config["CRM_MAIL_FROM"]
+    return f"mailto:{address}?subject=unsubscribe"
 
 
 def _greet(automation: Automation, contact: Contact, year: int) -> EmailStatus | None:

@@ -14,6 +14,7 @@ from crm.errors import DomainError
 from crm.extensions import db
 from crm.models.base import utcnow
 from crm.services.automation import greetings, reminders, retention
+from crm.services.marketing import sending
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,7 @@ class Report:
 
 
 def _campaigns(now: datetime) -> str:
-    # crm.services.marketing.sending is the campaigns' sender (the lead's part of issue 21):
-    # it starts the campaigns whose time has come and retries those waiting after an SMTP
-    # failure, and returns how many it started or retried.
-    # TEMPORARY (issue 21, until sending.py is merged): a missing module is reported as such.
-    try:
-        from crm.services.marketing.sending import run_due_campaigns
-    except ModuleNotFoundError as exc:
-        if exc.name != "crm.services.marketing.sending":
-            raise
-        return "campaign sending is not installed yet"
-
-    return f"{run_due_campaigns(now)} started or retried"
+    return f"{sending.run_due_campaigns(now)} started or taken over"
 
 
 def _said(result: Any, off: str) -> str:

@@ -1,5 +1,6 @@
 """A contact's activity feed (SimpleOne's Activity feed widget): comments, notes,
-interactions and the history of the record in one stream, newest first. Comments are posted
+interactions, the messages sent to the contact and the history of the record in one stream,
+newest first. Comments are posted
 by the roles of `activity.comment`; everyone who sees the contact reads the feed, and new
 comments reach the page of the others without a reload (it asks for those after the last
 one it has)."""
@@ -16,7 +17,7 @@ from crm.auth.permissions import Actor, can
 from crm.errors import PermissionDenied, ValidationFailed
 from crm.extensions import db
 from crm.models import Comment, Contact, Interaction, Note
-from crm.services.card import history
+from crm.services.card import emails, history
 from crm.services.card.notes import note_visibility
 from crm.services.platform import audit
 from crm.services.platform import validation as v
@@ -29,7 +30,7 @@ FEED_SIZE = 50
 
 @dataclass
 class FeedItem:
-    kind: str  # comment, note, interaction, change
+    kind: str  # comment, note, interaction, email, change
     at: datetime
     who: str
     title: str
@@ -104,6 +105,10 @@ def feed(
     for n in notes:
         title = "wrote a private note" if n.private else "wrote a note"
         items.append(FeedItem("note", n.created_at, _name(n.author), title, n.body, n.private))
+    sent = emails.sent_notices(actor, contact_id, FEED_SIZE)
+    for notice in sent:
+        items.append(FeedItem("email", notice.at, notice.who, notice.title, notice.text,
+                              link=notice.link))  # fmt: skip
     interactions = db.session.scalars(
         select(Interaction).join(Contact, Contact.id == Interaction.contact_id)
         .where(Interaction.contact_id == contact_id, seen)
@@ -111,6 +116,12 @@ def feed(
         .options(selectinload(Interaction.operator), selectinload(Interaction.created_by))
     )  # fmt: skip
     for i in interactions:
+        if (
+            i.direction.value == "out"
+            and i.medium.value == "email"
+            and emails.is_logged_twice(sent, i.address, i.created_by_id, i.occurred_at)
+        ):
+            continue  # the sent message above tells it
         towards = "to" if i.direction.value == "out" else "from"
         medium = i.medium.label if i.medium.label.isupper() else i.medium.label.lower()
         title = f"logged {medium} {towards} the contact"

@@ -15,10 +15,11 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from crm.auth.permissions import Actor
 from crm.errors import DomainError
 from crm.extensions import db
-from crm.models import Appointment, AppointmentStatus, Contact, Medium
+from crm.models import Appointment, AppointmentStatus, Contact, EmailKind, Medium
 from crm.models.base import utcnow
 from crm.services.card import interactions
 from crm.services.card.appointments import check_may_change, visible_contact_ids
+from crm.services.marketing import email_log
 from crm.services.platform import audit, local_time, mail
 
 PRODID = "-//Contacts CRM//Appointments//EN"
@@ -162,8 +163,8 @@ class ConfirmationReport:
 def send_confirmation(actor: Actor, appointment: Appointment) -> ConfirmationReport:
     """Mail the meeting confirmation (or, for a cancelled appointment, the cancellation) to
     the participants in one message, the .ics attached; each contact mailed gets an outgoing
-    email interaction, and the appointment's history the event. MailNotSent: nothing is
-    recorded."""
+    email interaction and a row of its Emails tab, and the appointment's history the event.
+    MailNotSent: nothing is recorded."""
     check_may_change(actor, appointment)
     if current_app.config.get("CRM_MAIL_BACKEND", "console") == "none":
         raise DomainError(MAIL_OFF)
@@ -193,7 +194,11 @@ def send_confirmation(actor: Actor, appointment: Appointment) -> ConfirmationRep
     subject = f"{'Cancelled' if cancelled else 'Invitation'}: {appointment.subject}"
     body = confirmation_text(appointment, cancelled)
     owner = appointment.owner
-    mail.send(
+    # Kept in the Emails tab of each contact it went to (users are not contacts).
+    mailed = [(p, email) for email, _, p in recipients if isinstance(p, Contact)]
+    email_log.send_logged(
+        EmailKind.MEETING,
+        mailed,
         mail.Mail(
             to=report.sent_to,
             subject=subject,
@@ -203,7 +208,8 @@ def send_confirmation(actor: Actor, appointment: Appointment) -> ConfirmationRep
                 mail.Attachment("invite.ics", "text/calendar", invitation_ics(appointment, method),
                                 params={"method": method, "charset": "utf-8"})
             ],
-        )
+        ),
+        actor,
     )  # fmt: skip
     _record_sent(actor, appointment, recipients, report, body, cancelled)
     return report

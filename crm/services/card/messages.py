@@ -1,6 +1,7 @@
 """Writing to a contact from its page (as in Webasyst CRM): an email through
 crm.services.platform.mail or an SMS through crm.services.platform.sms, each kept as an
-outgoing, closed interaction.
+outgoing, closed interaction; an email is also kept in the contact's Emails tab
+(crm.services.marketing.email_log).
 
 The message is sent first and the interaction recorded (flushed) only once the mail server or
 SMS provider took it: a failed send leaves nothing behind but the error. Do-not-email and
@@ -13,8 +14,9 @@ from typing import Any
 from crm.auth.permissions import Actor, can
 from crm.errors import DomainError, NotFound, PermissionDenied
 from crm.extensions import db
-from crm.models import Contact, Interaction, Medium, Phone
+from crm.models import Contact, EmailKind, Interaction, Medium, Phone
 from crm.services.card import interactions
+from crm.services.marketing import bounces, email_log
 from crm.services.platform import access, audit, mail, sms
 from crm.services.platform import validation as v
 
@@ -77,8 +79,9 @@ def sms_refusal(contact: Contact) -> str | None:
 
 def reach_of(user: Actor, contact: Contact) -> dict[str, Any]:
     """What the contact's card needs for its email and phone links: may the user write
-    (`may_message`), why email or calls (and SMS) are blocked (None: they are not), and
-    whether SMS is set up on this server (`sms_enabled`)."""
+    (`may_message`), why email or calls (and SMS) are blocked (None: they are not),
+    whether SMS is set up on this server (`sms_enabled`), and which of its addresses bounce
+    (`bouncing`: address -> the badge's words)."""
     email_blocked = DO_NOT_EMAIL if contact.do_not_email else None
     if email_blocked is None and not mail_enabled():
         email_blocked = MAIL_OFF
@@ -87,6 +90,7 @@ def reach_of(user: Actor, contact: Contact) -> dict[str, Any]:
         "email_blocked_reason": email_blocked,
         "call_blocked_reason": DO_NOT_CALL if contact.do_not_call else None,
         "sms_enabled": sms.sends_sms(),
+        "bouncing": bounces.bouncing_on_card(email_addresses_of(contact)),
     }
 
 
@@ -107,7 +111,8 @@ def typed_text(body: str | None) -> str:
 def email_contact(actor: Actor, contact: Contact, to: str | None, subject: str | None,
                   body: str | None) -> Interaction:  # fmt: skip
     """Email `contact` at `to` (one of its own addresses), Reply-To the actor; the sent mail
-    becomes an outgoing email interaction. MailNotSent when the mail server fails."""
+    becomes an outgoing email interaction and a row of the Emails tab. MailNotSent when the
+    mail server fails (nothing recorded)."""
     contact = _writable_contact(actor, contact)
     if contact.do_not_email:
         raise DomainError(DO_NOT_EMAIL)
@@ -133,9 +138,8 @@ def email_contact(actor: Actor, contact: Contact, to: str | None, subject: str |
     errors.raise_any()
     assert subject and body
     audit.note_actor(db.session, actor)
-    mail.send(
-        mail.Mail(to=[to], subject=subject, body=body, reply_to=getattr(actor, "email", None))
-    )
+    message = mail.Mail(to=[to], subject=subject, body=body, reply_to=getattr(actor, "email", None))
+    email_log.send_logged(EmailKind.ONE_OFF, [(contact, to)], message, actor)
     return interactions.record_outgoing(actor, contact, Medium.EMAIL, to, subject, body)
 
 

@@ -2,7 +2,8 @@
 link on which that person sets a password.
 
 The link is a password link (crm.services.platform.password_links): it expires after
-CRM_PASSWORD_LINK_HOURS and works once."""
+CRM_PASSWORD_LINK_HOURS and works once. The mail is kept in the contact's Emails tab, without
+the link."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ from crm.models import Contact, ContactLogin, User
 from crm.services.platform import audit
 from crm.services.platform import validation as v
 from crm.services.platform.mail import Mail, MailNotSent, send, sends_mail
-from crm.services.platform.password_links import LOGIN, external_url, link_hours, password_token
+from crm.services.platform.password_links import (
+    LOGIN,
+    external_url,
+    link_hours,
+    log_link_mail,
+    password_token,
+)
 
 # Kept importable from here for callers that knew them here.
 __all__ = ["GeneratedLogin", "external_url", "generate_login", "login_of", "password_token"]
@@ -76,11 +83,14 @@ def generate_login(actor: Actor, contact: Contact, email: str | None) -> Generat
     link = external_url("auth.set_password", token=password_token(user))
     result = GeneratedLogin(user, link, mailed=False)
     if sends_mail():
+        invitation = _invitation(user, link)
         try:
-            send(_invitation(user, link))
-            result.mailed = True
+            message_id = send(invitation)
         except MailNotSent as exc:
             result.mail_error = exc.message
+        else:
+            result.mailed = True
+            log_link_mail(user.id, invitation, message_id, actor)
     return result
 
 

@@ -73,7 +73,9 @@ def _environment(finalize=None, autoescape: bool = False) -> SandboxedEnvironmen
 _TEXT = _environment()
 _MARKDOWN = _environment(finalize=_markdown_escape)
 _HTML = _environment(autoescape=True)
-_MD = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# Line breaks typed in the message stay line breaks (a signature under "Warm regards,").
+_MD = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False,
+                                "typographer": False})  # fmt: skip
 
 
 def _line_of(source: str, name: str) -> int:

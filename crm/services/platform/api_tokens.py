@@ -24,6 +24,8 @@ SCOPES: dict[str, tuple[str, str]] = {
     "contacts:write": ("create and update contacts", "contact.edit"),
     "orders:read": ("read orders", "order.view"),
     "orders:write": ("post orders (an online store)", "order.edit"),
+    "campaigns:read": ("read email campaigns and their results", "campaign.view"),
+    "campaigns:write": ("write and send email campaigns", "campaign.send"),
 }
 
 

@@ -31,7 +31,7 @@ from crm.models import JobStatus
 from crm.models.base import utcnow
 
 if TYPE_CHECKING:
-    from crm.models import ExportJob, ImportJob
+    from crm.models import Campaign, ExportJob, ImportJob
 
 Runner = Callable[[int], None]
 
@@ -44,9 +44,11 @@ QUEUES = ("thread", "rq", "inline")
 WORKER_ENTRY_POINT = "crm.worker.run"
 
 
-def submit(runner: Runner, job: ImportJob | ExportJob) -> None:
+def submit(runner: Runner, job: ImportJob | ExportJob | Campaign,
+           not_queued: Callable[[str], None] | None = None) -> None:  # fmt: skip
     """Run `runner(job.id)` as configured. `job` is committed already; when the queue cannot
-    take it, it is marked failed with the reason and JobQueueDown is raised."""
+    take it, it is marked failed with the reason (or `not_queued(reason)` is called and
+    committed) and JobQueueDown is raised."""
     name = runner_name(runner)  # a runner a worker could not find fails here, in every mode
     job_id = job.id
     app = current_app._get_current_object()
@@ -58,7 +60,7 @@ def submit(runner: Runner, job: ImportJob | ExportJob) -> None:
             _enqueue_rq(app, name, job_id)
         except Exception as exc:
             if _queue_down(exc):
-                _not_queued(job, exc)
+                _not_queued(job, exc, not_queued)
             raise
     else:
         global _executor
@@ -125,14 +127,17 @@ def _queue_down(exc: Exception) -> bool:
     return isinstance(exc, RedisError | OSError)
 
 
-def _not_queued(job: ImportJob | ExportJob, exc: Exception) -> None:
+def _not_queued(job, exc: Exception, not_queued: Callable[[str], None] | None) -> None:
     message = (
         "The job queue (Redis, CRM_REDIS_URL) cannot be reached, so the job was not started: "
         f"try again later, or ask an administrator. ({type(exc).__name__})"
     )
-    job.status = JobStatus.FAILED
-    job.message = message
-    job.finished_at = utcnow()
+    if not_queued is not None:
+        not_queued(message)
+    else:
+        job.status = JobStatus.FAILED
+        job.message = message
+        job.finished_at = utcnow()
     db.session.commit()
     raise JobQueueDown(message) from None
 

@@ -21,7 +21,20 @@ from crm.errors import DomainError
 
 
 class MailNotSent(DomainError):
-    """The mail server refused the message or could not be reached."""
+    """The mail server refused the message or could not be reached. `permanent`: the server
+    refused this message for good (a 5xx answer, a refused recipient); else it may go later."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return False
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
 @dataclass
@@ -122,7 +135,7 @@ class Connection:
             self._server.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
-            raise MailNotSent(f"The mail could not be sent: {exc}") from None
+            raise MailNotSent(f"The mail could not be sent: {exc}", _permanent(exc)) from None
         return message_id
 
     def close(self) -> None:

@@ -11,12 +11,17 @@ same whether or not an active user has that email (RESET_SENT), the same work is
 way, and the mail leaves after the answer (a slow or failing mail server says nothing about
 the account). Requests are throttled per email and per client address in the sign-in
 attempts table, under keys of their own so that they never count towards a sign-in lock.
+
+A link mailed to a contact's login is kept in that contact's Emails tab, without the link
+itself (whoever reads the card must not be able to use it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+import re
 import secrets
 import threading
 import time
@@ -29,8 +34,9 @@ from sqlalchemy import delete, select, update
 
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
-from crm.models import LoginAttempt, User
+from crm.models import ContactLogin, EmailKind, LoginAttempt, User
 from crm.models.base import utcnow
+from crm.services.marketing import email_log
 from crm.services.platform import audit, sessions, sign_in
 from crm.services.platform import validation as v
 from crm.services.platform.mail import Mail, MailNotSent, send
@@ -51,6 +57,11 @@ RESET_SENT = (
     "If an account exists for that address, we have sent a link to choose a new password. "
     "Check your mail (and its spam folder); the link works once, for {hours}."
 )
+
+
+# A set-password link in a mail's text, and what the kept copy says instead.
+_LINK_IN_TEXT = re.compile(r"\S+/set-password/\S+")
+LINK_NOT_KEPT = "(the one-time link: not kept)"
 
 
 def external_url(endpoint: str, **values: str) -> str:
@@ -240,7 +251,7 @@ def _send_in_app(app: Flask, mail: Mail) -> None:
     with app.app_context():
         started = time.monotonic()
         try:
-            send(mail)
+            message_id = send(mail)
         except MailNotSent as exc:
             app.logger.warning("Password reset mail to %s not sent: %s", mail.to[0], exc.message)
         except Exception:  # a thread's error would otherwise vanish into stderr
@@ -249,6 +260,32 @@ def _send_in_app(app: Flask, mail: Mail) -> None:
             app.logger.info(
                 "Password reset mail sent to %s (%.1f s)", mail.to[0], time.monotonic() - started
             )
+            try:
+                user_id = db.session.scalar(select(User.id).where(User.email == mail.to[0]))
+                if user_id is not None and log_link_mail(user_id, mail, message_id):
+                    db.session.commit()
+            except Exception:
+                db.session.rollback()
+                app.logger.exception("Password reset mail to %s not kept", mail.to[0])
+
+
+def kept_copy(mail: Mail) -> Mail:
+    """The mail as the contact's Emails tab keeps it: the set-password link left out."""
+    return dataclasses.replace(mail, body=_LINK_IN_TEXT.sub(LINK_NOT_KEPT, mail.body))
+
+
+def log_link_mail(user_id: int, mail: Mail, message_id: str, actor=None) -> bool:
+    """Keep a password link mailed to a user (without the link) in the Emails tab of the
+    contact whose login it is; False (nothing kept) for a user who is no contact's login.
+    Flushed."""
+    contact_id = db.session.scalar(
+        select(ContactLogin.contact_id).where(ContactLogin.user_id == user_id)
+    )
+    if contact_id is None:
+        return False
+    email_log.record(EmailKind.PASSWORD_LINK, contact_id, mail.to[0], kept_copy(mail),
+                     message_id=message_id, actor=actor)  # fmt: skip
+    return True
 
 
 def _history(action: str, entity_id: int | None, email: str, address: str, what: str) -> None:

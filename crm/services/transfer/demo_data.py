@@ -34,6 +34,7 @@ from crm.models import (
 from crm.services.contacts.saving import create_contact
 from crm.services.platform.audit import acting_as
 from crm.services.platform.users import create_user, generate_password
+from crm.services.transfer.demo_campaigns import seed_demo_campaigns
 
 
 @dataclass(frozen=True)
@@ -846,4 +847,5 @@ def load_demo(contacts: int, seed: int = 1) -> DemoLoad:
     seed_demo_lists(seed=seed)
     seed_demo_sales(seed=seed)
     seed_demo_card(seed=seed)
+    seed_demo_campaigns(_cast().marketeer, seed=seed)
     return DemoLoad(created, team)

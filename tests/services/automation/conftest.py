@@ -40,9 +40,8 @@ def birthday_contact(make_contact, manager) -> Callable[..., Any]:
     def make(first_name: str, birthday: str, **data: Any):
         data.setdefault("email", f"{first_name.lower()}@example.com")
         data.setdefault("email_marketing", True)
-        return make_contact(
-            manager, first_name=first_name, last_name="Example", birthday=birthday, **data
-        )
+        data.setdefault("last_name", "Example")
+        return make_contact(manager, first_name=first_name, birthday=birthday, **data)
 
     return make
 

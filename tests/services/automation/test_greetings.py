@@ -48,7 +48,9 @@ def test_a_greeting_goes_once_on_the_birthday_from_its_time_of_day(
     assert "Dear Ana," in text and "<strong>all of us</strong>" in html
     assert "/unsubscribe/" in text and "unsubscribe</a>" in html  # the footer, always
     unsubscribe = str(message["List-Unsubscribe"]).strip()
-    assert unsubscribe.startswith("<http") and "/unsubscribe/" in unsubscribe
+    mailto, link = unsubscribe.split(", ")
+    assert mailto == "<mailto:crm@localhost?subject=unsubscribe>"
+    assert link.startswith("<http") and "/unsubscribe/" in link
     row = db.session.scalars(select(SentEmail)).one()  # the contact's Emails tab
     assert (row.contact_id, row.kind, row.status) == (ana.id, EmailKind.GREETING, EmailStatus.SENT)
     assert row.key == f"greeting:{ana.id}:2027" and row.subject == "Happy birthday, Ana!"
@@ -222,3 +224,19 @@ def test_the_query_reads_the_birthday_month_index(app, birthday_contact):
     details = " ".join(str(row[-1]) for row in plan)
     assert "ix_contacts_birthday_month" in details, details
     assert greetings.key(5, 2027) == "greeting:5:2027"
+
+
+def test_a_dynamic_segment_is_its_filter_as_the_user_who_chose_it_sees_it(
+    smtp_server, greetings_on, birthday_contact, make_user
+):
+    from crm.models import Segment, SegmentKind
+
+    birthday_contact("Anna", "1990-05-17", last_name="Lind")
+    birthday_contact("Bert", "1990-05-17", last_name="Berg")
+    lind = Segment(name="The Linds", kind=SegmentKind.DYNAMIC, query="search=Lind")
+    db.session.add(lind)
+    db.session.commit()
+    greetings_on(segment_id=str(lind.id))
+    report = run_due(at("2027-05-17T10:00"))
+    assert not report.failed, report.lines()
+    assert greeted(smtp_server) == ["anna@example.com"]

@@ -229,6 +229,7 @@ def test_reach_of_tells_the_card_what_is_possible(app, make_user, sales, make_co
         "email_blocked_reason": None,
         "call_blocked_reason": None,
         "sms_enabled": True,
+        "bouncing": {},
     }
     closed = make_contact(email="b@example.com", do_not_email=True, do_not_call=True)
     reach = messages.reach_of(make_user("crm_list_manager"), closed)
