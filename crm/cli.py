@@ -252,6 +252,39 @@ def backup_command(file: Path, force: bool, with_files: bool) -> None:
     )
 
 
+@crm_cli.command("run-due")
+@click.option(
+    "--now",
+    "moment",
+    default=None,
+    help="Run as if it were this moment (ISO 8601, e.g. 2026-02-28T09:00+13:00; without a "
+    "zone, UTC). Default: now.",
+)
+def run_due_command(moment: str | None) -> None:
+    """Run the scheduled work that is due: scheduled campaigns, birthday greetings, the
+    morning task emails, appointment reminders and retention. Safe every minute and twice at
+    once (nothing is sent or deleted twice). Exits 1 when a part failed."""
+    from datetime import datetime
+
+    from crm.services.automation.run_due import run_due
+
+    now = None
+    if moment:
+        try:
+            now = datetime.fromisoformat(moment.strip())
+        except ValueError:
+            raise click.BadParameter(
+                "give a moment in ISO 8601, such as 2026-02-28T09:00 or 2026-02-28T09:00+13:00",
+                param_hint="--now",
+            ) from None
+    report = run_due(now)
+    click.echo(f"Scheduled work at {report.now:%Y-%m-%d %H:%M} UTC:")
+    for line in report.lines():
+        click.echo(f"  {line}")
+    if report.failed:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(crm_cli)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from crm import create_app
 from crm.extensions import db
+from crm.services.automation.run_due import run_due as run_scheduled_work
 from crm.services.platform import jobs
 
 
@@ -17,3 +18,19 @@ def run(runner: str, job_id: int) -> None:
     finally:
         with app.app_context():
             db.engine.dispose()  # this app's connections end with its job
+
+
+def run_due() -> list[str]:
+    """The scheduled work due now (`crm run-due`), for RQ's cron scheduler
+    (`rq cron deploy/rq_cron.py`, CRM_JOB_QUEUE=rq); its report's lines. A failed part fails
+    the job, with the report, after the other parts have run."""
+    app = create_app()
+    try:
+        with app.app_context():
+            report = run_scheduled_work()
+            if report.failed:
+                raise RuntimeError("Scheduled work failed: " + "; ".join(report.lines()))
+            return report.lines()
+    finally:
+        with app.app_context():
+            db.engine.dispose()

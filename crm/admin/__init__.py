@@ -10,6 +10,7 @@ from crm.admin.account import AccountView
 from crm.admin.api_tokens import ApiTokenView
 from crm.admin.appointments import AppointmentView
 from crm.admin.audit import AuditView
+from crm.admin.automations import AutomationView
 from crm.admin.campaigns import CampaignView
 from crm.admin.contact_card import ContactCardView
 from crm.admin.contact_emails import ContactEmailsView
@@ -99,6 +100,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(TaskView())
     admin.add_view(AppointmentView())
     admin.add_view(CampaignView())
+    admin.add_view(AutomationView())
 
     @app.context_processor
     def saved_views_menu():

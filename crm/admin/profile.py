@@ -16,6 +16,7 @@ from crm.auth import session_guard
 from crm.auth.forms import ChangePasswordForm, show_errors
 from crm.extensions import db
 from crm.models import ROLE_NAMES
+from crm.services.automation import settings as automations
 from crm.services.platform import sessions
 from crm.services.platform.local_time import local_text
 from crm.services.platform.users import change_own_password
@@ -108,9 +109,26 @@ class ProfileView(PermissionPage):
                 roles=roles,
                 idle=idle,
                 remember_days=sessions.remember_period().days,
+                digest=automations.current(automations.DIGEST),
+                time_text=automations.time_text,
             ),
             status,
         )
+
+    @expose("/task-digest/", methods=("POST",))
+    def task_digest(self):
+        """Switch my morning task email on or off."""
+        wanted = request.form.get("task_digest") == "y"
+        with commit_or_explain(conflict_message=CHANGED_MEANWHILE) as outcome:
+            automations.set_task_digest(current_user, wanted)
+        if outcome:
+            flash(
+                "You will get your tasks by email each morning."
+                if wanted
+                else "You will no longer get your tasks by email each morning.",
+                "success",
+            )
+        return redirect(url_for(".index") + "#task-digest")
 
     @expose("/sessions/end/", methods=("POST",))
     def end_session(self):

@@ -88,6 +88,15 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     },
     "comments": {"body": "Comment"},
     "notes": {"body": "Note", "private": "Private"},
+    "automations": {
+        "enabled": "On",
+        "subject": "Subject",
+        "body_text": "Message",
+        "send_time": "Time of day",
+        "segment_id": "Who gets it",
+        "lead_minutes": "Minutes before the start",
+    },
+    "users": {"task_digest": "Email me my tasks every morning"},
 }
 
 

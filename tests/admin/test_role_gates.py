@@ -86,6 +86,7 @@ PAGES: dict[str, str] = {
     "/admin/permissions/": "permissions.view",
     "/admin/api-tokens/": "api.tokens",
     "/admin/profile/": "profile.edit",
+    "/admin/automations/": "automation.manage",
     "/admin/history/details/?id={audit}": "audit.view",
     "/admin/lead/": "lead.view",
     "/admin/lead/?search=smi&flt0_status_equals=new": "lead.view",

@@ -278,6 +278,8 @@ WRITES: list[tuple[str, str | None, Data]] = [
     ("/admin/users/ajax/update/", None, lambda ids: {"list_form_pk": ids["other_user"]}),
     ("/admin/api-tokens/", "api.tokens", lambda ids: {"name": "Web shop"}),
     ("/admin/api-tokens/revoke/", "api.tokens", lambda ids: {"id": ids["api_token"]}),
+    ("/admin/automations/", "automation.manage",
+     lambda ids: {"section": "digest", "enabled": "y", "send_time": "07:30"}),
     ("/admin/roles/new/", None, lambda ids: {"name": "crm_god"}),
     ("/admin/roles/edit/?id=1", None, lambda ids: {"name": "crm_god"}),
     ("/admin/roles/delete/", None, lambda ids: {"id": 1}),
@@ -436,6 +438,7 @@ NOT_HERE = {
     "/admin/profile/",
     "/admin/profile/sessions/end/",
     "/admin/profile/sign-out-everywhere/",
+    "/admin/profile/task-digest/",  # tests/admin/test_automations_page.py
     "/api/v1/contacts",
     "/api/v1/orders",
     "/api/v1/leads/{lead}/convert",

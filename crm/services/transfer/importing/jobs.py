@@ -19,12 +19,15 @@ from crm.extensions import db
 from crm.models import DuplicateHandling, ImportJob, JobStatus, SavedMapping
 from crm.models.base import utcnow
 from crm.services.platform import validation as v
+from crm.services.platform.local_time import as_utc
 from crm.services.platform.storage import files_folder
 from crm.services.transfer.importing import column_sets, sources
 from crm.services.transfer.importing.limits import DEFAULT_LIMITS, Limits
 from crm.services.transfer.importing.targets import Mapping
 
 SAMPLES = 3  # first rows kept on the job for the mapping page
+KEEP_UPLOADS_FOR = timedelta(days=30)  # a finished import's upload is kept this long
+FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.UNDONE)
 SAMPLE_CHARS = 100  # of each of their cells
 STALE_AFTER = timedelta(minutes=2)  # a running job silent this long was interrupted
 
@@ -295,6 +298,44 @@ def resume_job(actor: Actor, job: ImportJob) -> None:
     _own(actor, job)
     if job.status != JobStatus.FAILED or job.dry_run:
         raise DomainError("Only a failed import can be resumed (start a dry run again).")
+    if not _path(job).exists():
+        raise DomainError(
+            f"The uploaded file was deleted {KEEP_UPLOADS_FOR.days} days after the import "
+            "ended: import the file again (contacts it already created are found as duplicates)."
+        )
     job.status = JobStatus.QUEUED
     job.message = None
     job.finished_at = None
+
+
+# ---- old uploads -----------------------------------------------------------------------------
+def delete_old_uploads(now=None) -> int:
+    """Delete the uploaded files of imports finished more than KEEP_UPLOADS_FOR ago (every
+    job using the file, its dry runs too, finished that long ago); returns how many files.
+    A failed import whose file is gone can no longer be resumed (resume_job says so)."""
+    limit = (now or utcnow()) - KEEP_UPLOADS_FOR
+    rows = db.session.execute(
+        select(
+            ImportJob.stored_name, ImportJob.status, ImportJob.finished_at, ImportJob.undone_at
+        ).where(
+            ImportJob.stored_name.in_(
+                select(ImportJob.stored_name).where(
+                    ImportJob.status.in_(FINISHED), ImportJob.finished_at < limit
+                )
+            )
+        )
+    ).all()
+    keep: set[str] = set()
+    names: set[str] = set()
+    for name, status, finished_at, undone_at in rows:
+        names.add(name)
+        ends = [as_utc(moment) for moment in (finished_at, undone_at) if moment is not None]
+        if status not in FINISHED or not ends or max(ends) >= as_utc(limit):
+            keep.add(name)
+    deleted = 0
+    for name in sorted(names - keep):
+        path = _folder() / name
+        if path.parent == _folder() and path.exists():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
