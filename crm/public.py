@@ -41,6 +41,21 @@ def unsubscribe(token: str):
     )
 
 
+@bp.post("/unsubscribe/<token>/one-click")
+@csrf.exempt
+def one_click(token: str):
+    """RFC 8058 one-click unsubscribe of a contact's own link (birthday greetings): a POST
+    with `List-Unsubscribe=One-Click`, no session; the signed URL is the proof."""
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        return "Send the body List-Unsubscribe=One-Click.\n", 400, {"Content-Type": "text/plain"}
+    try:
+        consent.unsubscribe(token)
+    except NotFound as exc:
+        return exc.message + "\n", 404, {"Content-Type": "text/plain"}
+    db.session.commit()
+    return "Unsubscribed.\n", 200, {"Content-Type": "text/plain"}
+
+
 @bp.route("/unsubscribe/c/<token>", methods=["GET", "POST"])
 def campaign_unsubscribe(token: str):
     """A campaign mail's link: GET asks, POST (with the page's CSRF token) unsubscribes the

@@ -458,6 +458,7 @@ NOT_HERE = {
     # tests/services/marketing/test_unsubscribe.py.
     "/unsubscribe/c/{token}",
     "/unsubscribe/c/{token}/one-click",
+    "/unsubscribe/{token}/one-click",
     # A user's own import (404 for everyone else): tests/admin/test_import_pages.py.
     "/admin/imports/{job_id}/mapping/",
     "/admin/imports/{job_id}/undo/",

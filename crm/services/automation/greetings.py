@@ -44,7 +44,7 @@ from crm.models import (
     User,
 )
 from crm.services.automation import ledger, settings
-from crm.services.lists.consent import may_receive_marketing, unsubscribe_link
+from crm.services.lists.consent import may_receive_marketing, one_click_link, unsubscribe_link
 from crm.services.lists.segments import in_segment
 from crm.services.marketing import email_log, templating
 from crm.services.marketing.audience import segment_ids_select
@@ -175,9 +175,13 @@ def message_for(automation: Automation, contact: Contact, link: str) -> mail.Mai
     List-Unsubscribe header)."""
     template = templating.compiled(automation.subject, automation.body_text, None)
     rendered = template.render(templating.fields_of(contact, link))
+    one_click = one_click_link(contact) if contact.id else link
     return mail.Mail(
         to=[contact.email or ""], subject=rendered.subject, body=rendered.text,
-        html=rendered.html, headers={"List-Unsubscribe": f"<{_unsubscribe_mailto()}>, <{link}>"},
+        html=rendered.html, headers={
+            "List-Unsubscribe": f"<{_unsubscribe_mailto()}>, <{one_click}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
     )  # fmt: skip
 
 

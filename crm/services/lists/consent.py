@@ -65,6 +65,13 @@ def unsubscribe_link(contact: Contact) -> str:
     return external_url("public.unsubscribe", token=unsubscribe_token(contact))
 
 
+def one_click_link(contact: Contact) -> str:
+    """The RFC 8058 one-click URL of the contact's unsubscribe (the List-Unsubscribe header)."""
+    from crm.services.contacts.logins import external_url
+
+    return external_url("public.one_click", token=unsubscribe_token(contact))
+
+
 def contact_for_token(token: str) -> Contact:
     """The live contact of an unsubscribe link; NotFound for an altered link."""
     try:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import EmailKind, EmailStatus, SentEmail, segment_members
+from crm.models import Contact, EmailKind, EmailStatus, SentEmail, segment_members
 from crm.services.automation import greetings
 from crm.services.automation.run_due import run_due
 from crm.services.contacts.trash import delete_contact
@@ -27,7 +27,7 @@ def greeted(smtp_server) -> list[str]:
 
 
 def test_a_greeting_goes_once_on_the_birthday_from_its_time_of_day(
-    smtp_server, greetings_on, birthday_contact
+    app, smtp_server, greetings_on, birthday_contact
 ):
     greetings_on(send_time="09:00")
     ana = birthday_contact("Ana", "1990-05-17")
@@ -50,7 +50,8 @@ def test_a_greeting_goes_once_on_the_birthday_from_its_time_of_day(
     unsubscribe = str(message["List-Unsubscribe"]).strip()
     mailto, link = unsubscribe.split(", ")
     assert mailto == "<mailto:crm@localhost?subject=unsubscribe>"
-    assert link.startswith("<http") and "/unsubscribe/" in link
+    assert link.startswith("<http") and link.endswith("/one-click>")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     row = db.session.scalars(select(SentEmail)).one()  # the contact's Emails tab
     assert (row.contact_id, row.kind, row.status) == (ana.id, EmailKind.GREETING, EmailStatus.SENT)
     assert row.key == f"greeting:{ana.id}:2027" and row.subject == "Happy birthday, Ana!"
@@ -58,6 +59,12 @@ def test_a_greeting_goes_once_on_the_birthday_from_its_time_of_day(
 
     run_due(at("2028-05-17T10:00"))  # a year later: again
     assert received(smtp_server)[1:] == [("ana@example.com", "Happy birthday, Ana!")]
+    # RFC 8058: the mail program's POST, without a session, turns consent off.
+    path = "/" + link.strip("<>").split("/", 3)[3]
+    answer = app.test_client().post(path, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Contact, ana.id).email_marketing is False
 
 
 def test_a_run_that_missed_the_time_sends_later_the_same_day_only(
