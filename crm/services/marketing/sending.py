@@ -593,8 +593,9 @@ def status_detail(campaign: Campaign) -> str:
     if status == CampaignStatus.SCHEDULED and campaign.send_at:
         return f"for {moment_text(campaign.send_at)}"
     if status == CampaignStatus.SENDING and campaign.last_error and campaign.retry_at:
+        what = "job queue" if "job queue" in campaign.last_error else "mail server"
         return (
-            "waiting: the mail server could not be reached; next try at "
+            f"waiting: the {what} could not be reached; next try at "
             f"{to_local(campaign.retry_at):%H:%M}"
         )
     if status in (CampaignStatus.SENT, CampaignStatus.CANCELLED) and campaign.finished_at:

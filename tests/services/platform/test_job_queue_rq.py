@@ -169,3 +169,45 @@ def test_a_job_whose_runner_moved_since_it_was_queued_still_runs(rq_app, redis_u
     assert done.status == JobStatus.DONE, done.message
     assert done.created == 1 and len(_queue(redis_url)) == 0
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_a_campaign_is_sent_by_an_rq_worker(rq_app, redis_url, smtp_server, make_user,
+                                           make_contact, monkeypatch):  # fmt: skip
+    from crm.models import Campaign, CampaignStatus
+    from crm.services.marketing import campaigns, sending
+
+    for name in ("CRM_MAIL_BACKEND", "CRM_SMTP_HOST", "CRM_SMTP_PORT"):
+        monkeypatch.setenv(name, str(rq_app.config[name]))
+    monkeypatch.setenv("CRM_CAMPAIGN_RATE", "0")
+    marketeer = make_user("crm_marketeer")
+    ana = make_contact(first_name="Ana", email="ana@example.org", email_marketing=True)
+    campaign = campaigns.save_campaign(marketeer, None, {
+        "name": "News", "subject": "Hi {{ first_name }}", "body_text": "Hello.",
+        "contact_ids": [ana.id],
+    })  # fmt: skip
+    sending.send_campaign(marketeer, campaign)
+    assert sending.commit_and_queue(campaign) is None
+    assert len(_queue(redis_url)) == 1 and smtp_server.messages == []
+    _work(redis_url)
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SENT
+    assert [m["Subject"] for _, _, m in smtp_server.messages] == ["Hi Ana"]
+
+
+def test_a_campaign_the_queue_cannot_take_waits_for_the_scheduler(app, make_user, make_contact):
+    from crm.models import Campaign, CampaignStatus
+    from crm.services.marketing import campaigns, sending
+
+    app.config.update(CRM_JOB_QUEUE="rq", CRM_REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0")
+    marketeer = make_user("crm_marketeer")
+    ana = make_contact(first_name="Ana", email="ana@example.org", email_marketing=True)
+    campaign = campaigns.save_campaign(marketeer, None, {
+        "name": "News", "subject": "Hi", "body_text": "Hello.", "contact_ids": [ana.id],
+    })  # fmt: skip
+    sending.send_campaign(marketeer, campaign)
+    said = sending.commit_and_queue(campaign)
+    assert said is not None and "cannot be reached" in said
+    db.session.expire_all()
+    waiting = db.session.get(Campaign, campaign.id)
+    assert waiting.status == CampaignStatus.SENDING  # not lost: run-due hands it over again
+    assert "cannot be reached" in waiting.last_error and waiting.retry_at is not None
