@@ -19,6 +19,7 @@ from wtforms import SelectMultipleField, StringField, TextAreaField
 
 from crm.admin.base import CrmModelView
 from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.fields import as_choices
 from crm.auth.permissions import can
 from crm.models import (
     Campaign,
@@ -55,13 +56,13 @@ class ComposeForm(FlaskForm):
     body_text = TextAreaField("Message")
 
     def fill_choices(self) -> None:
-        segment_choices = [
+        segment_choices = as_choices(
             (str(s.id), s.name) for s in db_scalars(select(Segment).order_by(Segment.name))
-        ]
-        list_choices = [
+        )
+        list_choices = as_choices(
             (str(m.id), m.name)
             for m in db_scalars(select(MarketingList).order_by(MarketingList.name))
-        ]
+        )
         self.segment_ids.choices = self.excluded_segment_ids.choices = segment_choices
         self.marketing_list_ids.choices = list_choices
         self.excluded_marketing_list_ids.choices = list_choices
@@ -123,6 +124,8 @@ class CampaignView(CrmModelView):
     column_filters = ("status",)
     column_searchable_list = ("name",)
     can_view_details = True
+    # Campaigns are written on the compose page; the scaffolded form is never shown.
+    form_columns = ("name",)
 
     def __init__(self, **kwargs: Any):
         super().__init__(

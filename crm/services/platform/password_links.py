@@ -267,6 +267,8 @@ def _send_in_app(app: Flask, mail: Mail) -> None:
             except Exception:
                 db.session.rollback()
                 app.logger.exception("Password reset mail to %s not kept", mail.to[0])
+            finally:
+                db.session.remove()  # this thread's connection goes back to the pool now
 
 
 def kept_copy(mail: Mail) -> Mail:

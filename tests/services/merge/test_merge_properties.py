@@ -261,6 +261,18 @@ def _file(w, target, n):
     )  # fmt: skip
 
 
+def _recipient(w, target, n):
+    """The target as a recipient of a campaign (once per campaign: a unique key)."""
+    campaign = w["campaigns"][n % len(w["campaigns"])]
+    table = _t("campaign_recipients")
+    held = select(table).where(table.c.campaign_id == campaign, table.c.contact_id == target)
+    if not db.session.execute(held).first():
+        db.session.execute(insert(table).values(
+            campaign_id=campaign, contact_id=target, email=f"r{n}@example.org", status="sent",
+            attempts=1, sent_at=_now(), message_id=f"<m{next(_rows_made)}@example.org>",
+        ))  # fmt: skip
+
+
 MAKERS: dict[tuple[str, str], Callable] = {
     ("notes", "contact_id"): _row("notes", body="a note", private=False, **_stamps)("contact_id"),
     ("comments", "contact_id"): _row("comments", body="a comment", created_at=_now())("contact_id"),
@@ -303,6 +315,17 @@ MAKERS: dict[tuple[str, str], Callable] = {
     ("payments", "contact_id"): _payment,
     ("leads", "converted_contact_id"): _converted_lead,
     ("contact_logins", "contact_id"): _login,
+    ("campaign_contacts", "contact_id"): _link("campaign_contacts", "contact_id", "campaigns"),
+    ("campaign_recipients", "contact_id"): _recipient,
+    ("sent_emails", "contact_id"): _row(
+        "sent_emails",
+        kind="one_off",
+        status="sent",
+        to_address="a@example.org",
+        subject="Hi",
+        body_text="Hello",
+        created_at=_now(),
+    )("contact_id"),  # fmt: skip
 }
 ACCOUNT_MAKERS: dict[tuple[str, str], Callable] = {
     ("contacts", "account_id"): _account_contact,
@@ -350,6 +373,9 @@ def world(app, make_user) -> dict[str, Any]:
     w["connection_types"] = _ids(
         ConnectionType, [ConnectionType(name=f"K{i}", inverse_name=f"K{i} of") for i in range(2)]
     )
+    from crm.models import Campaign
+
+    w["campaigns"] = _ids(Campaign, [Campaign(name=f"C{i}") for i in range(2)])
     db.session.commit()
     return w
 
