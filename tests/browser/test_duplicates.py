@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.models import Contact, NotDuplicate
 from crm.models.base import utcnow
-from tests.browser.widgets import snap, submit
+from tests.browser.widgets import open_more_menu, snap, submit
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +34,7 @@ def test_find_duplicates_among_the_list_untick_one_merge_or_dismiss(
     sign_in(page, make_user("crm_manager").email)
 
     page.goto("/admin/contact/?search=smith")
-    page.locator("#list-more > a").click()  # the toolbar's More menu
+    open_more_menu(page)  # the toolbar's More menu
     page.get_by_role("link", name="Find duplicates among these").click()
     expect(page).to_have_url(re.compile(r"/admin/duplicates/\?among=matching&search=smith"))
     expect(page.locator("#duplicates-compared")).to_contain_text("3 contact(s)")

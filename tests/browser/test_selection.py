@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from crm.models import Contact, Tag, contact_tags
+from tests.browser.widgets import open_more_menu
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +55,7 @@ def test_select_on_pages_one_and_three_then_tag_and_assign_the_selection(
     )
     assert shown == sorted(chosen)
 
-    page.locator("#list-more > a").click()  # the toolbar's More menu
+    open_more_menu(page)  # the toolbar's More menu
     page.locator("#bulk-selection").click()
     expect(page.locator("#bulk-total")).to_have_text("3")
     # Two actions in one go: a tag and a responsible user.

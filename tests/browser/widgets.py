@@ -77,3 +77,18 @@ def choose_select2_many(page: Page, field_id: str, option: str) -> None:
     drop = page.locator("#select2-drop.select2-drop-active")
     drop.locator(".select2-result-label", has_text=re.compile(rf"^{re.escape(option)}$")).click()
     expect(box.locator(".select2-search-choice", has_text=option)).to_have_count(1)
+
+
+def open_more_menu(page: Page) -> None:
+    """Open the contact list's More menu. Bootstrap's dropdown script must have run: a click
+    before it has (a busy machine) opens nothing, so wait for the page's scripts first."""
+    page.wait_for_load_state("load")
+    menu = page.locator("#list-more .dropdown-menu")
+    for _ in range(3):
+        page.locator("#list-more > a").click()
+        try:
+            expect(menu).to_be_visible(timeout=3_000)
+            return
+        except AssertionError:
+            continue
+    expect(menu).to_be_visible()
