@@ -268,6 +268,9 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
+        from crm.services.platform.password_links import wait_for_mail
+
+        wait_for_mail()  # a reset mail's thread uses the database: it ends before it goes
         db.session.remove()
         db.engine.dispose()
 

@@ -242,9 +242,27 @@ def send_after_answer(mail: Mail | None) -> None:
     if mail is None:
         return
     app = current_app._get_current_object()
-    threading.Thread(
+    thread = threading.Thread(
         target=_send_in_app, args=(app, mail), name="crm-reset-mail", daemon=False
-    ).start()
+    )
+    with _threads_lock:
+        _threads[:] = [t for t in _threads if t.is_alive()]
+        _threads.append(thread)
+    thread.start()
+
+
+_threads: list[threading.Thread] = []
+_threads_lock = threading.Lock()
+
+
+def wait_for_mail(timeout: float = 30.0) -> None:
+    """Wait for the mails this process is sending after an answer (a test's end, before its
+    database goes: the thread writes the mail to the contact's Emails tab)."""
+    with _threads_lock:
+        pending = list(_threads)
+        _threads.clear()
+    for thread in pending:
+        thread.join(timeout)
 
 
 def _send_in_app(app: Flask, mail: Mail) -> None:
