@@ -8,7 +8,14 @@ from playwright.sync_api import Page, expect
 
 from crm.extensions import db
 from crm.models import Segment, SegmentKind, segment_members
-from tests.browser.widgets import choose_select2_many, field_group, no_sideways_scroll, snap, submit
+from tests.browser.widgets import (
+    choose_from_main_menu,
+    choose_select2_many,
+    field_group,
+    no_sideways_scroll,
+    snap,
+    submit,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +47,7 @@ def test_compose_preview_test_send_and_send_a_campaign(
 
     sign_in(page, marketeer.email)
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.get_by_role("link", name="Marketing").click()
-    page.get_by_role("link", name="Campaigns").click()
+    choose_from_main_menu(page, "Marketing", "Campaigns")
     page.get_by_role("link", name="Create").click()
     page.get_by_label("Campaign name").fill("Winter news")
     choose_select2_many(page, "segment_ids", "Newsletter")

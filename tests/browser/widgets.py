@@ -92,3 +92,18 @@ def open_more_menu(page: Page) -> None:
         except AssertionError:
             continue
     expect(menu).to_be_visible()
+
+
+def choose_from_main_menu(page: Page, menu: str, item: str) -> None:
+    """Open the main menu's `menu` dropdown and click `item`, once the page's scripts have
+    run (a click on a dropdown before Bootstrap's script has run opens nothing)."""
+    page.wait_for_load_state("load")
+    link = page.get_by_role("link", name=item, exact=True)
+    for _ in range(3):
+        page.get_by_role("link", name=menu, exact=True).click()
+        try:
+            expect(link).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            continue
+    link.click()
