@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, has_request_context, request, url_for
+from flask import abort, has_request_context, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
@@ -82,7 +82,7 @@ def campaigns_tab(user: Any, contact: Any) -> CampaignsTab | None:
     if not can(user, "contact.view"):
         return None
     page = emails.campaigns_of_contact(user, contact.id, _page_arg("campaign_page"))
-    links = CAMPAIGN_PAGE in current_app.view_functions and can(user, "campaign.view")
+    links = can(user, "campaign.view")
     return CampaignsTab(page, contact.id, links)
 
 

@@ -97,9 +97,6 @@ def test_an_html_part_is_shown_in_a_frame_without_any_permission(client, login_a
 
 
 def test_the_campaigns_tab_in_words_and_its_links(app, client, login_as, ana):
-    if "campaign.details_view" not in app.view_functions:  # until the campaign pages exist
-        app.add_url_rule("/admin/campaign/details/", endpoint="campaign.details_view",
-                         view_func=lambda: "campaign")  # fmt: skip
     login_as("crm_sales")
     sent = _spring(ana, unsubscribed_at=datetime(2025, 3, 5, 8, 0, tzinfo=UTC))
     skipped = _spring(ana, status=RecipientStatus.EXCLUDED, sent_at=None,
@@ -113,15 +110,6 @@ def test_the_campaigns_tab_in_words_and_its_links(app, client, login_as, ana):
     assert f"/admin/contact-emails/{ana.id}/campaign/{sent.id}/" in page
     assert f"/admin/contact-emails/{ana.id}/campaign/{skipped.id}/" not in page  # never mailed
     assert client.get(f"/admin/contact-emails/{ana.id}/campaign/{skipped.id}/").status_code == 404
-
-
-def test_without_the_campaign_pages_the_name_is_not_a_link(app, client, login_as, ana):
-    if "campaign.details_view" in app.view_functions:
-        pytest.skip("the campaign pages exist")
-    login_as("crm_sales")
-    _spring(ana)
-    page = _card(client, ana, "campaigns")
-    assert '<td class="text-break">Spring sale</td>' in page
 
 
 def test_who_may_open_a_message(client, login_as, make_user, make_contact, ana):
