@@ -86,6 +86,22 @@ def _checked_for_sending(campaign: Campaign) -> None:
         )
 
 
+def _move(campaign: Campaign, allowed: tuple[CampaignStatus, ...], to: CampaignStatus,
+          refusal: str) -> None:  # fmt: skip
+    """Change the campaign's status only from one of `allowed`, as one conditional UPDATE:
+    of two people pressing the same button at once, the second is refused with `refusal`
+    (the row is locked until the first commits), never sent twice nor answered with a 500."""
+    moved = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_(allowed))
+        .values(status=to)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(campaign, ["status"])
+    if not moved:
+        raise DomainError(f"{refusal} (it is {campaign.status.label.lower()} now).")
+
+
 def send_campaign(actor: Actor, campaign: Campaign, send_at: datetime | None = None) -> Campaign:
     """Send now (`send_at` None: recipients resolved and queued) or schedule for `send_at`
     (an aware moment, in the future). The boundary then calls `commit_and_queue`."""
@@ -95,13 +111,16 @@ def send_campaign(actor: Actor, campaign: Campaign, send_at: datetime | None = N
             f"This campaign is {campaign.status.label.lower()}: it cannot be sent again."
         )
     _checked_for_sending(campaign)
+    moment = as_utc(send_at) if send_at is not None else None
+    if send_at is not None and (moment is None or moment <= utcnow()):
+        raise ValidationFailed({"send_at": ["Choose a time in the future."]})
     audit.note_actor(db.session, actor)
+    ready = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+    to = CampaignStatus.SCHEDULED if moment is not None else CampaignStatus.SENDING
+    _move(campaign, ready, to, "This campaign was sent or scheduled meanwhile")
     campaign.sent_by_id = actor.id
-    if send_at is not None:
-        moment = as_utc(send_at)
-        if moment is None or moment <= utcnow():
-            raise ValidationFailed({"send_at": ["Choose a time in the future."]})
-        campaign.status, campaign.send_at = CampaignStatus.SCHEDULED, moment
+    if moment is not None:
+        campaign.send_at = moment
         db.session.flush()
         return campaign
     _start(actor, campaign)
@@ -153,7 +172,7 @@ def pause(actor: Actor, campaign: Campaign) -> None:
     if campaign.status != CampaignStatus.SENDING:
         raise DomainError("Only a campaign being sent can be paused.")
     audit.note_actor(db.session, actor)
-    campaign.status = CampaignStatus.PAUSED
+    _move(campaign, (CampaignStatus.SENDING,), CampaignStatus.PAUSED, "It can no longer be paused")
     db.session.flush()
 
 
@@ -165,7 +184,8 @@ def resume(actor: Actor, campaign: Campaign) -> None:
     if current_app.config.get("CRM_MAIL_BACKEND", "console") == "none":
         raise DomainError(MAIL_OFF)
     audit.note_actor(db.session, actor)
-    campaign.status, campaign.lease_until = CampaignStatus.SENDING, None
+    _move(campaign, (CampaignStatus.PAUSED,), CampaignStatus.SENDING, "It can no longer be resumed")
+    campaign.lease_until = None
     db.session.flush()
 
 
@@ -178,7 +198,8 @@ def cancel(actor: Actor, campaign: Campaign) -> int:
     ):  # fmt: skip
         raise DomainError("Only a scheduled, sending or paused campaign can be cancelled.")
     audit.note_actor(db.session, actor)
-    campaign.status = CampaignStatus.CANCELLED
+    _move(campaign, (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED),
+          CampaignStatus.CANCELLED, "It can no longer be cancelled")  # fmt: skip
     campaign.finished_at = utcnow()
     left = db.session.execute(
         update(CampaignRecipient)
@@ -198,7 +219,9 @@ def unschedule(actor: Actor, campaign: Campaign) -> None:
     _may_send(actor)
     if campaign.status != CampaignStatus.SCHEDULED:
         raise DomainError("Only a scheduled campaign can be unscheduled.")
-    campaign.status, campaign.send_at = CampaignStatus.DRAFT, None
+    _move(campaign, (CampaignStatus.SCHEDULED,), CampaignStatus.DRAFT,
+          "It can no longer be unscheduled")  # fmt: skip
+    campaign.send_at = None
     db.session.flush()
 
 

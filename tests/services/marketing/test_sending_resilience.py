@@ -199,3 +199,27 @@ def test_a_scheduled_campaign_starts_once_when_its_time_comes(
     assert sending.run_due_campaigns(at) == 1
     assert sending.run_due_campaigns(at + timedelta(minutes=1)) == 0
     assert len(smtp_server.messages) == 2
+
+
+def test_send_pressed_twice_at_once_is_refused_the_second_time(
+    app, inline_jobs, smtp_server, marketeer, make_contact, make_segment
+):
+    import pytest
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from crm.errors import DomainError
+
+    segment = _audience(make_contact, make_segment, 2)
+    campaign = campaigns.save_campaign(marketeer, None, {
+        "name": "Twice", "subject": "Hi", "body_text": "Hello.", "segment_ids": [segment.id],
+    })  # fmt: skip
+    db.session.commit()
+    assert campaign.status == CampaignStatus.DRAFT  # what this page still shows
+    with Session(db.engine) as other:  # the other person's Send, committed first
+        other.execute(update(Campaign).where(Campaign.id == campaign.id).values(status="sending"))
+        other.commit()
+    with pytest.raises(DomainError, match="sent or scheduled meanwhile"):
+        sending.send_campaign(marketeer, campaign)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(CampaignRecipient)) == 0
