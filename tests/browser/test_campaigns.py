@@ -113,6 +113,7 @@ def test_compose_preview_test_send_and_send_a_campaign(
     no_sideways_scroll(page)
     page.goto("/admin/campaigns/")
     expect(page.get_by_role("link", name="Winter news")).to_be_visible()
+    expect(page.locator("tr", has_text="Winter news")).to_contain_text("2 sent of 2")
     no_sideways_scroll(page)
 
 
