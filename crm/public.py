@@ -44,16 +44,8 @@ def unsubscribe(token: str):
 @bp.post("/unsubscribe/<token>/one-click")
 @csrf.exempt
 def one_click(token: str):
-    """RFC 8058 one-click unsubscribe of a contact's own link (birthday greetings): a POST
-    with `List-Unsubscribe=One-Click`, no session; the signed URL is the proof."""
-    if request.form.get("List-Unsubscribe") != "One-Click":
-        return "Send the body List-Unsubscribe=One-Click.\n", 400, {"Content-Type": "text/plain"}
-    try:
-        consent.unsubscribe(token)
-    except NotFound as exc:
-        return exc.message + "\n", 404, {"Content-Type": "text/plain"}
-    db.session.commit()
-    return "Unsubscribed.\n", 200, {"Content-Type": "text/plain"}
+    """RFC 8058 one-click unsubscribe of a contact's own link (birthday greetings)."""
+    return _one_click(lambda: consent.unsubscribe(token))
 
 
 @bp.route("/unsubscribe/c/<token>", methods=["GET", "POST"])
@@ -86,16 +78,22 @@ def campaign_unsubscribe(token: str):
 @bp.post("/unsubscribe/c/<token>/one-click")
 @csrf.exempt
 def campaign_one_click(token: str):
-    """RFC 8058 one-click unsubscribe: the mail program POSTs `List-Unsubscribe=One-Click`
-    without a session or CSRF token; the signed URL is the proof."""
+    """RFC 8058 one-click unsubscribe of a campaign mail."""
+    return _one_click(lambda: unsubscribing.unsubscribe(token, "one-click"))
+
+
+def _one_click(unsubscribe):
+    """The mail program POSTs `List-Unsubscribe=One-Click` without a session or CSRF token
+    (RFC 8058); the signed URL is the proof. Plain-text answers: no person reads them."""
+    plain = {"Content-Type": "text/plain"}
     if request.form.get("List-Unsubscribe") != "One-Click":
-        return "Send the body List-Unsubscribe=One-Click.\n", 400, {"Content-Type": "text/plain"}
+        return "Send the body List-Unsubscribe=One-Click.\n", 400, plain
     try:
-        unsubscribing.unsubscribe(token, "one-click")
+        unsubscribe()
     except NotFound as exc:
-        return exc.message + "\n", 404, {"Content-Type": "text/plain"}
+        return exc.message + "\n", 404, plain
     db.session.commit()
-    return "Unsubscribed.\n", 200, {"Content-Type": "text/plain"}
+    return "Unsubscribed.\n", 200, plain
 
 
 def init_app(app: Flask) -> None:

@@ -382,3 +382,23 @@ def smtp_server(app: Flask) -> Iterator[_CollectedMail]:
         yield handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def make_segment() -> Callable[..., Any]:
+    """make_segment(name, contacts) -> a static segment of those contacts, committed."""
+
+    def factory(name: str, contacts=()):
+        from crm.models import Segment, SegmentKind, segment_members
+
+        segment = Segment(name=name, kind=SegmentKind.STATIC)
+        db.session.add(segment)
+        db.session.flush()
+        for contact in contacts:
+            db.session.execute(
+                segment_members.insert().values(segment_id=segment.id, contact_id=contact.id)
+            )
+        db.session.commit()
+        return segment
+
+    return factory

@@ -18,20 +18,18 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectMultipleField, StringField, TextAreaField
 
 from crm.admin.base import CrmModelView
-from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.committing import CHANGED_MEANWHILE, NOTHING_SAVED, commit_or_explain
 from crm.admin.fields import as_choices
+from crm.admin.forms import put_errors
 from crm.auth.permissions import can
 from crm.models import (
     Campaign,
     CampaignKind,
     CampaignStatus,
-    Contact,
     MarketingList,
     Segment,
 )
-from crm.services.contacts import search
 from crm.services.marketing import campaigns, sending, templating
-from crm.services.platform import access
 from crm.services.platform.local_time import from_local, to_local, zone_name
 
 FORM_EXPIRED = "The form expired or was not sent from this page: reload it and try again."
@@ -188,7 +186,11 @@ class CampaignView(CrmModelView):
             if outcome:
                 flash(f"{saved.name}: saved.", "success")
                 return redirect(self.get_url(".details_view", id=saved.id) + "#preview")
-            failure = _put_errors(form, outcome.errors) if outcome.errors else outcome.message
+            failure = (
+                (put_errors(form, outcome.errors) or NOTHING_SAVED)
+                if outcome.errors
+                else outcome.message
+            )
         chosen = campaigns.chosen_contact_count(campaign) if campaign is not None else 0
         return self.render(
             "admin/campaign_compose.html",
@@ -210,7 +212,7 @@ class CampaignView(CrmModelView):
     def details_view(self):
         campaign = self.get_one(request.args.get("id"))
         preview_as = (request.args.get("preview_as") or "").strip()
-        contact, note = _preview_contact(preview_as)
+        contact, note = sending.preview_contact(current_user, preview_as)
         try:
             shown, _ = sending.preview(current_user, campaign, contact.id if contact else None)
             preview_error = None
@@ -288,7 +290,9 @@ class CampaignView(CrmModelView):
         message = ""
         with commit_or_explain(quiet=True, conflict_message=CHANGED_MEANWHILE) as outcome:
             if what == "test":
-                preview_as, _ = _preview_contact(request.form.get("preview_as", ""))
+                preview_as, _ = sending.preview_contact(
+                    current_user, request.form.get("preview_as", "")
+                )
                 address = sending.test_send(
                     current_user, campaign, preview_as.id if preview_as else None
                 )
@@ -334,17 +338,6 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def _put_errors(form: FlaskForm, errors: dict[str, list[str]]) -> str:
-    elsewhere = []
-    for name, found in errors.items():
-        field = getattr(form, name, None)
-        if field is None:
-            elsewhere.extend(found)
-        else:
-            field.errors = list(found)
-    return " ".join(elsewhere) or "Nothing was saved: please correct the fields marked below."
-
-
 def _form_data(campaign: Campaign) -> dict[str, Any]:
     groups = campaigns.audience_of(campaign)
     return {
@@ -356,26 +349,6 @@ def _form_data(campaign: Campaign) -> dict[str, Any]:
         "reply_to": campaign.reply_to or "",
         **{field: [str(i) for i in ids] for field, ids in groups.items()},
     }
-
-
-def _preview_contact(text: str) -> tuple[Contact | None, str]:
-    """The first contact the user sees whose name, email or phone matches `text`."""
-    text = (text or "").strip()[:100]
-    if not text:
-        return None, ""
-    clause = search.contact_search_clause(text)
-    if clause is None:
-        return None, f"Type at least 3 characters to find a contact (not {text!r})."
-    from crm.extensions import db
-
-    found = db.session.scalars(
-        select(Contact).where(clause, access.contact_visibility(current_user))
-        .order_by(Contact.last_name, Contact.first_name, Contact.id).limit(2)
-    ).all()  # fmt: skip
-    if not found:
-        return None, f"No contact you may see matches {text!r}: sample details are shown."
-    more = " (the first of several matches)" if len(found) > 1 else ""
-    return found[0], f"As {found[0].full_name} would get it{more}."
 
 
 def _progress(counted: dict[str, Any]) -> int:

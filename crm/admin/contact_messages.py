@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 
 from crm.admin.committing import CHANGED_MEANWHILE, commit_or_explain
+from crm.admin.forms import put_errors
 from crm.admin.pages import PermissionPage
 from crm.models import Contact, Phone
 from crm.services.card import messages
@@ -36,18 +37,6 @@ class EmailForm(FlaskForm):
 class SmsForm(FlaskForm):
     phone_id = SelectField("To", validate_choice=False)
     body = TextAreaField("Message")
-
-
-def _put_errors(form: FlaskForm, errors: dict[str, list[str]]) -> str | None:
-    """Show each message on its field; what belongs to no field comes back as one text."""
-    elsewhere = []
-    for name, found in errors.items():
-        field = getattr(form, name, None)
-        if field is None:
-            elsewhere.extend(found)
-        else:
-            field.errors = list(found)
-    return " ".join(elsewhere) or None
 
 
 def _console_note(kind: str) -> str | None:
@@ -124,7 +113,7 @@ class ContactMessagesView(PermissionPage):
                     "Interactions.",
                     tab="emails",
                 )
-            failure = _put_errors(form, outcome.errors) if outcome.errors else outcome.message
+            failure = put_errors(form, outcome.errors) if outcome.errors else outcome.message
         return self.render(
             "admin/contact_email.html",
             contact=contact,
@@ -160,7 +149,7 @@ class ContactMessagesView(PermissionPage):
                     contact_id,
                     f"SMS sent to {interaction.address}; it is listed under Interactions.",
                 )
-            failure = _put_errors(form, outcome.errors) if outcome.errors else outcome.message
+            failure = put_errors(form, outcome.errors) if outcome.errors else outcome.message
         chosen = next((p for p in phones if str(p.id) == str(form.phone_id.data)), None)
         return self.render(
             "admin/contact_sms.html",

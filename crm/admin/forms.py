@@ -121,3 +121,16 @@ def section(title: str, *fields: str | rules.BaseRule, open_: bool = True) -> ru
         key=title.lower().replace(" ", "-"),
         open=open_,
     )
+
+
+def put_errors(form: Any, errors: dict[str, list[str]]) -> str | None:
+    """A service's messages on the form's fields; those that belong to no field come back
+    as one text for the page to show (None: every message found its field)."""
+    elsewhere: list[str] = []
+    for name, found in errors.items():
+        field = getattr(form, name, None)
+        if field is None:
+            elsewhere.extend(found)
+        else:
+            field.errors = list(found)
+    return " ".join(elsewhere) or None

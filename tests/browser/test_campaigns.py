@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from crm.extensions import db
-from crm.models import Segment, SegmentKind, segment_members
 from tests.browser.widgets import (
     choose_from_main_menu,
     choose_select2_many,
@@ -20,20 +18,8 @@ from tests.browser.widgets import (
 pytestmark = pytest.mark.browser
 
 
-def _segment(name: str, contacts) -> Segment:
-    segment = Segment(name=name, kind=SegmentKind.STATIC)
-    db.session.add(segment)
-    db.session.flush()
-    for contact in contacts:
-        db.session.execute(
-            segment_members.insert().values(segment_id=segment.id, contact_id=contact.id)
-        )
-    db.session.commit()
-    return segment
-
-
 def test_compose_preview_test_send_and_send_a_campaign(
-    page: Page, app, smtp_server, make_user, make_contact, sign_in, fresh_db
+    page: Page, app, smtp_server, make_user, make_contact, make_segment, sign_in, fresh_db
 ):
     app.config.update(CRM_MAIL_FROM="news@example.com", CRM_CAMPAIGN_RATE=0)
     marketeer = make_user("crm_marketeer", email="lena@example.com")
@@ -42,8 +28,8 @@ def test_compose_preview_test_send_and_send_a_campaign(
     bo = make_contact(first_name="Bo", last_name="Dahl", email="bo@example.org",
                       email_marketing=True)  # fmt: skip
     cy = make_contact(first_name="Cy", last_name="Eck", email="cy@example.org")  # no consent
-    _segment("Newsletter", [ana, cy])
-    _segment("Trade fair", [bo])
+    make_segment("Newsletter", [ana, cy])
+    make_segment("Trade fair", [bo])
 
     sign_in(page, marketeer.email)
     page.set_viewport_size({"width": 1366, "height": 900})

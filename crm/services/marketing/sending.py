@@ -32,9 +32,10 @@ from crm.models import (
     User,
 )
 from crm.models.base import utcnow
+from crm.services.contacts import search
 from crm.services.marketing import audience, campaigns, templating, unsubscribing
 from crm.services.platform import audit, jobs, mail
-from crm.services.platform.access import get_visible_contact
+from crm.services.platform.access import contact_visibility, get_visible_contact
 from crm.services.platform.local_time import as_utc, to_local
 
 BATCH = 20  # recipients marked `sending` together (at most this many unknown after a crash)
@@ -280,6 +281,25 @@ def preview(
         else {**templating.SAMPLE_FIELDS, "unsubscribe_url": "#unsubscribe"}
     )  # fmt: skip
     return template.render(values), contact
+
+
+def preview_contact(actor: Actor, text: str | None) -> tuple[Contact | None, str]:
+    """ "Preview as": the first contact the actor sees whose name, email or phone matches
+    `text` (the list's search), and a line saying who it is or why there is none."""
+    text = (text or "").strip()[:100]
+    if not text:
+        return None, ""
+    clause = search.contact_search_clause(text)
+    if clause is None:
+        return None, f"Type at least 3 characters to find a contact (not {text!r})."
+    found = db.session.scalars(
+        select(Contact).where(clause, contact_visibility(actor))
+        .order_by(Contact.last_name, Contact.first_name, Contact.id).limit(2)
+    ).all()  # fmt: skip
+    if not found:
+        return None, f"No contact you may see matches {text!r}: sample details are shown."
+    more = " (the first of several matches)" if len(found) > 1 else ""
+    return found[0], f"As {found[0].full_name} would get it{more}."
 
 
 def test_send(actor: Actor, campaign: Campaign, contact_id: Any = None) -> str:

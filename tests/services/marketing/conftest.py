@@ -1,4 +1,4 @@
-"""Campaign fixtures: marketeers, consenting contacts, a static segment, sending inline."""
+"""Campaign fixtures: a marketeer, and sending inline (make_segment is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from crm.extensions import db
-from crm.models import Segment, SegmentKind, segment_members
 
 
 @pytest.fixture
@@ -23,19 +20,3 @@ def inline_jobs(app):
         CRM_JOB_QUEUE="inline", CRM_CAMPAIGN_RATE=0, CRM_BASE_URL="https://crm.example.com"
     )
     return app
-
-
-@pytest.fixture
-def make_segment() -> Callable[..., Segment]:
-    def factory(name: str, contacts=()) -> Segment:
-        segment = Segment(name=name, kind=SegmentKind.STATIC)
-        db.session.add(segment)
-        db.session.flush()
-        for contact in contacts:
-            db.session.execute(
-                segment_members.insert().values(segment_id=segment.id, contact_id=contact.id)
-            )
-        db.session.commit()
-        return segment
-
-    return factory
