@@ -101,6 +101,9 @@ def test_compose_preview_test_send_and_send_a_campaign(
     expect(page.get_by_role("link", name="Winter news")).to_be_visible()
     expect(page.locator("tr", has_text="Winter news")).to_contain_text("2 sent of 2")
     no_sideways_scroll(page)
+    page.goto("/admin/campaigns/new/")  # the compose page on a phone: one column
+    expect(page.get_by_label("Campaign name")).to_be_visible()
+    no_sideways_scroll(page)
 
 
 def test_send_an_email_to_ticked_contacts_from_the_list(
